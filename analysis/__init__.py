@@ -1,0 +1,1 @@
+"""GPU baselines, cost and carbon models, sweeps, plots and reports (issues: analysis, DSE)."""

@@ -1,0 +1,1 @@
+"""Amaranth HDL of the MAC-free datapath, Verilog export and FPGA flows (issue: HDL)."""

@@ -1,0 +1,225 @@
+"""The ``tritium`` command. Each subcommand is a thin layer over a public function.
+
+Errors in what the user gave (files, names, numbers) print one ``error:`` line and
+exit with status 2; argparse usage errors exit 2 as well.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import tritium
+from tritium.errors import TritiumError
+
+__all__ = ["main", "build_parser"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "func"):
+        parser.print_help()
+        return 0
+    try:
+        return args.func(args) or 0
+    except TritiumError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tritium",
+        description="Simulate and explore ternary-weight (BitNet b1.58) LLM accelerator chips.",
+    )
+    parser.add_argument("--version", action="version", version=f"tritium {tritium.__version__}")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    p = sub.add_parser("models", help="list the built-in models, or show one",
+                       description="List the model zoo, or print one model's spec as TOML.")
+    p.add_argument("action", nargs="?", choices=("list", "show"), default="list")
+    p.add_argument("name", nargs="?", help="zoo name, HF id or config.json path (for 'show')")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_cmd_models)
+
+    p = sub.add_parser("chips", help="list the built-in chip presets, or show one",
+                       description="List the chip presets, or print one chip as TOML (a preset name or a TOML file).")
+    p.add_argument("action", nargs="?", choices=("list", "show"), default="list")
+    p.add_argument("name", nargs="?", help="preset name or chip TOML file (for 'show')")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_cmd_chips)
+
+    p = sub.add_parser("trace", help="trace a model's request and summarise it",
+                       description="Generate the ordered ops of one request (prefill, then decode steps) "
+                                   "and print a summary; --out saves the trace table.")
+    p.add_argument("model", nargs="?", default="bitnet-b1.58-2b-4t",
+                   help="zoo name, HF id, config.json (or its folder), or a SCALE-Sim GEMM topology .csv "
+                        "(default: %(default)s)")
+    _scenario_args(p)
+    p.add_argument("--checkpoint", metavar="PATH",
+                   help="local checkpoint (safetensors file/folder, sharded index, GGUF) for real weight statistics")
+    p.add_argument("--scale-convention", choices=("autobitlinear", "bitlinear"),
+                   help="how packed checkpoints store weight_scale (default: from config.json)")
+    p.add_argument("--zero-fraction", type=float, metavar="F",
+                   help="zero fraction of modelled ternary weights (default: absmean of Gaussian, 0.310)")
+    p.add_argument("--weight-dist", choices=("gaussian", "laplace", "uniform"), default="gaussian",
+                   help="latent weight distribution for modelled statistics (default: %(default)s)")
+    p.add_argument("--ternarize", action="store_true", help="make every projection of an FP model ternary")
+    p.add_argument("--out", metavar="FILE", help="write the trace table (.parquet or .csv)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=_cmd_trace)
+
+    p = sub.add_parser("bench", help="run the speed benchmarks and print figures",
+                       description="Time the trace generator, checkpoint header reading and weight "
+                                   "statistics throughput; prints figures (no pass/fail).")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_cmd_bench)
+    return parser
+
+
+def _scenario_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--prefill", type=int, default=512, help="prompt tokens (default: %(default)s)")
+    p.add_argument("--decode", type=int, default=128, help="generated tokens (default: %(default)s)")
+    p.add_argument("--batch", type=int, default=1, help="sequences in the batch (default: %(default)s)")
+
+
+def _print_json(obj: object) -> None:
+    print(json.dumps(obj, indent=2, default=str))
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from tritium.specio import dumps_toml, to_mapping
+    from tritium.workloads import load_model, zoo_model, zoo_names
+
+    if args.action == "show":
+        if not args.name:
+            raise TritiumError("models show: name a model (see 'tritium models')")
+        spec = load_model(args.name)
+        if args.json:
+            _print_json(to_mapping(spec))
+        else:
+            print(dumps_toml(spec), end="")
+        return 0
+    specs = [zoo_model(n) for n in zoo_names()]
+    if args.json:
+        _print_json([{"name": s.name, "hf_id": s.hf_id, "params": s.params, "ternary": s.is_ternary,
+                      "layers": s.num_layers, "hidden": s.hidden_size, "source": s.source} for s in specs])
+        return 0
+    print(f"{'name':<22} {'params':>8} {'weights':<8} {'layers':>6} {'hidden':>6} {'heads':>7}  hf id")
+    for s in specs:
+        kind = "ternary" if s.is_ternary else s.linear_dtype
+        print(f"{s.name:<22} {s.params / 1e9:>7.2f}B {kind:<8} {s.num_layers:>6} {s.hidden_size:>6} "
+              f"{s.num_heads:>3}/{s.num_kv_heads:<3}  {s.hf_id}")
+    return 0
+
+
+def _cmd_chips(args: argparse.Namespace) -> int:
+    from tritium.sim import chip_to_toml, list_presets, load_chip
+    from tritium.specio import to_mapping
+
+    if args.action == "show":
+        if not args.name:
+            raise TritiumError("chips show: name a preset or a TOML file (see 'tritium chips')")
+        chip = load_chip(args.name)
+        if args.json:
+            _print_json(to_mapping(chip))
+        else:
+            print(chip_to_toml(chip), end="")
+        return 0
+    chips = [load_chip(n) for n in list_presets()]
+    if args.json:
+        _print_json([to_mapping(c) for c in chips])
+        return 0
+    print(f"{'name':<18} {'node':>5} {'MHz':>5} {'cores':>5} {'TLU rows x width':>16} {'SRAM KiB':>9}  DRAM")
+    for c in chips:
+        sram = c.sram.weight.capacity_kib + c.sram.act.capacity_kib + c.sram.kv.capacity_kib
+        print(f"{c.name:<18} {c.node_nm:>3}nm {c.clock_mhz:>5g} {c.cores:>5} {c.tlu.rows:>8} x {c.tlu.width:<5} "
+              f"{sram:>9g}  {c.dram.type} x{c.dram.channels}, {c.dram.bandwidth_gb_s:g} GB/s")
+    return 0
+
+
+def _cmd_trace(args: argparse.Namespace) -> int:
+    from tritium.workloads import Scenario, WeightModel, build_trace, save_trace, summarize
+
+    scenario = Scenario(batch=args.batch, prefill=args.prefill, decode=args.decode)
+    weight_model = WeightModel(distribution=args.weight_dist, zero_fraction=args.zero_fraction)
+    if args.out:
+        suffix = Path(args.out).suffix.lower()
+        if suffix not in (".parquet", ".csv"):
+            raise TritiumError(f"--out {args.out}: unknown format {suffix or '(none)'!r}; use .parquet or .csv")
+    with _progress_bar("reading checkpoint") as progress:
+        table = build_trace(args.model, scenario, checkpoint=args.checkpoint, weight_model=weight_model,
+                            ternarize=args.ternarize, scale_convention=args.scale_convention,
+                            progress=progress if args.checkpoint else None)
+    summary = summarize(table)
+    if args.out:
+        save_trace(table, args.out)
+    if args.json:
+        _print_json(summary.to_dict())
+    else:
+        _print_summary(summary, table)
+        if args.out:
+            print(f"trace written to {args.out} ({len(table)} rows)")
+    if summary.context_exceeded:
+        print(f"note: prefill + decode = {summary.prefill + summary.decode} tokens is longer than the model's "
+              "trained context", file=sys.stderr)
+    return 0
+
+
+def _print_summary(s, table) -> None:
+    print(f"model       {s.model}")
+    print(f"scenario    batch {s.batch}, prefill {s.prefill}, decode {s.decode}")
+    print(f"ops         {s.rows} rows, {s.op_executions} executions, {s.distinct_ops} distinct signatures")
+    print("GMACs by kind")
+    for kind, g in s.gmacs_by_kind.items():
+        print(f"  {kind:<16} {g:>14,.2f}")
+    print(f"  {'total':<16} {s.gmacs_total:>14,.2f}")
+    print(f"weights     ternary {s.ternary_weight_bytes / 2**20:,.1f} MiB, other {s.other_weight_bytes / 2**20:,.1f} MiB "
+          f"(read over the request: {s.weight_bytes_read / 2**30:,.2f} GiB)")
+    print(f"KV cache    {s.kv_cache_bytes / 2**20:,.1f} MiB at the end")
+    if s.zero_fraction == s.zero_fraction:
+        ternary = table[table.kind == "ternary_linear"]
+        measured = int(ternary.stats_source.str.startswith("checkpoint").sum())
+        print(f"zeros       {s.zero_fraction:.2%} of ternary weights ({s.weight_stats}; "
+              f"{measured} of {len(ternary)} ternary rows measured)")
+
+
+class _progress_bar:
+    """A tqdm bar on stderr (silent when stderr is not a terminal); yields a callback."""
+
+    def __init__(self, desc: str):
+        self.desc, self.bar = desc, None
+
+    def __enter__(self):
+        return self.update
+
+    def update(self, done: int, total: int) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=self.desc, unit="B", unit_scale=True, disable=None, file=sys.stderr)
+        self.bar.update(done - self.bar.n)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from tritium.bench import run_benchmarks
+
+    figures = run_benchmarks(progress=None if args.json else print)
+    if args.json:
+        _print_json([f.to_dict() for f in figures])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""The trace front door: a model or workload file in, a trace table out.
+
+:func:`build_trace` is what ``tritium trace`` runs; notebooks call it the same way.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from tritium.workloads.models import ModelSpec, load_model
+from tritium.workloads.scalesim import trace_from_scalesim
+from tritium.workloads.stats import WeightModel
+from tritium.workloads.trace import Scenario, trace
+
+__all__ = ["build_trace"]
+
+
+def build_trace(
+    workload: str | Path | ModelSpec,
+    scenario: Scenario = Scenario(),
+    *,
+    checkpoint: str | Path | None = None,
+    weight_model: WeightModel = WeightModel(),
+    ternarize: bool = False,
+    scale_convention: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> pd.DataFrame:
+    """Trace ``workload`` under ``scenario``.
+
+    ``workload`` is a zoo name or HF id, a ``config.json`` (or its folder), a
+    :class:`ModelSpec`, or a SCALE-Sim GEMM topology ``.csv`` (its layers become
+    ternary linears; ``scenario`` does not apply). ``checkpoint`` is a local
+    checkpoint (safetensors file/folder, sharded index, GGUF) whose measured
+    ternary statistics replace ``weight_model``'s. ``ternarize`` makes every
+    projection of a high-precision model ternary (see
+    :meth:`ModelSpec.ternarized`). ``progress(done_bytes, total_bytes)`` is called
+    while the checkpoint is read.
+    """
+    if isinstance(workload, (str, Path)) and str(workload).lower().endswith(".csv"):
+        return trace_from_scalesim(workload, weight_model=weight_model)
+    spec = load_model(workload)
+    if ternarize:
+        spec = spec.ternarized()
+    stats = None
+    if checkpoint is not None:
+        from tritium.workloads.checkpoints import read_weight_stats
+
+        stats = read_weight_stats(checkpoint, scale_convention=scale_convention, progress=progress)
+        stats = {key: st for key, st in stats.items() if key[1] in spec.ternary_linears}
+    return trace(spec, scenario, stats=stats, weight_model=weight_model)

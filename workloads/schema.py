@@ -1,0 +1,260 @@
+"""The trace table: its documented schema, signatures, save and load.
+
+A trace is a :class:`pandas.DataFrame` with exactly the columns of
+:data:`TRACE_COLUMNS`, one row per op of the request, in execution order.
+Rows are grouped in *blocks*: block 0 is the prefill pass; the decode steps follow.
+A row runs ``steps`` times in a row (once per step of its block), so a whole
+decode phase of D steps is one block whose rows have ``steps = D`` and whose
+attention rows see a KV cache of ``kv_len`` tokens at the first step, one more at
+each following step. Count columns (``macs``, ``elements``, the ``*_bytes``
+columns) are **totals over the row's steps**, so ``trace.macs.sum()`` is the
+request's total. :func:`tritium.workloads.trace` with ``expand_decode=True``
+gives one block per decode step instead (same totals).
+
+Columns (dtype, meaning):
+
+============== ======= ==========================================================
+block          int64   0 = prefill, then decode blocks
+phase          str     "prefill" or "decode"
+steps          int64   consecutive steps this row runs (1 in prefill)
+kv_len         int64   KV-cache tokens an attention op reads at its first step
+                       (0 for ops that do not read the cache)
+layer          int64   -1 embedding, 0..L-1 decoder layers, L final norm/LM head
+op             str     name of the op within its layer ("q_proj", "softmax", ...)
+kind           str     one of :data:`KINDS`
+m, k, n        int64   GEMM shape per step: M rows (tokens), K reduction, N outputs;
+                       vector ops: m tokens x n features, k = 0
+groups         int64   independent GEMMs of that shape (batch x heads for attention)
+causal         bool    prefill attention: only the lower triangle is computed
+weight_dtype   str     "ternary", "bf16", "fp16", "fp32" or "" (no weights)
+act_dtype      str     input precision ("int8" for BitNet's quantized inputs)
+out_dtype      str     output precision ("int32" for ternary accumulators)
+macs           int64   multiply-accumulates (for ternary: sign-select additions)
+elements       int64   elements a vector op processes (0 for GEMMs)
+weight_bytes   int64   weight bytes read (ternary at 2 bits per weight)
+act_in_bytes   int64   activation bytes read
+act_out_bytes  int64   activation bytes written
+kv_read_bytes  int64   KV-cache bytes read
+kv_write_bytes int64   KV-cache bytes written
+weight_name    str     the weight tensor ("layers.3.q_proj"; "" if none)
+zero_frac      float64 fraction of zero weights (NaN unless ternary)
+pos_frac       float64 fraction of +1 weights (NaN unless ternary)
+neg_frac       float64 fraction of -1 weights (NaN unless ternary)
+nnz_lo         int64   per-output-row non-zero histogram range, low end (-1 unless ternary)
+nnz_hi         int64   high end, inclusive (-1 unless ternary)
+nnz_hist       str     32 space-separated row counts over [nnz_lo, nnz_hi] ("" unless ternary)
+stats_source   str     where the weight statistics came from ("" unless ternary)
+signature      str     16 hex digits; equal for ops a chip evaluates identically
+============== ======= ==========================================================
+
+Metadata (``trace.attrs``, kept by save/load): ``model``, ``batch``, ``prefill``,
+``decode``, ``weight_stats``, ``context_exceeded``, ``schema``, ``tritium``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tritium.errors import TraceError, TritiumError
+from tritium.fileio import atomic_path
+
+__all__ = [
+    "TRACE_COLUMNS",
+    "KINDS",
+    "SIGNATURE_COLUMNS",
+    "SCHEMA_VERSION",
+    "new_trace_frame",
+    "save_trace",
+    "load_trace",
+    "validate_trace",
+]
+
+SCHEMA_VERSION = 1
+
+TRACE_COLUMNS: dict[str, str] = {
+    "block": "int64",
+    "phase": "str",
+    "steps": "int64",
+    "kv_len": "int64",
+    "layer": "int64",
+    "op": "str",
+    "kind": "str",
+    "m": "int64",
+    "k": "int64",
+    "n": "int64",
+    "groups": "int64",
+    "causal": "bool",
+    "weight_dtype": "str",
+    "act_dtype": "str",
+    "out_dtype": "str",
+    "macs": "int64",
+    "elements": "int64",
+    "weight_bytes": "int64",
+    "act_in_bytes": "int64",
+    "act_out_bytes": "int64",
+    "kv_read_bytes": "int64",
+    "kv_write_bytes": "int64",
+    "weight_name": "str",
+    "zero_frac": "float64",
+    "pos_frac": "float64",
+    "neg_frac": "float64",
+    "nnz_lo": "int64",
+    "nnz_hi": "int64",
+    "nnz_hist": "str",
+    "stats_source": "str",
+    "signature": "str",
+}
+"""Column name -> dtype of a trace table (see the module docstring for meanings)."""
+
+KINDS: dict[str, str] = {
+    "embedding": "gather one embedding row per token",
+    "rmsnorm": "RMSNorm (input, post-attention, BitNet sub-norms, final)",
+    "quantize": "per-token absmax INT8 quantization of a ternary linear's input",
+    "ternary_linear": "GEMM with ternary weights: sign-selected additions, no multiplies",
+    "linear": "GEMM with high-precision weights (LM head, non-ternary models)",
+    "dequantize": "rescale a ternary linear's integer outputs (weight scale / act scale)",
+    "rope": "rotary position embedding of queries and keys",
+    "kv_write": "append the new keys and values to the KV cache",
+    "attn_qk": "Q K^T per head: activation x activation products",
+    "softmax": "softmax over attention scores",
+    "attn_pv": "P V per head: activation x activation products",
+    "activation": "GLU activation: silu(gate) * up or relu(gate)^2 * up",
+    "residual": "residual add",
+}
+"""Op kinds a trace may contain, with what each computes."""
+
+SIGNATURE_COLUMNS = (
+    "kind", "steps", "kv_len", "m", "k", "n", "groups", "causal",
+    "weight_dtype", "act_dtype", "out_dtype", "elements",
+    "zero_frac", "pos_frac", "nnz_lo", "nnz_hi", "nnz_hist",
+)
+"""Columns that determine an op's cost on a chip; equal values give equal signatures."""
+
+# pandas 3 parses floats exactly by default and deprecates the option; pandas 2 needs it.
+_EXACT_FLOATS = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
+
+_DEFAULTS = {
+    col: {"int64": 0, "float64": float("nan"), "bool": False, "str": ""}[dtype]
+    for col, dtype in TRACE_COLUMNS.items()
+    if col != "signature"
+} | {"nnz_lo": -1, "nnz_hi": -1}
+
+
+def new_trace_frame(rows: list[dict], attrs: dict) -> pd.DataFrame:
+    """Build a trace table from row dicts (missing columns take neutral defaults:
+    0, NaN, False, "" and -1 for the histogram range), compute signatures and
+    attach ``attrs``."""
+    records = [_DEFAULTS | row for row in rows]
+    df = pd.DataFrame.from_records(records, columns=list(_DEFAULTS))
+    df = df.astype({col: TRACE_COLUMNS[col] for col in _DEFAULTS})
+    df["signature"] = signatures(df)
+    df.attrs.update(attrs)
+    df.attrs.setdefault("schema", SCHEMA_VERSION)
+    return df
+
+
+def signatures(df: pd.DataFrame) -> pd.Series:
+    """Signature strings of the rows of ``df`` (a stable hash of :data:`SIGNATURE_COLUMNS`)."""
+    hashed = pd.util.hash_pandas_object(df[list(SIGNATURE_COLUMNS)], index=False).to_numpy()
+    return pd.Series([f"{h:016x}" for h in hashed], index=df.index, dtype=str)
+
+
+def validate_trace(df: pd.DataFrame, where: str = "trace") -> pd.DataFrame:
+    """Check that ``df`` has exactly the trace columns with sane values; return it
+    with canonical dtypes. Raises :class:`TraceError` naming the first problem."""
+    cols = list(df.columns)
+    missing = [c for c in TRACE_COLUMNS if c not in cols]
+    extra = [c for c in cols if c not in TRACE_COLUMNS]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing columns {', '.join(missing)}")
+        if extra:
+            parts.append(f"unknown columns {', '.join(extra)}")
+        raise TraceError(f"{where}: not a Tritium trace ({'; '.join(parts)})")
+    out = df[list(TRACE_COLUMNS)].copy()
+    for col, dtype in TRACE_COLUMNS.items():
+        try:
+            if dtype == "str":
+                out[col] = out[col].fillna("").astype(str)
+            elif dtype == "bool" and out[col].dtype != bool:
+                out[col] = out[col].map({True: True, False: False, "True": True, "False": False}).astype(bool)
+            else:
+                out[col] = out[col].astype(dtype)
+        except (ValueError, TypeError):
+            raise TraceError(f"{where}: column {col!r} must hold {dtype} values") from None
+    bad_kind = sorted(set(out["kind"]) - set(KINDS))
+    if bad_kind:
+        raise TraceError(f"{where}: unknown op kind {bad_kind[0]!r}; allowed: {', '.join(KINDS)}")
+    for col in ("steps", "m", "groups"):
+        if (out[col] < 1).any():
+            raise TraceError(f"{where}: column {col!r} must be >= 1 in every row")
+    for col in ("k", "n", "macs", "elements", "weight_bytes", "act_in_bytes", "act_out_bytes",
+                "kv_read_bytes", "kv_write_bytes", "kv_len"):
+        if (out[col] < 0).any():
+            raise TraceError(f"{where}: column {col!r} must be >= 0 in every row")
+    out.attrs.update(df.attrs)
+    return out
+
+
+def save_trace(df: pd.DataFrame, path: str | Path) -> Path:
+    """Write a trace to ``path`` (``.parquet`` or ``.csv``), atomically, keeping ``attrs``.
+
+    CSV files start with one ``# tritium-trace {json attrs}`` line.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".parquet", ".csv"):
+        raise TritiumError(f"trace output {path}: unknown format {suffix or '(none)'!r}; use .parquet or .csv")
+    df = validate_trace(df)
+    meta = json.dumps(df.attrs, sort_keys=True)
+    with atomic_path(path) as tmp:
+        if suffix == ".parquet":
+            table = pa.Table.from_pandas(df, preserve_index=False)
+            table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"tritium": meta.encode()})
+            pq.write_table(table, tmp)
+        else:
+            with open(tmp, "w", encoding="utf-8", newline="") as fh:
+                fh.write(f"# tritium-trace {meta}\n")
+                df.to_csv(fh, index=False, na_rep="NaN")
+    return path
+
+
+def load_trace(path: str | Path) -> pd.DataFrame:
+    """Read a trace written by :func:`save_trace` (Parquet or CSV); exact round trip."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if not path.is_file():
+        raise TritiumError(f"trace {path}: no such file")
+    try:
+        if suffix == ".parquet":
+            table = pq.read_table(path)
+            meta = (table.schema.metadata or {}).get(b"tritium")
+            df = table.to_pandas()
+            attrs = json.loads(meta) if meta else {}
+        elif suffix == ".csv":
+            with open(path, encoding="utf-8") as fh:
+                first = fh.readline()
+                if not first.startswith("# tritium-trace "):
+                    raise TraceError(f"trace {path}: missing the '# tritium-trace' header line")
+                attrs = json.loads(first[len("# tritium-trace "):])
+                df = pd.read_csv(
+                    fh,
+                    keep_default_na=False,
+                    na_values={c: ["NaN"] for c, t in TRACE_COLUMNS.items() if t == "float64"},
+                    dtype={c: str for c, t in TRACE_COLUMNS.items() if t == "str"},
+                    **_EXACT_FLOATS,
+                )
+        else:
+            raise TritiumError(f"trace {path}: unknown format {suffix!r}; use .parquet or .csv")
+    except (OSError, ValueError, pa.ArrowException) as err:
+        raise TraceError(f"trace {path}: unreadable ({str(err).splitlines()[0]})") from None
+    out = validate_trace(df, where=f"trace {path}")
+    out.attrs = attrs
+    return out
+

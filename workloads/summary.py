@@ -1,0 +1,89 @@
+"""One-screen summary of a trace: op counts, GMACs by kind, weight bytes, zeros."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["TraceSummary", "summarize"]
+
+
+@dataclass(frozen=True, slots=True)
+class TraceSummary:
+    """Totals of one trace (all counts are over the whole request).
+
+    Attributes:
+        model, batch, prefill, decode: what was traced.
+        rows: rows of the trace table; distinct_ops: distinct signatures
+            (what a simulator must evaluate); op_executions: rows x steps.
+        gmacs_by_kind: 1e9 multiply-accumulates per op kind (ternary: additions).
+        gmacs_total: their sum.
+        ternary_weight_bytes: bytes of ternary weights (2 bits each), one copy.
+        other_weight_bytes: bytes of high-precision weights read by one forward pass
+            (LM head, non-ternary linears, norm gains; not the embedding table).
+        weight_bytes_read: weight bytes read over the whole request.
+        kv_cache_bytes: KV cache at the end of the request.
+        act_bytes: activation bytes read and written.
+        zero_fraction: fraction of zero ternary weights (NaN for FP models).
+        weight_stats: where the ternary statistics came from.
+        context_exceeded: prefill + decode is longer than the model's context.
+    """
+
+    model: str
+    batch: int
+    prefill: int
+    decode: int
+    rows: int
+    distinct_ops: int
+    op_executions: int
+    gmacs_by_kind: dict[str, float]
+    gmacs_total: float
+    ternary_weight_bytes: int
+    other_weight_bytes: int
+    weight_bytes_read: int
+    kv_cache_bytes: int
+    act_bytes: int
+    zero_fraction: float
+    weight_stats: str
+    context_exceeded: bool
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready dict (NaN becomes None)."""
+        out = asdict(self)
+        if out["zero_fraction"] != out["zero_fraction"]:
+            out["zero_fraction"] = None
+        return out
+
+
+def summarize(trace: pd.DataFrame) -> TraceSummary:
+    """Summarise a trace table (see :mod:`tritium.workloads.schema`)."""
+    first = trace[trace.block == trace.block.min()]
+    ternary = first[first.kind == "ternary_linear"]
+    weights = ternary.k * ternary.n
+    zero = float(np.average(ternary.zero_frac, weights=weights)) if len(ternary) else float("nan")
+    gmacs = trace.groupby("kind", sort=False)["macs"].sum()
+    gmacs = {kind: float(v) / 1e9 for kind, v in gmacs.items() if v > 0}
+    others = first[(first.weight_dtype != "ternary") & (first.kind != "embedding")]
+    kv_final = trace[trace.kind == "kv_write"].kv_write_bytes.sum()
+    attrs = trace.attrs
+    return TraceSummary(
+        model=str(attrs.get("model", "")),
+        batch=int(attrs.get("batch", 0)),
+        prefill=int(attrs.get("prefill", 0)),
+        decode=int(attrs.get("decode", 0)),
+        rows=len(trace),
+        distinct_ops=int(trace.signature.nunique()),
+        op_executions=int(trace.steps.sum()),
+        gmacs_by_kind=gmacs,
+        gmacs_total=float(sum(gmacs.values())),
+        ternary_weight_bytes=int((ternary.weight_bytes // ternary.steps).sum()),
+        other_weight_bytes=int((others.weight_bytes // others.steps).sum()),
+        weight_bytes_read=int(trace.weight_bytes.sum()),
+        kv_cache_bytes=int(kv_final),
+        act_bytes=int(trace.act_in_bytes.sum() + trace.act_out_bytes.sum()),
+        zero_fraction=zero,
+        weight_stats=str(attrs.get("weight_stats", "")),
+        context_exceeded=bool(attrs.get("context_exceeded", False)),
+    )
