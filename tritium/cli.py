@@ -137,10 +137,10 @@ def _cmd_chips(args: argparse.Namespace) -> int:
     if args.json:
         _print_json([to_mapping(c) for c in chips])
         return 0
-    print(f"{'name':<18} {'node':>5} {'MHz':>5} {'cores':>5} {'TLU rows x width':>16} {'SRAM KiB':>9}  DRAM")
+    print(f"{'name':<18} {'node':>5} {'MHz':>5} {'cores x chips':>13} {'TLU rows x width':>16} {'SRAM KiB':>9}  DRAM")
     for c in chips:
-        sram = c.sram.weight.capacity_kib + c.sram.act.capacity_kib + c.sram.kv.capacity_kib
-        print(f"{c.name:<18} {c.node_nm:>3}nm {c.clock_mhz:>5g} {c.cores:>5} {c.tlu.rows:>8} x {c.tlu.width:<5} "
+        sram = c.sram.total_kib
+        print(f"{c.name:<18} {c.node_nm:>3}nm {c.clock_mhz:>5g} {c.cores:>7} x {c.chips:<3} {c.tlu.rows:>8} x {c.tlu.width:<5} "
               f"{sram:>9g}  {c.dram.type} x{c.dram.channels}, {c.dram.bandwidth_gb_s:g} GB/s")
     return 0
 

@@ -1,0 +1,138 @@
+"""The tritium command: help everywhere, one-line errors with status 2, outputs."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import tritium
+from tritium.cli import main
+from tritium.workloads import load_trace
+
+COMMANDS = ["models", "chips", "trace", "bench"]
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"tritium {tritium.__version__}"
+
+
+@pytest.mark.parametrize("command", [None, *COMMANDS])
+def test_help_everywhere(capsys, command):
+    argv = ["--help"] if command is None else [command, "--help"]
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 0
+    assert "usage: tritium" in capsys.readouterr().out
+
+
+def test_models_list_and_show(capsys):
+    code, out, _ = run(capsys, "models")
+    assert code == 0 and "bitnet-b1.58-2b-4t" in out and "llama-3-70b" in out
+    code, out, _ = run(capsys, "models", "show", "trilm-99m")
+    assert code == 0 and 'hidden_size = 512' in out
+    code, out, _ = run(capsys, "models", "--json")
+    assert {m["name"] for m in json.loads(out)} >= {"trilm-99m", "llama-2-70b"}
+
+
+def test_trace_json_summary(capsys):
+    code, out, _ = run(capsys, "trace", "bitnet-b1.58-2b-4t", "--prefill", "32", "--decode", "4", "--json")
+    s = json.loads(out)
+    assert code == 0 and s["model"] == "bitnet-b1.58-2b-4t" and s["decode"] == 4
+    assert s["gmacs_by_kind"]["ternary_linear"] == pytest.approx(36 * 2.0836e9 / 1e9, rel=1e-3)
+    assert s["zero_fraction"] == pytest.approx(0.310, abs=1e-3)
+
+
+def test_trace_zero_fraction_option(capsys):
+    code, out, _ = run(capsys, "trace", "trilm-99m", "--prefill", "4", "--decode", "1", "--zero-fraction", "0.42",
+                       "--json")
+    assert code == 0 and json.loads(out)["zero_fraction"] == pytest.approx(0.42)
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_trace_out_writes_a_loadable_table(capsys, tmp_path, suffix):
+    out_file = tmp_path / f"trace{suffix}"
+    code, out, _ = run(capsys, "trace", "trilm-99m", "--prefill", "8", "--decode", "2", "--out", str(out_file))
+    assert code == 0 and "trace written to" in out
+    table = load_trace(out_file)
+    assert table.attrs["model"] == "trilm-99m" and (table.block.max(), table.steps.max()) == (1, 2)
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["trace", "no-such-model"], "unknown model 'no-such-model'"),
+    (["trace", "trilm-99m", "--prefill", "0"], "prefill = 0"),
+    (["trace", "trilm-99m", "--batch", "-2"], "batch = -2"),
+    (["trace", "trilm-99m", "--zero-fraction", "1.5"], "zero_fraction = 1.5"),
+    (["models", "show"], "name a model"),
+])
+def test_bad_input_is_one_line_exit_2(capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert err.startswith("error: ") and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_bad_output_path_writes_nothing(capsys, tmp_path):
+    code, _, err = run(capsys, "trace", "trilm-99m", "--out", str(tmp_path / "t.txt"))
+    assert code == 2 and "use .parquet or .csv" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_trace_from_config_json_folder(capsys, tmp_path):
+    cfg = {"model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+           "num_attention_heads": 4, "vocab_size": 100}
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    code, out, _ = run(capsys, "trace", str(tmp_path), "--prefill", "4", "--decode", "2", "--json")
+    assert code == 0 and json.loads(out)["gmacs_by_kind"]["linear"] > 0
+
+
+def test_console_script_exits_2_without_traceback(tmp_path):
+    exe = Path(sys.executable).with_name("tritium")
+    if not exe.exists():
+        pytest.skip("console script not installed beside this interpreter")
+    proc = subprocess.run([str(exe), "trace", "nope"], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and proc.stderr.startswith("error: ")
+    proc = subprocess.run([str(exe), "--version"], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0 and proc.stdout.startswith("tritium ")
+
+
+def test_chips_list_and_show_round_trip(capsys, tmp_path):
+    from tritium.sim import list_presets, load_chip
+
+    code, out, _ = run(capsys, "chips")
+    assert code == 0 and all(name in out for name in list_presets())
+    code, out, _ = run(capsys, "chips", "show", "edge-lpddr5")
+    assert code == 0 and 'type = "LPDDR5"' in out
+    path = tmp_path / "mine.toml"
+    path.write_text(out)
+    assert load_chip(path) == load_chip("edge-lpddr5")
+    code, out, _ = run(capsys, "chips", "show", str(path), "--json")
+    assert code == 0 and json.loads(out)["tlu"]["rows"] == 64
+
+
+@pytest.mark.parametrize("edit,message", [
+    (("name = ", "name = \n"), "malformed TOML"),
+    (("rows = 64", "rowz = 64"), "tlu.rowz = 64: unknown key; allowed keys here: rows, width"),
+    (("rows = 64", "rows = -64"), "tlu.rows = -64: must be an integer >= 1"),
+])
+def test_chips_show_bad_file(capsys, tmp_path, edit, message):
+    from tritium.sim import chip_to_toml, load_chip
+
+    path = tmp_path / "bad.toml"
+    path.write_text(chip_to_toml(load_chip("edge-lpddr5")).replace(*edit, 1))
+    code, out, err = run(capsys, "chips", "show", str(path))
+    assert code == 2 and out == "" and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_chips_show_unknown_preset(capsys):
+    code, _, err = run(capsys, "chips", "show", "warp-drive")
+    assert code == 2 and "unknown chip 'warp-drive'" in err
