@@ -185,10 +185,11 @@ def _print_summary(s, table) -> None:
           f"(read over the request: {s.weight_bytes_read / 2**30:,.2f} GiB)")
     print(f"KV cache    {s.kv_cache_bytes / 2**20:,.1f} MiB at the end")
     if s.zero_fraction == s.zero_fraction:
-        ternary = table[table.kind == "ternary_linear"]
+        first = table[table.block == table.block.min()]
+        ternary = first[first.kind == "ternary_linear"]
         measured = int(ternary.stats_source.str.startswith("checkpoint").sum())
         print(f"zeros       {s.zero_fraction:.2%} of ternary weights ({s.weight_stats}; "
-              f"{measured} of {len(ternary)} ternary rows measured)")
+              f"{measured} of {len(ternary)} ternary matrices measured)")
 
 
 class _progress_bar:

@@ -136,3 +136,40 @@ def test_chips_show_bad_file(capsys, tmp_path, edit, message):
 def test_chips_show_unknown_preset(capsys):
     code, _, err = run(capsys, "chips", "show", "warp-drive")
     assert code == 2 and "unknown chip 'warp-drive'" in err
+
+
+def test_trace_with_checkpoint_attaches_measured_stats(capsys, tmp_path):
+    """A packed-U8 checkpoint with known trits: the CLI's summary and table carry its statistics."""
+    import numpy as np
+
+    from tritium.workloads import zoo_model
+    from tritium.workloads.checkpoints.synth import TernaryTensor, write_packed_safetensors
+
+    spec = zoo_model("trilm-99m")
+    rng = np.random.default_rng(3)
+    tensors, zeros, total = {}, 0, 0
+    for proj in ("q_proj", "down_proj"):
+        k, n = spec.projection_shape(proj)
+        trits = rng.choice(np.array([-1, 0, 1], dtype=np.int8), size=(n, k), p=[0.25, 0.5, 0.25])
+        group = "self_attn" if proj == "q_proj" else "mlp"
+        tensors[f"model.layers.0.{group}.{proj}.weight"] = TernaryTensor(trits=trits, scale=0.01)
+        zeros += int((trits == 0).sum())
+        total += trits.size
+    write_packed_safetensors(tmp_path / "ckpt", tensors)
+    out_file = tmp_path / "t.parquet"
+    code, out, _ = run(capsys, "trace", "trilm-99m", "--prefill", "4", "--decode", "1",
+                       "--checkpoint", str(tmp_path / "ckpt"), "--out", str(out_file))
+    assert code == 0 and "2 of 112 ternary matrices measured" in out
+    table = load_trace(out_file)
+    measured = table[(table.block == 0) & table.stats_source.str.startswith("checkpoint")]
+    assert set(measured.weight_name) == {"layers.0.q_proj", "layers.0.down_proj"}
+    weights = measured.k * measured.n
+    assert float((measured.zero_frac * weights).sum()) == pytest.approx(zeros, abs=0.5)
+
+
+def test_trace_with_corrupt_checkpoint_is_one_line(capsys, tmp_path):
+    bad = tmp_path / "model.safetensors"
+    bad.write_bytes((10**9).to_bytes(8, "little") + b"{}")
+    code, out, err = run(capsys, "trace", "trilm-99m", "--checkpoint", str(bad), "--out", str(tmp_path / "t.csv"))
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and "header" in err
+    assert not (tmp_path / "t.csv").exists()
