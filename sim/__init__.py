@@ -1,4 +1,11 @@
-"""The chip description and (later) the cycle-approximate simulator."""
+"""The chip description and the cycle-approximate simulator (``tritium.sim``).
+
+>>> from tritium.sim import load_chip, simulate
+>>> from tritium.workloads import Scenario, trace
+>>> r = simulate(load_chip("edge-lpddr5"), trace("trilm-99m", Scenario(1, 16, 4)))
+>>> r.totals["tokens_per_s"] > 0
+True
+"""
 
 from tritium.sim.chip import NODES_NM, Chip, chip_to_toml, list_presets, load_chip, preset, save_chip
 from tritium.sim.chip_parts import (
@@ -17,8 +24,13 @@ from tritium.sim.chip_parts import (
     TluSpec,
     VectorSpec,
 )
+from tritium.sim.simulate import OP_COLUMNS, SimResult, simulate, write_result
 
 __all__ = [
+    "simulate",
+    "SimResult",
+    "OP_COLUMNS",
+    "write_result",
     "Chip",
     "TluSpec",
     "AttentionSpec",

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import tempfile
 import time
+import tracemalloc
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-__all__ = ["BenchFigure", "run_benchmarks", "bench_trace_70b", "bench_header_shapes", "bench_packed_stats"]
+__all__ = [
+    "BenchFigure", "run_benchmarks", "bench_trace_70b", "bench_header_shapes", "bench_packed_stats",
+    "bench_simulate_presets", "bench_simulate_70b", "bench_simulate_memory",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +34,7 @@ class BenchFigure:
         return asdict(self)
 
     def line(self) -> str:
-        return f"{self.name:<44} {self.value:>10.3f} {self.unit:<6} (target {self.target}; {self.detail})"
+        return f"{self.name:<48} {self.value:>10.3f} {self.unit:<6} (target {self.target}; {self.detail})"
 
 
 def _best_of(fn: Callable[[], object], runs: int) -> float:
@@ -76,12 +80,60 @@ def bench_packed_stats(runs: int = 3) -> BenchFigure:
                        "read from a file")
 
 
+def bench_simulate_presets(runs: int = 5) -> list[BenchFigure]:
+    """simulate() of BitNet b1.58 2B4T, prefill 512 + decode 128, batch 1, on each preset."""
+    from tritium.sim import list_presets, load_chip, simulate
+    from tritium.workloads import Scenario, trace
+
+    table = trace("bitnet-b1.58-2b-4t", Scenario(batch=1, prefill=512, decode=128))
+    figures = []
+    for name in list_presets():
+        chip = load_chip(name)
+        seconds = _best_of(lambda: simulate(chip, table), runs)
+        tps = simulate(chip, table).totals["tokens_per_s"]
+        figures.append(BenchFigure(f"simulate 2B4T 512+128 b1 on {name}", seconds, "s", "<= 0.1 s",
+                                   f"{len(table)} ops, {table.signature.nunique()} distinct; {tps:,.1f} tokens/s"))
+    return figures
+
+
+def bench_simulate_70b(runs: int = 2) -> BenchFigure:
+    """simulate() of a Llama-3-70B-shaped ternary model, prefill 4096 + decode 4096, batch 8."""
+    from tritium.sim import load_chip, simulate
+    from tritium.workloads import Scenario, load_model, trace
+
+    spec = load_model("llama-3-70b").ternarized()
+    scenario = Scenario(batch=8, prefill=4096, decode=4096)
+    chip = load_chip("datacenter-hbm3")
+    seconds = _best_of(lambda: simulate(chip, trace(spec, scenario)), runs)
+    return BenchFigure("trace+simulate ternary Llama-3-70B 4096+4096 b8", seconds, "s", "<= 5 s",
+                       "on datacenter-hbm3")
+
+
+def bench_simulate_memory() -> BenchFigure:
+    """Peak Python memory of trace + simulate at decode 128 and 8192: it must not grow with tokens."""
+    from tritium.sim import load_chip, simulate
+    from tritium.workloads import Scenario, trace
+
+    chip = load_chip("edge-lpddr5")
+    peaks = []
+    for decode in (128, 3584):
+        simulate(chip, trace("bitnet-b1.58-2b-4t", Scenario(1, 512, decode)))  # warm caches
+        tracemalloc.start()
+        simulate(chip, trace("bitnet-b1.58-2b-4t", Scenario(1, 512, decode)))
+        peaks.append(tracemalloc.get_traced_memory()[1] / 2**20)
+        tracemalloc.stop()
+    return BenchFigure("peak memory of trace+simulate, decode 3584 vs 128", peaks[1] / peaks[0], "ratio",
+                       "~1 (no growth with tokens)", f"{peaks[0]:.1f} MiB at 128 tokens, {peaks[1]:.1f} MiB at 3584")
+
+
 def run_benchmarks(progress: Callable[[str], None] | None = print) -> list[BenchFigure]:
     """Run every benchmark; ``progress`` receives each figure's line as it is measured."""
     figures = []
-    for bench in (bench_trace_70b, bench_header_shapes, bench_packed_stats):
-        figure = bench()
-        figures.append(figure)
-        if progress is not None:
-            progress(figure.line())
+    for bench in (bench_trace_70b, bench_header_shapes, bench_packed_stats, bench_simulate_presets,
+                  bench_simulate_70b, bench_simulate_memory):
+        result = bench()
+        for figure in result if isinstance(result, list) else [result]:
+            figures.append(figure)
+            if progress is not None:
+                progress(figure.line())
     return figures

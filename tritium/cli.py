@@ -76,6 +76,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=_cmd_trace)
 
+    p = sub.add_parser("simulate", help="simulate a model's request on a chip",
+                       description="Trace one request and simulate it on a chip: time to first token, time "
+                                   "per output token, tokens/s, J/token, power, area. --out writes the per-op "
+                                   "table, the totals and the resolved chip.")
+    p.add_argument("--model", default="bitnet-b1.58-2b-4t",
+                   help="zoo name, HF id, config.json (or its folder) or SCALE-Sim .csv (default: %(default)s)")
+    p.add_argument("--chip", default="edge-lpddr5", help="preset name or chip TOML file (default: %(default)s)")
+    _scenario_args(p)
+    p.add_argument("--checkpoint", metavar="PATH", help="local checkpoint for real weight statistics")
+    p.add_argument("--ternarize", action="store_true", help="make every projection of an FP model ternary")
+    p.add_argument("--scaling", default="bitnet", choices=("bitnet", "stillmaker"),
+                   help="technology scaling from 45 nm (default: %(default)s)")
+    p.add_argument("--out", metavar="DIR", help="write ops.parquet, totals.json and chip.toml here")
+    p.add_argument("--json", action="store_true", help="print the totals as JSON")
+    p.set_defaults(func=_cmd_simulate)
+
     p = sub.add_parser("bench", help="run the speed benchmarks and print figures",
                        description="Time the trace generator, checkpoint header reading and weight "
                                    "statistics throughput; prints figures (no pass/fail).")
@@ -211,6 +227,50 @@ class _progress_bar:
     def __exit__(self, *exc) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from tritium.sim import load_chip, simulate, write_result
+    from tritium.workloads import Scenario, build_trace
+
+    chip = load_chip(args.chip)
+    scenario = Scenario(batch=args.batch, prefill=args.prefill, decode=args.decode)
+    with _progress_bar("reading checkpoint") as progress:
+        table = build_trace(args.model, scenario, checkpoint=args.checkpoint, ternarize=args.ternarize,
+                            progress=progress if args.checkpoint else None)
+    result = simulate(chip, table, scaling=args.scaling)
+    if args.out:
+        write_result(result, chip, args.out)
+    if args.json:
+        _print_json(result.summary())
+    else:
+        _print_result(result)
+        if args.out:
+            print(f"per-op table, totals and chip written to {args.out}")
+    return 0
+
+
+def _print_result(r) -> None:
+    t = r.totals
+    print(f"{r.model} on {r.chip}: batch {r.scenario['batch']}, prefill {r.scenario['prefill']}, "
+          f"decode {r.scenario['decode']}")
+    rows = [
+        ("time to first token", f"{t['time_to_first_token_s'] * 1e3:,.3f} ms"),
+        ("time per output token", f"{t['time_per_output_token_s'] * 1e3:,.3f} ms"),
+        ("tokens/s (decode)", f"{t['tokens_per_s']:,.1f}"),
+        ("energy per output token", f"{t['joules_per_token'] * 1e3:,.3f} mJ"),
+        ("average power", f"{t['average_power_w']:,.3f} W"),
+        ("die area", f"{r.area_mm2['total']:,.2f} mm^2"),
+    ]
+    for name, value in rows:
+        print(f"  {name:<26} {value:>16}")
+    energy = {k[len('energy_'):-2]: v for k, v in t.items() if k.startswith("energy_") and k != "energy_j"}
+    total = t["energy_j"]
+    print("  energy by component       " + ", ".join(f"{k} {v / total:.1%}" for k, v in energy.items() if v > 0))
+    print(f"  seed's arithmetic ratio   {t['seed_arithmetic_ratio']:.1f}x (FP16 MAC / INT8 add); "
+          f"TLU only {t['tlu_arithmetic_ratio']:.1f}x; end to end {t['end_to_end_ratio']:.2f}x")
+    for note in r.notes:
+        print(f"  note: {note}")
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:

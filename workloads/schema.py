@@ -168,6 +168,8 @@ def validate_trace(df: pd.DataFrame, where: str = "trace") -> pd.DataFrame:
     """Check that ``df`` has exactly the trace columns with sane values; return it
     with canonical dtypes. Raises :class:`TraceError` naming the first problem."""
     cols = list(df.columns)
+    if cols == list(TRACE_COLUMNS) and all(_dtype_ok(df[c].dtype, t) for c, t in TRACE_COLUMNS.items()):
+        return _check_values(df, where)
     missing = [c for c in TRACE_COLUMNS if c not in cols]
     extra = [c for c in cols if c not in TRACE_COLUMNS]
     if missing or extra:
@@ -188,6 +190,17 @@ def validate_trace(df: pd.DataFrame, where: str = "trace") -> pd.DataFrame:
                 out[col] = out[col].astype(dtype)
         except (ValueError, TypeError):
             raise TraceError(f"{where}: column {col!r} must hold {dtype} values") from None
+    out.attrs.update(df.attrs)
+    return _check_values(out, where)
+
+
+def _dtype_ok(dtype, wanted: str) -> bool:
+    if wanted == "str":
+        return pd.api.types.is_string_dtype(dtype)
+    return str(dtype) == wanted
+
+
+def _check_values(out: pd.DataFrame, where: str) -> pd.DataFrame:
     bad_kind = sorted(set(out["kind"]) - set(KINDS))
     if bad_kind:
         raise TraceError(f"{where}: unknown op kind {bad_kind[0]!r}; allowed: {', '.join(KINDS)}")
@@ -198,7 +211,6 @@ def validate_trace(df: pd.DataFrame, where: str = "trace") -> pd.DataFrame:
                 "kv_read_bytes", "kv_write_bytes", "kv_len"):
         if (out[col] < 0).any():
             raise TraceError(f"{where}: column {col!r} must be >= 0 in every row")
-    out.attrs.update(df.attrs)
     return out
 
 

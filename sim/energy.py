@@ -1,0 +1,165 @@
+"""Energy and area from event counts and the technology table of the chip's node.
+
+Energy = event counts x per-event energy (:mod:`tritium.sim.tech`) + static power
+x time. Area = the chip's parts built from the same table. What each count means:
+
+- TLU: per sign-select input that toggles, one sign-select of ``act_bits`` bits
+  and ``(width-1)/width`` of an adder of the tree's mean adder width (with
+  ``gate``/``skip`` a zero weight does not toggle its input); per tree per cycle,
+  the tree's pipeline registers are clocked; per accumulation, one ``acc_bits``
+  add and register write.
+- MAC array: one INT8 (or INT16) multiply-accumulate per MAC; the vector unit
+  does MACs (when the chip has no MAC array) and elementary ops at FP16/FP32 cost.
+- SRAM: bits read and written, at the energy of one bank's macro size.
+- DRAM and link: bits moved times the chip's pJ/bit.
+- Static: leakage of logic area and SRAM bits, for the whole composed run time.
+
+Control logic, the network on chip and the DMA engines' own logic are not
+modelled (reported as such), so area and static power are lower bounds.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from tritium.sim.chip import Chip
+from tritium.sim.chip_parts import TluSpec
+from tritium.sim.tech import TechTable, tech
+
+__all__ = ["ENERGY_COMPONENTS", "EnergyModel", "energy_model", "op_energy", "static_power_w", "area_breakdown", "tlu_register_bits"]
+
+ENERGY_COMPONENTS = ("tlu", "attention", "vector", "sram", "dram", "link")
+"""Dynamic energy components of an op, in this order; totals add ``static``."""
+
+_PJ = 1e-12
+
+
+def tlu_register_bits(tlu: TluSpec) -> int:
+    """Flip-flop bits of one adder tree's pipeline (without its accumulator).
+
+    The sign-select register holds ``width`` values of ``act_bits + 1`` bits; after
+    every ``levels_per_stage`` levels a register holds that level's partial sums
+    (``width / 2**level`` of ``act_bits + 1 + level`` bits).
+    """
+    bits = tlu.width * (tlu.act_bits + 1)
+    for level in range(tlu.levels_per_stage, tlu.levels + 1, tlu.levels_per_stage):
+        bits += (tlu.width >> level) * (tlu.act_bits + 1 + level)
+    if tlu.levels % tlu.levels_per_stage:
+        bits += tlu.act_bits + 1 + tlu.levels  # the last, partial stage ends the tree
+    return bits
+
+
+def _tree_adder_pj(t: TechTable, tlu: TluSpec) -> float:
+    """Energy of all ``width - 1`` adders of one tree, each at its own width."""
+    return sum((tlu.width >> level) * t.add_pj(tlu.act_bits + 1 + level) for level in range(1, tlu.levels + 1))
+
+
+def _tree_adder_um2(t: TechTable, tlu: TluSpec) -> float:
+    return sum((tlu.width >> level) * t.add_um2(tlu.act_bits + 1 + level) for level in range(1, tlu.levels + 1))
+
+
+def _mac_pj(t: TechTable, chip: Chip) -> float:
+    if chip.attention.unit == "vector":
+        return t.fp16_mac_pj if chip.vector.precision != "fp32" else t.fp32_mul_pj + t.fp32_add_pj
+    if chip.attention.mac_bits == 8:
+        return t.int8_mac_pj
+    return 4 * t.int8_mul_pj + t.int32_add_pj  # a 16-bit multiplier is ~4x an 8-bit one (array area ~ bits^2)
+
+
+def _vector_op_pj(t: TechTable, chip: Chip) -> float:
+    if chip.vector.precision == "fp32":
+        return (t.fp32_add_pj + t.fp32_mul_pj) / 2
+    return (t.fp16_add_pj + t.fp16_mul_pj) / 2
+
+
+@dataclass(frozen=True, slots=True)
+class EnergyModel:
+    """Per-event energies of one chip at one scaling, in pJ (built once by :func:`energy_model`)."""
+
+    tlu_per_active_input: float
+    tlu_per_tree_cycle: float
+    tlu_per_acc_update: float
+    mac: float
+    vector_op: float
+    sram_read_per_byte: tuple[float, float, float]  # weight, act, kv buffers
+    sram_write_per_byte: tuple[float, float, float]
+    dram_per_byte: float
+    link_per_byte: float
+    on_vector: bool
+
+
+@functools.cache
+def energy_model(chip: Chip, scaling: str) -> EnergyModel:
+    """The :class:`EnergyModel` of ``chip`` under ``scaling`` (cached)."""
+    t = tech(chip.node_nm, scaling)
+    tlu = chip.tlu
+    bufs = [getattr(chip.sram, name) for name in ("weight", "act", "kv")]
+    return EnergyModel(
+        tlu_per_active_input=t.sign_select_pj_per_bit * tlu.act_bits + _tree_adder_pj(t, tlu) / tlu.width,
+        tlu_per_tree_cycle=tlu_register_bits(tlu) * t.register_pj_per_bit,
+        tlu_per_acc_update=t.add_pj(tlu.acc_bits) + tlu.acc_bits * t.register_pj_per_bit,
+        mac=_mac_pj(t, chip),
+        vector_op=_vector_op_pj(t, chip),
+        sram_read_per_byte=tuple(8 * t.sram_read_pj_per_bit(b.capacity_kib / b.banks) for b in bufs),
+        sram_write_per_byte=tuple(8 * t.sram_write_pj_per_bit(b.capacity_kib / b.banks) for b in bufs),
+        dram_per_byte=8 * chip.dram.energy_pj_per_bit,
+        link_per_byte=8 * chip.link.energy_pj_per_bit * chip.chips if chip.link else 0.0,
+        on_vector=chip.attention.unit == "vector",
+    )
+
+
+def op_energy(chip: Chip, work, scaling: str) -> dict[str, float]:
+    """Dynamic energy of one op's work (:class:`~tritium.sim.work.OpWork`), joules by component."""
+    e = energy_model(chip, scaling)
+    tlu_pj = 0.0
+    if work.tlu_inputs:
+        tlu_pj = (work.tlu_active_inputs * e.tlu_per_active_input
+                  + work.tlu_inputs / chip.tlu.width * e.tlu_per_tree_cycle
+                  + work.tlu_acc_updates * e.tlu_per_acc_update)
+    mac_pj = work.macs * e.mac
+    sram_pj = 0.0
+    for i, name in enumerate(("weight", "act", "kv")):
+        sram_pj += work.sram_read_bytes[name] * e.sram_read_per_byte[i]
+        sram_pj += work.sram_write_bytes[name] * e.sram_write_per_byte[i]
+    return {
+        "tlu": tlu_pj * _PJ,
+        "attention": 0.0 if e.on_vector else mac_pj * _PJ,
+        "vector": (work.vector_ops * e.vector_op + (mac_pj if e.on_vector else 0.0)) * _PJ,
+        "sram": sram_pj * _PJ,
+        "dram": (work.dram_read_bytes + work.dram_write_bytes) * e.dram_per_byte * _PJ,
+        "link": work.link_bytes * e.link_per_byte * _PJ,
+    }
+
+
+def area_breakdown(chip: Chip, scaling: str) -> dict[str, float]:
+    """Area of one chip by component, mm^2, with ``total``."""
+    t = tech(chip.node_nm, scaling)
+    tlu = chip.tlu
+    per_tree = (tlu.width * t.sign_select_um2_per_bit * tlu.act_bits + _tree_adder_um2(t, tlu)
+                + tlu_register_bits(tlu) * t.register_um2_per_bit
+                + t.add_um2(tlu.acc_bits) + tlu.acc_bits * t.register_um2_per_bit)
+    um2 = {
+        "tlu": per_tree * tlu.rows * chip.cores,
+        "attention": chip.attention.macs * (t.int8_mac_um2 if chip.attention.mac_bits == 8 else 4 * t.int8_mul_um2
+                                            + t.int32_add_um2) * chip.cores,
+        "vector": chip.vector.lanes * (t.fp16_add_um2 + t.fp16_mul_um2 if chip.vector.precision != "fp32"
+                                       else t.fp32_add_um2 + t.fp32_mul_um2) * chip.cores,
+    }
+    area = {k: v / 1e6 for k, v in um2.items()}
+    area["sram"] = t.sram_area_mm2(chip.sram.total_kib) * chip.cores
+    area["dram_phy"] = chip.dram.channels * t.dram_phy_mm2(chip.dram.type)
+    area["link_phy"] = t.link_phy_mm2(chip.link.bandwidth_gb_s) if chip.link else 0.0
+    area["total"] = sum(area.values())
+    return area
+
+
+def static_power_w(chip: Chip, scaling: str) -> float:
+    """Leakage power of the whole system (all chips), watts: logic area and SRAM bits."""
+    t = tech(chip.node_nm, scaling)
+    area = area_breakdown(chip, scaling)
+    logic_mm2 = area["tlu"] + area["attention"] + area["vector"]
+    sram_mibit = chip.sram.total_kib * 8 / 1024 * chip.cores
+    per_chip_mw = logic_mm2 * t.logic_leakage_mw_per_mm2 + sram_mibit * t.sram_leakage_mw_per_mibit
+    return per_chip_mw * chip.chips / 1e3
+

@@ -1,0 +1,298 @@
+"""``simulate(chip, trace) -> SimResult``: time, energy and area of one request on one chip.
+
+The per-op table holds each trace row's cost on its own (cycles by component,
+what bound it, energy by component, bytes by memory level); the totals come
+from the SimPy timeline of :mod:`tritium.sim.engine`, where ops overlap as the
+chip allows. GPU baselines produce the same :class:`SimResult` schema.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from tritium.sim.chip import Chip, load_chip
+from tritium.sim.energy import ENERGY_COMPONENTS, area_breakdown, op_energy, static_power_w
+from tritium.sim.tech import arithmetic_energy_ratio, tech
+from tritium.sim.engine import OpTiming, chunk_count, dependencies, schedule_block
+from tritium.sim.work import ROW_PARALLEL, Placement, dram_cycles, op_work, place
+from tritium.workloads.schema import validate_trace
+
+__all__ = ["SimResult", "simulate", "write_result", "OP_COLUMNS"]
+
+OP_COLUMNS = (
+    "unit", "compute_cycles", "sram_cycles", "dram_cycles", "link_cycles", "cycles", "seconds", "bound",
+    "utilization", "dram_bytes", "sram_bytes", "link_bytes",
+    *(f"energy_{c}_j" for c in ENERGY_COMPONENTS), "energy_j",
+)
+"""Columns :func:`simulate` adds to the trace's columns in :attr:`SimResult.ops`."""
+
+
+@dataclass(frozen=True)
+class SimResult:
+    """The result of one simulation (or a GPU baseline, which fills the same fields).
+
+    Attributes:
+        ops: the trace table plus :data:`OP_COLUMNS`: each op on its own, totals
+            over its steps (``cycles`` = the largest of compute, SRAM, DRAM and link
+            cycles; ``bound`` names it; ``utilization`` = MACs over peak MACs in
+            ``cycles``; energies in joules; bytes by level).
+        totals: time_to_first_token_s, time_per_output_token_s, tokens_per_s
+            (generated tokens per second over the decode phase), total_s, energy_j,
+            joules_per_token (all energy over generated tokens), average_power_w,
+            energy_<component>_j, dram_bytes, sram_bytes, link_bytes, and the seed's
+            headline beside what survives of it: seed_arithmetic_ratio (one FP16
+            multiply-add over one INT8 add at this node, 71.4 at 7 nm with "bitnet"
+            scaling), fp16_matmul_arithmetic_j (the ternary linears' MACs at FP16
+            multiply-add energy), tlu_arithmetic_ratio (that over the TLU's energy,
+            registers and accumulators included) and end_to_end_ratio (that over
+            all the chip's energy: memory, attention, vector ops, leakage).
+        area_mm2: area by component for one chip, mm^2 (``total`` included).
+        chip: the chip's name; model: the trace's model; scenario: batch, prefill, decode.
+        notes: placement decisions and method choices worth reporting.
+    """
+
+    ops: pd.DataFrame
+    totals: dict
+    area_mm2: dict
+    chip: str
+    model: str
+    scenario: dict
+    notes: list = field(default_factory=list)
+
+    def summary(self) -> dict:
+        """JSON-ready totals, area and the inputs that made them."""
+        return {"chip": self.chip, "model": self.model, "scenario": self.scenario, "totals": self.totals,
+                "area_mm2": self.area_mm2, "notes": self.notes}
+
+
+def simulate(
+    chip: Chip | str | Path,
+    trace: pd.DataFrame,
+    *,
+    scaling: str = "bitnet",
+    progress: Callable[[int, int], None] | None = None,
+) -> SimResult:
+    """Simulate ``trace`` (from :func:`tritium.workloads.trace`) on ``chip``.
+
+    ``scaling`` names how technology figures are scaled from 45 nm (see
+    :mod:`tritium.sim.tech`). ``progress(done, total)`` is called per block.
+
+    Raises:
+        SpecError: the chip's accumulator is too narrow for the trace's longest
+            ternary dot product (names both numbers).
+        TraceError: the trace table is malformed.
+    """
+    chip = load_chip(chip)
+    attrs = dict(trace.attrs)
+    trace = validate_trace(trace)
+    ternary = trace[trace.kind == "ternary_linear"]
+    if len(ternary):
+        chip.tlu.check_reduction_length(int(ternary.k.max()))
+    placement = place(chip, trace)
+    works, timings = _op_costs(chip, placement, trace)
+    ops = _op_table(chip, trace, works, timings, scaling)
+    block_cycles = _compose(chip, trace, timings, progress)
+    totals = _totals(chip, trace, ops, block_cycles, scaling, attrs)
+    notes = [
+        f"weights {'resident in SRAM' if placement.weights_resident else 'streamed from DRAM'} "
+        f"({placement.ternary_weight_bytes / 2**20:.1f} MiB ternary at {chip.tlu.weight_bits_per_weight:g} bits/weight, "
+        f"{chip.weight_sram_bytes / 2**20:.1f} MiB weight SRAM)",
+        f"KV cache {'resident in SRAM' if placement.kv_resident else 'in DRAM'}",
+        f"activations spill to DRAM in {int(ops.dram_bytes[(ops.act_in_bytes + ops.act_out_bytes) > placement.act_capacity_bytes * ops.steps].size)} ops "
+        f"whose step does not fit {placement.act_capacity_bytes / 2**10:.0f} KiB of activation SRAM",
+        f"technology scaling: {scaling}",
+    ]
+    scenario = {k: attrs.get(k) for k in ("batch", "prefill", "decode")}
+    return SimResult(ops, totals, area_breakdown(chip, scaling), chip.name, str(attrs.get("model", "")),
+                     scenario, notes)
+
+
+def _op_costs(chip: Chip, placement: Placement, trace: pd.DataFrame):
+    """OpWork and per-step OpTiming for every row, computed once per distinct op."""
+    weight_buffer = chip.sram.weight.capacity_bytes * chip.total_cores
+    row_parallel = trace.op.isin(ROW_PARALLEL).to_numpy()
+    keys = pd.Series(trace.signature.to_numpy(dtype=object) + np.where(row_parallel, "+", ""))
+    codes, uniques = pd.factorize(keys)
+    first = pd.Series(np.arange(len(trace))).groupby(codes).first().to_numpy()
+    distinct = []
+    for row in trace.iloc[first].itertuples(index=False):
+        work = op_work(chip, placement, row)
+        steps = row.steps
+        dram_bytes = work.dram_read_bytes + work.dram_write_bytes
+        dram = dram_cycles(chip, math.ceil(dram_bytes / steps)) if dram_bytes else 0
+        sram = _sram_cycles(chip, work) / steps
+        link = _link_cycles(chip, work.link_bytes / steps)
+        timing = OpTiming(work.unit, max(_ceil_div(work.compute_cycles, steps), math.ceil(sram)), dram, link,
+                          chunk_count(dram_bytes / steps, weight_buffer, chip.dma.double_buffered))
+        distinct.append((work, timing))
+    works = [distinct[c][0] for c in codes]
+    timings = [distinct[c][1] for c in codes]
+    return works, timings
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _sram_cycles(chip: Chip, work) -> float:
+    """Cycles the busiest SRAM buffer's ports need for the op's reads and writes (all cores)."""
+    cores = chip.total_cores
+    worst = 0.0
+    for name in ("weight", "act", "kv"):
+        buf = getattr(chip.sram, name)
+        nbytes = work.sram_read_bytes[name] + work.sram_write_bytes[name]
+        worst = max(worst, nbytes * 8 / (buf.bits_per_cycle * cores))
+    return worst
+
+
+def _link_cycles(chip: Chip, nbytes: float) -> int:
+    if nbytes <= 0 or chip.link is None:
+        return 0
+    per_cycle = chip.link.bandwidth_gb_s * 1e9 / chip.clock_hz
+    return math.ceil(nbytes / per_cycle) + math.ceil(chip.link.latency_ns * chip.clock_mhz / 1e3)
+
+
+def _op_table(chip: Chip, trace: pd.DataFrame, works, timings, scaling: str) -> pd.DataFrame:
+    steps = trace.steps.to_numpy()
+    compute = np.array([w.compute_cycles for w in works], dtype=np.int64)
+    sram = np.array([t.compute for t in timings], dtype=np.int64) * steps
+    sram = np.maximum(sram - compute, 0)  # the SRAM excess over compute, if any
+    dram = np.array([t.dram for t in timings], dtype=np.int64) * steps
+    link = np.array([t.link for t in timings], dtype=np.int64) * steps
+    parts = np.stack([compute, compute + sram, dram, link])
+    cycles = parts.max(axis=0)
+    bound = np.array(["compute", "sram", "dram", "link"])[parts.argmax(axis=0)]
+    bound[cycles == 0] = "none"
+    out = trace.copy()
+    out["unit"] = [w.unit for w in works]
+    out["compute_cycles"] = compute
+    out["sram_cycles"] = compute + sram
+    out["dram_cycles"] = dram
+    out["link_cycles"] = link
+    out["cycles"] = cycles
+    out["seconds"] = cycles / chip.clock_hz
+    out["bound"] = bound
+    peak = _peak_macs_per_cycle(chip, out["unit"].to_numpy())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        util = np.where((cycles > 0) & (peak > 0), trace.macs.to_numpy() / (peak * cycles), 0.0)
+    out["utilization"] = util
+    out["dram_bytes"] = [w.dram_read_bytes + w.dram_write_bytes for w in works]
+    out["sram_bytes"] = [sum(w.sram_read_bytes.values()) + sum(w.sram_write_bytes.values()) for w in works]
+    out["link_bytes"] = [w.link_bytes for w in works]
+    per_work: dict[int, list[float]] = {}
+    for w in works:  # identical ops share one OpWork object
+        if id(w) not in per_work:
+            per_work[id(w)] = list(op_energy(chip, w, scaling).values())
+    energy = np.array([per_work[id(w)] for w in works])
+    for i, comp in enumerate(ENERGY_COMPONENTS):
+        out[f"energy_{comp}_j"] = energy[:, i] if len(works) else []
+    out["energy_j"] = energy.sum(axis=1) if len(works) else []
+    return out
+
+
+def _peak_macs_per_cycle(chip: Chip, units: np.ndarray) -> np.ndarray:
+    cores = chip.total_cores
+    per_unit = {"tlu": chip.tlu.rows * chip.tlu.width * cores,
+                "attention": chip.attention.macs * cores,
+                "vector": chip.vector.lanes * cores}
+    return np.array([per_unit.get(u, 0) for u in units], dtype=np.float64)
+
+
+def _compose(chip: Chip, trace: pd.DataFrame, timings, progress) -> dict[int, int]:
+    """Cycles of each block over all its steps, from the SimPy timeline of one step."""
+    out = {}
+    blocks = trace.block.to_numpy()
+    layers = trace.layer.to_numpy()
+    kinds = trace.kind.tolist()
+    sigs = trace.signature.tolist()
+    ids = sorted(set(blocks.tolist()))
+    for n_done, block in enumerate(ids):
+        idx = np.flatnonzero(blocks == block)
+        steps = int(trace.steps.iat[idx[0]])
+        out[block] = _block_cycles(chip, idx, layers, kinds, sigs, timings) * steps
+        if progress is not None:
+            progress(n_done + 1, len(ids))
+    return out
+
+
+def _block_cycles(chip, idx, layers, kinds, sigs, timings) -> int:
+    blk_layers = layers[idx]
+    decoder = sorted({int(x) for x in blk_layers if x >= 0} - {int(blk_layers.max())}) if len(idx) else []
+    per_layer = {lay: tuple(sigs[i] for i in idx[blk_layers == lay]) for lay in decoder}
+    identical = len(decoder) > 2 and len(set(per_layer.values())) == 1
+
+    def run(selected: np.ndarray) -> int:
+        sub_kinds = [kinds[i] for i in selected]
+        return schedule_block([timings[i] for i in selected], dependencies(sub_kinds),
+                              double_buffered=chip.dma.double_buffered).cycles
+
+    if not identical:
+        return run(idx)
+    first, second = decoder[0], decoder[1]
+    keep_one = idx[~np.isin(blk_layers, decoder) | (blk_layers == first)]
+    keep_two = idx[~np.isin(blk_layers, decoder) | (blk_layers == first) | (blk_layers == second)]
+    one, two = run(keep_one), run(keep_two)
+    return one + (len(decoder) - 1) * (two - one)
+
+
+def _totals(chip: Chip, trace: pd.DataFrame, ops: pd.DataFrame, block_cycles: dict, scaling: str, attrs) -> dict:
+    clock = chip.clock_hz
+    prefill_blocks = sorted(set(trace.block[trace.phase == "prefill"]))
+    decode_blocks = sorted(set(trace.block[trace.phase == "decode"]))
+    t_prefill = sum(block_cycles[b] for b in prefill_blocks) / clock
+    t_decode = sum(block_cycles[b] for b in decode_blocks) / clock
+    total_s = t_prefill + t_decode
+    batch = int(attrs.get("batch") or 1)
+    decode_steps = int(attrs.get("decode") or 0)
+    generated = batch * decode_steps
+    static_w = static_power_w(chip, scaling)
+    dynamic = {c: float(ops[f"energy_{c}_j"].sum()) for c in ENERGY_COMPONENTS if c != "static"}
+    dynamic["static"] = static_w * total_s
+    energy = sum(dynamic.values())
+    # The seed's headline (arithmetic only) beside what survives on this chip
+    t = tech(chip.node_nm, scaling)
+    ternary_macs = float(ops.macs[ops.kind == "ternary_linear"].sum())
+    fp16_arith = ternary_macs * t.fp16_mac_pj * 1e-12
+    tlu_j = dynamic["tlu"]
+    totals = {
+        "time_to_first_token_s": t_prefill,
+        "time_per_output_token_s": t_decode / decode_steps if decode_steps else float("nan"),
+        "tokens_per_s": generated / t_decode if t_decode > 0 else float("nan"),
+        "total_s": total_s,
+        "energy_j": energy,
+        "joules_per_token": energy / generated if generated else float("nan"),
+        "average_power_w": energy / total_s if total_s > 0 else float("nan"),
+        **{f"energy_{c}_j": v for c, v in dynamic.items()},
+        "dram_bytes": int(ops.dram_bytes.sum()),
+        "sram_bytes": int(ops.sram_bytes.sum()),
+        "link_bytes": int(ops.link_bytes.sum()),
+        "seed_arithmetic_ratio": arithmetic_energy_ratio(chip.node_nm, scaling),
+        "fp16_matmul_arithmetic_j": fp16_arith,
+        "tlu_arithmetic_ratio": fp16_arith / tlu_j if tlu_j > 0 else float("nan"),
+        "end_to_end_ratio": fp16_arith / energy if energy > 0 else float("nan"),
+    }
+    return totals
+
+
+
+def write_result(result: SimResult, chip: Chip, out_dir: str | Path) -> Path:
+    """Write ``ops.parquet`` (the per-op table), ``totals.json`` and the resolved
+    ``chip.toml`` into ``out_dir``, each atomically; return the folder."""
+    import json
+
+    from tritium.fileio import atomic_path, write_text_atomic
+    from tritium.sim.chip import chip_to_toml
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out / "ops.parquet") as tmp:
+        result.ops.to_parquet(tmp, index=False)
+    write_text_atomic(out / "totals.json", json.dumps(result.summary(), indent=2, default=str) + "\n")
+    write_text_atomic(out / "chip.toml", chip_to_toml(chip))
+    return out

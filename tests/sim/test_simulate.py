@@ -1,0 +1,135 @@
+"""simulate(): roofline, monotonicity, zero handling, energy bookkeeping, DRAM-bound decode."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tritium.errors import SpecError
+from tritium.sim import OP_COLUMNS, load_chip, simulate
+from tritium.sim.energy import ENERGY_COMPONENTS
+from tritium.workloads import Scenario, trace
+
+SMALL = trace("trilm-99m", Scenario(batch=2, prefill=32, decode=8))
+BITNET = trace("bitnet-b1.58-2b-4t", Scenario(batch=1, prefill=64, decode=16))
+
+
+def _with(chip, **parts):
+    """``chip`` with some parts' fields replaced: _with(chip, tlu={"rows": 8})."""
+    changes = {}
+    for part, fields in parts.items():
+        changes[part] = dataclasses.replace(getattr(chip, part), **fields) if isinstance(fields, dict) else fields
+    return dataclasses.replace(chip, **changes)
+
+
+@pytest.mark.parametrize("name", ["edge-lpddr5", "datacenter-hbm3", "lowcost-28nm", "fpga-proto", "multichip-hbm3"])
+def test_every_preset_simulates_with_a_complete_table(name):
+    r = simulate(name, SMALL)
+    assert list(r.ops.columns[-len(OP_COLUMNS):]) == list(OP_COLUMNS)
+    assert len(r.ops) == len(SMALL)
+    t = r.totals
+    assert t["total_s"] == pytest.approx(t["time_to_first_token_s"] + t["time_per_output_token_s"] * 8)
+    assert t["tokens_per_s"] == pytest.approx(2 * 8 / (t["time_per_output_token_s"] * 8))
+    assert r.area_mm2["total"] == pytest.approx(sum(v for k, v in r.area_mm2.items() if k != "total"))
+    assert set(r.ops.bound) <= {"compute", "sram", "dram", "link", "none"}
+
+
+@pytest.mark.parametrize("name", ["edge-lpddr5", "datacenter-hbm3", "fpga-proto"])
+def test_no_op_beats_its_roofline(name):
+    chip = load_chip(name)
+    ops = simulate(chip, BITNET).ops
+    tlu = ops[ops.unit == "tlu"]
+    peak = chip.total_cores * chip.tlu.rows * chip.tlu.width
+    assert (tlu.cycles * peak >= tlu.macs).all()
+    dram_per_cycle = chip.dram.bandwidth_gb_s * 1e9 * chip.chips / chip.clock_hz
+    assert (ops.cycles * dram_per_cycle >= ops.dram_bytes).all()
+    att = ops[ops.unit == "attention"]
+    assert (att.cycles * chip.attention.macs * chip.total_cores >= att.macs).all()
+
+
+def test_energy_components_add_up_and_results_are_deterministic():
+    a = simulate("edge-lpddr5", BITNET)
+    b = simulate("edge-lpddr5", BITNET)
+    assert a.totals == b.totals
+    parts = sum(a.totals[f"energy_{c}_j"] for c in (*ENERGY_COMPONENTS, "static"))
+    assert a.totals["energy_j"] == pytest.approx(parts, rel=1e-12)
+    per_op = a.ops[[f"energy_{c}_j" for c in ENERGY_COMPONENTS]].sum(axis=1)
+    assert np.allclose(per_op, a.ops.energy_j, rtol=1e-12)
+
+
+# ---- monotonicity: more of a resource never makes a run slower ------------------------------
+
+BASE = load_chip("edge-lpddr5")
+# integer cycles round each transfer and op up; allow that rounding, nothing more
+ROUNDING_S = 4 * len(BITNET) / (BASE.clock_mhz * 1e6)
+
+
+@settings(derandomize=True, max_examples=12, deadline=None)
+@given(factor=st.sampled_from([1.25, 2.0, 4.0]), which=st.sampled_from(["bandwidth", "rows", "width", "clock"]))
+def test_more_resources_never_slower(factor, which):
+    base = simulate(BASE, BITNET).totals["total_s"]
+    if which == "bandwidth":
+        chip = _with(BASE, dram={"channel_bandwidth_gb_s": min(BASE.dram.channel_bandwidth_gb_s * factor, 102.4)})
+    elif which == "rows":
+        chip = _with(BASE, tlu={"rows": int(BASE.tlu.rows * factor) or 1})
+    elif which == "width":
+        chip = _with(BASE, tlu={"width": BASE.tlu.width * (4 if factor == 4.0 else 2)})
+    else:
+        chip = dataclasses.replace(BASE, clock_mhz=BASE.clock_mhz * factor)
+    assert simulate(chip, BITNET).totals["total_s"] <= base + ROUNDING_S
+
+
+def test_skip_never_more_cycles_and_gate_never_more_energy():
+    runs = {z: simulate(_with(BASE, tlu={"zero_handling": z}), BITNET) for z in ("none", "gate", "skip")}
+    none, gate, skip = (runs[z].ops for z in ("none", "gate", "skip"))
+    tlu = none.unit == "tlu"
+    assert (skip.compute_cycles[tlu] <= none.compute_cycles[tlu]).all()
+    assert (skip.compute_cycles[tlu] < none.compute_cycles[tlu]).any()  # 31% zeros do save slices
+    assert (gate.compute_cycles == none.compute_cycles).all()
+    assert (gate.energy_tlu_j[tlu] < none.energy_tlu_j[tlu]).all()
+    assert runs["gate"].totals["energy_j"] <= runs["none"].totals["energy_j"]
+
+
+def test_batch1_decode_is_dram_bound_at_bandwidth_over_weight_bytes():
+    # weights do not fit in SRAM; an ideal DMA: no setup, negligible latency, big bursts
+    chip = _with(BASE, dram={"latency_ns": 1e-3}, dma={"setup_cycles": 0, "burst_bytes": 16})
+    t = trace("bitnet-b1.58-2b-4t", Scenario(batch=1, prefill=16, decode=32))
+    r = simulate(chip, t)
+    decode = r.ops[r.ops.phase == "decode"]
+    linears = decode[decode.kind.isin(["ternary_linear", "linear"])]
+    assert (linears.bound == "dram").all()
+    weight_bytes = decode.dram_bytes[decode.kind.isin(["ternary_linear", "linear", "embedding"])].sum() / 32
+    expected = chip.dram.bandwidth_gb_s * 1e9 / weight_bytes
+    assert r.totals["tokens_per_s"] == pytest.approx(expected, rel=0.03)
+    # and the weight bytes are the model's: ternary at 2 bits + the BF16 LM head (tied embedding)
+    spec_bytes = 2.0836e9 / 4 + 128256 * 2560 * 2
+    assert weight_bytes == pytest.approx(spec_bytes, rel=0.01)
+
+
+def test_resident_weights_leave_dram_for_the_lm_head_only():
+    big = _with(BASE, sram={"weight": dataclasses.replace(BASE.sram.weight, capacity_kib=64 * 1024)})
+    r = simulate(big, SMALL)
+    assert "resident" in r.notes[0]
+    decode = r.ops[(r.ops.phase == "decode") & (r.ops.kind == "ternary_linear")]
+    assert (decode.dram_bytes == 0).all()
+
+
+def test_accumulator_too_narrow_is_refused_naming_both_numbers():
+    narrow = _with(BASE, tlu={"acc_bits": 16})  # holds K <= 255 of 8-bit products
+    with pytest.raises(SpecError, match=r"K = 6912: holds K <= 255 .* needs acc_bits >= 21"):
+        simulate(narrow, BITNET)
+
+
+def test_seed_headline_beside_what_survives():
+    t = simulate(BASE, BITNET).totals
+    assert t["seed_arithmetic_ratio"] == pytest.approx(71.4, abs=0.05)
+    assert t["end_to_end_ratio"] < t["tlu_arithmetic_ratio"] < t["seed_arithmetic_ratio"]
+
+
+def test_multichip_all_reduces_over_the_link():
+    r = simulate("multichip-hbm3", SMALL)
+    reduced = r.ops[r.ops.link_bytes > 0]
+    assert set(reduced.op) == {"o_proj", "down_proj", "lm_head"}
+    assert r.totals["energy_link_j"] > 0
