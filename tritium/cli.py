@@ -110,18 +110,24 @@ def _print_json(obj: object) -> None:
     print(json.dumps(obj, indent=2, default=str))
 
 
-def _cmd_models(args: argparse.Namespace) -> int:
+def _show(args: argparse.Namespace, what: str, load, to_toml=None) -> None:
+    """``models show`` / ``chips show``: one description as TOML, or JSON with --json."""
     from tritium.specio import dumps_toml, to_mapping
+
+    if not args.name:
+        raise TritiumError(f"{what} show: name one (see 'tritium {what}')")
+    obj = load(args.name)
+    if args.json:
+        _print_json(to_mapping(obj))
+    else:
+        print((to_toml or dumps_toml)(obj), end="")
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
     from tritium.workloads import load_model, zoo_model, zoo_names
 
     if args.action == "show":
-        if not args.name:
-            raise TritiumError("models show: name a model (see 'tritium models')")
-        spec = load_model(args.name)
-        if args.json:
-            _print_json(to_mapping(spec))
-        else:
-            print(dumps_toml(spec), end="")
+        _show(args, "models", load_model)
         return 0
     specs = [zoo_model(n) for n in zoo_names()]
     if args.json:
@@ -141,13 +147,7 @@ def _cmd_chips(args: argparse.Namespace) -> int:
     from tritium.specio import to_mapping
 
     if args.action == "show":
-        if not args.name:
-            raise TritiumError("chips show: name a preset or a TOML file (see 'tritium chips')")
-        chip = load_chip(args.name)
-        if args.json:
-            _print_json(to_mapping(chip))
-        else:
-            print(chip_to_toml(chip), end="")
+        _show(args, "chips", load_chip, chip_to_toml)
         return 0
     chips = [load_chip(n) for n in list_presets()]
     if args.json:
@@ -211,8 +211,8 @@ def _print_summary(s, table) -> None:
 class _progress_bar:
     """A tqdm bar on stderr (silent when stderr is not a terminal); yields a callback."""
 
-    def __init__(self, desc: str):
-        self.desc, self.bar = desc, None
+    def __init__(self, desc: str, unit: str = "B"):
+        self.desc, self.unit, self.bar = desc, unit, None
 
     def __enter__(self):
         return self.update
@@ -221,7 +221,8 @@ class _progress_bar:
         if self.bar is None:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, desc=self.desc, unit="B", unit_scale=True, disable=None, file=sys.stderr)
+            self.bar = tqdm(total=total, desc=self.desc, unit=self.unit, unit_scale=self.unit == "B",
+                            disable=None, file=sys.stderr)
         self.bar.update(done - self.bar.n)
 
     def __exit__(self, *exc) -> None:
@@ -238,7 +239,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     with _progress_bar("reading checkpoint") as progress:
         table = build_trace(args.model, scenario, checkpoint=args.checkpoint, ternarize=args.ternarize,
                             progress=progress if args.checkpoint else None)
-    result = simulate(chip, table, scaling=args.scaling)
+    with _progress_bar("simulating", unit="block") as progress:
+        result = simulate(chip, table, scaling=args.scaling, progress=progress)
     if args.out:
         write_result(result, chip, args.out)
     if args.json:

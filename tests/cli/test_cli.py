@@ -11,7 +11,7 @@ import tritium
 from tritium.cli import main
 from tritium.workloads import load_trace
 
-COMMANDS = ["models", "chips", "trace", "bench"]
+COMMANDS = ["models", "chips", "trace", "simulate", "bench"]
 
 
 def run(capsys, *argv):
@@ -73,7 +73,7 @@ def test_trace_out_writes_a_loadable_table(capsys, tmp_path, suffix):
     (["trace", "trilm-99m", "--prefill", "0"], "prefill = 0"),
     (["trace", "trilm-99m", "--batch", "-2"], "batch = -2"),
     (["trace", "trilm-99m", "--zero-fraction", "1.5"], "zero_fraction = 1.5"),
-    (["models", "show"], "name a model"),
+    (["models", "show"], "models show: name one"),
 ])
 def test_bad_input_is_one_line_exit_2(capsys, argv, message):
     code, out, err = run(capsys, *argv)
@@ -173,3 +173,46 @@ def test_trace_with_corrupt_checkpoint_is_one_line(capsys, tmp_path):
     code, out, err = run(capsys, "trace", "trilm-99m", "--checkpoint", str(bad), "--out", str(tmp_path / "t.csv"))
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and "header" in err
     assert not (tmp_path / "t.csv").exists()
+
+
+def test_simulate_json_and_out(capsys, tmp_path):
+    from tritium.sim import load_chip
+
+    out = tmp_path / "run"
+    code, text, _ = run(capsys, "simulate", "--model", "trilm-99m", "--chip", "lowcost-28nm", "--prefill", "16",
+                        "--decode", "4", "--out", str(out), "--json")
+    summary = json.loads(text)
+    assert code == 0 and summary["chip"] == "lowcost-28nm" and summary["totals"]["tokens_per_s"] > 0
+    assert json.loads((out / "totals.json").read_text()) == summary
+    assert load_chip(out / "chip.toml") == load_chip("lowcost-28nm")
+    import pandas as pd
+
+    ops = pd.read_parquet(out / "ops.parquet")
+    assert {"cycles", "bound", "energy_j", "dram_bytes"} <= set(ops.columns)
+
+
+def test_simulate_human_summary(capsys):
+    code, text, _ = run(capsys, "simulate", "--model", "trilm-99m", "--prefill", "8", "--decode", "2")
+    assert code == 0 and "time to first token" in text and "tokens/s" in text and "71.4x" in text
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["simulate", "--chip", "nope"], "unknown chip 'nope'"),
+    (["simulate", "--model", "llama-2-70b", "--ternarize", "--chip", "fpga-proto", "--prefill", "4", "--decode", "1"],
+     None),
+])
+def test_simulate_errors_and_big_models(capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    if message:
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    else:
+        assert code == 0 and "llama-2-70b-ternary on fpga-proto" in out
+
+
+def test_simulate_narrow_accumulator_is_one_line(capsys, tmp_path):
+    from tritium.sim import chip_to_toml, load_chip
+
+    path = tmp_path / "narrow.toml"
+    path.write_text(chip_to_toml(load_chip("edge-lpddr5")).replace("acc_bits = 24", "acc_bits = 16"))
+    code, out, err = run(capsys, "simulate", "--chip", str(path), "--prefill", "4", "--decode", "1")
+    assert code == 2 and "needs acc_bits >= 21" in err and len(err.strip().splitlines()) == 1
