@@ -2,9 +2,11 @@
 
 Units (TLU, attention array, vector unit, DRAM, link) are SimPy resources; each op
 of a block is a process that waits for the op producing its input, moves its
-DRAM bytes in chunks (double-buffered: the next chunk loads while this one
-computes, and an op may start loading as soon as the op before it has started),
-computes on its unit, and all-reduces over the link if it is row-parallel. Time
+work in tiles (DMA in, compute, DMA out; double-buffered: the DMA engines load tiles
+in op order into two staging slots, so the next tile, of this op or the next,
+loads while this one computes, and finished tiles are written back meanwhile), and all-reduces over the link if it is
+row-parallel. Cores split every op, so their DMA requests share the DRAM channels
+as one resource at the chips' aggregate bandwidth, served in order. Time
 is integer cycles. A decode block is simulated once with each op's mean
 per-step cycles and counted ``steps`` times; when all decoder layers of a block
 are identical (the same signatures), one and two layers are simulated and the
@@ -30,16 +32,23 @@ class OpTiming:
     """Per-step cycle components of one op (means over the op's steps).
 
     ``unit`` is "tlu", "attention", "vector" or "dma"; ``compute`` runs on it
-    (already the max of the unit's cycles and its SRAM port cycles); ``dram`` is
-    the transfer time of its DRAM bytes; ``link`` the all-reduce time; ``chunks``
-    how many pieces its DRAM transfer is cut into.
+    (already the max of the unit's cycles and its SRAM port cycles); ``dram_in``
+    and ``dram_out`` are the transfer times of the bytes it reads from and writes
+    to DRAM; ``link`` the all-reduce time; ``chunks`` how many tiles its work is
+    cut into (each tile: DMA in, compute, DMA out).
     """
 
     unit: str
     compute: int
-    dram: int
+    dram_in: int
+    dram_out: int
     link: int
     chunks: int
+
+    @property
+    def dram(self) -> int:
+        """All DRAM transfer cycles of one step."""
+        return self.dram_in + self.dram_out
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,51 +87,64 @@ def dependencies(kinds: list[str]) -> list[int]:
 
 
 def schedule_block(ops: list[OpTiming], deps: list[int], *, double_buffered: bool) -> StepSchedule:
-    """Run the SimPy model of one step over ``ops`` (in trace order) and return its timeline."""
+    """Run the SimPy model of one step over ``ops`` (in trace order) and return its timeline.
+
+    The DMA engines load tiles in op order into a staging buffer of two tile slots
+    (one without double buffering); a slot is freed when its tile has been
+    computed, so loads run ahead of compute by at most one tile, across op
+    boundaries. Each op computes on its unit once the op producing its input is
+    done, tile by tile as tiles arrive, and writes tiles back as they finish.
+    """
     env = simpy.Environment()
     units = {name: simpy.Resource(env, capacity=1) for name in ("tlu", "attention", "vector", "dram", "link")}
+    slots = simpy.Container(env, capacity=2 if double_buffered else 1, init=2 if double_buffered else 1)
     n = len(ops)
     done = [env.event() for _ in range(n)]
-    issued = [env.event() for _ in range(n)]
     start = np.zeros(n, dtype=np.int64)
     end = np.zeros(n, dtype=np.int64)
+    loaded = [[env.event() for _ in range(max(op.chunks, 1))] for op in ops]
 
-    def loader(op: OpTiming, loaded: list):
-        dram = units["dram"]
-        for c, event in enumerate(loaded):
-            req = dram.request()
-            yield req
-            yield env.timeout(_share(op.dram, len(loaded), c))
-            dram.release(req)
-            event.succeed()
+    def dram_transfer(cycles: int):
+        req = units["dram"].request()
+        yield req
+        yield env.timeout(cycles)
+        units["dram"].release(req)
+
+    def dma_queue():
+        for op, events in zip(ops, loaded):
+            for c, event in enumerate(events):
+                if op.dram_in:
+                    yield slots.get(1)
+                    yield from dram_transfer(_share(op.dram_in, len(events), c))
+                event.succeed()
 
     def run(i: int, op: OpTiming):
-        # in-order issue: with double buffering an op may start loading once the op
-        # before it has started; without, once it has finished
-        if i:
-            yield issued[i - 1] if double_buffered else done[i - 1]
-        start[i] = env.now
-        chunks = max(op.chunks, 1) if op.dram else 0
-        loaded = [env.event() for _ in range(chunks)]
-        if chunks:
-            env.process(loader(op, loaded))
-        issued[i].succeed()
+        if i and not double_buffered:
+            yield done[i - 1]
         if deps[i] >= 0:
             yield done[deps[i]]
+        start[i] = env.now
+        tiles = loaded[i]
+        stored = []
         if op.unit == "dma":
-            if chunks:
-                yield loaded[-1]
+            yield tiles[-1]
+            if op.dram_in:
+                yield slots.put(len(tiles))
+            if op.dram_out:
+                yield env.process(dram_transfer(op.dram_out))
         else:
-            unit = units[op.unit]
-            req = unit.request()
+            req = units[op.unit].request()
             yield req
-            if chunks:
-                for c in range(chunks):
-                    yield loaded[c]
-                    yield env.timeout(_share(op.compute, chunks, c))
-            elif op.compute:
-                yield env.timeout(op.compute)
-            unit.release(req)
+            for c, tile in enumerate(tiles):
+                yield tile
+                yield env.timeout(_share(op.compute, len(tiles), c))
+                if op.dram_in:
+                    yield slots.put(1)
+                if op.dram_out:  # write this tile back while the next one computes
+                    stored.append(env.process(dram_transfer(_share(op.dram_out, len(tiles), c))))
+            units[op.unit].release(req)
+        for event in stored:
+            yield event
         if op.link:
             req = units["link"].request()
             yield req
@@ -131,6 +153,7 @@ def schedule_block(ops: list[OpTiming], deps: list[int], *, double_buffered: boo
         end[i] = env.now
         done[i].succeed()
 
+    env.process(dma_queue())
     for i, op in enumerate(ops):
         env.process(run(i, op))
     env.run()

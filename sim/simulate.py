@@ -124,12 +124,13 @@ def _op_costs(chip: Chip, placement: Placement, trace: pd.DataFrame):
     for row in trace.iloc[first].itertuples(index=False):
         work = op_work(chip, placement, row)
         steps = row.steps
-        dram_bytes = work.dram_read_bytes + work.dram_write_bytes
-        dram = dram_cycles(chip, math.ceil(dram_bytes / steps)) if dram_bytes else 0
+        dram_in = dram_cycles(chip, math.ceil(work.dram_read_bytes / steps))
+        dram_out = dram_cycles(chip, math.ceil(work.dram_write_bytes / steps))
         sram = _sram_cycles(chip, work) / steps
         link = _link_cycles(chip, work.link_bytes / steps)
-        timing = OpTiming(work.unit, max(_ceil_div(work.compute_cycles, steps), math.ceil(sram)), dram, link,
-                          chunk_count(dram_bytes / steps, weight_buffer, chip.dma.double_buffered))
+        dram_bytes = work.dram_read_bytes + work.dram_write_bytes
+        timing = OpTiming(work.unit, max(_ceil_div(work.compute_cycles, steps), math.ceil(sram)), dram_in,
+                          dram_out, link, chunk_count(dram_bytes / steps, weight_buffer, chip.dma.double_buffered))
         distinct.append((work, timing))
     works = [distinct[c][0] for c in codes]
     timings = [distinct[c][1] for c in codes]

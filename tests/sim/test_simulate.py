@@ -133,3 +133,24 @@ def test_multichip_all_reduces_over_the_link():
     reduced = r.ops[r.ops.link_bytes > 0]
     assert set(reduced.op) == {"o_proj", "down_proj", "lm_head"}
     assert r.totals["energy_link_j"] > 0
+
+
+@pytest.mark.parametrize("name", ["edge-lpddr5", "lowcost-28nm", "datacenter-hbm3"])
+def test_identical_layer_extrapolation_matches_the_full_timeline(name):
+    """Simulating two identical layers and extrapolating gives the full block's cycles."""
+    import importlib
+
+    sim = importlib.import_module("tritium.sim.simulate")
+    from tritium.sim.work import place
+
+    chip = load_chip(name)
+    table = trace("bitnet-b1.58-2b-4t", Scenario(batch=1, prefill=32, decode=4))
+    _, timings = sim._op_costs(chip, place(chip, table), table)
+    layers, kinds = table.layer.to_numpy(), table.kind.tolist()
+    sigs = table.signature.tolist()
+    distinct = [f"{s}{layer}" for s, layer in zip(sigs, layers)]  # forces the full timeline
+    for block in (0, 1):
+        idx = np.flatnonzero(table.block.to_numpy() == block)
+        extrapolated = sim._block_cycles(chip, idx, layers, kinds, sigs, timings)
+        full = sim._block_cycles(chip, idx, layers, kinds, distinct, timings)
+        assert extrapolated == pytest.approx(full, rel=1e-3)
