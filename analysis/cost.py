@@ -1,0 +1,380 @@
+"""What a chip costs to make: dies per wafer, yield, wafer price by node, package, test, DRAM, masks.
+
+The method is the one ttm-cas (ISCA 2023) and LLMCompass (ISCA 2024) use
+(``shared/reference/energy_gpu_carbon.md`` §5):
+
+- gross dies per 300 mm wafer ``DPW = pi (d/2)^2 / A - pi d / sqrt(2 A)`` (not rounded, as in
+  ttm-cas: an average over the wafer, edge dies included);
+- die yield from the defect density D0 (per cm^2) and the die area A (cm^2): negative binomial
+  ``(1 + A D0 / alpha)^-alpha`` with ``alpha = 3`` by default, or Murphy ``((1 - e^-AD) / AD)^2``
+  or Poisson ``e^-AD``;
+- cost per good die = wafer price / (DPW x yield); then package, assembly, test, the chip's DRAM
+  and, given a production volume, the mask set spread over it.
+
+The figures (wafer price, D0, masks by node; package and test; DRAM price by type) live in
+``cost_data.toml`` beside this file, each with its source; nodes between two entries are
+linearly interpolated and reported as ``[E]``. Worked example, the reference's table
+(100 mm^2 at 7 nm, before package and test):
+
+>>> from tritium.analysis.cost import die_cost
+>>> round(die_cost(100.0, 7).cost_per_good_die_usd, 2)
+16.9
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Mapping
+
+from tritium.errors import SpecError
+from tritium.sim.chip import Chip
+from tritium.specio import check_choice, check_float, check_int
+
+__all__ = [
+    "YIELD_MODELS",
+    "Figure",
+    "DieCost",
+    "CostReport",
+    "dies_per_wafer",
+    "die_yield",
+    "wafer_price",
+    "defect_density",
+    "mask_set_cost",
+    "memory_price",
+    "die_cost",
+    "chip_cost",
+    "cost_figures",
+    "by_node",
+    "figures_of",
+]
+
+YIELD_MODELS = ("negative_binomial", "murphy", "poisson")
+"""Die-yield models :func:`die_yield` knows."""
+
+_GIVEN = "given by the caller"
+_GIB_TO_GB = 2**30 / 1e9
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """One number and where it comes from (``[V]``, ``[R]``, ``[V-news]`` or ``[E]`` tagged)."""
+
+    value: float
+    source: str
+
+
+def by_node(table: Mapping[int, Figure], node_nm: float, what: str) -> Figure:
+    """The figure for ``node_nm`` from a by-node ``table``: exact, else interpolated.
+
+    A node between two entries gets the straight line between them (in nm), tagged ``[E]``
+    and naming both sources. ``what`` names the quantity in messages.
+
+    Raises:
+        SpecError: ``node_nm`` is not a number > 0 or lies outside the table's range.
+    """
+    check_float("node_nm", node_nm, lo=0, lo_open=True)
+    if node_nm in table:
+        return table[node_nm]
+    nodes = sorted(table)
+    lower = [n for n in nodes if n < node_nm]
+    upper = [n for n in nodes if n > node_nm]
+    if not lower or not upper:
+        raise SpecError("node_nm", node_nm, f"{what} is known from {nodes[0]} to {nodes[-1]} nm only")
+    lo, hi = lower[-1], upper[0]
+    t = (node_nm - lo) / (hi - lo)
+    value = table[lo].value + t * (table[hi].value - table[lo].value)
+    if table[lo].source == table[hi].source:
+        source = f"[E] linear interpolation in node between {lo} and {hi} nm, both {table[lo].source}"
+    else:
+        source = (f"[E] linear interpolation in node between {lo} nm ({table[lo].source}) "
+                  f"and {hi} nm ({table[hi].source})")
+    return Figure(value, source)
+
+
+@functools.cache
+def _data() -> dict[str, Any]:
+    text = resources.files("tritium.analysis").joinpath("cost_data.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+# The value field of each table's inline entries (others use "value").
+_FIELDS = {"wafer_usd": "usd", "defect_density": "per_cm2", "mask_set_usd": "usd", "memory_usd_per_gb": "usd"}
+
+
+def _entries(table: str) -> dict[str, Figure]:
+    return figures_of(_data()[table], _FIELDS.get(table, "value"))
+
+
+def figures_of(body: Mapping[str, Any], fieldname: str = "value") -> dict[str, Figure]:
+    """Every entry of a parsed data-file table as a :class:`Figure`, keyed by entry name.
+
+    An entry is a bare number (the table's ``source`` applies) or an inline table holding
+    ``value`` or ``fieldname`` and optionally its own ``source``; text entries (file names)
+    are skipped.
+    """
+    out = {}
+    for key, entry in body.items():
+        if key == "source" or isinstance(entry, str):
+            continue
+        if isinstance(entry, dict):
+            value = entry["value"] if "value" in entry else entry[fieldname]
+            out[key] = Figure(float(value), entry.get("source", body["source"]))
+        else:
+            out[key] = Figure(float(entry), body["source"])
+    return out
+
+
+@functools.cache
+def _node_table(table: str) -> dict[int, Figure]:
+    return {int(k.removeprefix("nm_")): v for k, v in _entries(table).items()}
+
+
+def cost_figures() -> dict[str, Figure]:
+    """Every number in ``cost_data.toml`` with its source, keyed ``table.entry``."""
+    return {f"{table}.{key}": fig for table in _data()
+            for key, fig in _entries(table).items()}
+
+
+def wafer_price(node_nm: float) -> Figure:
+    """Price of one processed 300 mm wafer at ``node_nm``, USD."""
+    return by_node(_node_table("wafer_usd"), node_nm, "the wafer price")
+
+
+def defect_density(node_nm: float) -> Figure:
+    """Defect density D0 at ``node_nm``, defects per cm^2."""
+    return by_node(_node_table("defect_density"), node_nm, "the defect density")
+
+
+def mask_set_cost(node_nm: float) -> Figure:
+    """One full mask set at ``node_nm``, USD."""
+    return by_node(_node_table("mask_set_usd"), node_nm, "the mask-set cost")
+
+
+def memory_price(dram_type: str) -> Figure:
+    """DRAM price of ``dram_type`` (a key of :data:`tritium.sim.DRAM_TYPES`), USD per GB."""
+    table = _entries("memory_usd_per_gb")
+    check_choice("dram_type", dram_type, table)
+    return table[dram_type]
+
+
+def dies_per_wafer(die_mm2: float, wafer_mm: float = 300.0) -> float:
+    """Gross dies per wafer, ``pi (d/2)^2 / A - pi d / sqrt(2 A)`` (A in mm^2, d in mm), unrounded.
+
+    >>> round(dies_per_wafer(100.0), 1)
+    640.2
+
+    Raises:
+        SpecError: the area is not > 0, or so large that no whole die fits.
+    """
+    check_float("die_area_mm2", die_mm2, lo=0, lo_open=True)
+    check_float("wafer_mm", wafer_mm, lo=0, lo_open=True)
+    dpw = math.pi * (wafer_mm / 2) ** 2 / die_mm2 - math.pi * wafer_mm / math.sqrt(2 * die_mm2)
+    if dpw < 1:
+        raise SpecError("die_area_mm2", die_mm2, f"must leave at least one die on a {wafer_mm:g} mm wafer")
+    return dpw
+
+
+def die_yield(die_mm2: float, d0_per_cm2: float, *, model: str = "negative_binomial",
+              alpha: float = 3.0) -> float:
+    """Fraction of dies without a killer defect.
+
+    ``model`` is one of :data:`YIELD_MODELS`; ``alpha`` (clustering) is used by the negative
+    binomial only. A is the die area in cm^2, D the defect density per cm^2.
+
+    >>> round(die_yield(100.0, 0.15), 4)  # (1 + 1 x 0.15 / 3)^-3
+    0.8638
+    """
+    check_float("die_area_mm2", die_mm2, lo=0, lo_open=True)
+    check_float("d0_per_cm2", d0_per_cm2, lo=0)
+    check_choice("yield_model", model, YIELD_MODELS)
+    check_float("alpha", alpha, lo=0, lo_open=True)
+    ad = die_mm2 / 100 * d0_per_cm2
+    if model == "negative_binomial":
+        return (1 + ad / alpha) ** -alpha
+    if model == "poisson":
+        return math.exp(-ad)
+    return 1.0 if ad == 0 else ((1 - math.exp(-ad)) / ad) ** 2
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DieCost:
+    """The cost of one good die and every input that made it.
+
+    Attributes:
+        die_area_mm2, node_nm, wafer_mm: the die and the process.
+        wafer_usd: price of one processed wafer. d0_per_cm2: defect density.
+        yield_model, alpha: the yield model and its clustering parameter.
+        dies_per_wafer: gross dies per wafer (unrounded). die_yield: fraction good.
+        cost_per_good_die_usd: wafer_usd / (dies_per_wafer x die_yield).
+        notes: caveats (a die beyond the reticle limit).
+        sources: the source of every figure used, by field name.
+    """
+
+    die_area_mm2: float
+    node_nm: float
+    wafer_mm: float
+    wafer_usd: float
+    d0_per_cm2: float
+    yield_model: str
+    alpha: float
+    dies_per_wafer: float
+    die_yield: float
+    cost_per_good_die_usd: float
+    notes: tuple[str, ...] = ()
+    sources: dict = field(default_factory=dict, compare=False)
+
+
+def die_cost(die_mm2: float, node_nm: float, *, yield_model: str = "negative_binomial",
+             alpha: float | None = None, wafer_usd: float | None = None,
+             d0_per_cm2: float | None = None) -> DieCost:
+    """Cost of one good die of ``die_mm2`` mm^2 at ``node_nm`` (wafer only: no package or test).
+
+    ``wafer_usd`` and ``d0_per_cm2`` default to the node's figures, ``alpha`` to 3; pass them to
+    override (the report then says "given by the caller").
+
+    Raises:
+        SpecError: a bad area, node, model or override (names the parameter).
+    """
+    data = _data()
+    wafer_mm = float(data["wafer"]["diameter_mm"])
+    sources = {"wafer_mm": data["wafer"]["source"]}
+    wafer = _given_or(wafer_usd, "wafer_usd", lambda: wafer_price(node_nm))
+    d0 = _given_or(d0_per_cm2, "d0_per_cm2", lambda: defect_density(node_nm), lo_zero=True)
+    a = _given_or(alpha, "alpha", lambda: Figure(float(data["yield"]["alpha"]), data["yield"]["source"]))
+    sources |= {"wafer_usd": wafer.source, "d0_per_cm2": d0.source, "alpha": a.source}
+    dpw = dies_per_wafer(die_mm2, wafer_mm)
+    y = die_yield(die_mm2, d0.value, model=yield_model, alpha=a.value)
+    reticle = _entries("wafer")["reticle_limit_mm2"]
+    notes = ()
+    if die_mm2 > reticle.value:
+        notes = (f"die of {die_mm2:.0f} mm^2 exceeds the {reticle.value:.0f} mm^2 reticle limit: "
+                 f"not printable as one die ({reticle.source})",)
+    return DieCost(die_area_mm2=float(die_mm2), node_nm=node_nm, wafer_mm=wafer_mm, wafer_usd=wafer.value,
+                   d0_per_cm2=d0.value, yield_model=yield_model, alpha=a.value, dies_per_wafer=dpw,
+                   die_yield=y, cost_per_good_die_usd=wafer.value / (dpw * y), notes=notes, sources=sources)
+
+
+def _given_or(value: float | None, key: str, default, *, lo_zero: bool = False) -> Figure:
+    if value is None:
+        return default()
+    check_float(key, value, lo=0, lo_open=not lo_zero)
+    return Figure(float(value), _GIVEN)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CostReport:
+    """What one chip (and the whole ``chips``-chip system) costs to make, with every input.
+
+    Attributes:
+        chip: the chip's name. chips: chips in the system. node_nm, die_area_mm2: one die.
+        wafer_mm, wafer_usd, d0_per_cm2, yield_model, alpha, dies_per_wafer, die_yield,
+            cost_per_good_die_usd: as in :class:`DieCost`.
+        package_usd, assembly_usd: per packaged chip. test_fraction: test cost over the
+            good-die cost. test_usd: test cost per chip.
+        package_test_usd: package + assembly + test.
+        dram_type, dram_gb (10^9 bytes, per chip), memory_usd_per_gb, memory_usd: the DRAM
+            attached to one chip.
+        volume: chips produced to spread the masks over (None: no NRE counted).
+        mask_set_usd: one mask set at the node. nre_per_unit_usd: mask_set_usd / volume (0
+            without a volume).
+        cost_per_chip_usd: good die + package_test + memory + NRE share, one chip.
+        system_cost_usd: chips x cost_per_chip_usd.
+        notes: caveats. sources: the source of every figure used, by field name.
+    """
+
+    chip: str
+    chips: int
+    node_nm: float
+    die_area_mm2: float
+    wafer_mm: float
+    wafer_usd: float
+    d0_per_cm2: float
+    yield_model: str
+    alpha: float
+    dies_per_wafer: float
+    die_yield: float
+    cost_per_good_die_usd: float
+    package_usd: float
+    assembly_usd: float
+    test_fraction: float
+    test_usd: float
+    package_test_usd: float
+    dram_type: str
+    dram_gb: float
+    memory_usd_per_gb: float
+    memory_usd: float
+    volume: int | None
+    mask_set_usd: float
+    nre_per_unit_usd: float
+    cost_per_chip_usd: float
+    system_cost_usd: float
+    notes: tuple[str, ...] = ()
+    sources: dict = field(default_factory=dict, compare=False)
+
+    def as_dict(self) -> dict:
+        """JSON-ready fields (notes as a list, sources as a dict)."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out["notes"] = list(self.notes)
+        out["sources"] = dict(self.sources)
+        return out
+
+
+def chip_cost(chip: Chip, die_area_mm2: float, *, volume: int | None = None,
+              yield_model: str = "negative_binomial", alpha: float | None = None,
+              wafer_usd: float | None = None, d0_per_cm2: float | None = None,
+              package_usd: float | None = None, memory_usd_per_gb: float | None = None) -> CostReport:
+    """What one ``chip`` with its DRAM costs to make, and the whole ``chip.chips`` system.
+
+    ``die_area_mm2`` is one chip's die area (``SimResult.area_mm2["total"]``). Node and DRAM
+    (type, ``capacity_gib`` per chip) come from ``chip``. ``volume`` (chips produced) spreads one
+    mask set over them; without it no NRE is counted. ``package_usd`` overrides the $20
+    flip-chip package (an HBM part on a silicon interposer costs far more); the other
+    overrides are as in :func:`die_cost` and :func:`memory_price`.
+
+    >>> from tritium.sim import load_chip
+    >>> r = chip_cost(load_chip("edge-lpddr5"), 7.0)
+    >>> (r.dram_type, round(r.memory_usd, 2), round(r.cost_per_chip_usd, 2))
+    ('LPDDR5', 25.77, 47.74)
+
+    Raises:
+        SpecError: a bad area, volume, model or override (names the parameter).
+    """
+    if not isinstance(chip, Chip):
+        raise SpecError("chip", chip, "must be a tritium.sim.Chip (load it with load_chip)")
+    if volume is not None:
+        check_int("volume", volume, lo=1)
+    die = die_cost(die_area_mm2, chip.node_nm, yield_model=yield_model, alpha=alpha,
+                   wafer_usd=wafer_usd, d0_per_cm2=d0_per_cm2)
+    pkg = _data()["package"]
+    package = _given_or(package_usd, "package_usd", lambda: Figure(float(pkg["package_usd"]), pkg["source"]),
+                        lo_zero=True)
+    assembly = Figure(float(pkg["assembly_usd"]), pkg["source"])
+    test = _entries("package")["test_fraction"]
+    test_usd = test.value * die.cost_per_good_die_usd
+    mem = _given_or(memory_usd_per_gb, "memory_usd_per_gb", lambda: memory_price(chip.dram.type), lo_zero=True)
+    dram_gb = chip.dram.capacity_gib * _GIB_TO_GB
+    masks = mask_set_cost(chip.node_nm)
+    nre = masks.value / volume if volume else 0.0
+    package_test = package.value + assembly.value + test_usd
+    per_chip = die.cost_per_good_die_usd + package_test + mem.value * dram_gb + nre
+    sources = dict(die.sources) | {"package_usd": package.source, "assembly_usd": assembly.source,
+                                   "test_fraction": test.source, "memory_usd_per_gb": mem.source,
+                                   "mask_set_usd": masks.source}
+    notes = die.notes + (("no NRE counted: pass volume= to spread the mask set over production",)
+                         if volume is None else ())
+    return CostReport(
+        chip=chip.name, chips=chip.chips, node_nm=chip.node_nm, die_area_mm2=die.die_area_mm2,
+        wafer_mm=die.wafer_mm, wafer_usd=die.wafer_usd, d0_per_cm2=die.d0_per_cm2,
+        yield_model=die.yield_model, alpha=die.alpha, dies_per_wafer=die.dies_per_wafer,
+        die_yield=die.die_yield, cost_per_good_die_usd=die.cost_per_good_die_usd,
+        package_usd=package.value, assembly_usd=assembly.value, test_fraction=test.value,
+        test_usd=test_usd, package_test_usd=package_test, dram_type=chip.dram.type, dram_gb=dram_gb,
+        memory_usd_per_gb=mem.value, memory_usd=mem.value * dram_gb, volume=volume,
+        mask_set_usd=masks.value, nre_per_unit_usd=nre, cost_per_chip_usd=per_chip,
+        system_cost_usd=chip.chips * per_chip, notes=notes, sources=sources,
+    )
