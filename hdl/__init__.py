@@ -1,1 +1,45 @@
-"""Amaranth HDL of the MAC-free datapath, Verilog export and FPGA flows (issue: HDL)."""
+"""Amaranth HDL of the MAC-free datapath, Verilog export and FPGA flows (issue: HDL).
+
+>>> from tritium.hdl import gemm_limits
+>>> gemm_limits("fpga-proto")
+GemmLimits(weight_words=1024, act_slices=256, result_words=682, rows=8, width=64)
+"""
+
+from tritium.hdl.core import COUNTER_BITS, GemmLimits, TritiumCore
+from tritium.hdl.elaborate import MAX_BUFFER_KIB, MAX_TLU_INPUTS, check_buildable, core_depths, elaborate, gemm_limits
+from tritium.hdl.export import export, testbench_vectors, top_name
+from tritium.hdl.memory import ActivationBuffer, WeightDecoder, WeightMemory, lane_bytes, pack_lane
+from tritium.hdl.simulate import SimStats, act_beats, run_gemm, sim_speed, weight_beats
+from tritium.hdl.tlu import Tlu
+from tritium.hdl.tree import HDL_ZERO_HANDLING, WEIGHT_CODE, AdderTree, check_zero_handling, tree_latency
+
+__all__ = [
+    "AdderTree",
+    "WEIGHT_CODE",
+    "HDL_ZERO_HANDLING",
+    "tree_latency",
+    "check_zero_handling",
+    "Tlu",
+    "WeightDecoder",
+    "WeightMemory",
+    "ActivationBuffer",
+    "lane_bytes",
+    "pack_lane",
+    "TritiumCore",
+    "GemmLimits",
+    "COUNTER_BITS",
+    "elaborate",
+    "core_depths",
+    "gemm_limits",
+    "check_buildable",
+    "MAX_TLU_INPUTS",
+    "MAX_BUFFER_KIB",
+    "run_gemm",
+    "sim_speed",
+    "SimStats",
+    "weight_beats",
+    "act_beats",
+    "export",
+    "top_name",
+    "testbench_vectors",
+]

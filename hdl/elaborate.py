@@ -1,0 +1,124 @@
+"""Build one core's datapath from a chip description: :func:`elaborate`.
+
+The same :class:`~tritium.sim.chip.Chip` that drives the simulator sizes the RTL:
+
+- the TLU from ``chip.tlu`` (rows, width, act_bits, acc_bits, levels_per_stage,
+  zero_handling, weight_encoding);
+- the weight memory from ``chip.sram.weight.capacity_kib``: as many words of one tile
+  slice (``rows`` lanes of ``ceil(width / trits per byte)`` bytes) as fit;
+- the activation buffer from ``chip.sram.act.capacity_kib``: as many slices of
+  ``width`` activations as fit;
+- the result memory, which stands for the results' way back into the activation buffer,
+  with the activation buffer's capacity in words of ``rows`` accumulators.
+
+Banks and port widths of the SRAM description are not modelled: each memory is one
+array read one word per cycle, which is what the TLU's schedule needs. A chip of
+several cores (or chips) builds **one** core's datapath; each core is identical and the
+cycle contract is per core (``tlu_cycles(..., cores=1)``).
+"""
+
+from __future__ import annotations
+
+import os
+
+from tritium.errors import SpecError
+from tritium.hdl.core import COUNTER_BITS, GemmLimits, TritiumCore
+from tritium.hdl.memory import lane_bytes
+from tritium.hdl.tree import check_zero_handling
+from tritium.sim.chip import Chip, load_chip
+
+__all__ = ["elaborate", "core_depths", "gemm_limits", "check_buildable", "MAX_TLU_INPUTS", "MAX_BUFFER_KIB"]
+
+MAX_TLU_INPUTS = 4096
+"""Largest ``rows * width`` the HDL builds (edge-lpddr5's 64 x 64). Larger TLUs (the
+datacenter presets' 128 x 256) take minutes to elaborate and convert to Verilog and fit
+no FPGA; their trees are the same as a smaller TLU's, so synthesize a smaller one."""
+
+MAX_BUFFER_KIB = 2048
+"""Largest SRAM buffer (weight or activation) per core the HDL builds, KiB (16 Mibit,
+edge-lpddr5's weight buffer). Bigger arrays make simulation and Verilog conversion slow
+and exceed every FPGA's block RAM (an ECP5-85 has about 468 KiB)."""
+
+
+def core_depths(chip: Chip) -> dict[str, int]:
+    """Words of the core's weight memory, activation buffer and result memory for ``chip``.
+
+    Raises:
+        SpecError: a buffer is too small for one word or larger than :data:`MAX_BUFFER_KIB`.
+    """
+    tlu = chip.tlu
+    words = {}
+    for key, buffer, word_bits, what in (
+        ("weight_depth", chip.sram.weight, tlu.rows * 8 * lane_bytes(tlu), "one tile slice of weights"),
+        ("act_depth", chip.sram.act, tlu.width * tlu.act_bits, "one slice of activations"),
+        ("result_depth", chip.sram.act, tlu.rows * tlu.acc_bits, "one word of rows accumulators"),
+    ):
+        field = "sram.weight.capacity_kib" if key == "weight_depth" else "sram.act.capacity_kib"
+        if buffer.capacity_kib > MAX_BUFFER_KIB:
+            raise SpecError(
+                field, buffer.capacity_kib,
+                f"the HDL builds buffers of at most {MAX_BUFFER_KIB} KiB per core (larger arrays make "
+                "simulation and Verilog export impractically slow and fit no FPGA)",
+            )
+        depth = buffer.capacity_bytes * 8 // word_bits
+        if depth < 1:
+            raise SpecError(field, buffer.capacity_kib, f"must hold {what} ({word_bits} bits) for the HDL")
+        words[key] = depth
+    return words
+
+
+def check_buildable(chip: Chip) -> None:
+    """Raise :class:`SpecError` if the HDL cannot build ``chip`` (see :func:`elaborate`)."""
+    tlu = chip.tlu
+    check_zero_handling(tlu.zero_handling)
+    if tlu.rows * tlu.width > MAX_TLU_INPUTS:
+        raise SpecError(
+            "tlu.rows", tlu.rows,
+            f"the HDL builds TLUs of at most rows * width = {MAX_TLU_INPUTS} inputs; this one has "
+            f"{tlu.rows} x {tlu.width} = {tlu.rows * tlu.width} (use fewer rows or a narrower width)",
+        )
+    depths = core_depths(chip)
+    if depths["act_depth"] * depths["weight_depth"] + tlu.pipeline_depth_cycles >= 2**COUNTER_BITS:
+        raise SpecError(
+            "sram.act.capacity_kib", chip.sram.act.capacity_kib,
+            f"with this weight buffer, allows GEMMs longer than the {COUNTER_BITS}-bit compute cycle counter holds",
+        )
+
+
+def gemm_limits(chip: Chip | str | os.PathLike) -> GemmLimits:
+    """The GEMM shapes the core of ``chip`` holds, without building it.
+
+    Raises:
+        SpecError: the HDL cannot build the chip (see :func:`elaborate`).
+    """
+    chip = load_chip(chip)
+    check_buildable(chip)
+    depths = core_depths(chip)
+    return GemmLimits(
+        weight_words=depths["weight_depth"], act_slices=depths["act_depth"],
+        result_words=depths["result_depth"], rows=chip.tlu.rows, width=chip.tlu.width,
+    )
+
+
+def elaborate(chip: Chip | str | os.PathLike) -> TritiumCore:
+    """One core of ``chip`` as an Amaranth component (a :class:`TritiumCore`).
+
+    Args:
+        chip: a :class:`Chip`, a preset name or a chip TOML path.
+
+    Returns:
+        The core, sized from the chip (see the module docstring); ``core.chip`` is the chip.
+
+    Raises:
+        SpecError: the HDL cannot build the chip: ``tlu.zero_handling = "skip"``, a TLU of
+            more than :data:`MAX_TLU_INPUTS` inputs, an SRAM buffer too small for one
+            word or larger than :data:`MAX_BUFFER_KIB` (or buffers whose largest GEMM
+            overflows the 32-bit cycle counter). The message names the field, its
+            value and what is allowed.
+        TritiumError: ``chip`` names no preset or file.
+    """
+    chip = load_chip(chip)
+    check_buildable(chip)
+    core = TritiumCore(chip.tlu, **core_depths(chip), src_loc_at=1)
+    core.chip = chip
+    return core

@@ -1,0 +1,209 @@
+"""Run a ternary GEMM on the RTL in Amaranth's simulator: :func:`run_gemm`, :func:`sim_speed`.
+
+The host side of :class:`~tritium.hdl.core.TritiumCore`'s streams lives here too:
+:func:`weight_beats` and :func:`act_beats` turn a GEMM's trits and activations into the
+beats the core's ``weights`` and ``acts`` streams take (the export's testbench vectors
+use them as well).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from amaranth.sim import Simulator
+
+from tritium.errors import SpecError
+from tritium.hdl.core import GemmLimits, TritiumCore
+from tritium.hdl.elaborate import elaborate, gemm_limits
+from tritium.hdl.memory import lane_bytes
+from tritium.sim.chip import Chip, load_chip
+from tritium.sim.chip_parts import TluSpec
+from tritium.sim.golden import encode_weights, golden_vectors
+
+__all__ = ["SimStats", "weight_beats", "act_beats", "run_gemm", "sim_speed"]
+
+_CLOCK_PERIOD_S = 1e-8  # nominal; simulation results do not depend on it
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SimStats:
+    """What one :func:`run_gemm` simulation cost.
+
+    Attributes:
+        m, k, n: the GEMM shape.
+        compute_cycles: the core's ``compute_cycles`` output after the run.
+        total_cycles: clock cycles simulated, from ``start`` to the last result.
+        setup_s: seconds to elaborate and compile the design for simulation.
+        run_s: seconds to simulate ``total_cycles``.
+        cycles_per_s: total_cycles / run_s (all phases: loading, computing, streaming out).
+        compute_cycles_per_s: simulation speed while computing: compute_cycles over the
+            seconds from the last activation beat to the first result (every tree busy).
+    """
+
+    m: int
+    k: int
+    n: int
+    compute_cycles: int
+    total_cycles: int
+    setup_s: float
+    run_s: float
+    cycles_per_s: float
+    compute_cycles_per_s: float
+
+
+def weight_beats(tlu: TluSpec, trits: np.ndarray) -> list[int]:
+    """The ``weights`` stream beats of an (N, K) trit matrix, in the core's order.
+
+    Order: tile t (rows ``t*rows`` up to ``min(N, (t+1)*rows)``), slice s, row of the
+    tile; each beat is one row's ``width`` trits of the slice encoded with
+    ``tlu.weight_encoding`` (byte 0 in the low bits, trits past K zero).
+    """
+    n, k = trits.shape
+    slices, per_lane = math.ceil(k / tlu.width), lane_bytes(tlu)
+    padded = np.zeros((n, slices, tlu.width), dtype=np.int8)
+    padded.reshape(n, -1)[:, :k] = trits
+    packed = encode_weights(padded, tlu.weight_encoding)  # (n, slices, per_lane)
+    assert packed.shape == (n, slices, per_lane)
+    beats = []
+    for t0 in range(0, n, tlu.rows):
+        for s in range(slices):
+            for row in range(t0, min(n, t0 + tlu.rows)):
+                beats.append(int.from_bytes(packed[row, s].tobytes(), "little"))
+    return beats
+
+
+def act_beats(tlu: TluSpec, acts: np.ndarray) -> list[int]:
+    """The ``acts`` stream beats of an (M, K) activation matrix: one per token and slice.
+
+    Each beat packs ``width`` activations as ``act_bits``-bit two's complement, element 0
+    in the low bits, activations past K zero.
+    """
+    m, k = acts.shape
+    slices = math.ceil(k / tlu.width)
+    padded = np.zeros((m, slices * tlu.width), dtype=np.int64)
+    padded[:, :k] = acts
+    fields = (padded & ((1 << tlu.act_bits) - 1)).reshape(m * slices, tlu.width)
+    shifts = [tlu.act_bits * i for i in range(tlu.width)]
+    return [sum(int(v) << sh for v, sh in zip(row, shifts)) for row in fields]
+
+
+def _resolve(chip_or_core: Chip | TritiumCore | str | os.PathLike) -> tuple[TluSpec, GemmLimits, Chip | None]:
+    """(tlu, limits, chip) of a core or of a chip not yet elaborated (chip None for a core)."""
+    if isinstance(chip_or_core, TritiumCore):
+        return chip_or_core.tlu, chip_or_core.limits, None
+    chip = load_chip(chip_or_core)
+    return chip.tlu, gemm_limits(chip), chip
+
+
+def run_gemm(
+    chip_or_core: Chip | TritiumCore | str | os.PathLike, acts: np.ndarray, weights: np.ndarray
+) -> tuple[np.ndarray, int, SimStats]:
+    """Compute ``acts @ weights.T`` on the core's RTL in :mod:`amaranth.sim`.
+
+    The testbench pulses ``start`` with the shape, streams the weights then the
+    activations one beat per cycle, and collects the results with ``ready`` held high.
+
+    Args:
+        chip_or_core: a chip (or preset name or TOML path), elaborated with
+            :func:`~tritium.hdl.elaborate.elaborate`, or an elaborated core to reuse.
+        acts: integer (M, K) signed ``act_bits``-bit activations.
+        weights: integer (N, K) trits.
+
+    Returns:
+        ``(outputs, compute_cycles, stats)``: int64 (M, N) accumulator values (wrapped at
+        ``acc_bits``, as :func:`tritium.sim.golden.ternary_matmul` outputs them), the
+        core's compute-phase cycle count and a :class:`SimStats`.
+
+    Raises:
+        SpecError: ``acts`` or ``weights`` has a bad shape or value.
+        TritiumError: the shape does not fit the core's buffers (``core.limits``).
+    """
+    t0 = time.perf_counter()
+    tlu, limits, chip = _resolve(chip_or_core)
+    acts, weights = np.asarray(acts), np.asarray(weights)
+    if acts.ndim != 2 or weights.ndim != 2 or acts.shape[1] != weights.shape[1] or 0 in acts.shape + weights.shape:
+        raise SpecError("shapes", (acts.shape, weights.shape), "must be acts (M, K) and weights (N, K), sides >= 1")
+    half = 2 ** (tlu.act_bits - 1)
+    if acts.min() < -half or acts.max() >= half:
+        raise SpecError("acts", (int(acts.min()), int(acts.max())), f"must be signed {tlu.act_bits}-bit integers")
+    if np.abs(weights).max() > 1:
+        raise SpecError("weights", int(np.abs(weights).max()), "must be trits -1, 0, +1")
+    m, k = acts.shape
+    n = weights.shape[0]
+    limits.check(m, k, n)
+    core = elaborate(chip) if chip is not None else chip_or_core
+    wbeats, abeats = weight_beats(tlu, weights), act_beats(tlu, acts)
+    results: list[int] = []
+    cycles: list[int] = []
+    marks: list[float] = []  # wall clock at the end of loading and at the first result
+    ticks = [0]
+
+    async def testbench(ctx):
+        async def tick(*sampled):
+            ticks[0] += 1
+            return await ctx.tick().sample(*sampled)
+
+        ctx.set(core.m, m)
+        ctx.set(core.k, k)
+        ctx.set(core.n, n)
+        ctx.set(core.start, 1)
+        await tick()
+        ctx.set(core.start, 0)
+        for stream, beats, payload in (
+            (core.weights, wbeats, core.weights.payload),
+            (core.acts, abeats, core.acts.payload.as_value()),
+        ):
+            ctx.set(stream.valid, 1)
+            for beat in beats:
+                ctx.set(payload, beat)
+                while True:
+                    _, _, ready = await tick(stream.ready)
+                    if ready:
+                        break
+            ctx.set(stream.valid, 0)
+        ctx.set(core.results.ready, 1)
+        marks.append(time.perf_counter())
+        while len(results) < m * n:
+            _, _, valid, value = await tick(core.results.valid, core.results.payload)
+            if valid:
+                if not results:
+                    marks.append(time.perf_counter())
+                results.append(value)
+        cycles.append(ctx.get(core.compute_cycles))
+
+    sim = Simulator(core)
+    sim.add_clock(_CLOCK_PERIOD_S)
+    sim.add_testbench(testbench)
+    t1 = time.perf_counter()
+    sim.run()
+    t2 = time.perf_counter()
+    outputs = np.array(results, dtype=np.int64).reshape(m, n)
+    run_s = t2 - t1
+    stats = SimStats(
+        m=m, k=k, n=n, compute_cycles=cycles[0], total_cycles=ticks[0],
+        setup_s=t1 - t0, run_s=run_s, cycles_per_s=_rate(ticks[0], run_s),
+        compute_cycles_per_s=_rate(cycles[0], marks[1] - marks[0]),
+    )
+    return outputs, cycles[0], stats
+
+
+def _rate(count: int, seconds: float) -> float:
+    return count / seconds if seconds > 0 else math.inf
+
+
+def sim_speed(chip: Chip | TritiumCore | str | os.PathLike = "fpga-proto", *, m: int = 4, k: int = 512,
+              n: int = 32, seed: int = 0) -> SimStats:
+    """Simulate one random M x K x N GEMM on ``chip``'s core and return its :class:`SimStats`.
+
+    ``stats.cycles_per_s`` is the Amaranth simulation speed (all phases: loading,
+    computing and streaming out). The shape must fit the core's buffers.
+    """
+    tlu, limits, _ = _resolve(chip)
+    limits.check(m, k, n)
+    case = golden_vectors(tlu, m=m, k=k, n=n, seed=seed)[0]
+    _, _, stats = run_gemm(chip, case.acts, case.weights)
+    return stats
