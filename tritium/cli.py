@@ -7,11 +7,12 @@ exit with status 2; argparse usage errors exit 2 as well.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import tritium
+from tritium import cli_analysis, cli_dse, cli_hdl
+from tritium.cliutil import print_json, ProgressBar, scenario_args
 from tritium.errors import TritiumError
 
 __all__ = ["main", "build_parser"]
@@ -62,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", nargs="?", default="bitnet-b1.58-2b-4t",
                    help="zoo name, HF id, config.json (or its folder), or a SCALE-Sim GEMM topology .csv "
                         "(default: %(default)s)")
-    _scenario_args(p)
+    scenario_args(p)
     p.add_argument("--checkpoint", metavar="PATH",
                    help="local checkpoint (safetensors file/folder, sharded index, GGUF) for real weight statistics")
     p.add_argument("--scale-convention", choices=("autobitlinear", "bitlinear"),
@@ -83,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="bitnet-b1.58-2b-4t",
                    help="zoo name, HF id, config.json (or its folder) or SCALE-Sim .csv (default: %(default)s)")
     p.add_argument("--chip", default="edge-lpddr5", help="preset name or chip TOML file (default: %(default)s)")
-    _scenario_args(p)
+    scenario_args(p)
     p.add_argument("--checkpoint", metavar="PATH", help="local checkpoint for real weight statistics")
     p.add_argument("--ternarize", action="store_true", help="make every projection of an FP model ternary")
     p.add_argument("--scaling", default="bitnet", choices=("bitnet", "stillmaker"),
@@ -97,17 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "statistics throughput; prints figures (no pass/fail).")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_bench)
+
+    for module in (cli_hdl, cli_analysis, cli_dse):
+        module.register(sub)
     return parser
-
-
-def _scenario_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--prefill", type=int, default=512, help="prompt tokens (default: %(default)s)")
-    p.add_argument("--decode", type=int, default=128, help="generated tokens (default: %(default)s)")
-    p.add_argument("--batch", type=int, default=1, help="sequences in the batch (default: %(default)s)")
-
-
-def _print_json(obj: object) -> None:
-    print(json.dumps(obj, indent=2, default=str))
 
 
 def _show(args: argparse.Namespace, what: str, load, to_toml=None) -> None:
@@ -118,7 +112,7 @@ def _show(args: argparse.Namespace, what: str, load, to_toml=None) -> None:
         raise TritiumError(f"{what} show: name one (see 'tritium {what}')")
     obj = load(args.name)
     if args.json:
-        _print_json(to_mapping(obj))
+        print_json(to_mapping(obj))
     else:
         print((to_toml or dumps_toml)(obj), end="")
 
@@ -131,7 +125,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
         return 0
     specs = [zoo_model(n) for n in zoo_names()]
     if args.json:
-        _print_json([{"name": s.name, "hf_id": s.hf_id, "params": s.params, "ternary": s.is_ternary,
+        print_json([{"name": s.name, "hf_id": s.hf_id, "params": s.params, "ternary": s.is_ternary,
                       "layers": s.num_layers, "hidden": s.hidden_size, "source": s.source} for s in specs])
         return 0
     print(f"{'name':<22} {'params':>8} {'weights':<8} {'layers':>6} {'hidden':>6} {'heads':>7}  hf id")
@@ -151,7 +145,7 @@ def _cmd_chips(args: argparse.Namespace) -> int:
         return 0
     chips = [load_chip(n) for n in list_presets()]
     if args.json:
-        _print_json([to_mapping(c) for c in chips])
+        print_json([to_mapping(c) for c in chips])
         return 0
     print(f"{'name':<18} {'node':>5} {'MHz':>5} {'cores x chips':>13} {'TLU rows x width':>16} {'SRAM KiB':>9}  DRAM")
     for c in chips:
@@ -170,7 +164,7 @@ def _cmd_trace(args: argparse.Namespace) -> int:
         suffix = Path(args.out).suffix.lower()
         if suffix not in (".parquet", ".csv"):
             raise TritiumError(f"--out {args.out}: unknown format {suffix or '(none)'!r}; use .parquet or .csv")
-    with _progress_bar("reading checkpoint") as progress:
+    with ProgressBar("reading checkpoint") as progress:
         table = build_trace(args.model, scenario, checkpoint=args.checkpoint, weight_model=weight_model,
                             ternarize=args.ternarize, scale_convention=args.scale_convention,
                             progress=progress if args.checkpoint else None)
@@ -178,7 +172,7 @@ def _cmd_trace(args: argparse.Namespace) -> int:
     if args.out:
         save_trace(table, args.out)
     if args.json:
-        _print_json(summary.to_dict())
+        print_json(summary.to_dict())
     else:
         _print_summary(summary, table)
         if args.out:
@@ -208,43 +202,21 @@ def _print_summary(s, table) -> None:
               f"{measured} of {len(ternary)} ternary matrices measured)")
 
 
-class _progress_bar:
-    """A tqdm bar on stderr (silent when stderr is not a terminal); yields a callback."""
-
-    def __init__(self, desc: str, unit: str = "B"):
-        self.desc, self.unit, self.bar = desc, unit, None
-
-    def __enter__(self):
-        return self.update
-
-    def update(self, done: int, total: int) -> None:
-        if self.bar is None:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, desc=self.desc, unit=self.unit, unit_scale=self.unit == "B",
-                            disable=None, file=sys.stderr)
-        self.bar.update(done - self.bar.n)
-
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from tritium.sim import load_chip, simulate, write_result
     from tritium.workloads import Scenario, build_trace
 
     chip = load_chip(args.chip)
     scenario = Scenario(batch=args.batch, prefill=args.prefill, decode=args.decode)
-    with _progress_bar("reading checkpoint") as progress:
+    with ProgressBar("reading checkpoint") as progress:
         table = build_trace(args.model, scenario, checkpoint=args.checkpoint, ternarize=args.ternarize,
                             progress=progress if args.checkpoint else None)
-    with _progress_bar("simulating", unit="block") as progress:
+    with ProgressBar("simulating", unit="block") as progress:
         result = simulate(chip, table, scaling=args.scaling, progress=progress)
     if args.out:
         write_result(result, chip, args.out)
     if args.json:
-        _print_json(result.summary())
+        print_json(result.summary())
     else:
         _print_result(result)
         if args.out:
@@ -280,7 +252,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     figures = run_benchmarks(progress=None if args.json else print)
     if args.json:
-        _print_json([f.to_dict() for f in figures])
+        print_json([f.to_dict() for f in figures])
     return 0
 
 
