@@ -1,0 +1,18 @@
+"""GPU baselines in one import: the database, the calibrated model, its calibration.
+
+>>> from tritium.analysis.gpu import gpu_baseline, load_gpu, list_gpus
+>>> "rtx-4090" in list_gpus()
+True
+"""
+
+from tritium.analysis.gpu_db import GPU_ALIASES, INTERCONNECTS, Gpu, gpu_to_toml, list_gpus, load_gpu, save_gpu
+from tritium.analysis.gpu_kernels import WEIGHT_MODES, WeightMode
+from tritium.analysis.gpu_model import gpu_baseline
+from tritium.analysis.gpu_params import (DEFAULT_CALIBRATION, Calibration, MeasuredGemm, load_calibration,
+                                         save_calibration)
+
+__all__ = [
+    "Gpu", "GPU_ALIASES", "INTERCONNECTS", "list_gpus", "load_gpu", "gpu_to_toml", "save_gpu",
+    "WeightMode", "WEIGHT_MODES", "gpu_baseline",
+    "Calibration", "MeasuredGemm", "DEFAULT_CALIBRATION", "load_calibration", "save_calibration",
+]

@@ -1,0 +1,268 @@
+"""Calibration of the GPU model against measured H100 figures, and the report of its errors.
+
+Anchors (:data:`ANCHORS`), all on one H100 SXM 80GB:
+
+- a 8192^3 BF16 matmul at 798 TFLOP/s and a device-to-device copy at 3.0 TB/s counting
+  read and write (measured on lent H100s; ``shared/reference/energy_gpu_carbon.md`` §2);
+- ML.ENERGY leaderboard v3, Llama-3.1-8B-Instruct BF16 on vLLM, lm-arena-chat task
+  (``ml-energy/leaderboard`` ``public/data/models/meta-llama__Llama-3.1-8B-Instruct__lm-arena-chat.json``):
+  output tokens/s and GPU energy per output token at max_num_seqs 8, 16, 32, 64, 96, 128, 256.
+
+The model runs the zoo's ``llama-3-8b`` (Meta-Llama-3-8B: the same shapes as 3.1, whose
+changes are RoPE scaling and a longer context, which do not change the kernels) under
+:data:`SCENARIO_PREFILL` prompt tokens and :data:`SCENARIO_DECODE` generated tokens
+per sequence (ML.ENERGY's measured mean output length is 389-405 tokens; the prompt
+length of its chat conversations is not published, so 512 is assumed). Throughput
+compares with generated tokens over the whole request (prefill included, as
+continuous batching interleaves it), energy with all energy over generated tokens.
+
+:func:`fit_calibration` derives the fitted parameters of
+:data:`~tritium.analysis.gpu_params.DEFAULT_CALIBRATION` from the anchors marked
+"fitted", in order: GEMM efficiency, bandwidth efficiency, then step overhead and
+attention bandwidth (batch-8 and batch-64 throughput), then the power floor and
+coefficients (batch-8 and batch-64 J/token; the busy floor is set from idle readouts).
+The other anchors are held out. :func:`calibration_report` tabulates model vs measured.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, replace
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from tritium.analysis.gpu_db import Gpu, load_gpu
+from tritium.analysis.gpu_kernels import dram_s, matmul_compute_s, peak_ops
+from tritium.analysis.gpu_model import gpu_baseline
+from tritium.analysis.gpu_params import DEFAULT_CALIBRATION, Calibration
+from tritium.workloads.trace import Scenario, trace
+
+__all__ = ["Anchor", "ANCHORS", "SCENARIO_PREFILL", "SCENARIO_DECODE", "ANCHOR_GPU", "ANCHOR_MODEL",
+           "gemm_tflops", "copy_tbps", "serving_point", "gemm_power_demand", "calibration_report", "fit_calibration",
+           "report_markdown"]
+
+ANCHOR_GPU = "h100-sxm"
+"""The database GPU every anchor was measured on."""
+ANCHOR_MODEL = "llama-3-8b"
+"""The zoo model standing for Llama-3.1-8B."""
+SCENARIO_PREFILL = 512
+"""Prompt tokens per sequence in the ML.ENERGY scenario (assumed; not published)."""
+SCENARIO_DECODE = 400
+"""Generated tokens per sequence (ML.ENERGY's mean output length, 389-405)."""
+
+_ML_ENERGY = ("ML.ENERGY v3, Llama-3.1-8B-Instruct BF16, vLLM, 1x H100 (ml-energy/leaderboard "
+              "public/data/models/meta-llama__Llama-3.1-8B-Instruct__lm-arena-chat.json)")
+_LENT = "measured on a lent H100 80GB HBM3 (shared/reference/energy_gpu_carbon.md §2)"
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """One measured figure the model is compared with.
+
+    Attributes:
+        name: short label. quantity: "gemm_tflops", "copy_tbps", "tokens_per_s" or
+            "joules_per_token". batch: the ML.ENERGY max_num_seqs (0 for micro-benchmarks).
+        measured: the measured value, in ``unit``. fitted: True when a default
+            parameter is fitted to it (then the model reproduces it by construction).
+        source: where it was measured.
+    """
+
+    name: str
+    quantity: str
+    batch: int
+    measured: float
+    unit: str
+    fitted: bool
+    source: str
+
+
+ANCHORS: tuple[Anchor, ...] = (
+    Anchor("BF16 GEMM 8192^3", "gemm_tflops", 0, 798.0, "TFLOP/s", True, _LENT),
+    Anchor("device-to-device copy", "copy_tbps", 0, 3.0, "TB/s", True, _LENT + "; read + write"),
+    Anchor("Llama-3.1-8B batch 8", "tokens_per_s", 8, 1069.57, "tokens/s", True, _ML_ENERGY),
+    Anchor("Llama-3.1-8B batch 8", "joules_per_token", 8, 0.4548, "J/token", True, _ML_ENERGY),
+    Anchor("Llama-3.1-8B batch 64", "tokens_per_s", 64, 5147.15, "tokens/s", True, _ML_ENERGY),
+    Anchor("Llama-3.1-8B batch 64", "joules_per_token", 64, 0.1186, "J/token", True, _ML_ENERGY),
+    Anchor("Llama-3.1-8B batch 16", "tokens_per_s", 16, 1953.57, "tokens/s", False, _ML_ENERGY),
+    Anchor("Llama-3.1-8B batch 16", "joules_per_token", 16, 0.2627, "J/token", False, _ML_ENERGY),
+    Anchor("Llama-3.1-8B batch 32", "tokens_per_s", 32, 3391.07, "tokens/s", False, _ML_ENERGY),
+    Anchor("Llama-3.1-8B batch 32", "joules_per_token", 32, 0.1651, "J/token", False, _ML_ENERGY),
+    Anchor("Llama-3.1-8B batch 96", "tokens_per_s", 96, 6260.15, "tokens/s", False, _ML_ENERGY),
+    Anchor("Llama-3.1-8B batch 96", "joules_per_token", 96, 0.1029, "J/token", False, _ML_ENERGY),
+    Anchor("Llama-3.1-8B batch 128", "tokens_per_s", 128, 7036.53, "tokens/s", False, _ML_ENERGY),
+    Anchor("Llama-3.1-8B batch 128", "joules_per_token", 128, 0.0951, "J/token", False, _ML_ENERGY),
+    Anchor("Llama-3.1-8B batch 256", "tokens_per_s", 256, 9009.61, "tokens/s", False, _ML_ENERGY),
+    Anchor("Llama-3.1-8B batch 256", "joules_per_token", 256, 0.0766, "J/token", False, _ML_ENERGY),
+)
+"""Measured figures, fitted ones first (see the module docstring)."""
+
+_GEMM = 8192
+_COPY_BYTES = 2**30
+
+
+def gemm_tflops(cal: Calibration, gpu: Gpu | str = ANCHOR_GPU, size: int = _GEMM) -> float:
+    """Model TFLOP/s of one ``size^3`` BF16 matmul launched eagerly."""
+    gpu = load_gpu(gpu)
+    seconds = _gemm_seconds(gpu, cal, size)
+    return 2.0 * size**3 / seconds / 1e12
+
+
+def _gemm_seconds(gpu: Gpu, cal: Calibration, size: int) -> float:
+    compute = matmul_compute_s(gpu, cal, size, size, size, peak_ops(gpu, "bf16"))
+    memory = dram_s(gpu, cal, 3 * 2 * size * size)
+    return max(compute, memory) + cal.launch_overhead_s + cal.kernel_latency_s
+
+
+def copy_tbps(cal: Calibration, gpu: Gpu | str = ANCHOR_GPU, nbytes: int = _COPY_BYTES) -> float:
+    """Model TB/s (read + write) of one device-to-device copy of ``nbytes``."""
+    gpu = load_gpu(gpu)
+    seconds = dram_s(gpu, cal, 2 * nbytes) + cal.launch_overhead_s + cal.kernel_latency_s
+    return 2 * nbytes / seconds / 1e12
+
+
+@functools.lru_cache(maxsize=16)
+def _anchor_trace(batch: int):
+    return trace(ANCHOR_MODEL, Scenario(batch=batch, prefill=SCENARIO_PREFILL, decode=SCENARIO_DECODE))
+
+
+def serving_point(cal: Calibration, batch: int, gpu: Gpu | str = ANCHOR_GPU) -> dict:
+    """Model output tokens/s (over the whole request), J/token and average power of the
+    ML.ENERGY scenario at ``batch`` sequences."""
+    t = _anchor_trace(batch)
+    totals = gpu_baseline(gpu, t, weights="bf16", calibration=cal).totals
+    generated = batch * SCENARIO_DECODE
+    return {"tokens_per_s": generated / totals["total_s"], "joules_per_token": totals["joules_per_token"],
+            "average_power_w": totals["average_power_w"]}
+
+
+def _model_value(anchor: Anchor, cal: Calibration) -> float:
+    if anchor.quantity == "gemm_tflops":
+        return gemm_tflops(cal)
+    if anchor.quantity == "copy_tbps":
+        return copy_tbps(cal)
+    return serving_point(cal, anchor.batch)[anchor.quantity]
+
+
+def calibration_report(calibration: Calibration | None = None,
+                       anchors: Sequence[Anchor] = ANCHORS) -> pd.DataFrame:
+    """Model vs measured for each anchor.
+
+    Returns a table with columns anchor, quantity, unit, measured, model, rel_error
+    ((model - measured) / measured), role ("fitted" or "held out") and source.
+    """
+    cal = DEFAULT_CALIBRATION if calibration is None else calibration
+    rows = []
+    for a in anchors:
+        model = _model_value(a, cal)
+        rows.append({"anchor": a.name, "quantity": a.quantity, "unit": a.unit, "measured": a.measured,
+                     "model": model, "rel_error": (model - a.measured) / a.measured,
+                     "role": "fitted" if a.fitted else "held out", "source": a.source})
+    return pd.DataFrame(rows)
+
+
+def report_markdown(report: pd.DataFrame) -> str:
+    """The report as a Markdown table (anchor, quantity, measured, model, error, role)."""
+    lines = ["| anchor | quantity | measured | model | error | role |", "|---|---|---:|---:|---:|---|"]
+    for r in report.itertuples(index=False):
+        lines.append(f"| {r.anchor} | {r.quantity} ({r.unit}) | {_fmt(r.measured)} | {_fmt(r.model)} | "
+                     f"{r.rel_error:+.1%} | {r.role} |")
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4g}" if abs(value) < 10 else f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.1f}"
+
+
+# -- fitting -----------------------------------------------------------------------
+
+
+def _anchor(quantity: str, batch: int) -> Anchor:
+    return next(a for a in ANCHORS if a.quantity == quantity and a.batch == batch)
+
+
+def fit_calibration(base: Calibration = DEFAULT_CALIBRATION) -> Calibration:
+    """Fit the anchored parameters of ``base`` to the "fitted" anchors; return the result.
+
+    Order: ``gemm_efficiency`` (8192^3 GEMM), ``bandwidth_efficiency`` (copy), then
+    ``step_overhead_s`` and ``attention_bandwidth_factor`` (batch 8 and 64 tokens/s), then
+    ``power_compute`` and ``power_memory`` (batch 8 and 64 J/token). ``power_floor`` is not
+    fitted (the anchors cannot separate it from the other two; see
+    :class:`~tritium.analysis.gpu_params.Calibration`); check with
+    :func:`gemm_power_demand` that a dense GEMM then demands at least TDP, as measured
+    GEMMs run power-limited.
+    """
+    gpu = load_gpu(ANCHOR_GPU)
+    cal = base
+    cal = replace(cal, gemm_efficiency=_bisect(lambda e: gemm_tflops(replace(cal, gemm_efficiency=e)),
+                                               _anchor("gemm_tflops", 0).measured, 0.05, 1.0))
+    cal = replace(cal, bandwidth_efficiency=_bisect(lambda e: copy_tbps(replace(cal, bandwidth_efficiency=e)),
+                                                    _anchor("copy_tbps", 0).measured, 0.05, 1.0))
+    speed = [(8, _anchor("tokens_per_s", 8).measured), (64, _anchor("tokens_per_s", 64).measured)]
+
+    def throughput(x: np.ndarray) -> np.ndarray:
+        trial = replace(cal, step_overhead_s=float(x[0]), attention_bandwidth_factor=float(x[1]))
+        return np.array([serving_point(trial, b)["tokens_per_s"] / target - 1 for b, target in speed])
+
+    x = _newton(throughput, np.array([cal.step_overhead_s, cal.attention_bandwidth_factor]),
+                lo=np.array([0.0, 0.05]), hi=np.array([0.05, 1.0]))
+    cal = replace(cal, step_overhead_s=float(x[0]), attention_bandwidth_factor=float(x[1]))
+    energy = [(8, _anchor("joules_per_token", 8).measured), (64, _anchor("joules_per_token", 64).measured)]
+
+    def power(x: np.ndarray) -> np.ndarray:
+        trial = replace(cal, power_compute=float(x[0]), power_memory=float(x[1]))
+        return np.array([serving_point(trial, b)["joules_per_token"] / target - 1 for b, target in energy])
+
+    x = _newton(power, np.array([cal.power_compute, cal.power_memory]), lo=np.array([0.0, 0.0]), hi=np.array([20.0, 20.0]))
+    return replace(cal, power_compute=float(x[0]), power_memory=float(x[1]))
+
+
+def gemm_power_demand(cal: Calibration, gpu: Gpu | str = ANCHOR_GPU, size: int = _GEMM) -> float:
+    """Power a ``size^3`` BF16 GEMM would draw without the TDP cap, as a fraction of TDP."""
+    gpu = load_gpu(gpu)
+    seconds = _gemm_seconds(gpu, cal, size)
+    u_c = 2.0 * size**3 / (peak_ops(gpu, "bf16") * seconds)
+    u_m = 3 * 2 * size**2 / (gpu.peak_bandwidth_bytes_s * seconds)
+    idle = cal.idle_w if cal.idle_w is not None else gpu.idle_w
+    span = gpu.tdp_w - idle
+    return (idle + span * (cal.power_floor + cal.power_compute * u_c + cal.power_memory * u_m)) / gpu.tdp_w
+
+
+def _bisect(func: Callable[[float], float], target: float, lo: float, hi: float) -> float:
+    """The x in [lo, hi] where the increasing ``func(x)`` equals ``target`` (60 halvings)."""
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if func(mid) < target else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
+def _newton(func: Callable[[np.ndarray], np.ndarray], x: np.ndarray, *, lo: np.ndarray, hi: np.ndarray,
+            tol: float = 1e-7, iterations: int = 40) -> np.ndarray:
+    """Solve ``func(x) = 0`` by damped Newton steps with a finite-difference Jacobian, inside [lo, hi]."""
+    x = np.clip(x.astype(float), lo, hi)
+    f = func(x)
+    for _ in range(iterations):
+        if np.max(np.abs(f)) < tol:
+            break
+        jac = np.empty((len(f), len(x)))
+        for j in range(len(x)):
+            h = 1e-4 * max(abs(x[j]), 1e-3)
+            step = x.copy()
+            step[j] += h
+            jac[:, j] = (func(step) - f) / h
+        delta = np.linalg.lstsq(jac, -f, rcond=None)[0]
+        damping = 1.0
+        while damping > 1e-3:
+            trial = np.clip(x + damping * delta, lo, hi)
+            f_trial = func(trial)
+            if np.max(np.abs(f_trial)) < np.max(np.abs(f)):
+                x, f = trial, f_trial
+                break
+            damping /= 2
+        else:
+            break
+    if not math.isfinite(float(np.max(np.abs(f)))):
+        raise ArithmeticError("calibration fit diverged")
+    return x

@@ -1,0 +1,396 @@
+"""``gpu_baseline(gpu, trace) -> SimResult``: one request on GPUs running the same layers as matmuls.
+
+Each trace row becomes the kernel a serving engine (vLLM on one CUDA stream) would run,
+timed with :mod:`tritium.analysis.gpu_kernels`: time = max(compute, DRAM) + launch
+overhead + kernel latency (+ all-reduce). Kernels run back to back, so a phase takes
+the sum of its rows (plus ``step_overhead_s`` per forward pass).
+
+**Which rows run how.** ``ternary_linear`` rows and ``linear`` rows named as decoder
+projections (q/k/v/o/gate/up/down_proj) run in the chosen weight mode
+(:data:`~tritium.analysis.gpu_kernels.WEIGHT_MODES`); the LM head and any other
+``linear`` row keep their own dtype. Outputs are BF16 (INT8 modes dequantize in the
+epilogue).
+
+**Fusion** (what vLLM does for Llama-style models):
+
+- q/k/v and gate/up share one input and run as one merged GEMM (one launch; the
+  time is shared among the rows in proportion to their output width);
+- ``dequantize`` is the GEMM's epilogue: no kernel, no traffic;
+- a ``residual`` followed by an ``rmsnorm`` is one fused add-norm kernel: the residual
+  row carries the traffic of reading both operands and writing the sum, the norm does not
+  read its input again;
+- ``attn_qk``, ``softmax`` and ``attn_pv`` are one FlashAttention/paged-attention kernel:
+  scores never reach DRAM; the K cache is read on the QK row, V and the output on the PV
+  row, the exponentials on the softmax row (CUDA cores); decode attention is
+  bandwidth-bound on the KV cache;
+- ``quantize`` rows are a kernel of their own in INT8-activation modes (int8, w2a8) and
+  are not run in 16-bit modes; a high-precision model's trace has none, so the first
+  linear of each input group is charged one activation-quantization kernel instead;
+- rope, kv_write (cache append), the GLU activation, norms and the embedding gather
+  are one bandwidth-bound kernel each.
+
+**Tensor parallelism** over ``gpus`` GPUs (Megatron style): q/k/v, gate/up and the LM
+head split their outputs, o and down their inputs and end with a ring all-reduce of
+their BF16 output over the GPU's interconnect (NVLink on SXM parts, PCIe otherwise);
+attention splits its heads, norms and residuals are replicated.
+
+**Columns.** ``seconds`` is wall time; ``cycles`` = seconds x boost clock;
+``compute_cycles``, ``dram_cycles`` and ``link_cycles`` are each side alone;
+``sram_cycles`` = 0 (on-chip traffic is inside the fitted efficiencies). ``bound`` is the
+largest of compute, dram, launch (launch + latency overhead) and link. ``unit`` is
+"tensor", "cuda" (CUDA cores), "fused" (no kernel of its own) or "skipped". Bytes and
+energies are totals over all ``gpus``. Energy: the compute part of each kernel's
+dynamic power goes to ``energy_tlu_j`` for linear rows (the TLU's counterpart),
+``energy_attention_j`` for attention rows and ``energy_vector_j`` for the rest; the
+DRAM part to ``energy_dram_j``; the link to ``energy_link_j``; ``energy_sram_j`` = 0;
+idle plus the busy floor is ``energy_static_j`` in the totals (per-op ``energy_j``
+excludes it, as in :func:`tritium.sim.simulate`). The seed-ratio totals
+(``seed_arithmetic_ratio``, ``fp16_matmul_arithmetic_j``, ``tlu_arithmetic_ratio``,
+``end_to_end_ratio``) describe a ternary chip and are NaN here.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from tritium.analysis.gpu_db import Gpu, load_gpu
+from tritium.analysis.gpu_kernels import (
+    WEIGHT_MODES,
+    WeightMode,
+    allreduce,
+    cuda_core_s,
+    dram_s,
+    matmul_compute_s,
+    peak_ops,
+    power_split,
+)
+from tritium.analysis.gpu_params import DEFAULT_CALIBRATION, Calibration
+from tritium.errors import SpecError, TritiumError
+from tritium.sim.energy import ENERGY_COMPONENTS
+from tritium.sim.simulate import SimResult
+from tritium.specio import check_choice, check_int
+from tritium.workloads.models import PROJECTIONS
+from tritium.workloads.schema import validate_trace
+from tritium.workloads.trace import DTYPE_BYTES
+
+__all__ = ["gpu_baseline", "VECTOR_OPS_PER_ELEMENT"]
+
+VECTOR_OPS_PER_ELEMENT = {
+    "rmsnorm": 4, "residual": 1, "activation": 10, "rope": 4, "quantize": 4, "dequantize": 2,
+    "kv_write": 0, "embedding": 0,
+}
+"""[E] CUDA-core instruction slots per element of each vector kind (an exp counts 8)."""
+
+_SIBLINGS = {"q_proj": "qkv", "k_proj": "qkv", "v_proj": "qkv", "gate_proj": "gate_up", "up_proj": "gate_up"}
+_ROW_PARALLEL = ("o_proj", "down_proj")
+_SPLIT_QUANT = ("o_quant", "down_quant")  # quantize rows feeding a row-parallel linear
+_GEMM_KINDS = ("ternary_linear", "linear")
+_ATTENTION_KINDS = ("attn_qk", "softmax", "attn_pv")
+_OUT_BYTES = 2  # BF16 outputs
+
+
+@dataclass(frozen=True, slots=True)
+class _Cost:
+    """One row's cost on one GPU, totals over its steps."""
+
+    unit: str
+    compute_s: float = 0.0
+    memory_s: float = 0.0
+    overhead_s: float = 0.0
+    link_s: float = 0.0
+    ops: float = 0.0  # tensor (or CUDA-core) operations
+    peak: float = 0.0  # the op/s those ops are measured against (0: no tensor work)
+    dram_bytes: float = 0.0
+    link_bytes: float = 0.0
+
+    @property
+    def seconds(self) -> float:
+        return max(self.compute_s, self.memory_s) + self.overhead_s + self.link_s
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    gpu: Gpu
+    cal: Calibration
+    mode: WeightMode
+    gpus: int
+    trace_quantizes: bool  # the trace has quantize rows of its own
+
+    def per_launch(self, phase: str) -> float:
+        graph = phase == "decode" and self.cal.cuda_graphs
+        launch = self.cal.graph_launch_overhead_s if graph else self.cal.launch_overhead_s
+        return launch + self.cal.kernel_latency_s
+
+
+def gpu_baseline(
+    gpu: Gpu | str | os.PathLike,
+    trace: pd.DataFrame,
+    *,
+    weights: str = "fp16",
+    gpus: int = 1,
+    calibration: Calibration | None = None,
+) -> SimResult:
+    """Time, energy and area of ``trace`` on ``gpus`` GPUs of kind ``gpu``, as a :class:`SimResult`.
+
+    Args:
+        gpu: a :class:`Gpu`, a database name or alias, or a GPU TOML file.
+        trace: a trace table (:func:`tritium.workloads.trace`).
+        weights: how the linear layers run: "fp16"/"bf16" (W16A16), "int8" (W8A8),
+            "w4a16" (4-bit weights) or "w2a8" (BitNet's 2-bit ternary kernel).
+        gpus: GPUs in tensor parallelism (1 to 64).
+        calibration: efficiencies, overheads and power coefficients
+            (default :data:`~tritium.analysis.gpu_params.DEFAULT_CALIBRATION`).
+
+    Returns:
+        A :class:`SimResult` with the same op columns and totals keys as
+        :func:`tritium.sim.simulate`; ``chip`` is the GPU's name (``-xN`` for N GPUs).
+
+    Raises:
+        SpecError: unknown weight mode, or ``gpus`` out of range.
+        TritiumError: unknown GPU, or ``gpus > 1`` on a GPU without an interconnect.
+        TraceError: the trace table is malformed.
+    """
+    gpu = load_gpu(gpu)
+    check_choice("weights", weights, WEIGHT_MODES)
+    check_int("gpus", gpus, lo=1, hi=64)
+    if gpus > 1 and gpu.interconnect == "none":
+        raise TritiumError(f"GPU {gpu.name} has no chip-to-chip interconnect: tensor parallelism needs gpus = 1")
+    cal = DEFAULT_CALIBRATION if calibration is None else calibration
+    if not isinstance(cal, Calibration):
+        raise SpecError("calibration", cal, "must be a Calibration (see load_calibration)")
+    attrs = dict(trace.attrs)
+    trace = validate_trace(trace)
+    ctx = _Context(gpu, cal, WEIGHT_MODES[weights], gpus, bool((trace.kind == "quantize").any()))
+    costs = _row_costs(ctx, trace)
+    ops, static_j = _op_table(ctx, trace, costs)
+    totals = _totals(ctx, trace, ops, static_j, attrs)
+    name = gpu.name if gpus == 1 else f"{gpu.name}-x{gpus}"
+    die = gpu.die_mm2 if gpu.die_mm2 is not None else float("nan")
+    scenario = {k: attrs.get(k) for k in ("batch", "prefill", "decode")}
+    return SimResult(ops, totals, {"die": die, "total": die}, name, str(attrs.get("model", "")), scenario,
+                     _notes(ctx, trace, weights))
+
+
+# -- rows -> kernels ---------------------------------------------------------------
+
+
+def _row_costs(ctx: _Context, trace: pd.DataFrame) -> list[_Cost]:
+    rows = trace.to_dict("records")
+    costs: list[_Cost | None] = [None] * len(rows)
+    groups: dict[tuple, list[int]] = {}
+    for i, row in enumerate(rows):
+        if row["kind"] in _GEMM_KINDS:
+            key = (row["block"], row["layer"], _SIBLINGS.get(row["op"], f"#{i}"))
+            groups.setdefault(key, []).append(i)
+    for members in groups.values():
+        for i, cost in zip(members, _gemm_group(ctx, [rows[i] for i in members])):
+            costs[i] = cost
+    for i, row in enumerate(rows):
+        if costs[i] is not None:
+            continue
+        prev_kind = rows[i - 1]["kind"] if i > 0 and rows[i - 1]["block"] == row["block"] else ""
+        next_kind = rows[i + 1]["kind"] if i + 1 < len(rows) and rows[i + 1]["block"] == row["block"] else ""
+        if row["kind"] in _ATTENTION_KINDS:
+            costs[i] = _attention(ctx, row)
+        else:
+            costs[i] = _vector(ctx, row, after_residual=prev_kind == "residual", before_norm=next_kind == "rmsnorm")
+    return costs  # type: ignore[return-value]
+
+
+def _mapped(row: dict) -> bool:
+    return row["kind"] == "ternary_linear" or row["op"] in PROJECTIONS
+
+
+def _gemm_group(ctx: _Context, rows: list[dict]) -> list[_Cost]:
+    """One (merged) GEMM kernel for rows sharing an input; its cost shared by output width."""
+    gpu, cal, g = ctx.gpu, ctx.cal, ctx.gpus
+    first = rows[0]
+    m, k, steps, phase = first["m"], first["k"], first["steps"], first["phase"]
+    widths = [r["n"] for r in rows]
+    total_n = sum(widths)
+    row_parallel = first["op"] in _ROW_PARALLEL
+    k_loc, n_loc = (math.ceil(k / g), total_n) if row_parallel else (k, math.ceil(total_n / g))
+    if _mapped(first):
+        mode = ctx.mode
+        bits, act, label = mode.weight_bits + mode.scale_bits_per_weight, mode.act_bytes, mode.name
+        peak = peak_ops(gpu, mode.peak)
+        factor = cal.w2a8_bandwidth_factor if mode.bandwidth == "w2a8" else 1.0
+    else:
+        mode = None
+        size = DTYPE_BYTES.get(first["weight_dtype"], 2)
+        bits, act, label, factor = 8 * size, size, first["weight_dtype"], 1.0
+        peak = peak_ops(gpu, {"int8": "int8", "fp32": "fp32"}.get(first["weight_dtype"], "bf16"))
+    step_bytes = k_loc * n_loc * bits / 8 + m * k_loc * act + m * n_loc * (_OUT_BYTES if mode else act)
+    compute = matmul_compute_s(gpu, cal, m, k_loc, n_loc, peak)
+    if mode is not None and mode.unpack:
+        per_weight = cal.w4a16_dequant_ops_per_weight if mode.unpack == "w4a16" else cal.w2a8_unpack_ops_per_weight
+        compute += cuda_core_s(gpu, cal, math.ceil(m / 128) * k_loc * n_loc * per_weight)
+    memory = dram_s(gpu, cal, step_bytes, factor)
+    measured = cal.measured_seconds(gpu.name, label, m, k_loc, n_loc)
+    if measured is not None:  # a timing from gpu-bench replaces the model's kernel time
+        scale = measured / max(compute, memory)
+        compute, memory = compute * scale, memory * scale
+    overhead = ctx.per_launch(phase)
+    quant_bytes = 0.0
+    if mode is not None and mode.act_bytes == 1 and not ctx.trace_quantizes:
+        quant_bytes = m * k_loc * 3.0  # read the BF16 input, write INT8
+        overhead += ctx.per_launch(phase) + dram_s(gpu, cal, quant_bytes)
+    link_s, link_bytes = allreduce(gpu, cal, m * n_loc * _OUT_BYTES, g) if row_parallel else (0.0, 0.0)
+    out = []
+    for i, (row, n) in enumerate(zip(rows, widths)):
+        share = n / total_n
+        out.append(_Cost(
+            unit="tensor", compute_s=steps * compute * share, memory_s=steps * memory * share,
+            overhead_s=steps * overhead if i == 0 else 0.0, link_s=steps * link_s * share,
+            ops=2.0 * m * k_loc * n_loc * share * steps, peak=peak,
+            dram_bytes=steps * (step_bytes * share + (quant_bytes if i == 0 else 0.0)),
+            link_bytes=steps * link_bytes * share,
+        ))
+    return out
+
+
+def _attention(ctx: _Context, row: dict) -> _Cost:
+    """Fused attention: QK reads Q and the K cache, PV reads V and writes O, softmax on CUDA cores."""
+    gpu, cal = ctx.gpu, ctx.cal
+    share = math.ceil(row["groups"] / ctx.gpus) / row["groups"]
+    if row["kind"] == "softmax":
+        return _Cost(unit="fused", compute_s=cuda_core_s(gpu, cal, row["elements"] * share * cal.softmax_ops_per_element))
+    peak = peak_ops(gpu, "bf16")
+    ops = 2.0 * row["macs"] * share
+    if row["kind"] == "attn_qk":
+        nbytes, overhead = (row["act_in_bytes"] + row["kv_read_bytes"]) * share, row["steps"] * ctx.per_launch(row["phase"])
+    else:
+        nbytes, overhead = (row["kv_read_bytes"] + row["act_out_bytes"]) * share, 0.0
+    memory = dram_s(gpu, cal, nbytes, cal.attention_bandwidth_factor)
+    return _Cost(unit="tensor", compute_s=ops / (peak * cal.attention_efficiency), memory_s=memory,
+                 overhead_s=overhead, ops=ops, peak=peak, dram_bytes=nbytes)
+
+
+def _vector(ctx: _Context, row: dict, *, after_residual: bool, before_norm: bool) -> _Cost:
+    """Element-wise and row-wise kernels: bandwidth-bound, one launch each unless fused."""
+    gpu, cal, kind = ctx.gpu, ctx.cal, row["kind"]
+    if kind == "dequantize":
+        return _Cost(unit="fused")
+    if kind == "quantize" and ctx.mode.act_bytes != 1:
+        return _Cost(unit="skipped")
+    split = kind in ("rope", "kv_write") or row["op"] in _SPLIT_QUANT
+    share = 1.0 / ctx.gpus if split else 1.0
+    reads = 0 if kind == "rmsnorm" and after_residual else row["act_in_bytes"]
+    nbytes = (reads + row["act_out_bytes"] + row["weight_bytes"] + row["kv_write_bytes"]) * share
+    fused = kind == "residual" and before_norm
+    overhead = 0.0 if fused else row["steps"] * ctx.per_launch(row["phase"])
+    compute = cuda_core_s(gpu, cal, row["elements"] * share * VECTOR_OPS_PER_ELEMENT.get(kind, 1))
+    return _Cost(unit="fused" if fused else "cuda", compute_s=compute, memory_s=dram_s(gpu, cal, nbytes),
+                 overhead_s=overhead, dram_bytes=nbytes)
+
+
+# -- table and totals --------------------------------------------------------------
+
+
+def _op_table(ctx: _Context, trace: pd.DataFrame, costs: list[_Cost]) -> tuple[pd.DataFrame, float]:
+    gpu, cal, g = ctx.gpu, ctx.cal, ctx.gpus
+    clock = gpu.clock_hz
+    seconds = np.array([c.seconds for c in costs], dtype=np.float64)
+    parts = np.array([[c.compute_s, c.memory_s, c.overhead_s, c.link_s] for c in costs], dtype=np.float64).reshape(-1, 4)
+    out = trace.copy()
+    out["unit"] = [c.unit for c in costs]
+    out["compute_cycles"] = np.rint(parts[:, 0] * clock).astype(np.int64)
+    out["sram_cycles"] = np.zeros(len(costs), dtype=np.int64)
+    out["dram_cycles"] = np.rint(parts[:, 1] * clock).astype(np.int64)
+    out["link_cycles"] = np.rint(parts[:, 3] * clock).astype(np.int64)
+    out["cycles"] = np.rint(seconds * clock).astype(np.int64)
+    out["seconds"] = seconds
+    bound = np.array(["compute", "dram", "launch", "link"])[parts.argmax(axis=1)] if len(costs) else np.array([], dtype=str)
+    bound[seconds <= 0] = "none"
+    out["bound"] = bound
+    with np.errstate(divide="ignore", invalid="ignore"):
+        util = np.array([c.ops / (c.peak * c.seconds) if c.peak > 0 and c.seconds > 0 else 0.0 for c in costs])
+    out["utilization"] = util
+    out["dram_bytes"] = np.rint([c.dram_bytes * g for c in costs]).astype(np.int64)
+    out["sram_bytes"] = np.zeros(len(costs), dtype=np.int64)
+    out["link_bytes"] = np.rint([c.link_bytes * g for c in costs]).astype(np.int64)
+    energy = {comp: np.zeros(len(costs)) for comp in ENERGY_COMPONENTS}
+    static_j = 0.0
+    kinds = trace.kind.to_numpy()
+    for i, c in enumerate(costs):
+        static, compute, memory, link = power_split(gpu, cal, seconds=c.seconds, ops=c.ops, peak=c.peak,
+                                                    dram_bytes=c.dram_bytes, link_bytes=c.link_bytes)
+        where = "tlu" if kinds[i] in _GEMM_KINDS else "attention" if kinds[i] in _ATTENTION_KINDS else "vector"
+        energy[where][i] = compute * g
+        energy["dram"][i] = memory * g
+        energy["link"][i] = link * g
+        static_j += static * g
+    for comp in ENERGY_COMPONENTS:
+        out[f"energy_{comp}_j"] = energy[comp]
+    out["energy_j"] = sum(energy[comp] for comp in ENERGY_COMPONENTS) if len(costs) else np.zeros(0)
+    return out, static_j
+
+
+def _totals(ctx: _Context, trace: pd.DataFrame, ops: pd.DataFrame, static_j: float, attrs: dict) -> dict:
+    gpu, cal, g = ctx.gpu, ctx.cal, ctx.gpus
+    block_steps = trace.groupby("block", sort=True)["steps"].first()
+    block_phase = trace.groupby("block", sort=True)["phase"].first()
+    block_s = ops.groupby("block", sort=True)["seconds"].sum() + block_steps * cal.step_overhead_s
+    t_prefill = float(block_s[block_phase == "prefill"].sum())
+    t_decode = float(block_s[block_phase == "decode"].sum())
+    total_s = t_prefill + t_decode
+    waiting_s = float((block_steps * cal.step_overhead_s).sum())
+    idle = cal.idle_w if cal.idle_w is not None else gpu.idle_w
+    static_j += (idle + cal.power_floor * (gpu.tdp_w - idle)) * waiting_s * g
+    batch = int(attrs.get("batch") or 1)
+    decode_steps = int(attrs.get("decode") or 0)
+    generated = batch * decode_steps
+    dynamic = {c: float(ops[f"energy_{c}_j"].sum()) for c in ENERGY_COMPONENTS}
+    energy = sum(dynamic.values()) + static_j
+    nan = float("nan")
+    return {
+        "time_to_first_token_s": t_prefill,
+        "time_per_output_token_s": t_decode / decode_steps if decode_steps else nan,
+        "tokens_per_s": generated / t_decode if t_decode > 0 else nan,
+        "total_s": total_s,
+        "energy_j": energy,
+        "joules_per_token": energy / generated if generated else nan,
+        "average_power_w": energy / total_s if total_s > 0 else nan,
+        **{f"energy_{c}_j": v for c, v in dynamic.items()},
+        "energy_static_j": static_j,
+        "dram_bytes": int(ops.dram_bytes.sum()),
+        "sram_bytes": 0,
+        "link_bytes": int(ops.link_bytes.sum()),
+        "seed_arithmetic_ratio": nan,
+        "fp16_matmul_arithmetic_j": nan,
+        "tlu_arithmetic_ratio": nan,
+        "end_to_end_ratio": nan,
+    }
+
+
+def _notes(ctx: _Context, trace: pd.DataFrame, weights: str) -> list[str]:
+    gpu, cal, g = ctx.gpu, ctx.cal, ctx.gpus
+    first = trace[trace.block == trace.block.min()]
+    gemm = first[first.kind.isin(_GEMM_KINDS)]
+    mapped = gemm.apply(lambda r: _mapped(r), axis=1) if len(gemm) else pd.Series(dtype=bool)
+    bits = ctx.mode.weight_bits + ctx.mode.scale_bits_per_weight
+    weights_held = (gemm.k * gemm.n * bits / 8)[mapped].sum() + (gemm.weight_bytes / gemm.steps)[~mapped].sum()
+    weight_bytes = float(weights_held)
+    kv_bytes = float(trace.kv_write_bytes.sum())
+    need = (weight_bytes + kv_bytes) / g
+    fits = need <= gpu.mem_gb * 1e9
+    link = {"nvlink": "NVLink", "pcie": "PCIe", "none": "no link"}[gpu.interconnect]
+    notes = [
+        f"weights {weights}: {ctx.mode.kernel}",
+        f"{g} GPU{'s' if g > 1 else ''}" + (f" in tensor parallelism, all-reduce over {link} at "
+                                              f"{gpu.interconnect_gb_s:g} GB/s per direction" if g > 1 else ""),
+        f"memory per GPU: {need / 1e9:.1f} GB of weights and KV cache vs {gpu.mem_gb:g} GB"
+        + ("" if fits else " (does not fit: the timing assumes it did)"),
+        f"calibration '{cal.name}': GEMM {cal.gemm_efficiency:.0%} of peak per full wave, DRAM "
+        f"{cal.bandwidth_efficiency:.0%} of peak, {'CUDA graphs in decode' if cal.cuda_graphs else 'eager launches'}",
+        "fusion: merged q/k/v and gate/up GEMMs, dequantize in the GEMM epilogue, residual+rmsnorm, "
+        "FlashAttention (scores stay on chip)",
+    ]
+    if cal.gemm and cal.gpu != gpu.name:
+        notes.append(f"calibration measured on {cal.gpu}: its per-shape timings are not used for {gpu.name}")
+    return notes

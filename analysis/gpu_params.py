@@ -1,0 +1,245 @@
+"""The GPU model's calibration: every efficiency, overhead and power coefficient in one record.
+
+:class:`Calibration` holds the parameters that turn a roofline into the time and energy of
+real kernels (see :mod:`tritium.analysis.gpu_model`). All are fractions of a GPU's own
+peaks or absolute overheads, so one calibration serves every card in the database.
+:data:`DEFAULT_CALIBRATION` is fitted to measured H100 anchors by
+:func:`tritium.analysis.gpu_calibrate.fit_calibration` (reproduced by a test);
+``tritium gpu-bench`` writes a measured one (:mod:`tritium.analysis.gpu_bench`).
+
+On disk a calibration is TOML: the scalar fields at the top level and one ``[[gemm]]``
+table per measured matmul shape (:class:`MeasuredGemm`). Unknown keys are errors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import tomli_w
+
+from tritium.errors import SpecError
+from tritium.fileio import write_text_atomic
+from tritium.specio import check_choice, check_float, check_int, from_mapping, load_toml, to_mapping
+
+__all__ = ["MEASURABLE_WEIGHTS", "MeasuredGemm", "Calibration", "DEFAULT_CALIBRATION",
+           "load_calibration", "save_calibration", "calibration_to_toml"]
+
+MEASURABLE_WEIGHTS = ("bf16", "fp16", "int8")
+"""Weight modes whose matmuls ``gpu-bench`` can time with stock torch kernels."""
+
+_NAME = re.compile(r"[A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MeasuredGemm:
+    """One matmul shape timed on a real GPU: ``m x k`` activations times ``k x n`` weights.
+
+    Attributes:
+        m, k, n: the shape (>= 1). weights: one of :data:`MEASURABLE_WEIGHTS`.
+        seconds: GPU time of one call (CUDA events over back-to-back calls), s.
+        watts: average board power while it ran (NVML), W; None when not measured.
+    """
+
+    m: int
+    k: int
+    n: int
+    weights: str
+    seconds: float
+    watts: float | None = None
+
+    def __post_init__(self) -> None:
+        for key in ("m", "k", "n"):
+            check_int(key, getattr(self, key), lo=1)
+        check_choice("weights", self.weights, MEASURABLE_WEIGHTS)
+        check_float("seconds", self.seconds, lo=0, lo_open=True, hi=1e4)
+        object.__setattr__(self, "seconds", float(self.seconds))
+        if self.watts is not None:
+            check_float("watts", self.watts, lo=0, lo_open=True, hi=1e4)
+            object.__setattr__(self, "watts", float(self.watts))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Calibration:
+    """Parameters of the GPU kernel and power model (fractions of the card's own peaks).
+
+    Time of one kernel = max(compute time, DRAM time) + launch overhead + kernel latency
+    (+ all-reduce time under tensor parallelism); see :mod:`tritium.analysis.gpu_model`.
+
+    Attributes:
+        name: label of the calibration ("default", or the file it came from).
+        description: where its numbers come from.
+        gpu: the database GPU a measured calibration was taken on ("" = any GPU); its
+            per-shape timings (``gemm``) apply to that GPU only.
+        gemm_efficiency: fraction of the dense tensor peak one SM sustains in a full
+            wave of large (>= 128x128) tiles. Fitted: H100 8192^3 BF16 = 798 TFLOP/s.
+        bandwidth_efficiency: fraction of peak DRAM bandwidth a streaming kernel
+            sustains. Fitted: H100 device-to-device copy = 3.0 TB/s (read + write).
+        attention_efficiency: fraction of the tensor peak fused (Flash) attention
+            reaches in prefill. [E] 0.5: FlashAttention-2 reaches ~35% of H100 peak,
+            FlashAttention-3 ~75% (Shah et al., 2024); the middle is taken.
+        cuda_core_efficiency: fraction of the FP32 CUDA-core peak element-wise work,
+            softmax and weight unpacking sustain. [E] 0.5.
+        launch_overhead_s: host launch cost of one kernel issued eagerly (prefill), s.
+            [V] CUDA.jl's graph page: 80 broadcast kernels take 260 us eagerly (3.3 us
+            each) and 70 us as one graph; an MLP of 8 kernels 50 us vs 16 us. 4 us taken.
+        graph_launch_overhead_s: the same for a kernel replayed in a CUDA graph, s
+            ([V] same source: ~0.9-2 us per kernel). 1 us taken.
+        cuda_graphs: decode steps replay as CUDA graphs (vLLM's default); prefill is
+            launched eagerly either way.
+        kernel_latency_s: device-side fixed cost of every kernel (ramp-up to full
+            bandwidth, DRAM latency, tail), s. [E] 1 us (HBM latency is ~0.6-0.8 us).
+        step_overhead_s: host time per forward pass the GPU waits for (the serving
+            engine's scheduler, sampling, input preparation), s. Fitted: ML.ENERGY
+            batch-8 throughput (vLLM). 0 models an ideal engine.
+        attention_bandwidth_factor: fraction of the calibrated bandwidth attention
+            kernels reach on the KV cache (paged, many small per-sequence reads).
+            Fitted: ML.ENERGY batch-64 throughput.
+        w2a8_bandwidth_factor: fraction of the BF16 GEMV's bandwidth the W2A8 kernel
+            reaches. [V] 0.71: BitNet's A100 table (microsoft/BitNet gpu/README.md),
+            marginal 0.84 TB/s for W2A8 vs 1.19 TB/s for BF16 between its shapes.
+        w4a16_dequant_ops_per_weight: CUDA-core ops to unpack and scale one 4-bit weight,
+            paid once per tile row of M, not overlapped ([E] 2: Marlin-style LOP3 unpack + FMA).
+        w2a8_unpack_ops_per_weight: the same for one 2-bit weight ([E] 1).
+        softmax_ops_per_element: CUDA-core instruction slots per attention score: the
+            exp runs on the SFU at 1/8 of the FMA rate (8 slots), max, subtract, sum and
+            scale 4 more: [E] 12.
+        allreduce_latency_s: fixed cost of one all-reduce, s ([E] 8 us: NCCL's small-message
+            latency is ~10 us within a node, vLLM's custom all-reduce ~5 us).
+        link_efficiency: fraction of the link bandwidth a ring all-reduce reaches ([E] 0.8).
+        link_pj_per_bit: energy of moving one bit over the link, pJ ([E] 5: PCIe/NVLink SerDes).
+        power_floor: fraction of (TDP - idle) drawn whenever kernels run (clocks up,
+            model resident). [V] 0.07: H100 SXM readouts show 112-117 W at P0 with a model
+            resident and no work vs 69-75 W empty ((115 - 70) / 630). Not fitted: the
+            ML.ENERGY anchors fit equally well for any floor from 0 to 0.4.
+        power_compute: fraction of (TDP - idle) per unit of tensor utilization.
+        power_memory: fraction of (TDP - idle) per unit of DRAM bandwidth utilization.
+            Power = idle + (TDP - idle) x min(1, floor + compute x u_c + memory x u_m).
+            Fitted: ML.ENERGY batch 8 and 64 J/token. A dense GEMM then demands more
+            than TDP and is capped, as measured GEMMs run power-limited.
+        idle_w: measured idle power replacing the database's, W (None: the database's).
+        gemm: matmul shapes measured on ``gpu``; their times replace the model's.
+    """
+
+    name: str = "default"
+    description: str = ""
+    gpu: str = ""
+    gemm_efficiency: float
+    bandwidth_efficiency: float
+    attention_efficiency: float = 0.5
+    cuda_core_efficiency: float = 0.5
+    launch_overhead_s: float = 4.0e-6
+    graph_launch_overhead_s: float = 1.0e-6
+    cuda_graphs: bool = True
+    kernel_latency_s: float = 1.0e-6
+    step_overhead_s: float
+    attention_bandwidth_factor: float
+    w2a8_bandwidth_factor: float = 0.71
+    w4a16_dequant_ops_per_weight: float = 2.0
+    w2a8_unpack_ops_per_weight: float = 1.0
+    softmax_ops_per_element: float = 12.0
+    allreduce_latency_s: float = 8.0e-6
+    link_efficiency: float = 0.8
+    link_pj_per_bit: float = 5.0
+    power_floor: float
+    power_compute: float
+    power_memory: float
+    idle_w: float | None = None
+    gemm: tuple[MeasuredGemm, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
+            raise SpecError("name", self.name, "must be a non-empty string of letters, digits, '.', '_' and '-'")
+        for key in ("description", "gpu"):
+            if not isinstance(getattr(self, key), str):
+                raise SpecError(key, getattr(self, key), "must be a string")
+        for key in ("gemm_efficiency", "bandwidth_efficiency", "attention_efficiency", "cuda_core_efficiency",
+                    "w2a8_bandwidth_factor", "link_efficiency", "attention_bandwidth_factor"):
+            self._number(key, lo=0, hi=1, lo_open=True)
+        for key in ("launch_overhead_s", "graph_launch_overhead_s", "kernel_latency_s", "step_overhead_s",
+                    "allreduce_latency_s"):
+            self._number(key, lo=0, hi=1.0)
+        for key in ("w4a16_dequant_ops_per_weight", "w2a8_unpack_ops_per_weight", "link_pj_per_bit"):
+            self._number(key, lo=0, hi=1e3)
+        self._number("softmax_ops_per_element", lo=0, hi=1e3, lo_open=True)
+        self._number("power_floor", lo=0, hi=1)
+        for key in ("power_compute", "power_memory"):
+            self._number(key, lo=0, hi=100)
+        if not isinstance(self.cuda_graphs, bool):
+            raise SpecError("cuda_graphs", self.cuda_graphs, "must be true or false")
+        if self.idle_w is not None:
+            self._number("idle_w", lo=0, hi=1e4)
+        if not isinstance(self.gemm, tuple) or not all(isinstance(g, MeasuredGemm) for g in self.gemm):
+            raise SpecError("gemm", self.gemm, "must be a list of measured shapes (MeasuredGemm)")
+
+    def _number(self, key: str, *, lo: float, hi: float, lo_open: bool = False) -> None:
+        value = getattr(self, key)
+        check_float(key, value, lo=lo, hi=hi, lo_open=lo_open)
+        object.__setattr__(self, key, float(value))
+
+    def measured_seconds(self, gpu: str, weights: str, m: int, k: int, n: int) -> float | None:
+        """The measured time of one ``m x k x n`` call on ``gpu`` in ``weights``, if taken."""
+        if self.gpu != gpu:
+            return None
+        for g in self.gemm:
+            if (g.m, g.k, g.n, g.weights) == (m, k, n, weights):
+                return g.seconds
+        return None
+
+    def with_(self, **changes) -> "Calibration":
+        """A copy with ``changes`` applied (validated again)."""
+        return replace(self, **changes)
+
+
+DEFAULT_CALIBRATION = Calibration(
+    name="default",
+    description=("fitted to measured H100 SXM anchors: 8192^3 BF16 GEMM at 798 TFLOP/s, device-to-device "
+                 "copy at 3.0 TB/s, ML.ENERGY v3 Llama-3.1-8B BF16 on vLLM (batch 8: 1070 tokens/s, "
+                 "0.455 J/token; batch 64: 5147 tokens/s, 0.119 J/token); see docs/gpu_calibration.md"),
+    gemm_efficiency=0.8317,
+    bandwidth_efficiency=0.8955,
+    step_overhead_s=8.0e-4,
+    attention_bandwidth_factor=0.5,
+    power_floor=0.07,
+    power_compute=1.0,
+    power_memory=0.5,
+)
+"""The calibration :func:`tritium.analysis.gpu.gpu_baseline` uses unless given another."""
+
+
+def calibration_to_toml(cal: Calibration) -> str:
+    """TOML text of ``cal``: scalars at the top level, one ``[[gemm]]`` table per measured shape."""
+    body = to_mapping(dataclasses.replace(cal, gemm=()))
+    body.pop("gemm", None)
+    if cal.gemm:
+        body["gemm"] = [to_mapping(g) for g in cal.gemm]
+    header = f"# Tritium GPU calibration '{cal.name}'. Units are in the key names.\n\n"
+    return header + tomli_w.dumps(body)
+
+
+def save_calibration(cal: Calibration, path: str | os.PathLike) -> Path:
+    """Write ``cal`` as TOML to ``path`` atomically (complete or absent); return the path."""
+    return write_text_atomic(path, calibration_to_toml(cal))
+
+
+def load_calibration(path: str | os.PathLike) -> Calibration:
+    """Read a calibration written by :func:`save_calibration` (or by hand).
+
+    Raises:
+        TritiumError: no such file, or not TOML.
+        SpecError: an unknown key or impossible value (names the key and the file).
+    """
+    path = Path(path)
+    data = load_toml(path, what="GPU calibration")
+    try:
+        shapes = data.pop("gemm", [])
+        if not isinstance(shapes, list):
+            raise SpecError("gemm", shapes, "must be an array of tables ([[gemm]])")
+        gemm = tuple(from_mapping(MeasuredGemm, s, where=f"gemm[{i}].") for i, s in enumerate(shapes))
+        cal = from_mapping(Calibration, data)
+    except SpecError as err:
+        raise SpecError(err.key, err.value, f"{err.allowed} (in {path})") from None
+    return dataclasses.replace(cal, gemm=gemm)
