@@ -19,7 +19,11 @@ bandwidth factor): compulsory traffic only (each weight, input and output byte o
 re-reads hit L2).
 
 **Power** of one kernel = idle + (TDP - idle) x min(1, floor + c x u_c + m x u_m) with
-u_c its tensor utilization and u_m its DRAM bandwidth utilization over its whole time.
+u_c its tensor utilization and u_m its DRAM bandwidth utilization over its whole time,
+measured against the bandwidth that kind of kernel can reach (peak x its bandwidth
+factor): a paged-attention or W2A8 kernel that streams slower than a plain GEMV because
+its SMs are busy gathering or unpacking is not idling ([E]; with u_m against the bare
+peak the batch-64 ML.ENERGY energy came out 15% low, see ``GPU_CALIBRATION.md``).
 """
 
 from __future__ import annotations
@@ -134,12 +138,13 @@ def idle_w(gpu: Gpu, cal: Calibration) -> float:
 
 
 def power_split(gpu: Gpu, cal: Calibration, *, seconds: float, ops: float, peak: float, dram_bytes: float,
-                link_bytes: float) -> tuple[float, float, float, float]:
+                link_bytes: float, bandwidth_factor: float = 1.0) -> tuple[float, float, float, float]:
     """Energy of one GPU running a kernel for ``seconds``: (static, compute, memory, link) joules.
 
     Static = (idle + floor x (TDP - idle)) x seconds; the dynamic parts follow the
-    kernel's tensor utilization ``ops / (peak x seconds)``, DRAM utilization and link
-    bits, and are scaled down together so the total never exceeds TDP x seconds.
+    kernel's tensor utilization ``ops / (peak x seconds)``, DRAM utilization
+    ``dram_bytes / (peak bandwidth x bandwidth_factor x seconds)`` and link bits, and are
+    scaled down together so the total never exceeds TDP x seconds.
     """
     if seconds <= 0:
         return 0.0, 0.0, 0.0, 0.0
@@ -147,7 +152,7 @@ def power_split(gpu: Gpu, cal: Calibration, *, seconds: float, ops: float, peak:
     span = max(gpu.tdp_w - idle, 0.0)
     static = (idle + cal.power_floor * span) * seconds
     u_c = ops / (peak * seconds) if peak > 0 else 0.0
-    u_m = dram_bytes / (gpu.peak_bandwidth_bytes_s * seconds)
+    u_m = dram_bytes / (gpu.peak_bandwidth_bytes_s * bandwidth_factor * seconds)
     compute = span * cal.power_compute * u_c * seconds
     memory = span * cal.power_memory * u_m * seconds
     link = link_bytes * 8 * cal.link_pj_per_bit * 1e-12

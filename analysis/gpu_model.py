@@ -107,6 +107,7 @@ class _Cost:
     peak: float = 0.0  # the op/s those ops are measured against (0: no tensor work)
     dram_bytes: float = 0.0
     link_bytes: float = 0.0
+    bandwidth_factor: float = 1.0  # the kernel's achievable share of the streaming bandwidth
 
     @property
     def seconds(self) -> float:
@@ -249,7 +250,7 @@ def _gemm_group(ctx: _Context, rows: list[dict]) -> list[_Cost]:
             overhead_s=steps * overhead if i == 0 else 0.0, link_s=steps * link_s * share,
             ops=2.0 * m * k_loc * n_loc * share * steps, peak=peak,
             dram_bytes=steps * (step_bytes * share + (quant_bytes if i == 0 else 0.0)),
-            link_bytes=steps * link_bytes * share,
+            link_bytes=steps * link_bytes * share, bandwidth_factor=factor,
         ))
     return out
 
@@ -268,7 +269,8 @@ def _attention(ctx: _Context, row: dict) -> _Cost:
         nbytes, overhead = (row["kv_read_bytes"] + row["act_out_bytes"]) * share, 0.0
     memory = dram_s(gpu, cal, nbytes, cal.attention_bandwidth_factor)
     return _Cost(unit="tensor", compute_s=ops / (peak * cal.attention_efficiency), memory_s=memory,
-                 overhead_s=overhead, ops=ops, peak=peak, dram_bytes=nbytes)
+                 overhead_s=overhead, ops=ops, peak=peak, dram_bytes=nbytes,
+                 bandwidth_factor=cal.attention_bandwidth_factor)
 
 
 def _vector(ctx: _Context, row: dict, *, after_residual: bool, before_norm: bool) -> _Cost:
@@ -319,7 +321,8 @@ def _op_table(ctx: _Context, trace: pd.DataFrame, costs: list[_Cost]) -> tuple[p
     kinds = trace.kind.to_numpy()
     for i, c in enumerate(costs):
         static, compute, memory, link = power_split(gpu, cal, seconds=c.seconds, ops=c.ops, peak=c.peak,
-                                                    dram_bytes=c.dram_bytes, link_bytes=c.link_bytes)
+                                                    dram_bytes=c.dram_bytes, link_bytes=c.link_bytes,
+                                                    bandwidth_factor=c.bandwidth_factor)
         where = "tlu" if kinds[i] in _GEMM_KINDS else "attention" if kinds[i] in _ATTENTION_KINDS else "vector"
         energy[where][i] = compute * g
         energy["dram"][i] = memory * g
