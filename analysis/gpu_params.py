@@ -7,8 +7,9 @@ peaks or absolute overheads, so one calibration serves every card in the databas
 :func:`tritium.analysis.gpu_calibrate.fit_calibration` (reproduced by a test);
 ``tritium gpu-bench`` writes a measured one (:mod:`tritium.analysis.gpu_bench`).
 
-On disk a calibration is TOML: the scalar fields at the top level and one ``[[gemm]]``
-table per measured matmul shape (:class:`MeasuredGemm`). Unknown keys are errors.
+On disk a calibration is TOML: the scalar fields at the top level and a ``gemm`` array
+with one table per measured matmul shape (:class:`MeasuredGemm`; ``[[gemm]]`` tables
+work too). Unknown keys are errors.
 """
 
 from __future__ import annotations
@@ -213,7 +214,7 @@ DEFAULT_CALIBRATION = Calibration(
 
 
 def calibration_to_toml(cal: Calibration) -> str:
-    """TOML text of ``cal``: scalars at the top level, one ``[[gemm]]`` table per measured shape."""
+    """TOML text of ``cal``: scalars at the top level, a ``gemm`` array of measured shapes."""
     body = to_mapping(dataclasses.replace(cal, gemm=()))
     body.pop("gemm", None)
     if cal.gemm:
