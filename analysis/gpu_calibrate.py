@@ -42,7 +42,7 @@ from tritium.workloads.trace import Scenario, trace
 
 __all__ = ["Anchor", "ANCHORS", "SCENARIO_PREFILL", "SCENARIO_DECODE", "ANCHOR_GPU", "ANCHOR_MODEL",
            "gemm_tflops", "copy_tbps", "serving_point", "gemm_power_demand", "calibration_report", "fit_calibration",
-           "report_markdown"]
+           "report_markdown", "bisect_increasing"]
 
 ANCHOR_GPU = "h100-sxm"
 """The database GPU every anchor was measured on."""
@@ -201,9 +201,9 @@ def fit_calibration(base: Calibration = DEFAULT_CALIBRATION) -> Calibration:
     """
     gpu = load_gpu(ANCHOR_GPU)
     cal = base
-    cal = replace(cal, gemm_efficiency=_bisect(lambda e: gemm_tflops(replace(cal, gemm_efficiency=e)),
+    cal = replace(cal, gemm_efficiency=bisect_increasing(lambda e: gemm_tflops(replace(cal, gemm_efficiency=e)),
                                                _anchor("gemm_tflops", 0).measured, 0.05, 1.0))
-    cal = replace(cal, bandwidth_efficiency=_bisect(lambda e: copy_tbps(replace(cal, bandwidth_efficiency=e)),
+    cal = replace(cal, bandwidth_efficiency=bisect_increasing(lambda e: copy_tbps(replace(cal, bandwidth_efficiency=e)),
                                                     _anchor("copy_tbps", 0).measured, 0.05, 1.0))
     speed = [(8, _anchor("tokens_per_s", 8).measured), (64, _anchor("tokens_per_s", 64).measured)]
 
@@ -235,7 +235,7 @@ def gemm_power_demand(cal: Calibration, gpu: Gpu | str = ANCHOR_GPU, size: int =
     return (idle + span * (cal.power_floor + cal.power_compute * u_c + cal.power_memory * u_m)) / gpu.tdp_w
 
 
-def _bisect(func: Callable[[float], float], target: float, lo: float, hi: float) -> float:
+def bisect_increasing(func: Callable[[float], float], target: float, lo: float, hi: float) -> float:
     """The x in [lo, hi] where the increasing ``func(x)`` equals ``target`` (60 halvings)."""
     for _ in range(60):
         mid = 0.5 * (lo + hi)

@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -78,7 +78,7 @@ from tritium.workloads.models import PROJECTIONS
 from tritium.workloads.schema import validate_trace
 from tritium.workloads.trace import DTYPE_BYTES
 
-__all__ = ["gpu_baseline", "VECTOR_OPS_PER_ELEMENT"]
+__all__ = ["gpu_baseline", "gemm_kernels", "GemmKernel", "VECTOR_OPS_PER_ELEMENT"]
 
 VECTOR_OPS_PER_ELEMENT = {
     "rmsnorm": 4, "residual": 1, "activation": 10, "rope": 4, "quantize": 4, "dequantize": 2,
@@ -108,6 +108,7 @@ class _Cost:
     dram_bytes: float = 0.0
     link_bytes: float = 0.0
     bandwidth_factor: float = 1.0  # the kernel's achievable share of the streaming bandwidth
+    measured_w: float | None = None  # board power gpu-bench measured for this kernel
 
     @property
     def seconds(self) -> float:
@@ -183,12 +184,7 @@ def gpu_baseline(
 def _row_costs(ctx: _Context, trace: pd.DataFrame) -> list[_Cost]:
     rows = trace.to_dict("records")
     costs: list[_Cost | None] = [None] * len(rows)
-    groups: dict[tuple, list[int]] = {}
-    for i, row in enumerate(rows):
-        if row["kind"] in _GEMM_KINDS:
-            key = (row["block"], row["layer"], _SIBLINGS.get(row["op"], f"#{i}"))
-            groups.setdefault(key, []).append(i)
-    for members in groups.values():
+    for members in _gemm_groups(trace):
         for i, cost in zip(members, _gemm_group(ctx, [rows[i] for i in members])):
             costs[i] = cost
     for i, row in enumerate(rows):
@@ -207,24 +203,83 @@ def _mapped(row: dict) -> bool:
     return row["kind"] == "ternary_linear" or row["op"] in PROJECTIONS
 
 
+@dataclass(frozen=True, slots=True)
+class GemmKernel:
+    """One GEMM kernel the GPU runs for a group of trace rows sharing an input.
+
+    Attributes:
+        phase: "prefill" or "decode". m, k, n: the shape on one GPU (merged q/k/v and
+            gate/up widths summed; split by tensor parallelism). weights: the kernel's
+            weight type (a weight mode name, or the row's own dtype for rows outside the
+            mode, e.g. the LM head). steps: how many times it runs in the request.
+    """
+
+    phase: str
+    m: int
+    k: int
+    n: int
+    weights: str
+    steps: int
+
+
+def _kernel_of(ctx: _Context, rows: list[dict]) -> tuple[GemmKernel, bool, WeightMode | None]:
+    first = rows[0]
+    g = ctx.gpus
+    total_n = sum(r["n"] for r in rows)
+    row_parallel = first["op"] in _ROW_PARALLEL
+    k_loc, n_loc = (math.ceil(first["k"] / g), total_n) if row_parallel else (first["k"], math.ceil(total_n / g))
+    mode = ctx.mode if _mapped(first) else None
+    label = mode.name if mode is not None else first["weight_dtype"]
+    kernel = GemmKernel(first["phase"], int(first["m"]), int(k_loc), int(n_loc), label, int(first["steps"]))
+    return kernel, row_parallel, mode
+
+
+def _gemm_groups(trace: pd.DataFrame) -> list[list[int]]:
+    """Row indices of each GEMM kernel, in trace order (q/k/v and gate/up merged)."""
+    groups: dict[tuple, list[int]] = {}
+    for i, (kind, block, layer, op) in enumerate(zip(trace.kind, trace.block, trace.layer, trace.op)):
+        if kind in _GEMM_KINDS:
+            groups.setdefault((block, layer, _SIBLINGS.get(op, f"#{i}")), []).append(i)
+    return list(groups.values())
+
+
+def gemm_kernels(trace: pd.DataFrame, *, weights: str = "bf16", gpus: int = 1) -> list[GemmKernel]:
+    """The distinct GEMM kernels :func:`gpu_baseline` runs for ``trace``, in first-use order.
+
+    These are the shapes ``tritium gpu-bench`` times: a measured time for one of them
+    replaces the model's time of that kernel.
+    """
+    check_choice("weights", weights, WEIGHT_MODES)
+    check_int("gpus", gpus, lo=1, hi=64)
+    trace = validate_trace(trace)
+    ctx = _Context(None, DEFAULT_CALIBRATION, WEIGHT_MODES[weights], gpus, False)  # type: ignore[arg-type]  # shapes need no GPU
+    rows = trace.to_dict("records")
+    seen: dict[tuple, GemmKernel] = {}
+    for members in _gemm_groups(trace):
+        kernel = _kernel_of(ctx, [rows[i] for i in members])[0]
+        key = (kernel.phase, kernel.m, kernel.k, kernel.n, kernel.weights)
+        if key in seen:
+            kernel = replace(kernel, steps=seen[key].steps + kernel.steps)
+        seen[key] = kernel
+    return list(seen.values())
+
+
 def _gemm_group(ctx: _Context, rows: list[dict]) -> list[_Cost]:
     """One (merged) GEMM kernel for rows sharing an input; its cost shared by output width."""
     gpu, cal, g = ctx.gpu, ctx.cal, ctx.gpus
+    kernel, row_parallel, mode = _kernel_of(ctx, rows)
     first = rows[0]
-    m, k, steps, phase = first["m"], first["k"], first["steps"], first["phase"]
+    m, k_loc, n_loc, label = kernel.m, kernel.k, kernel.n, kernel.weights
+    steps, phase = first["steps"], first["phase"]
     widths = [r["n"] for r in rows]
     total_n = sum(widths)
-    row_parallel = first["op"] in _ROW_PARALLEL
-    k_loc, n_loc = (math.ceil(k / g), total_n) if row_parallel else (k, math.ceil(total_n / g))
-    if _mapped(first):
-        mode = ctx.mode
-        bits, act, label = mode.weight_bits + mode.scale_bits_per_weight, mode.act_bytes, mode.name
+    if mode is not None:
+        bits, act = mode.weight_bits + mode.scale_bits_per_weight, mode.act_bytes
         peak = peak_ops(gpu, mode.peak)
         factor = cal.w2a8_bandwidth_factor if mode.bandwidth == "w2a8" else 1.0
     else:
-        mode = None
         size = DTYPE_BYTES.get(first["weight_dtype"], 2)
-        bits, act, label, factor = 8 * size, size, first["weight_dtype"], 1.0
+        bits, act, factor = 8 * size, size, 1.0
         peak = peak_ops(gpu, {"int8": "int8", "fp32": "fp32"}.get(first["weight_dtype"], "bf16"))
     step_bytes = k_loc * n_loc * bits / 8 + m * k_loc * act + m * n_loc * (_OUT_BYTES if mode else act)
     compute = matmul_compute_s(gpu, cal, m, k_loc, n_loc, peak)
@@ -232,9 +287,9 @@ def _gemm_group(ctx: _Context, rows: list[dict]) -> list[_Cost]:
         per_weight = cal.w4a16_dequant_ops_per_weight if mode.unpack == "w4a16" else cal.w2a8_unpack_ops_per_weight
         compute += cuda_core_s(gpu, cal, math.ceil(m / 128) * k_loc * n_loc * per_weight)
     memory = dram_s(gpu, cal, step_bytes, factor)
-    measured = cal.measured_seconds(gpu.name, label, m, k_loc, n_loc)
+    measured = cal.measured(gpu.name, label, m, k_loc, n_loc)
     if measured is not None:  # a timing from gpu-bench replaces the model's kernel time
-        scale = measured / max(compute, memory)
+        scale = measured.seconds / max(compute, memory)
         compute, memory = compute * scale, memory * scale
     overhead = ctx.per_launch(phase)
     quant_bytes = 0.0
@@ -251,6 +306,7 @@ def _gemm_group(ctx: _Context, rows: list[dict]) -> list[_Cost]:
             ops=2.0 * m * k_loc * n_loc * share * steps, peak=peak,
             dram_bytes=steps * (step_bytes * share + (quant_bytes if i == 0 else 0.0)),
             link_bytes=steps * link_bytes * share, bandwidth_factor=factor,
+            measured_w=measured.watts if measured is not None else None,
         ))
     return out
 
@@ -323,6 +379,8 @@ def _op_table(ctx: _Context, trace: pd.DataFrame, costs: list[_Cost]) -> tuple[p
         static, compute, memory, link = power_split(gpu, cal, seconds=c.seconds, ops=c.ops, peak=c.peak,
                                                     dram_bytes=c.dram_bytes, link_bytes=c.link_bytes,
                                                     bandwidth_factor=c.bandwidth_factor)
+        if c.measured_w is not None:  # measured board power: the model only splits it
+            static, compute, memory = _measured_split(c.measured_w * c.seconds, static, compute, memory)
         where = "tlu" if kinds[i] in _GEMM_KINDS else "attention" if kinds[i] in _ATTENTION_KINDS else "vector"
         energy[where][i] = compute * g
         energy["dram"][i] = memory * g
@@ -332,6 +390,16 @@ def _op_table(ctx: _Context, trace: pd.DataFrame, costs: list[_Cost]) -> tuple[p
         out[f"energy_{comp}_j"] = energy[comp]
     out["energy_j"] = sum(energy[comp] for comp in ENERGY_COMPONENTS) if len(costs) else np.zeros(0)
     return out, static_j
+
+
+def _measured_split(joules: float, static: float, compute: float, memory: float) -> tuple[float, float, float]:
+    """Split a measured kernel energy into (static, compute, memory) as the model would."""
+    static = min(static, joules)
+    dynamic = compute + memory
+    rest = joules - static
+    if dynamic <= 0:
+        return static + rest, 0.0, 0.0
+    return static, rest * compute / dynamic, rest * memory / dynamic
 
 
 def _totals(ctx: _Context, trace: pd.DataFrame, ops: pd.DataFrame, static_j: float, attrs: dict) -> dict:

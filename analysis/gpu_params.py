@@ -183,13 +183,19 @@ class Calibration:
         check_float(key, value, lo=lo, hi=hi, lo_open=lo_open)
         object.__setattr__(self, key, float(value))
 
-    def measured_seconds(self, gpu: str, weights: str, m: int, k: int, n: int) -> float | None:
-        """The measured time of one ``m x k x n`` call on ``gpu`` in ``weights``, if taken."""
+    def measured(self, gpu: str, weights: str, m: int, k: int, n: int) -> MeasuredGemm | None:
+        """The measurement of one ``m x k x n`` call on ``gpu`` in ``weights``, if taken.
+
+        BF16 and FP16 stand in for each other (the same tensor-core rate and bytes) when
+        only one of them was measured.
+        """
         if self.gpu != gpu:
             return None
-        for g in self.gemm:
-            if (g.m, g.k, g.n, g.weights) == (m, k, n, weights):
-                return g.seconds
+        twins = {"bf16": "fp16", "fp16": "bf16"}
+        for wanted in (weights, twins.get(weights)):
+            for g in self.gemm:
+                if (g.m, g.k, g.n, g.weights) == (m, k, n, wanted):
+                    return g
         return None
 
     def with_(self, **changes) -> "Calibration":
