@@ -89,6 +89,36 @@ def test_sums_are_bit_exact_with_extremes(width, lps, gate):
     assert expected[1] == 128 * width and expected[2] == -128 * width
 
 
+@pytest.mark.parametrize("act_bits,gate", [(8, False), (8, True), (3, False), (5, True)])
+def test_sign_select_is_exact_for_every_activation_and_code(act_bits, gate):
+    """Every activation with every 2-bit code, including the invalid 0b10 (selects 0)."""
+    tree = AdderTree(2, act_bits, gate=gate)
+    lo, hi = -(1 << (act_bits - 1)), 1 << (act_bits - 1)
+    cases = [(a, code) for a in range(lo, hi) for code in (0b00, 0b01, 0b10, 0b11)]
+    value = {0b00: 0, 0b01: 1, 0b10: 0, 0b11: -1}
+    seen = []
+
+    async def testbench(ctx):
+        ctx.set(tree.valid_in, 1)
+        for cycle in range(len(cases) + tree.latency - 1):
+            if cycle < len(cases):
+                a, code = cases[cycle]
+                ctx.set(tree.act, [a, hi - 1])
+                ctx.set(tree.w, [code, 0b00])  # the second input has weight 0
+            await ctx.tick()
+            if cycle + 1 >= tree.latency:
+                seen.append(ctx.get(tree.sum))
+
+    sim = Simulator(tree)
+    sim.add_clock(1e-8)
+    sim.add_testbench(testbench)
+    sim.run()
+    expected = [a * value[code] for a, code in cases]
+    assert len(seen) == len(expected), (len(seen), len(expected))
+    bad = [(i, cases[i], seen[i], expected[i]) for i in range(len(cases)) if seen[i] != expected[i]]
+    assert not bad, bad[:5]
+
+
 def test_gated_zero_weights_do_not_toggle_select_registers():
     width = 8
     tree = AdderTree(width, 8, 1, gate=True)
