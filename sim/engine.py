@@ -127,9 +127,10 @@ def schedule_block(ops: list[OpTiming], deps: list[int], *, double_buffered: boo
         tiles = loaded[i]
         stored = []
         if op.unit == "dma":
-            yield tiles[-1]
-            if op.dram_in:
-                yield slots.put(len(tiles))
+            for tile in tiles:  # free each slot as its tile lands: the queue may need more than two
+                yield tile
+                if op.dram_in:
+                    yield slots.put(1)
             if op.dram_out:
                 yield env.process(dram_transfer(op.dram_out))
         else:
@@ -157,6 +158,8 @@ def schedule_block(ops: list[OpTiming], deps: list[int], *, double_buffered: boo
     for i, op in enumerate(ops):
         env.process(run(i, op))
     env.run()
+    if not all(event.triggered for event in done):  # a deadlock would otherwise read as 0 cycles
+        raise RuntimeError(f"engine deadlock: {sum(not e.triggered for e in done)} of {n} ops never finished")
     return StepSchedule(start, end)
 
 
