@@ -40,6 +40,8 @@ __all__ = [
     "Figure",
     "DieCost",
     "CostReport",
+    "GpuCost",
+    "gpu_cost",
     "dies_per_wafer",
     "die_yield",
     "wafer_price",
@@ -378,3 +380,78 @@ def chip_cost(chip: Chip, die_area_mm2: float, *, volume: int | None = None,
         mask_set_usd=masks.value, nre_per_unit_usd=nre, cost_per_chip_usd=per_chip,
         system_cost_usd=chip.chips * per_chip, notes=notes, sources=sources,
     )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GpuCost:
+    """What ``count`` GPU cards cost to make by the same model as a chip, beside what they sell for.
+
+    Attributes:
+        gpu: the GPU's name. count: cards.
+        die: the :class:`DieCost` of its die (None where the die area is not published).
+        package_test_usd: package + assembly + test per card (a flip-chip BGA: the CoWoS
+            interposer of HBM parts costs far more, so this is a lower bound for them).
+        memory_type, mem_gb, memory_usd_per_gb, memory_usd: the card's DRAM.
+        cost_to_make_usd: good die + package_test + memory, one card (NaN without a die area).
+        price_usd: the card's list or street price (None where not published);
+            price_is_estimate: a street estimate.
+        system_price_usd: count x price (NaN without a price).
+        notes: caveats. sources: the source of every figure used.
+    """
+
+    gpu: str
+    count: int
+    die: DieCost | None
+    package_test_usd: float
+    memory_type: str
+    mem_gb: float
+    memory_usd_per_gb: float
+    memory_usd: float
+    cost_to_make_usd: float
+    price_usd: float | None
+    price_is_estimate: bool
+    system_price_usd: float
+    notes: tuple[str, ...] = ()
+    sources: dict = field(default_factory=dict, compare=False)
+
+
+def gpu_cost(gpu: Any, count: int = 1) -> GpuCost:
+    """What ``count`` cards of ``gpu`` (a :class:`tritium.analysis.gpu.Gpu`) cost to make, and their price.
+
+    The die is priced like a chip's (:func:`die_cost` at the GPU's node); package, assembly
+    and test as for a chip; memory at the card's DRAM type's price per GB.
+
+    >>> from tritium.analysis.gpu import load_gpu
+    >>> r = gpu_cost(load_gpu("h100"))
+    >>> (round(r.die.cost_per_good_die_usd), round(r.memory_usd), r.price_usd)
+    (982, 680, 27500.0)
+    """
+    check_int("count", count, lo=1)
+    pkg = _data()["package"]
+    test = _entries("package")["test_fraction"]
+    mem = memory_price(gpu.memory_type)
+    notes: list[str] = []
+    die = None
+    if gpu.die_mm2 is not None:
+        die = die_cost(gpu.die_mm2, gpu.node_nm)
+        notes.extend(die.notes)
+        test_usd = test.value * die.cost_per_good_die_usd
+    else:
+        test_usd = 0.0
+        notes.append(f"{gpu.name}: die area not published, so no cost to make")
+    package_test = float(pkg["package_usd"]) + float(pkg["assembly_usd"]) + test_usd
+    if gpu.memory_type.startswith("HBM"):
+        notes.append("package priced as a flip-chip BGA: the CoWoS interposer an HBM part needs costs far more "
+                     "(not modelled), so the cost to make is a lower bound")
+    memory_usd = mem.value * gpu.mem_gb
+    to_make = die.cost_per_good_die_usd + package_test + memory_usd if die is not None else math.nan
+    sources = {"memory_usd_per_gb": mem.source, "package_usd": pkg["source"], "test_fraction": test.source,
+               "price_usd": next((s for s in gpu.sources if "price" in s), "not published")}
+    if die is not None:
+        sources |= die.sources
+    price = gpu.price_usd
+    return GpuCost(gpu=gpu.name, count=count, die=die, package_test_usd=package_test, memory_type=gpu.memory_type,
+                   mem_gb=gpu.mem_gb, memory_usd_per_gb=mem.value, memory_usd=memory_usd, cost_to_make_usd=to_make,
+                   price_usd=price, price_is_estimate=gpu.price_is_estimate,
+                   system_price_usd=count * price if price is not None else math.nan, notes=tuple(notes),
+                   sources=sources)

@@ -184,3 +184,19 @@ def test_bad_inputs_name_the_parameter(call, key):
 def test_module_examples_run():
     result = doctest.testmod(cost_module)
     assert result.attempted >= 5 and result.failed == 0
+
+
+def test_gpu_cost_prices_the_die_like_a_chip():
+    from tritium.analysis.cost import die_cost, gpu_cost, memory_price
+    from tritium.analysis.gpu import load_gpu
+
+    h100 = load_gpu("h100")
+    r = gpu_cost(h100, count=2)
+    assert r.die.cost_per_good_die_usd == die_cost(814.0, 5).cost_per_good_die_usd
+    assert r.memory_usd == pytest.approx(80.0 * memory_price("HBM3").value)
+    assert r.cost_to_make_usd == pytest.approx(r.die.cost_per_good_die_usd + r.package_test_usd + r.memory_usd)
+    assert r.system_price_usd == 2 * 27500.0 and r.price_is_estimate
+    assert any("CoWoS" in n for n in r.notes)
+    orin = gpu_cost(load_gpu("orin"))
+    assert orin.die is None and math.isnan(orin.cost_to_make_usd) and orin.price_usd == 1999.0
+    assert math.isnan(gpu_cost(load_gpu("h200")).system_price_usd)
