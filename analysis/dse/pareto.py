@@ -1,0 +1,175 @@
+"""Pareto fronts of a sweep and picking the best chips out of it.
+
+Directions come from :data:`~tritium.analysis.dse.space.METRICS`: tokens/s is maximised,
+everything else (J/token, area, cost, power, latencies) minimised. A point is on the front
+when no other point of the same workload is at least as good in every objective and
+strictly better in one; points with equal objectives are all kept.
+
+CLI semantics (``tritium pareto`` and ``tritium pick`` are thin wrappers):
+
+- ``tritium pareto DIR [--objectives tokens_per_s,joules_per_token[,area_mm2]] [--workload W]
+  [--all]``: prints :func:`pareto` (``--all``: infeasible points too); objectives default to
+  the space's.
+- ``tritium pick DIR [--max-area-mm2 X] [--max-power-w X] [--min-tokens-per-s X]
+  [--max-joules-per-token X] [--max-cost-usd X] [--max-time-per-output-token-s X]
+  [--max-time-to-first-token-s X] [--top N] [--workload W] [--out DEST]``: writes
+  :func:`pick`'s chip TOML files and prints their paths.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from tritium.analysis.dse.space import METRICS
+from tritium.analysis.dse.store import load_results, load_space_of
+from tritium.errors import SpecError, TritiumError
+from tritium.fileio import write_text_atomic
+
+__all__ = ["non_dominated", "minimization_matrix", "pareto", "pick", "PICK_LIMITS"]
+
+PICK_LIMITS = ("max_area_mm2", "max_power_w", "min_tokens_per_s", "max_joules_per_token", "max_cost_usd",
+               "max_time_per_output_token_s", "max_time_to_first_token_s")
+"""The limits :func:`pick` takes (``max_<metric>`` / ``min_<metric>``)."""
+
+
+def _check_objectives(objectives: Sequence[str]) -> tuple[str, ...]:
+    objectives = tuple(objectives)
+    if not 2 <= len(objectives) <= 3 or len(set(objectives)) != len(objectives):
+        raise SpecError("objectives", list(objectives), "must be 2 or 3 distinct metrics of " + ", ".join(METRICS))
+    for i, m in enumerate(objectives):
+        if m not in METRICS:
+            raise SpecError(f"objectives[{i}]", m, "must be one of " + ", ".join(METRICS))
+    return objectives
+
+
+def minimization_matrix(df: pd.DataFrame, objectives: Sequence[str]) -> np.ndarray:
+    """The objective columns of ``df`` as a float matrix where smaller is better (maximised ones negated)."""
+    cols = [df[m].to_numpy(dtype=float) * (-1.0 if METRICS[m].direction == "max" else 1.0) for m in objectives]
+    return np.column_stack(cols) if cols else np.empty((len(df), 0))
+
+
+def non_dominated(values: np.ndarray) -> np.ndarray:
+    """Boolean mask of the rows of ``values`` (n x k, smaller is better) that no other row dominates.
+
+    Rows with a NaN are never on the front. Sorting lexicographically first means a row can
+    only be dominated by an earlier one, so each row is compared with the front so far.
+
+    >>> non_dominated(np.array([[1.0, 4.0], [2.0, 2.0], [3.0, 3.0], [1.0, 4.0]])).tolist()
+    [True, True, False, True]
+    """
+    values = np.asarray(values, dtype=float)
+    mask = np.zeros(len(values), dtype=bool)
+    finite = np.flatnonzero(np.isfinite(values).all(axis=1))
+    if not finite.size:
+        return mask
+    order = finite[np.lexsort(values[finite].T[::-1])]
+    front = np.empty((len(order), values.shape[1]))
+    size = 0
+    for i in order:
+        v = values[i]
+        kept = front[:size]
+        if size and np.any(np.all(kept <= v, axis=1) & np.any(kept < v, axis=1)):
+            continue
+        front[size] = v
+        size += 1
+        mask[i] = True
+    return mask
+
+
+def _front(df: pd.DataFrame, objectives: Sequence[str]) -> pd.DataFrame:
+    keep = np.zeros(len(df), dtype=bool)
+    for _, idx in df.groupby("workload", sort=False).indices.items():
+        keep[idx] = non_dominated(minimization_matrix(df.iloc[idx], objectives))
+    return df[keep]
+
+
+def pareto(out_dir: str | Path, objectives: Sequence[str] | None = None, *, workload: str | None = None,
+           feasible_only: bool = True) -> pd.DataFrame:
+    """The non-dominated points of the sweep in ``out_dir`` for 2 or 3 ``objectives``.
+
+    ``objectives`` default to the space's. Each workload has its own front (``workload``
+    keeps one). Only points that met the space's constraints count unless
+    ``feasible_only=False``. Returns rows of :func:`~tritium.analysis.dse.store.load_results`
+    (with ``chip_toml``), sorted by the first objective, best first.
+
+    Raises:
+        TritiumError: no sweep in ``out_dir``; an unknown workload.
+        SpecError: not 2 or 3 known, distinct objectives.
+    """
+    space = load_space_of(out_dir)
+    objectives = _check_objectives(objectives if objectives is not None else space.objectives)
+    df = _selected(out_dir, workload, feasible_only)
+    front = _front(df, objectives)
+    return _sorted(front, objectives[0]).reset_index(drop=True)
+
+
+def _selected(out_dir, workload: str | None, feasible_only: bool) -> pd.DataFrame:
+    df = load_results(out_dir, status="ok", chips=True)
+    if workload is not None:
+        names = sorted(set(load_results(out_dir).workload))
+        if workload not in names:
+            raise TritiumError(f"{out_dir}: no workload '{workload}'; workloads: {', '.join(names)}")
+        df = df[df.workload == workload]
+    return df[df.feasible] if feasible_only else df
+
+
+def _sorted(df: pd.DataFrame, metric: str) -> pd.DataFrame:
+    return df.sort_values(metric, ascending=METRICS[metric].direction == "min", kind="stable")
+
+
+def pick(out_dir: str | Path, dest: str | Path | None = None, *, max_area_mm2: float | None = None,
+         max_power_w: float | None = None, min_tokens_per_s: float | None = None,
+         max_joules_per_token: float | None = None, max_cost_usd: float | None = None,
+         max_time_per_output_token_s: float | None = None, max_time_to_first_token_s: float | None = None,
+         objectives: Sequence[str] | None = None, rank_by: str | None = None, top: int = 5,
+         workload: str | None = None, feasible_only: bool = True) -> list[Path]:
+    """Write the best chips of a sweep that meet the given limits as chip TOML files; return their paths.
+
+    Candidates are the simulated points of one workload (``workload``; default the space's
+    first) that meet every limit given here and, with ``feasible_only``, the space's own
+    constraints. Of those, the Pareto front over ``objectives`` (default the space's) is
+    ranked by ``rank_by`` (default the first objective), best first, and the first ``top``
+    are written to ``dest`` (default ``OUT/picked``), each atomically as ``<chip name>.toml``
+    with a comment header giving its metrics: ready for ``tritium simulate --chip``,
+    ``tritium hdl export --chip`` and ``tritium report --chip``. No candidate: an empty list.
+
+    Raises:
+        TritiumError: no sweep in ``out_dir``; an unknown workload.
+        SpecError: a limit that is not a finite number; bad objectives; ``top`` < 1.
+    """
+    space = load_space_of(out_dir)
+    objectives = _check_objectives(objectives if objectives is not None else space.objectives)
+    rank_by = rank_by or objectives[0]
+    if rank_by not in METRICS:
+        raise SpecError("rank_by", rank_by, "must be one of " + ", ".join(METRICS))
+    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+        raise SpecError("top", top, "must be an integer >= 1")
+    limits = {"max_area_mm2": max_area_mm2, "max_power_w": max_power_w, "min_tokens_per_s": min_tokens_per_s,
+              "max_joules_per_token": max_joules_per_token, "max_cost_usd": max_cost_usd,
+              "max_time_per_output_token_s": max_time_per_output_token_s,
+              "max_time_to_first_token_s": max_time_to_first_token_s}
+    df = _selected(out_dir, workload if workload is not None else space.workloads[0].name, feasible_only)
+    for key, bound in limits.items():
+        if bound is None:
+            continue
+        if isinstance(bound, bool) or not isinstance(bound, (int, float)) or not math.isfinite(bound):
+            raise SpecError(key, bound, "must be a finite number")
+        kind, _, metric = key.partition("_")
+        df = df[df[metric] <= bound] if kind == "max" else df[df[metric] >= bound]
+    best = _sorted(_front(df, objectives), rank_by).head(top)
+    folder = Path(dest) if dest is not None else Path(out_dir) / "picked"
+    paths = []
+    for row in best.itertuples(index=False):
+        name = re.search(r"^name = \"(.+)\"$", row.chip_toml, re.M).group(1)
+        header = "".join(f"# {m} = {getattr(row, m):.6g} {METRICS[m].unit}\n" for m in METRICS
+                         if not math.isnan(getattr(row, m)))
+        text = (f"# Picked from sweep {out_dir} (space '{space.name}', point {row.id}, workload {row.workload})\n"
+                f"{header}\n{row.chip_toml}")
+        paths.append(write_text_atomic(folder / f"{name}.toml", text))
+    return paths

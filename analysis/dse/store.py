@@ -1,0 +1,244 @@
+"""Sweep results on disk: one SQLite database (WAL) per output folder, written point by point.
+
+``OUT/results.sqlite`` holds one row per evaluated point (its id, workload, parameters, the
+full chip TOML, status and error, metrics, feasibility), the space it came from and the
+resolved base chip. Only the sweep's driver writes; each batch of finished points is one
+transaction, so a point is in the file completely or not at all, and a sweep killed at any
+moment (even SIGKILL) keeps every point it had written. ``OUT/space.toml`` and
+``OUT/base.toml`` are copies of the inputs, for people.
+
+:func:`load_results` reads the table back as a DataFrame: one row per point, the metrics of
+:data:`~tritium.analysis.dse.space.METRICS` as columns, and one column per varied parameter
+named by its dotted key (``tlu.rows``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import time
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import pandas as pd
+
+from tritium.analysis.dse.space import METRICS, Space, space_from_toml
+from tritium.errors import TritiumError
+from tritium.fileio import write_text_atomic
+
+__all__ = ["RESULTS_FILE", "ResultStore", "load_results", "load_space_of", "results_path"]
+
+RESULTS_FILE = "results.sqlite"
+SCHEMA_VERSION = "1"
+_METRIC_COLUMNS = tuple(METRICS)
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (run INTEGER PRIMARY KEY, started REAL, strategy TEXT, executor TEXT);
+CREATE TABLE IF NOT EXISTS points (
+    id TEXT PRIMARY KEY, seq INTEGER NOT NULL, run INTEGER NOT NULL, workload TEXT NOT NULL,
+    status TEXT NOT NULL, error TEXT NOT NULL, params TEXT NOT NULL, chip_toml TEXT NOT NULL,
+    feasible INTEGER NOT NULL, violations TEXT NOT NULL,
+    {", ".join(f"{m} REAL" for m in _METRIC_COLUMNS)},
+    node_nm INTEGER, dram_type TEXT, extra TEXT NOT NULL, eval_s REAL, cpu_s REAL, worker TEXT
+);
+"""
+
+
+def results_path(out_dir: str | Path) -> Path:
+    """``OUT/results.sqlite``; raises :class:`TritiumError` when the folder holds no sweep."""
+    path = Path(out_dir) / RESULTS_FILE
+    if not path.is_file():
+        raise TritiumError(f"{out_dir}: no sweep results here (no {RESULTS_FILE}); run a sweep into it first")
+    return path
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    con = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a committed point survives a killed process
+    return con
+
+
+class ResultStore:
+    """The results database of one sweep folder, opened by the sweep's driver (the only writer)."""
+
+    def __init__(self, con: sqlite3.Connection, path: Path, run: int, seq: int):
+        self._con, self.path, self.run, self._seq = con, path, run, seq
+
+    @classmethod
+    def open(cls, out_dir: str | Path, space: Space, *, resume: bool, strategy: str, executor: str) -> "ResultStore":
+        """Create ``out_dir``'s database for ``space``, or reopen it to resume.
+
+        Raises:
+            TritiumError: the folder already holds results and ``resume`` is false; or it
+                holds the results of a different space (or base chip) than ``space``.
+        """
+        from tritium.sim import chip_to_toml
+
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / RESULTS_FILE
+        existed = path.is_file()
+        con = _connect(path)
+        try:
+            con.executescript(_SCHEMA)
+            meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+            count = con.execute("SELECT COUNT(*) FROM points").fetchone()[0]
+            _check_schema(out, meta)
+            if existed and meta and not resume:
+                raise TritiumError(f"{out}: already holds a sweep of space '{meta.get('name')}' ({count} points); "
+                                   f"resume it or choose an empty folder")
+            if meta and meta.get("digest") != space.digest:
+                raise TritiumError(f"{out}: holds a sweep of a different space or base chip ('{meta.get('name')}', "
+                                   f"digest {meta.get('digest')}, this space {space.digest}); cannot resume it")
+            if not meta:
+                rows = {"schema": SCHEMA_VERSION, "name": space.name, "digest": space.digest, "space_toml": space.text,
+                        "space_source": space.source, "base_toml": chip_to_toml(space.base),
+                        "params": json.dumps([p.path for p in space.params]), "created": repr(time.time())}
+                with _transaction(con):
+                    con.executemany("INSERT INTO meta VALUES (?, ?)", rows.items())
+                write_text_atomic(out / "space.toml", space.text)
+                write_text_atomic(out / "base.toml", rows["base_toml"])
+            run = (con.execute("SELECT MAX(run) FROM runs").fetchone()[0] or 0) + 1
+            with _transaction(con):
+                con.execute("INSERT INTO runs VALUES (?, ?, ?, ?)", (run, time.time(), strategy, executor))
+            seq = con.execute("SELECT COALESCE(MAX(seq), 0) FROM points").fetchone()[0]
+        except BaseException:
+            con.close()
+            raise
+        return cls(con, path, run, seq)
+
+    def done_ids(self) -> set[str]:
+        """Ids of the points already in the file."""
+        return {row[0] for row in self._con.execute("SELECT id FROM points")}
+
+    def records(self) -> Iterator[dict]:
+        """Every stored point as ``{id, workload, params, status, feasible, metrics}`` (metrics of METRICS)."""
+        cols = ", ".join(_METRIC_COLUMNS)
+        for row in self._con.execute(f"SELECT id, workload, params, status, feasible, {cols} FROM points"):
+            yield {"id": row[0], "workload": row[1], "params": json.loads(row[2]), "status": row[3],
+                   "feasible": bool(row[4]), "metrics": dict(zip(_METRIC_COLUMNS, (_nan(v) for v in row[5:])))}
+
+    def write(self, records: Iterable[dict]) -> int:
+        """Append finished points in one transaction; return how many were new (a repeat id is ignored)."""
+        rows = []
+        for r in records:
+            self._seq += 1
+            m = r["metrics"]
+            extra = {k: v for k, v in m.items() if k not in METRICS and k not in ("node_nm", "dram_type")}
+            rows.append((r["id"], self._seq, self.run, r["workload"], r["status"], r["error"],
+                         json.dumps(r["params"], sort_keys=True), r["chip_toml"], int(r["feasible"]), r["violations"],
+                         *(_sql_float(m.get(k)) for k in _METRIC_COLUMNS), m.get("node_nm"), m.get("dram_type"),
+                         json.dumps(extra), r.get("eval_s"), r.get("cpu_s"), r.get("worker")))
+        marks = ", ".join("?" * len(rows[0])) if rows else ""
+        with _transaction(self._con):
+            before = self._con.total_changes
+            self._con.executemany(f"INSERT OR IGNORE INTO points VALUES ({marks})", rows)
+            return self._con.total_changes - before
+
+    def counts(self) -> dict[str, int]:
+        """Points by status, plus ``feasible`` and ``total``."""
+        out = {s: 0 for s in ("ok", "invalid", "error")}
+        out.update(dict(self._con.execute("SELECT status, COUNT(*) FROM points GROUP BY status").fetchall()))
+        out["feasible"] = self._con.execute("SELECT COUNT(*) FROM points WHERE feasible = 1").fetchone()[0]
+        out["total"] = sum(out[s] for s in ("ok", "invalid", "error"))
+        return out
+
+    def top_errors(self, limit: int = 5) -> list[tuple[str, int]]:
+        """The most frequent error texts of invalid and failed points, with their counts."""
+        return self._con.execute("SELECT error, COUNT(*) AS n FROM points WHERE status != 'ok' GROUP BY error "
+                                 "ORDER BY n DESC LIMIT ?", (limit,)).fetchall()
+
+    def close(self) -> None:
+        try:
+            self._con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            self._con.close()
+
+
+class _transaction:
+    def __init__(self, con: sqlite3.Connection):
+        self.con = con
+
+    def __enter__(self):
+        self.con.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type, exc, tb):
+        self.con.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+
+def _sql_float(value) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _nan(value) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _check_schema(out: Path, meta: dict) -> None:
+    if meta and meta.get("schema") != SCHEMA_VERSION:
+        raise TritiumError(f"{out}: results written by another version of Tritium (schema {meta.get('schema')}, "
+                           f"this one reads {SCHEMA_VERSION}); sweep again into a new folder")
+
+
+def _read_only(out_dir: str | Path) -> sqlite3.Connection:
+    path = results_path(out_dir)
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30.0)
+    try:
+        _check_schema(Path(out_dir), dict(con.execute("SELECT key, value FROM meta").fetchall()))
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def load_results(out_dir: str | Path, *, status: str | None = None, chips: bool = False) -> pd.DataFrame:
+    """The points of the sweep in ``out_dir`` as a DataFrame, in evaluation order.
+
+    Columns: id, run, seq, workload, status, error, feasible (bool), violations, the metrics
+    of METRICS (NaN where not evaluated), node_nm, dram_type, eval_s and cpu_s (wall and CPU
+    seconds the worker spent on the point), worker, one column per
+    varied parameter (its dotted key), and ``chip_toml`` when ``chips``. ``status`` keeps
+    only points of that status (``"ok"``, ``"invalid"``, ``"error"``).
+
+    Raises:
+        TritiumError: ``out_dir`` holds no sweep.
+    """
+    con = _read_only(out_dir)
+    try:
+        paths = json.loads(dict(con.execute("SELECT key, value FROM meta").fetchall())["params"])
+        cols = ["id", "run", "seq", "workload", "status", "error", "feasible", "violations", *_METRIC_COLUMNS,
+                "node_nm", "dram_type", "eval_s", "cpu_s", "worker", "params"] + (["chip_toml"] if chips else [])
+        where, args = ("WHERE status = ?", (status,)) if status else ("", ())
+        df = pd.read_sql_query(f"SELECT {', '.join(cols)} FROM points {where} ORDER BY seq", con, params=args)
+    finally:
+        con.close()
+    df["feasible"] = df["feasible"].astype(bool)
+    for m in _METRIC_COLUMNS:
+        df[m] = df[m].astype(float)
+    params = [json.loads(p) for p in df.pop("params")]
+    for path in paths:
+        df[path] = [p.get(path) for p in params]
+    return df
+
+
+def load_space_of(out_dir: str | Path) -> Space:
+    """The space a sweep folder was made from (its stored text; relative paths resolve against the folder)."""
+    con = _read_only(out_dir)
+    try:
+        meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+    finally:
+        con.close()
+    import tomllib
+
+    from tritium.sim import Chip
+    from tritium.specio import from_mapping
+
+    source = meta.get("space_source", "")
+    folder = Path(source).parent if source and source != "<text>" else Path(out_dir)
+    base = from_mapping(Chip, tomllib.loads(meta["base_toml"]))
+    return space_from_toml(meta["space_toml"], base_dir=folder, source=f"{out_dir}/space.toml", base=base)
