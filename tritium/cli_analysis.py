@@ -7,9 +7,203 @@ Thin layers over public functions; :func:`register` adds the subcommands to the
 from __future__ import annotations
 
 import argparse
+import math
+import shlex
+import time
+
+from tritium.cliutil import ProgressBar, print_json, scenario_args
+from tritium.errors import TritiumError
 
 __all__ = ["register"]
+
+_DEFAULT_MODEL = "bitnet-b1.58-2b-4t"  # tritium.analysis.compare.DEFAULT_* (not imported: keeps --help fast)
+_DEFAULT_CHIP = "edge-lpddr5"
+_DEFAULT_GPU = "h100-sxm"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add this module's subcommands to ``sub``."""
+    p = sub.add_parser("gpus", help="list the GPU database, show one GPU, or the GPU model's calibration errors",
+                       description="List the GPU database; 'show NAME' prints one GPU (or a GPU TOML file) as TOML "
+                                   "with its sources; 'calibration' prints the GPU model against its measured anchors.")
+    p.add_argument("action", nargs="?", choices=("list", "show", "calibration"), default="list")
+    p.add_argument("name", nargs="?", help="database name, alias or GPU TOML file (for 'show')")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_cmd_gpus)
+
+    p = sub.add_parser("gpu-bench", help="measure a model's matmuls on the local CUDA GPU into a calibration",
+                       description="Time the trace's GEMM kernels with torch on the local CUDA GPU, read board "
+                                   "energy from NVML, and write a calibration TOML that 'compare' and 'report' "
+                                   "use with --calibration. Without a CUDA GPU it says so and exits 2.")
+    p.add_argument("--model", default=_DEFAULT_MODEL, help="zoo name, HF id or config.json (default: %(default)s)")
+    scenario_args(p)
+    p.add_argument("--gpu", help="the database GPU this is (default: detected from the device name)")
+    p.add_argument("--weights", default="bf16",
+                   help="comma-separated weight modes to time: bf16, fp16, int8 (default: %(default)s)")
+    p.add_argument("--out", required=True, metavar="FILE", help="calibration TOML to write")
+    p.add_argument("--json", action="store_true", help="print what was measured as JSON")
+    p.set_defaults(func=_cmd_gpu_bench)
+
+    p = sub.add_parser("compare", help="the same request on a chip and on a GPU, side by side",
+                       description="Trace one request, simulate it on the chip, run the GPU model on the same "
+                                   "trace, and print TTFT, TPOT, tokens/s, J/token, power, die area, cost and "
+                                   "gCO2e per 1M tokens side by side with their ratios.")
+    _comparison_args(p)
+    p.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    p.set_defaults(func=_cmd_compare)
+
+    p = sub.add_parser("report", help="write the comparison report: one HTML file and a Markdown twin",
+                       description="Compare, sweep batch size and context length, draw the plots, and write "
+                                   "DIR/report.html (self-contained), DIR/report.md with DIR/plots/, and the "
+                                   "resolved chip, GPU and calibration beside them. With no options: BitNet "
+                                   "b1.58 2B4T on edge-lpddr5 against an H100 SXM.")
+    _comparison_args(p)
+    p.add_argument("--out", required=True, metavar="DIR", help="folder to write the report into")
+    p.set_defaults(func=_cmd_report)
+
+
+def _comparison_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default=_DEFAULT_MODEL, help="zoo name, HF id or config.json (default: %(default)s)")
+    p.add_argument("--chip", default=_DEFAULT_CHIP, help="chip preset or TOML file (default: %(default)s)")
+    p.add_argument("--gpu", default=_DEFAULT_GPU, help="GPU name (tritium gpus) or GPU TOML file (default: %(default)s)")
+    scenario_args(p)
+    p.add_argument("--region", default="world", help="grid region for carbon: ISO code or country (default: %(default)s)")
+    p.add_argument("--pue", type=float, default=1.1, help="data-centre PUE for both sides (default: %(default)s)")
+    p.add_argument("--weights", choices=("fp16", "bf16", "int8", "w4a16", "w2a8"),
+                   help="GPU weight kernel (default: w2a8 for a ternary model, else bf16)")
+    p.add_argument("--gpus", type=int, default=1, help="GPUs in tensor parallelism (default: %(default)s)")
+    p.add_argument("--calibration", metavar="FILE", help="GPU calibration TOML (from tritium gpu-bench)")
+
+
+def _comparison_kwargs(args: argparse.Namespace) -> dict:
+    return dict(batch=args.batch, prefill=args.prefill, decode=args.decode, region=args.region, pue=args.pue,
+                weights=args.weights, gpus=args.gpus, calibration=args.calibration)
+
+
+def _cmd_gpus(args: argparse.Namespace) -> int:
+    from tritium.analysis.gpu import gpu_to_toml, list_gpus, load_gpu
+    from tritium.specio import to_mapping
+
+    if args.action == "calibration":
+        from tritium.analysis.gpu_calibrate import calibration_report, report_markdown
+
+        report = calibration_report()
+        if args.json:
+            print_json(report.to_dict("records"))
+        else:
+            print(report_markdown(report), end="")
+        return 0
+    if args.action == "show":
+        if not args.name:
+            raise TritiumError("gpus show: name one (see 'tritium gpus')")
+        gpu = load_gpu(args.name)
+        if args.json:
+            print_json(to_mapping(gpu))
+        else:
+            print(gpu_to_toml(gpu), end="")
+        return 0
+    gpus = [load_gpu(n) for n in list_gpus()]
+    if args.json:
+        print_json([to_mapping(g) for g in gpus])
+        return 0
+    print(f"{'name':<22} {'BF16 TF':>8} {'INT8 TOPS':>9} {'mem GB/s':>9} {'mem':>11} {'TDP W':>6} "
+          f"{'die mm2':>8} {'node':<11} {'price $':>8}")
+    for g in gpus:
+        die = f"{g.die_mm2:g}" if g.die_mm2 is not None else "n/p"
+        price = "n/p" if g.price_usd is None else f"{g.price_usd:,.0f}" + ("~" if g.price_is_estimate else "")
+        print(f"{g.name:<22} {g.bf16_tflops:>8g} {g.int8_tops:>9g} {g.memory_bandwidth_gb_s:>9g} "
+              f"{g.mem_gb:>4g} {g.memory_type:<6} {g.tdp_w:>6g} {die:>8} {g.node:<11} {price:>8}")
+    print("n/p: not published; ~: street estimate. Sources: 'tritium gpus show NAME'.")
+    return 0
+
+
+def _cmd_gpu_bench(args: argparse.Namespace) -> int:
+    from tritium.analysis.gpu import save_calibration
+    from tritium.analysis.gpu_bench import TorchCuda, gpu_bench
+    from tritium.workloads import Scenario, build_trace
+
+    weights = tuple(w.strip() for w in args.weights.split(",") if w.strip())
+    table = build_trace(args.model, Scenario(batch=args.batch, prefill=args.prefill, decode=args.decode))
+    bench = TorchCuda()  # no CUDA: NoCudaError, one error line, exit 2
+    with ProgressBar("measuring", unit="kernel") as progress:
+        report = gpu_bench(table, measurement=bench, gpu=args.gpu, weights=weights, progress=progress)
+    save_calibration(report.calibration, args.out)
+    if args.json:
+        print_json({"gpu": report.gpu, "device": report.device_name, "software": report.software,
+                    "gemm_tflops": report.gemm_tflops, "gemm_w": report.gemm_w, "copy_tbps": report.copy_tbps,
+                    "copy_w": report.copy_w, "idle_w": report.idle_w, "shapes": report.shapes.to_dict("records"),
+                    "notes": list(report.notes), "calibration": args.out})
+        return 0
+    print(f"{report.device_name} ({report.software}), as database GPU {report.gpu}")
+    watts = (lambda w: "power not read" if w is None else f"{w:.0f} W")
+    print(f"  BF16 8192^3 GEMM   {report.gemm_tflops:9.1f} TFLOP/s  ({watts(report.gemm_w)})")
+    print(f"  device copy        {report.copy_tbps:9.3f} TB/s     ({watts(report.copy_w)})")
+    print(f"  idle               {watts(report.idle_w)}")
+    for s in report.shapes.itertuples(index=False):
+        print(f"  {s.phase:<8} {s.weights:<5} {s.m:>6} x {s.k:>6} x {s.n:>6}  {s.seconds * 1e6:10.1f} us "
+              f"(model {s.model_seconds * 1e6:.1f} us)  {s.tflops:8.2f} TFLOP/s")
+    for note in report.notes:
+        print(f"  note: {note}")
+    print(f"calibration written to {args.out}; use it with --calibration {args.out}")
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from tritium.analysis.compare import compare
+
+    c = compare(args.model, args.chip, args.gpu, **_comparison_kwargs(args))
+    if args.json:
+        print_json(c.as_dict())
+        return 0
+    s = c.scenario
+    print(f"{c.model}: batch {s['batch']}, prefill {s['prefill']}, decode {s['decode']}; carbon on the "
+          f"'{c.region}' grid at PUE {c.pue:g}")
+    table = c.table()
+    left, right = c.chip_label, c.gpu_label
+    width = max(14, len(left), len(right))
+    print(f"  {'':<26} {left:>{width}} {right:>{width}} {'GPU / chip':>11}  better")
+    for r in table.itertuples(index=False):
+        ratio = "" if not math.isfinite(r.gpu_over_chip) else f"{r.gpu_over_chip:,.3g}x"
+        name = f"{r.metric.strip()}{f' ({r.unit})' if r.unit and r.unit != r.metric else ''}"
+        indent = "  " if r.metric.startswith(" ") else ""
+        print(f"  {indent + name:<26} {_cell(r.chip):>{width}} {_cell(r.gpu):>{width}} {ratio:>11}  {r.better}")
+    print(f"  note: GPU model calibration '{c.calibration.name}'; cost to make excludes NRE; "
+          "the GPU price is a list or street price")
+    return 0
+
+
+def _cell(value: float) -> str:
+    if not math.isfinite(value):
+        return "n/a"
+    if value.is_integer() and abs(value) < 1e6:
+        return f"{int(value):,}"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.1f}" if abs(value) >= 100 else f"{value:.4g}"
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from tritium.analysis.report import build_report
+    from tritium.analysis.report_render import write_report
+
+    command = _report_command(args)
+    start = time.perf_counter()
+    with ProgressBar("comparing", unit="run") as progress:
+        report = build_report(args.model, args.chip, args.gpu, command=command, progress=progress,
+                              **_comparison_kwargs(args))
+    paths = write_report(report, args.out)
+    seconds = time.perf_counter() - start
+    print(f"report written to {args.out}: report.html (self-contained), report.md and "
+          f"{sum(p.parent.name == 'plots' for p in paths)} plot files in plots/, chip.toml, gpu.toml, "
+          f"calibration.toml, comparison.json ({seconds:.1f} s)")
+    return 0
+
+
+def _report_command(args: argparse.Namespace) -> str:
+    """The command that makes this report again: every option that differs from its default."""
+    words = ["tritium", "report"]
+    defaults = {"model": _DEFAULT_MODEL, "chip": _DEFAULT_CHIP, "gpu": _DEFAULT_GPU, "batch": 1, "prefill": 512,
+                "decode": 128, "region": "world", "pue": 1.1, "weights": None, "gpus": 1, "calibration": None}
+    for key, default in defaults.items():
+        value = getattr(args, key)
+        if value != default:
+            words += [f"--{key}", str(value)]
+    return shlex.join(words + ["--out", str(args.out)])
