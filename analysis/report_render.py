@@ -91,7 +91,8 @@ def _tables(r: Report) -> dict[str, _Table]:
     out = {}
     main = c.table()
     out["compare"] = _Table(("metric", "unit", c.chip_label, c.gpu_label, "GPU / chip", "better"),
-                            tuple((m.strip(), u, _num(a), _num(b), _ratio(q), w) for m, u, a, b, q, w in
+                            tuple((f"- {m.strip()}" if m.startswith(" ") else m, u, _num(a), _num(b), _ratio(q), w)
+                                  for m, u, a, b, q, w in
                                   main.itertuples(index=False)),
                             (False, False, True, True, True, False))
     modes = r.weight_modes
