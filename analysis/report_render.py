@@ -213,7 +213,7 @@ def write_report(report: Report, out_dir: str | os.PathLike) -> list[Path]:
 def _calibration_text(r: Report) -> tuple[str, str]:
     """(paragraph, Markdown table or "") describing the GPU model's calibration."""
     cal = r.comparison.calibration
-    text = f"Calibration '{cal.name}': {cal.description}"
+    text = f"Calibration '{cal.name}': {cal.description.rstrip('.')}."
     if r.calibration_errors is None:
         return text, ""
     return text + " Model against the measured H100 anchors:", report_markdown(r.calibration_errors)
