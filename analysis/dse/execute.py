@@ -54,7 +54,7 @@ class SweepProgress:
     """Where a running sweep stands (passed to the ``progress`` callback after every batch).
 
     Attributes:
-        done: points of this search stored so far (earlier runs included when resuming).
+        done: points of this search finished so far (earlier runs' included when resuming).
         total: points the search will have stored at the end; None when not known in
             advance (guided search). new: points evaluated by this run.
         invalid, errors: of ``new``, how many were invalid chips or failed.
@@ -79,7 +79,7 @@ class SweepSummary:
     Attributes:
         out_dir: the results folder. space: its name. strategy, executor: how it ran.
         stored: points in the results file now (all runs). evaluated: points this run
-        computed. skipped: points of the search already stored by an earlier run (resume).
+        computed (so a resumed sweep that recomputed nothing has stored = earlier + evaluated). skipped: points of the search already stored by an earlier run (resume).
         ok, invalid, errors, feasible: counts over the whole file. resubmitted: batches
         submitted again after a worker or pool failure. elapsed_s, rate_per_s: this run.
         top_errors: the most frequent error texts with their counts.
@@ -122,7 +122,8 @@ def default_workers() -> int:
 
 def sweep(space: str | os.PathLike | Space, out_dir: str | os.PathLike, *, workers: int | None = None,
           scheduler: str | None = None, resume: bool = False,
-          progress: Callable[[SweepProgress], None] | None = None, batch_size: int | None = None) -> SweepSummary:
+          progress: Callable[[SweepProgress], None] | None = None, batch_size: int | None = None,
+          connect_timeout_s: float = 20.0) -> SweepSummary:
     """Evaluate the design space ``space`` (a TOML path or a :class:`Space`) into ``out_dir``.
 
     Args:
@@ -133,6 +134,7 @@ def sweep(space: str | os.PathLike | Space, out_dir: str | os.PathLike, *, worke
             it stored are not computed again.
         progress: called with a :class:`SweepProgress` after every finished batch.
         batch_size: points per task (default: up to 32, smaller for small waves).
+        connect_timeout_s: how long to try reaching the Dask scheduler.
 
     Returns:
         A :class:`SweepSummary`. Results are in ``out_dir/results.sqlite``
@@ -151,7 +153,7 @@ def sweep(space: str | os.PathLike | Space, out_dir: str | os.PathLike, *, worke
         raise SpecError("batch_size", batch_size, "must be an integer >= 1")
     strategy = make_strategy(space)
     ctx = eval_context(space)
-    runner = _DaskRunner(ctx, scheduler) if scheduler else _LocalRunner(ctx, default_workers() if workers is None
+    runner = _DaskRunner(ctx, scheduler, connect_timeout_s) if scheduler else _LocalRunner(ctx, default_workers() if workers is None
                                                                         else workers)
     store = None
     try:
@@ -200,7 +202,8 @@ def _drive(space: Space, strategy, runner, store: ResultStore, progress, batch_s
         while queue and runner.pending < 2 * runner.slots:
             runner.submit([queue.popleft() for _ in range(min(size, len(queue)))])
         for records in runner.finished():
-            new += store.write(records)
+            store.write(records)
+            new += len(records)
             invalid += sum(r["status"] == "invalid" for r in records)
             errors += sum(r["status"] == "error" for r in records)
             strategy.tell(records)
@@ -282,7 +285,7 @@ class _LocalRunner:
 class _DaskRunner:
     """Batches on the workers of the Dask cluster at ``address``."""
 
-    def __init__(self, ctx: EvalContext, address: str):
+    def __init__(self, ctx: EvalContext, address: str, timeout_s: float):
         try:
             from distributed import Client, as_completed
         except ImportError:
@@ -293,14 +296,14 @@ class _DaskRunner:
         self.ctx, self.address = ctx, address
         self.resubmitted = 0
         try:
-            self._client = Client(address, timeout="20s", set_as_default=False)
+            self._client = Client(address, timeout=f"{timeout_s}s", set_as_default=False)
         except (OSError, TimeoutError) as err:
             raise TritiumError(f"cannot reach the Dask scheduler at {address}: {err}") from None
-        self._done = as_completed()
-        self._futures: dict = {}  # key -> (batch, attempt)
+        self._done = as_completed(loop=self._client.loop)
+        self._futures: dict = {}  # key -> (batch, attempt, future)
+        self.slots = self._threads()
 
-    @property
-    def slots(self) -> int:
+    def _threads(self) -> int:
         return max(1, sum(self._client.nthreads().values()))
 
     def describe(self) -> str:
@@ -332,6 +335,7 @@ class _DaskRunner:
                                    f"{type(err).__name__}: {err}")
             self.resubmitted += 1
             self.submit(batch, attempt + 1)
+        self.slots = self._threads()  # workers come and go
         return out
 
     def close(self) -> None:

@@ -94,23 +94,32 @@ def _decode(space: Space, index: int) -> Point:
     return Point(space.workloads[index].name, tuple(reversed(digits)))
 
 
+_DRAW_CHUNK = 4096
+
+
 def random_points(space: Space, samples: int, seed: int) -> list[Point]:
-    """``min(samples, grid size)`` distinct grid points drawn with ``default_rng(seed)``, in draw order."""
+    """``min(samples, grid size)`` distinct grid points, uniformly drawn with ``default_rng(seed)``.
+
+    Draws come in fixed-size chunks of one index per parameter (and workload), and repeats
+    are dropped in draw order, so the first ``n`` points of a larger sample are the
+    ``n``-point sample of the same seed: a resumed random sweep asked for more points only
+    adds new ones. The grid is never enumerated.
+    """
     rng = np.random.default_rng(seed)
-    total = space.grid_size
-    n = min(samples, total)
-    if total <= 2**62 and n * 2 >= total:
-        return [_decode(space, int(i)) for i in rng.permutation(total)[:n]]
+    n = min(samples, space.grid_size)
     sizes = [len(space.workloads)] + [len(p.values) for p in space.params]
     seen: set[tuple] = set()
-    out = []
+    out: list[Point] = []
     while len(out) < n:
-        digits = tuple(int(rng.integers(s)) for s in sizes)
-        if digits in seen:
-            continue
-        seen.add(digits)
-        out.append(Point(space.workloads[digits[0]].name,
-                         tuple(p.values[d] for p, d in zip(space.params, digits[1:]))))
+        draws = np.column_stack([rng.integers(s, size=_DRAW_CHUNK) for s in sizes]).tolist()
+        for digits in map(tuple, draws):
+            if digits in seen:
+                continue
+            seen.add(digits)
+            out.append(Point(space.workloads[digits[0]].name,
+                             tuple(p.values[d] for p, d in zip(space.params, digits[1:]))))
+            if len(out) == n:
+                break
     return out
 
 

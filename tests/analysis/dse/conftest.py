@@ -1,0 +1,39 @@
+"""Small design spaces for the sweep tests: TriLM 99M on a short request, a few dozen chips."""
+
+from __future__ import annotations
+
+import pytest
+
+TINY = '''
+name = "tiny"
+base = "edge-lpddr5"
+objectives = ["tokens_per_s", "joules_per_token"]
+
+[[workload]]
+model = "trilm-99m"
+prefill = 16
+decode = 4
+
+[params]
+tlu.rows = [16, 32, 64]
+clock_mhz = [500.0, 1000.0]
+dram.channels = [1, 2]
+node_nm = [12, 7]
+
+[constraints]
+max_area_mm2 = 7.0
+'''
+"""24 chips; the 12 nm ones with two DRAM channels miss the area limit."""
+
+
+@pytest.fixture
+def tiny_text() -> str:
+    return TINY
+
+
+@pytest.fixture
+def tiny_space(tmp_path):
+    """The path of a 24-point space file."""
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY)
+    return path
