@@ -174,7 +174,9 @@ def _record(obj: Any) -> dict:
     out = {}
     for f in dataclasses.fields(obj):
         value = getattr(obj, f.name)
-        out[f.name] = _record(value) if dataclasses.is_dataclass(value) else list(value) if isinstance(value, tuple) else value
+        if dataclasses.is_dataclass(value):
+            value = _record(value)
+        out[f.name] = list(value) if isinstance(value, tuple) else value
     return out
 
 
@@ -248,7 +250,8 @@ def compare(
         operational = gpu_result.totals["energy_j"] / tokens * 1e6 / 3.6e6 * pue * grid
         notes.append(f"GPU carbon: {card.name}'s die area is not published: embodied carbon not counted")
     return Comparison(
-        model=str(table.attrs.get("model") or (spec.name if spec is not None else model)), scenario=dict(chip_result.scenario), region=chip_carbon.region, pue=float(pue),
+        model=str(table.attrs.get("model") or (spec.name if spec is not None else model)),
+        scenario=dict(chip_result.scenario), region=chip_carbon.region, pue=float(pue),
         weights=mode, chip=chip, gpu=card, gpus=gpus, calibration=cal, chip_result=chip_result,
         gpu_result=gpu_result, chip_cost=costs, gpu_cost=g_cost, chip_carbon=chip_carbon, gpu_carbon=gpu_carbon,
         gpu_operational_g_per_mtok=operational, notes=tuple(notes),

@@ -261,7 +261,8 @@ def gemm_kernels(trace: pd.DataFrame, *, weights: str = "bf16", gpus: int = 1) -
     check_choice("weights", weights, WEIGHT_MODES)
     check_int("gpus", gpus, lo=1, hi=64)
     trace = validate_trace(trace)
-    ctx = _Context(None, DEFAULT_CALIBRATION, WEIGHT_MODES[weights], gpus, False)  # type: ignore[arg-type]  # shapes need no GPU
+    # shapes need no GPU: _kernel_of reads only the weight mode and the GPU count
+    ctx = _Context(None, DEFAULT_CALIBRATION, WEIGHT_MODES[weights], gpus, False)  # type: ignore[arg-type]
     rows = _records(trace)
     seen: dict[tuple, GemmKernel] = {}
     for members in _gemm_groups(trace):

@@ -102,3 +102,12 @@ def test_bad_inputs():
         compare(region="atlantis", prefill=32, decode=4)
     with pytest.raises(TritiumError, match="weights"):
         compare(weights="fp4", prefill=32, decode=4)
+
+
+def test_docstring_examples():
+    import doctest
+
+    import tritium.analysis.compare as module
+
+    result = doctest.testmod(module)
+    assert result.attempted >= 2 and result.failed == 0

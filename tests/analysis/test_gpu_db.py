@@ -109,3 +109,14 @@ def test_gpu_is_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         load_gpu("l4").tdp_w = 1.0  # type: ignore[misc]
     assert isinstance(load_gpu("l4"), Gpu)
+
+
+def test_docstring_examples():
+    import doctest
+
+    import tritium.analysis.gpu as facade
+    import tritium.analysis.gpu_db as db
+
+    for module in (facade, db):
+        result = doctest.testmod(module)
+        assert result.attempted >= 1 and result.failed == 0, module.__name__

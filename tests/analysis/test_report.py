@@ -13,7 +13,8 @@ from tritium.analysis.gpu import WEIGHT_MODES
 from tritium.analysis.report import RATIOS, build_report
 from tritium.analysis.report_render import write_report
 
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium") or "/usr/bin/chromium", shutil.which("chromedriver") or "/usr/bin/chromedriver"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
 
 @pytest.fixture(scope="module")
