@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from amaranth.hdl import Module, Signal, signed
+from amaranth.hdl import Module, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -114,7 +114,12 @@ class TritiumCore(wiring.Component):
     Streams follow :mod:`amaranth.lib.stream`: a beat transfers in a cycle where both
     ``valid`` and ``ready`` are high. The core accepts one beat per cycle while loading.
 
-    Compute cycle counter: a register ``run`` is set in the cycle after the controller
+    Between the memories and the TLU sit read registers (the block RAM's output and the
+    activations' fan-out to every tree each get a cycle of their own), so a slice is on
+    the TLU inputs two cycles after the controller reads it; like the memory read, this
+    happens before the compute phase's cycle 0 and adds one cycle per GEMM, not per pass.
+
+    Compute cycle counter: a register ``run`` is set two cycles after the controller
     issues its first read (so it is high from cycle 0, the cycle the first slice is on
     the TLU inputs) and cleared after the cycle in which the TLU's ``done`` flags the
     final pass (its sums in the accumulators); ``compute_cycles`` counts the cycles with
@@ -188,14 +193,27 @@ class TritiumCore(wiring.Component):
         last_token = tok == n_tok - 1
         last_row = (r == rows - 1) | (base + r + 1 == n_out)
 
-        # issue registers: what the TLU sees in the cycle after the controller reads
+        # Two register stages between the controller and the TLU: the memories' read
+        # (r*: what the memories output in the cycle after the controller reads) and the
+        # read registers (i*: what the TLU sees a cycle later). The read registers keep the
+        # block RAMs' long clock-to-output and the routing of each activation to every
+        # tree out of one cycle (on ECP5 that path alone limited the core to ~72 MHz).
+        rv, rfirst, rlast, rfinal = Signal(), Signal(), Signal(), Signal()
         iv, ifirst, ilast, ifinal = Signal(), Signal(), Signal(), Signal()
+        act_q = Signal(data.ArrayLayout(signed(spec.act_bits), spec.width), reset_less=True)
+        w_q = Signal(data.ArrayLayout(data.ArrayLayout(unsigned(2), spec.width), rows), reset_less=True)
         run = Signal()
         cycles = Signal(COUNTER_BITS)
-        m.d.sync += iv.eq(0)
+        m.d.sync += [
+            rv.eq(0),
+            iv.eq(rv), ifirst.eq(rfirst), ilast.eq(rlast), ifinal.eq(rfinal),
+            act_q.eq(abuf.rd_data), w_q.eq(wmem.codes),
+        ]
+        with m.If(rv):
+            m.d.sync += run.eq(1)  # high from the cycle the first slice is on the TLU inputs
         m.d.comb += [
-            tlu.act.eq(abuf.rd_data),
-            tlu.w.eq(wmem.codes),
+            tlu.act.eq(act_q),
+            tlu.w.eq(w_q),
             tlu.valid_in.eq(iv),
             tlu.first_in.eq(ifirst),
             tlu.last_in.eq(ilast),
@@ -261,8 +279,8 @@ class TritiumCore(wiring.Component):
             with m.State("ISSUE"):
                 m.d.comb += self.busy.eq(1)
                 m.d.sync += [
-                    iv.eq(1), ifirst.eq(s == 0), ilast.eq(last_slice),
-                    ifinal.eq(last_slice & last_tile & last_token), run.eq(1),
+                    rv.eq(1), rfirst.eq(s == 0), rlast.eq(last_slice),
+                    rfinal.eq(last_slice & last_tile & last_token),
                     waddr.eq(waddr + 1), aaddr.eq(aaddr + 1), s.eq(s + 1),
                 ]
                 with m.If(last_slice):
