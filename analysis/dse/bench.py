@@ -3,10 +3,9 @@
 Figures, not pass/fail tests (``tritium bench`` style). The default space is the shipped
 ``examples/spaces/edge-bitnet-2b.toml`` (BitNet b1.58 2B4T, prefill 512 + decode 128).
 
-- :func:`bench_sweep`: points per second of a seeded random sweep, wall clock, pool start,
-  trace generation and writes included.
-- :func:`bench_scaling`: that for 1, 2, ... workers, with points per CPU-second of one
-  worker (the per-core rate, unaffected by other load on the machine).
+- :func:`bench_scaling`: points per second of seeded random sweeps on 1, 2, ... local
+  workers (wall clock: pool start, trace generation and writes included), with points per
+  CPU-second of the workers (the per-core rate, less sensitive to other load on the machine).
 - :func:`bench_guided`: the guided search against the full grid: the grid's true Pareto
   front, and the front recall of the guided search after each wave against its evaluations.
 """
@@ -29,7 +28,7 @@ from tritium.analysis.dse.space import METRICS, Space, load_space
 from tritium.analysis.dse.store import load_results
 from tritium.errors import TritiumError
 
-__all__ = ["example_space", "bench_sweep", "bench_scaling", "ScalingFigure", "GuidedFigure", "bench_guided"]
+__all__ = ["example_space", "bench_scaling", "ScalingFigure", "GuidedFigure", "bench_guided"]
 
 
 def example_space(name: str = "edge-bitnet-2b") -> Space:
@@ -43,14 +42,6 @@ def example_space(name: str = "edge-bitnet-2b") -> Space:
 def _random(space: Space | None, points: int, seed: int) -> Space:
     space = space if space is not None else example_space()
     return space.with_search(strategy="random", samples=points, seed=seed)
-
-
-def bench_sweep(points: int = 2000, workers: int | None = None, *, space: Space | None = None, seed: int = 1) -> float:
-    """Points per second of a ``points``-point random sweep of ``space`` on ``workers`` local workers.
-
-    Wall clock from the call to the end, into a temporary folder (removed afterwards).
-    """
-    return _timed(_random(space, points, seed), workers)[0]
 
 
 def _timed(space: Space, workers: int | None) -> tuple[float, float, int]:
@@ -72,6 +63,9 @@ class ScalingFigure:
     points_per_s: float
     points_per_cpu_s: float
     speedup: float
+
+    def as_dict(self) -> dict:
+        return {f: getattr(self, f) for f in self.__dataclass_fields__}
 
     def line(self) -> str:
         return (f"{self.workers} worker{'s' if self.workers > 1 else ' '}: {self.points_per_s:7.1f} points/s wall "
@@ -103,7 +97,9 @@ class GuidedFigure:
         grid_points: points of the full grid. front_points: its Pareto front (feasible, all
         workloads). evaluations: points the guided search evaluated until it stopped.
         recall: the share of the true front it found. curve: (evaluations, recall) after each
-        wave. saved: 1 - evaluations / grid_points.
+        wave. samples, seed, band: the guided search's settings. grid_evaluated, grid_s,
+        workers: points the grid sweep computed in this call (0 when an earlier one was
+        reused), its wall seconds and local workers. saved: 1 - evaluations / grid_points.
     """
 
     grid_points: int
@@ -111,15 +107,30 @@ class GuidedFigure:
     evaluations: int
     recall: float
     curve: tuple[tuple[int, float], ...]
+    samples: int
+    seed: int
+    band: float
+    grid_evaluated: int
+    grid_s: float
+    workers: int
 
     @property
     def saved(self) -> float:
         return 1.0 - self.evaluations / self.grid_points
 
+    def as_dict(self) -> dict:
+        out = {f: getattr(self, f) for f in self.__dataclass_fields__}
+        out["curve"] = [list(c) for c in self.curve]
+        out["saved"] = self.saved
+        return out
+
     def lines(self) -> list[str]:
-        out = [f"grid: {self.grid_points} points, true front {self.front_points} points",
+        grid = (f"grid sweep: {self.grid_evaluated} points in {self.grid_s:.1f} s on {self.workers} workers "
+                f"({self.grid_evaluated / self.grid_s:.1f} points/s)" if self.grid_evaluated else
+                "grid sweep: reused the stored results")
+        out = [grid, f"grid: {self.grid_points} points, true front {self.front_points} points",
                f"guided: {self.evaluations} evaluations ({self.saved:.0%} fewer than the grid), "
-               f"front recall {self.recall:.1%}",
+               f"front recall {self.recall:.1%} (initial sample {self.samples}, seed {self.seed}, band {self.band:g})",
                "evaluations -> recall: " + ", ".join(f"{n}: {r:.0%}" for n, r in self.curve)]
         return out
 
@@ -135,23 +146,28 @@ def bench_guided(space: Space | None = None, *, grid_dir: str | Path | None = No
     grid's stored results as the oracle (the simulator is deterministic, so this is exactly
     what a guided sweep evaluates) and measures the share of the true front found after each
     wave. ``samples`` and ``seed`` override the space's initial random sample and seed; its
-    ``band`` is used, and no evaluation budget.
+    ``band`` is used, and no evaluation budget. Timing the grid sweep of the edge example
+    (10,368 points) is the "10,000-point sweep" figure.
     """
     space = space if space is not None else example_space()
+    s = space.search
+    samples = samples if samples is not None else s.samples
+    seed = seed if seed is not None else s.seed
     space = space.with_search(strategy="grid")
+    workers = workers if workers is not None else default_workers()
     with tempfile.TemporaryDirectory(prefix="tritium-bench-grid-") as tmp:
         folder = Path(grid_dir) if grid_dir is not None else Path(tmp)
         resume = (folder / "results.sqlite").exists()
-        sweep(space, folder, workers=workers if workers is not None else default_workers(), resume=resume)
+        t0 = time.perf_counter()
+        grid = sweep(space, folder, workers=workers, resume=resume)
+        grid_s = time.perf_counter() - t0
         df = load_results(folder)
     truth = set()
     ok = df[(df.status == "ok") & df.feasible]
     for _, group in ok.groupby("workload"):
         truth |= set(group.id[non_dominated(minimization_matrix(group, space.objectives))])
     oracle = {row["id"]: row for row in _records(df, space)}
-    s = space.search
-    search = GuidedSearch(space, samples if samples is not None else s.samples, seed if seed is not None else s.seed,
-                          0, s.band)
+    search = GuidedSearch(space, samples, seed, 0, s.band)
     paths = [p.path for p in space.params]
     evaluated: set[str] = set()
     curve = []
@@ -161,7 +177,8 @@ def bench_guided(space: Space | None = None, *, grid_dir: str | Path | None = No
         evaluated.update(ids)
         curve.append((len(evaluated), len(truth & evaluated) / len(truth) if truth else 1.0))
     recall = curve[-1][1] if curve else 0.0
-    return GuidedFigure(space.grid_size, len(truth), len(evaluated), recall, tuple(curve))
+    return GuidedFigure(space.grid_size, len(truth), len(evaluated), recall, tuple(curve), samples, seed, s.band,
+                        grid.evaluated, grid_s, workers)
 
 
 def _records(df, space: Space):

@@ -31,6 +31,17 @@ def tiny_text() -> str:
     return TINY
 
 
+@pytest.fixture(scope="session")
+def tiny_sweep(tmp_path_factory):
+    """A finished in-process sweep of the 24-point space (shared: do not write into it)."""
+    from tritium.analysis.dse import sweep
+
+    folder = tmp_path_factory.mktemp("tiny-sweep")
+    (folder / "tiny.toml").write_text(TINY)
+    sweep(folder / "tiny.toml", folder / "out", workers=0)
+    return folder / "out"
+
+
 @pytest.fixture
 def tiny_space(tmp_path):
     """The path of a 24-point space file."""

@@ -1,0 +1,115 @@
+"""Pareto fronts (against brute force) and picking chips that load, simulate and meet the limits."""
+
+from __future__ import annotations
+
+import math
+import shutil
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from tritium.analysis.dse import load_results, non_dominated, pareto, pick
+from tritium.analysis.dse.pareto import minimization_matrix
+from tritium.errors import SpecError, TritiumError
+from tritium.sim import load_chip, simulate
+from tritium.workloads import Scenario, trace
+
+
+def brute_force(values: np.ndarray) -> list[bool]:
+    out = []
+    for i, v in enumerate(values):
+        if not np.isfinite(v).all():
+            out.append(False)
+            continue
+        dominated = any(np.isfinite(w).all() and (w <= v).all() and (w < v).any()
+                        for j, w in enumerate(values) if j != i)
+        out.append(not dominated)
+    return out
+
+
+@settings(derandomize=True, max_examples=200, deadline=None)
+@given(arrays(np.float64, st.tuples(st.integers(0, 30), st.integers(1, 3)),
+              elements=st.one_of(st.integers(0, 4).map(float), st.just(math.nan))))
+def test_non_dominated_matches_brute_force(values):
+    # small integers: many ties and duplicate rows, the cases a sort-based front gets wrong
+    assert non_dominated(values).tolist() == brute_force(values)
+
+
+@pytest.fixture
+def out(tiny_sweep):
+    return tiny_sweep
+
+
+def test_front_is_the_non_dominated_feasible_points(out):
+    df = load_results(out, status="ok")
+    front = pareto(out)
+    feasible = df[df.feasible]
+    expected = feasible.id[brute_force(minimization_matrix(feasible, ["tokens_per_s", "joules_per_token"]))]
+    assert set(front.id) == set(expected) and len(front)
+    assert front.tokens_per_s.is_monotonic_decreasing  # sorted by the first objective, best first
+    assert front.feasible.all() and "chip_toml" in front.columns
+    everything = pareto(out, feasible_only=False)
+    assert set(everything.id) == set(df.id[brute_force(minimization_matrix(df, ["tokens_per_s",
+                                                                                "joules_per_token"]))])
+
+
+def test_front_for_other_and_three_objectives(out):
+    df = load_results(out, status="ok")
+    df = df[df.feasible]
+    for objectives in (["area_mm2", "joules_per_token"], ["tokens_per_s", "joules_per_token", "cost_usd"]):
+        front = pareto(out, objectives)
+        assert set(front.id) == set(df.id[brute_force(minimization_matrix(df, objectives))])
+    assert len(pareto(out, ["tokens_per_s", "joules_per_token", "area_mm2"])) >= len(pareto(out))
+
+
+def test_pareto_errors(out):
+    with pytest.raises(SpecError, match="objectives"):
+        pareto(out, ["tokens_per_s"])
+    with pytest.raises(SpecError, match="objectives\\[1\\]"):
+        pareto(out, ["tokens_per_s", "speed"])
+    with pytest.raises(TritiumError, match="no workload 'nope'"):
+        pareto(out, workload="nope")
+
+
+def test_pick_writes_chips_that_meet_the_limits_and_simulate(out, tmp_path):
+    df = load_results(out, status="ok")
+    limit = float(df.tokens_per_s.median())
+    paths = pick(out, tmp_path / "picked", min_tokens_per_s=limit, max_area_mm2=6.99, top=3)
+    candidates = df[df.feasible & (df.tokens_per_s >= limit) & (df.area_mm2 <= 6.99)]
+    assert 1 <= len(paths) <= 3 and len(candidates)
+    best = candidates.sort_values("tokens_per_s", ascending=False).iloc[0]
+    tr = trace("trilm-99m", Scenario(1, 16, 4))
+    speeds = []
+    for path in paths:
+        assert path.parent == tmp_path / "picked" and path.suffix == ".toml"
+        text = path.read_text()
+        assert text.startswith("# Picked from sweep") and "# tokens_per_s = " in text
+        chip = load_chip(path)
+        assert path.stem == chip.name
+        result = simulate(chip, tr)
+        row = df[df.id == text.split("point ")[1].split(",")[0]].iloc[0]
+        assert result.totals["tokens_per_s"] == pytest.approx(row.tokens_per_s, rel=1e-12)
+        assert result.totals["tokens_per_s"] >= limit and result.area_mm2["total"] <= 6.99
+        speeds.append(result.totals["tokens_per_s"])
+    assert speeds == sorted(speeds, reverse=True) and speeds[0] == pytest.approx(best.tokens_per_s)
+
+
+def test_pick_defaults_and_no_candidate(out, tmp_path):
+    mine = tmp_path / "copy"
+    shutil.copytree(out, mine)
+    paths = pick(mine)
+    assert paths and all(p.parent == mine / "picked" for p in paths) and len(paths) <= 5
+    assert pick(out, min_tokens_per_s=1e12) == []
+    assert len(pick(out, top=1, rank_by="joules_per_token")) == 1
+
+
+@pytest.mark.parametrize(("kwargs", "key"), [({"max_power_w": float("nan")}, "max_power_w"),
+                                             ({"max_area_mm2": "5"}, "max_area_mm2"),
+                                             ({"top": 0}, "top"), ({"rank_by": "speed"}, "rank_by")])
+def test_pick_errors(out, kwargs, key):
+    with pytest.raises(SpecError) as err:
+        pick(out, **kwargs)
+    assert err.value.key == key

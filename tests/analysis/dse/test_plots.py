@@ -1,0 +1,86 @@
+"""Sweep plots: fronts with GPU baselines on the same axes, sensitivity, PNG + SVG files."""
+
+from __future__ import annotations
+
+import pytest
+
+from tritium.analysis.dse import load_results, load_space_of, pareto
+from tritium.analysis.dse.plots import COLOR_BY, front_plot, gpu_points, plot_sweep, sensitivity_plot
+from tritium.analysis.gpu import gpu_baseline
+from tritium.errors import SpecError, TritiumError
+from tritium.workloads import Scenario, trace
+
+
+def test_gpu_points_are_the_baselines_on_the_same_trace(tiny_sweep):
+    space = load_space_of(tiny_sweep)
+    points, notes = gpu_points(space, space.workloads[0].name, ("h100-sxm", "jetson-agx-orin-64gb"))
+    assert notes == [] and [p["label"] for p in points] == ["h100-sxm (w2a8)", "jetson-agx-orin-64gb (w2a8)"]
+    r = gpu_baseline("h100-sxm", trace("trilm-99m", Scenario(1, 16, 4)), weights="w2a8")
+    assert points[0]["tokens_per_s"] == r.totals["tokens_per_s"]
+    assert points[0]["joules_per_token"] == r.totals["joules_per_token"]
+    assert points[0]["area_mm2"] == r.area_mm2["total"] and points[0]["cost_usd"] > 0
+    with pytest.raises(TritiumError, match="no-such-gpu"):
+        gpu_points(space, space.workloads[0].name, ("no-such-gpu",))
+
+
+def _texts(fig) -> list[str]:
+    ax = fig.axes[0]
+    return [t.get_text() for t in ax.texts] + [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_front_plot_marks_the_front_and_the_gpus(tiny_sweep):
+    fig = front_plot(tiny_sweep, "joules_per_token", "tokens_per_s", gpus=("h100-sxm", "rtx-4090"))
+    ax = fig.axes[0]
+    texts = _texts(fig)
+    assert "h100-sxm (w2a8)" in texts and "rtx-4090 (w2a8)" in texts
+    assert {"front, 12 nm", "front, 7 nm"} & set(texts) and "misses a constraint" in texts
+    front = pareto(tiny_sweep, ["joules_per_token", "tokens_per_s"])
+    sizes = [c for c in ax.collections if len(c.get_sizes()) and c.get_sizes()[0] == 46]
+    assert sum(len(c.get_offsets()) for c in sizes) == len(front)  # every front chip drawn large
+    stars = [c for c in ax.collections if len(c.get_sizes()) and c.get_sizes()[0] == 260]
+    assert len(stars) == 2
+    assert ax.get_xscale() == "log"  # GPUs spend ~50x the energy per token of these chips
+    assert "better" in ax.get_xlabel()
+
+
+def test_front_plot_by_dram_type_and_cost_axis(tiny_sweep):
+    fig = front_plot(tiny_sweep, "cost_usd", color_by="dram_type", gpus=("rtx-4090",))
+    texts = _texts(fig)
+    assert "rtx-4090 (w2a8) (price)" in texts and "front, LPDDR5" in texts
+
+
+def test_sensitivity_names_each_parameter(tiny_sweep):
+    fig = sensitivity_plot(tiny_sweep, "tokens_per_s")
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert sorted(labels) == sorted(["tlu.rows", "clock_mhz", "dram.channels", "node_nm"])
+    assert labels[-1] == "dram.channels"  # the widest spread on top: DRAM bounds decode
+    df = load_results(tiny_sweep, status="ok")
+    assert df.groupby("node_nm").tokens_per_s.median().nunique() == 1  # node changes no timing
+
+
+def test_plot_sweep_writes_png_and_svg(tiny_sweep, tmp_path):
+    paths = plot_sweep(tiny_sweep, tmp_path / "plots", gpus=("h100-sxm",))
+    names = {p.name for p in paths}
+    tag = "trilm-99m_b1-p16-d4"
+    for x in ("joules_per_token", "area_mm2", "cost_usd"):
+        for color in COLOR_BY:
+            assert f"front-{tag}-tokens_per_s-vs-{x}-by-{color}.png" in names
+            assert f"front-{tag}-tokens_per_s-vs-{x}-by-{color}.svg" in names
+    assert f"sensitivity-{tag}-tokens_per_s.svg" in names and f"sensitivity-{tag}-joules_per_token.png" in names
+    assert len(paths) == 16
+    for p in paths:
+        data = p.read_bytes()
+        assert data.startswith(b"\x89PNG") if p.suffix == ".png" else b"<svg" in data[:2000]
+    svg = (tmp_path / "plots" / f"front-{tag}-tokens_per_s-vs-joules_per_token-by-node_nm.svg").read_text()
+    assert "h100-sxm" in svg
+
+
+def test_plot_errors(tiny_sweep):
+    with pytest.raises(SpecError, match="x"):
+        front_plot(tiny_sweep, "speed")
+    with pytest.raises(SpecError, match="color_by"):
+        front_plot(tiny_sweep, color_by="cores")
+    with pytest.raises(TritiumError, match="no workload"):
+        front_plot(tiny_sweep, workload="nope")
+    with pytest.raises(SpecError, match="metric"):
+        sensitivity_plot(tiny_sweep, "speed")
