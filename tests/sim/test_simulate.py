@@ -154,3 +154,14 @@ def test_identical_layer_extrapolation_matches_the_full_timeline(name):
         extrapolated = sim._block_cycles(chip, idx, layers, kinds, sigs, timings)
         full = sim._block_cycles(chip, idx, layers, kinds, distinct, timings)
         assert extrapolated == pytest.approx(full, rel=1e-3)
+
+
+@pytest.mark.parametrize("name", ["edge-lpddr5", "lowcost-28nm"])
+def test_time_to_first_token_is_at_least_the_prefill_dram_time(name):
+    # A DMA-only op split into more than two chunks (the 2B4T embedding at a 512-token
+    # prompt on edge-lpddr5) once deadlocked the DMA slot queue and read as a 0 s prefill.
+    chip = load_chip(name)
+    r = simulate(chip, trace("bitnet-b1.58-2b-4t", Scenario(batch=1, prefill=512, decode=2)))
+    prefill = r.ops[r.ops.phase == "prefill"]
+    dram_s = (prefill.dram_bytes * prefill.steps).sum() / (chip.dram.bandwidth_gb_s * 1e9 * chip.chips)
+    assert r.totals["time_to_first_token_s"] >= dram_s > 0
