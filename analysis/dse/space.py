@@ -114,6 +114,7 @@ _SEARCH_KEYS = ("strategy", "samples", "seed", "max_evaluations", "band")
 _RANGE_KEYS = ("start", "stop", "step", "factor")
 _MAX_VALUES = 4096  # per parameter
 _FROZEN_FIELDS = ("name", "description")
+_UNSTORED_KEYS = ("description", "objectives", "search")  # no stored record depends on them
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,10 +228,15 @@ class Space:
 
     @property
     def digest(self) -> str:
-        """Hash of what the results depend on: the file's content and the resolved base chip."""
+        """Hash of what the stored results depend on: the parsed file (comments, ``description``,
+        ``objectives`` and ``[search]`` left out, so editing those keeps a sweep resumable) and
+        the resolved base chip."""
+        import tomllib
+
         from tritium.sim import chip_to_toml
 
-        blob = json.dumps({"text": self.text, "base": chip_to_toml(self.base)}, sort_keys=True)
+        data = {k: v for k, v in tomllib.loads(self.text).items() if k not in _UNSTORED_KEYS}
+        blob = json.dumps({"space": data, "base": chip_to_toml(self.base)}, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def workload(self, name: str) -> Workload:

@@ -90,8 +90,8 @@ class ResultStore:
                 raise TritiumError(f"{out}: already holds a sweep of space '{meta.get('name')}' ({count} points); "
                                    f"resume it or choose an empty folder")
             if meta and meta.get("digest") != space.digest:
-                raise TritiumError(f"{out}: holds a sweep of a different space or base chip ('{meta.get('name')}', "
-                                   f"digest {meta.get('digest')}, this space {space.digest}); cannot resume it")
+                raise TritiumError(f"{out}: holds a sweep of a different space ('{meta.get('name')}': its name, "
+                                   f"parameters, workloads, constraints or base chip differ); cannot resume it")
             if not meta:
                 rows = {"schema": SCHEMA_VERSION, "name": space.name, "digest": space.digest, "space_toml": space.text,
                         "space_source": space.source, "base_toml": chip_to_toml(space.base),

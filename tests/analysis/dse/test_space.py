@@ -93,9 +93,14 @@ def test_base_chip_from_a_file_relative_to_the_space(tmp_path):
     assert s.base == chip and s.source == str(tmp_path / "s.toml")
 
 
-def test_digest_follows_the_text_and_the_base():
+def test_digest_follows_what_the_results_depend_on():
     assert space().digest == space().digest
     assert space().digest != space("tlu.rows = [32, 128]").digest
+    assert space().digest != space(extra="[constraints]\nmax_area_mm2 = 5.0").digest
+    # comments, the description, objectives and the search do not change a stored point
+    same = f"# a comment\ndescription = 'x'\n{HEAD}".replace('"joules_per_token"]', '"area_mm2"]')
+    assert space_from_toml(same + "\n[params]\ntlu.rows = [32, 64]\n[search]\nstrategy = 'guided'").digest \
+        == space().digest
     other = space_from_toml(f"{HEAD}\n[params]\ntlu.rows = [32, 64]", base=load_chip("lowcost-28nm"))
     assert other.digest != space().digest
 

@@ -1,0 +1,48 @@
+"""The shipped example spaces load and their chips simulate (a few random points of each)."""
+
+from __future__ import annotations
+
+import doctest
+
+import pytest
+
+import tritium.analysis.dse as dse
+from tritium.analysis.dse import search, space
+from tritium.analysis.dse.bench import example_space
+from tritium.analysis.dse.evaluate import eval_context, evaluate_batch, point_id
+from tritium.analysis.dse.search import random_points
+
+
+def test_edge_example():
+    s = example_space("edge-bitnet-2b")
+    assert s.grid_size == 10_368 and s.search.strategy == "grid"
+    assert s.base.name == "edge-lpddr5" and [w.name for w in s.workloads] == ["bitnet-b1.58-2b-4t/b1-p512-d128"]
+    assert s.objectives == ("tokens_per_s", "joules_per_token", "area_mm2")
+
+
+def test_datacenter_example():
+    s = example_space("datacenter-70b")
+    assert s.grid_size == 2 * 17_496 and s.search.strategy == "guided" and s.search.max_evaluations == 6000
+    assert all(w.ternarize and w.model == "llama-3-70b" for w in s.workloads)
+    assert [w.batch for w in s.workloads] == [1, 16]
+    assert "cost_usd" in s.objectives
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["edge-bitnet-2b", "datacenter-70b"])
+def test_example_chips_simulate(name):
+    s = example_space(name)
+    ctx = eval_context(s)
+    paths = [p.path for p in s.params]
+    points = random_points(s, 6, seed=11)
+    records = evaluate_batch(ctx, [(point_id(paths, p), p) for p in points])
+    assert [r["status"] for r in records] == ["ok"] * 6, [r["error"] for r in records]
+    for r in records:
+        m = r["metrics"]
+        assert m["tokens_per_s"] > 0 and m["joules_per_token"] > 0 and m["area_mm2"] > 0 and m["cost_usd"] > 0
+
+
+def test_doctests_of_the_package():
+    for module in (dse, space, search):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0 and (result.attempted > 0 or module is space)
