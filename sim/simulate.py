@@ -8,6 +8,7 @@ chip allows. GPU baselines produce the same :class:`SimResult` schema.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,30 +171,29 @@ def _op_table(chip: Chip, trace: pd.DataFrame, works, timings, scaling: str) -> 
     cycles = parts.max(axis=0)
     bound = np.array(["compute", "sram", "dram", "link"])[parts.argmax(axis=0)]
     bound[cycles == 0] = "none"
-    out = trace.copy()
-    out["unit"] = [w.unit for w in works]
-    out["compute_cycles"] = compute
-    out["sram_cycles"] = compute + sram
-    out["dram_cycles"] = dram
-    out["link_cycles"] = link
-    out["cycles"] = cycles
-    out["seconds"] = cycles / chip.clock_hz
-    out["bound"] = bound
-    peak = _peak_macs_per_cycle(chip, out["unit"].to_numpy())
+    units = [w.unit for w in works]
+    peak = _peak_macs_per_cycle(chip, np.array(units, dtype=object))
     with np.errstate(divide="ignore", invalid="ignore"):
         util = np.where((cycles > 0) & (peak > 0), trace.macs.to_numpy() / (peak * cycles), 0.0)
-    out["utilization"] = util
-    out["dram_bytes"] = [w.dram_read_bytes + w.dram_write_bytes for w in works]
-    out["sram_bytes"] = [sum(w.sram_read_bytes.values()) + sum(w.sram_write_bytes.values()) for w in works]
-    out["link_bytes"] = [w.link_bytes for w in works]
     per_work: dict[int, list[float]] = {}
     for w in works:  # identical ops share one OpWork object
         if id(w) not in per_work:
             per_work[id(w)] = list(op_energy(chip, w, scaling).values())
     energy = np.array([per_work[id(w)] for w in works])
+    cols = {
+        "unit": units, "compute_cycles": compute, "sram_cycles": compute + sram, "dram_cycles": dram,
+        "link_cycles": link, "cycles": cycles, "seconds": cycles / chip.clock_hz, "bound": bound,
+        "utilization": util,
+        "dram_bytes": [w.dram_read_bytes + w.dram_write_bytes for w in works],
+        "sram_bytes": [sum(w.sram_read_bytes.values()) + sum(w.sram_write_bytes.values()) for w in works],
+        "link_bytes": [w.link_bytes for w in works],
+    }
     for i, comp in enumerate(ENERGY_COMPONENTS):
-        out[f"energy_{comp}_j"] = energy[:, i] if len(works) else []
-    out["energy_j"] = energy.sum(axis=1) if len(works) else []
+        cols[f"energy_{comp}_j"] = energy[:, i] if len(works) else []
+    cols["energy_j"] = energy.sum(axis=1) if len(works) else []
+    # one concat, not a column insert per field (each insert copies the block manager)
+    out = pd.concat([trace, pd.DataFrame(cols, index=trace.index)], axis=1)
+    out.attrs = dict(trace.attrs)
     return out
 
 
@@ -230,8 +230,8 @@ def _block_cycles(chip, idx, layers, kinds, sigs, timings) -> int:
 
     def run(selected: np.ndarray) -> int:
         sub_kinds = [kinds[i] for i in selected]
-        return schedule_block([timings[i] for i in selected], dependencies(sub_kinds),
-                              double_buffered=chip.dma.double_buffered).cycles
+        return _step_cycles(tuple(timings[i] for i in selected), tuple(dependencies(sub_kinds)),
+                            chip.dma.double_buffered)
 
     if not identical:
         return run(idx)
@@ -240,6 +240,16 @@ def _block_cycles(chip, idx, layers, kinds, sigs, timings) -> int:
     keep_two = idx[~np.isin(blk_layers, decoder) | (blk_layers == first) | (blk_layers == second)]
     one, two = run(keep_one), run(keep_two)
     return one + (len(decoder) - 1) * (two - one)
+
+
+@functools.lru_cache(maxsize=1024)
+def _step_cycles(ops: tuple[OpTiming, ...], deps: tuple[int, ...], double_buffered: bool) -> int:
+    """Cycles of one step's SimPy timeline (:func:`schedule_block`), memoized on its inputs.
+
+    The timeline is a pure function of them, so chips that differ only where timing does
+    not (the node, energy figures: neighbours in a design-space sweep) run it once.
+    """
+    return schedule_block(list(ops), list(deps), double_buffered=double_buffered).cycles
 
 
 def _totals(chip: Chip, trace: pd.DataFrame, ops: pd.DataFrame, block_cycles: dict, scaling: str, attrs) -> dict:
