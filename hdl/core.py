@@ -219,9 +219,6 @@ class TritiumCore(wiring.Component):
             tlu.last_in.eq(ilast),
             wmem.rd_addr.eq(waddr),
             abuf.rd_addr.eq(aaddr),
-            wmem.wr_addr.eq(waddr),
-            wmem.wr_lane.eq(r),
-            wmem.wr_data.eq(self.weights.payload),
             abuf.wr_addr.eq(aaddr),
             abuf.wr_data.eq(self.acts.payload),
             rwr.addr.eq(rptr),
@@ -231,6 +228,17 @@ class TritiumCore(wiring.Component):
             self.results.payload.eq(rrd.data[r]),
             self.compute_cycles.eq(cycles),
         ]
+        # Weight writes are registered on their way to the memory: the write enables of
+        # every block RAM of the weight buffer are far from the controller (on ECP5 that
+        # path limited the core to ~96 MHz). A write lands a cycle late, always during
+        # LOAD_A (a GEMM has at least one activation beat), before the first read.
+        wmem_wr = {"wr_addr": Signal.like(wmem.wr_addr), "wr_lane": Signal.like(wmem.wr_lane),
+                   "wr_data": Signal.like(wmem.wr_data, reset_less=True), "wr_en": Signal()}
+        m.d.sync += [
+            wmem_wr["wr_addr"].eq(waddr), wmem_wr["wr_lane"].eq(r), wmem_wr["wr_data"].eq(self.weights.payload),
+            wmem_wr["wr_en"].eq(0),
+        ]
+        m.d.comb += [getattr(wmem, port).eq(value) for port, value in wmem_wr.items()]
         # the final-pass flag travels beside the TLU pipeline
         final = iv & ifinal
         for stage in range(tlu.latency):
@@ -256,7 +264,8 @@ class TritiumCore(wiring.Component):
                     ]
                     m.next = "LOAD_W"
             with m.State("LOAD_W"):
-                m.d.comb += [self.busy.eq(1), self.weights.ready.eq(1), wmem.wr_en.eq(self.weights.valid)]
+                m.d.comb += [self.busy.eq(1), self.weights.ready.eq(1), ]
+                m.d.sync += wmem_wr["wr_en"].eq(self.weights.valid)
                 with m.If(self.weights.valid):
                     with m.If(last_row):
                         m.d.sync += [r.eq(0), waddr.eq(waddr + 1), s.eq(s + 1)]

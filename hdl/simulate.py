@@ -24,7 +24,7 @@ from tritium.sim.chip import Chip, load_chip
 from tritium.sim.chip_parts import TluSpec
 from tritium.sim.golden import encode_weights, golden_vectors
 
-__all__ = ["SimStats", "weight_beats", "act_beats", "run_gemm", "sim_speed"]
+__all__ = ["SimStats", "weight_beats", "act_beats", "run_gemm", "sim_speed", "tree_sim_speed"]
 
 _CLOCK_PERIOD_S = 1e-8  # nominal; simulation results do not depend on it
 
@@ -207,3 +207,52 @@ def sim_speed(chip: Chip | TritiumCore | str | os.PathLike = "fpga-proto", *, m:
     case = golden_vectors(tlu, m=m, k=k, n=n, seed=seed)[0]
     _, _, stats = run_gemm(chip, case.acts, case.weights)
     return stats
+
+
+def tree_sim_speed(width: int = 64, act_bits: int = 8, *, slices: int = 2000, seed: int = 0) -> float:
+    """Amaranth simulation speed of one :class:`~tritium.hdl.tree.AdderTree`, cycles/s.
+
+    Drives ``slices`` random slices (one per cycle, inputs set as packed integers),
+    checks every sum against numpy, and returns the cycles simulated per wall second.
+
+    Raises:
+        SpecError: a bad ``width``, ``act_bits`` or ``slices``.
+        TritiumError: a sum differed from numpy's (the tree is broken).
+    """
+    from tritium.errors import TritiumError
+    from tritium.hdl.tree import WEIGHT_CODE, AdderTree
+    from tritium.specio import check_int
+
+    check_int("slices", slices, lo=1)
+    tree = AdderTree(width, act_bits)
+    rng = np.random.default_rng(seed)
+    half = 1 << (act_bits - 1)
+    acts = rng.integers(-half, half, size=(slices, width))
+    trits = rng.integers(-1, 2, size=(slices, width))
+    codes = np.vectorize(WEIGHT_CODE.get)(trits)
+    weights_bits = 1 << np.arange(0, 2 * width, 2, dtype=object)
+    act_bits_shift = 1 << np.arange(0, act_bits * width, act_bits, dtype=object)
+    packed_acts = [int(((row.astype(object) % (1 << act_bits)) * act_bits_shift).sum()) for row in acts]
+    packed_codes = [int((row.astype(object) * weights_bits).sum()) for row in codes]
+    expected = (acts * trits).sum(axis=1)
+    sums: list[int] = []
+
+    async def testbench(ctx):
+        ctx.set(tree.valid_in, 1)
+        for cycle in range(slices + tree.latency - 1):
+            if cycle < slices:
+                ctx.set(tree.act.as_value(), packed_acts[cycle])
+                ctx.set(tree.w.as_value(), packed_codes[cycle])
+            await ctx.tick()
+            if cycle + 1 >= tree.latency:
+                sums.append(ctx.get(tree.sum))
+
+    sim = Simulator(tree)
+    sim.add_clock(_CLOCK_PERIOD_S)
+    sim.add_testbench(testbench)
+    start = time.perf_counter()
+    sim.run()
+    wall = time.perf_counter() - start
+    if sums != [int(v) for v in expected]:
+        raise TritiumError(f"the {width}-input tree's sums differ from numpy's")
+    return _rate(slices + tree.latency - 1, wall)
