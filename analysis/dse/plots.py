@@ -38,6 +38,7 @@ _LABELS = {
     "cost_usd": "system cost (USD)", "power_w": "average power (W)",
     "time_per_output_token_s": "time per output token (s)", "time_to_first_token_s": "time to first token (s)",
 }
+_LOG_SPAN = 10.0  # an axis whose values span more than this ratio is logarithmic
 _PALETTE = ("#2a9d8f", "#e76f51", "#264653", "#e9c46a", "#9d4edd", "#f4a261", "#8ab17d", "#6c757d")
 
 
@@ -114,7 +115,7 @@ def front_plot(out_dir: str | Path, x: str = "joules_per_token", y: str = "token
     Every simulated point is a small dot (grey where it misses a constraint); the front of
     the feasible points (directions from METRICS) is drawn large, coloured by ``color_by``
     (``"node_nm"`` or ``"dram_type"``), joined by a step line; GPU baselines are black stars.
-    Axes are logarithmic where the values span more than 30x.
+    Axes are logarithmic where the values span more than :data:`_LOG_SPAN` (10x).
 
     Raises:
         TritiumError: no sweep in ``out_dir``; an unknown workload.
@@ -157,6 +158,8 @@ def _draw_front(ax, df: pd.DataFrame, x: str, y: str, color_by: str, baselines: 
         ax.step(front[x], front[y], where="post", color="#555555", lw=1, zorder=2)
         for cat in cats:
             part = front[front[color_by].map(_category) == cat]
+            if part.empty:
+                continue
             ax.scatter(part[x], part[y], s=46, color=colors[cat], edgecolor="black", lw=0.5, zorder=3,
                        label=f"front, {cat}")
     for g in baselines:
@@ -167,7 +170,7 @@ def _draw_front(ax, df: pd.DataFrame, x: str, y: str, color_by: str, baselines: 
     for axis, metric in (("x", x), ("y", y)):
         values = np.concatenate([df[metric].to_numpy(), [g[metric] for g in baselines if math.isfinite(g[metric])]])
         values = values[values > 0]
-        if values.size and values.max() / values.min() > 30:
+        if values.size and values.max() / values.min() > _LOG_SPAN:
             getattr(ax, f"set_{axis}scale")("log")
     ax.set_xlabel(_LABELS[x] + (" (better ←)" if METRICS[x].direction == "min" else " (better →)"))
     ax.set_ylabel(_LABELS[y])
@@ -224,11 +227,15 @@ def _draw_bars(ax, rows: list[tuple]) -> None:
     ax.set_yticks(range(len(rows)), [r[0] for r in rows])
     ax.axvline(1.0, color="#555555", lw=1)
     ax.set_xscale("log")
-    ax.margins(x=0.15)
+    if rows:  # room for the value labels either side (a log axis: pad by a factor)
+        lo, hi = min(r[1] for r in rows), max(r[2] for r in rows)
+        pad = max(hi / lo, 1.05) ** 0.18
+        ax.set_xlim(lo / pad, hi * pad)
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9._-]+", "_", text.lower()).strip("_")
+    """A file-name part: no '.', which would read as a suffix ("b1.58" in model names)."""
+    return re.sub(r"[^a-z0-9_-]+", "_", text.lower()).strip("_")
 
 
 def plot_sweep(out_dir: str | Path, dest: str | Path | None = None, *, gpus: Sequence[str] = DEFAULT_GPUS) -> list[Path]:

@@ -67,7 +67,7 @@ def test_plot_sweep_writes_png_and_svg(tiny_sweep, tmp_path):
             assert f"front-{tag}-tokens_per_s-vs-{x}-by-{color}.png" in names
             assert f"front-{tag}-tokens_per_s-vs-{x}-by-{color}.svg" in names
     assert f"sensitivity-{tag}-tokens_per_s.svg" in names and f"sensitivity-{tag}-joules_per_token.png" in names
-    assert len(paths) == 16
+    assert len(paths) == len(set(paths)) == 16
     for p in paths:
         data = p.read_bytes()
         assert data.startswith(b"\x89PNG") if p.suffix == ".png" else b"<svg" in data[:2000]
@@ -84,3 +84,15 @@ def test_plot_errors(tiny_sweep):
         front_plot(tiny_sweep, workload="nope")
     with pytest.raises(SpecError, match="metric"):
         sensitivity_plot(tiny_sweep, "speed")
+
+
+def test_plot_files_of_a_dotted_workload_name_do_not_overwrite_each_other(tmp_path, tiny_text):
+    from tritium.analysis.dse import sweep
+
+    path = tmp_path / "s.toml"
+    path.write_text(tiny_text.replace("prefill = 16", 'name = "trilm/v1.5-short"\nprefill = 16')
+                    .replace("tlu.rows = [16, 32, 64]", "tlu.rows = [16]"))
+    sweep(path, tmp_path / "out", workers=0)
+    paths = plot_sweep(tmp_path / "out", gpus=())
+    on_disk = sorted((tmp_path / "out" / "plots").iterdir())
+    assert len(on_disk) == len(set(paths)) == 16 and all("trilm_v1_5-short" in p.name for p in on_disk)
