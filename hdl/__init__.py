@@ -9,9 +9,15 @@ from tritium.hdl.core import COUNTER_BITS, GemmLimits, TritiumCore
 from tritium.hdl.elaborate import MAX_BUFFER_KIB, MAX_TLU_INPUTS, check_buildable, core_depths, elaborate, gemm_limits
 from tritium.hdl.export import export, testbench_vectors, top_name
 from tritium.hdl.memory import ActivationBuffer, WeightDecoder, WeightMemory, lane_bytes, pack_lane
-from tritium.hdl.simulate import SimStats, act_beats, run_gemm, sim_speed, weight_beats
+from tritium.hdl.simulate import SimStats, act_beats, run_gemm, sim_speed, tree_sim_speed, weight_beats
 from tritium.hdl.tlu import Tlu
 from tritium.hdl.tree import HDL_ZERO_HANDLING, WEIGHT_CODE, AdderTree, check_zero_handling, tree_latency
+from tritium.hdl.harness import SerialHarness
+from tritium.hdl.selftest import SelfTest
+from tritium.hdl.synth import DEVICES, TARGETS, SynthReport, synthesize, to_verilog, yowasp_cold
+from tritium.hdl.board import BOARDS, BoardTop, BuildReport, build_board
+from tritium.hdl.calibrate import AreaCalibration, calibrate_area, calibration_table
+from tritium.hdl.bench import HAND_WRITTEN_TREE64, BenchRow, HdlBench, bench_table, hdl_bench
 
 __all__ = [
     "AdderTree",
@@ -42,4 +48,25 @@ __all__ = [
     "export",
     "top_name",
     "testbench_vectors",
+    "tree_sim_speed",
+    "SerialHarness",
+    "SelfTest",
+    "TARGETS",
+    "DEVICES",
+    "SynthReport",
+    "synthesize",
+    "to_verilog",
+    "yowasp_cold",
+    "BOARDS",
+    "BoardTop",
+    "BuildReport",
+    "build_board",
+    "AreaCalibration",
+    "calibrate_area",
+    "calibration_table",
+    "HAND_WRITTEN_TREE64",
+    "BenchRow",
+    "HdlBench",
+    "hdl_bench",
+    "bench_table",
 ]

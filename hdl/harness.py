@@ -14,7 +14,7 @@ behind real I/O.
 >>> from tritium.hdl.tree import AdderTree
 >>> harness = SerialHarness(AdderTree(16))
 >>> (harness.input_bits, harness.output_bits)
-(161, 15)
+(161, 14)
 """
 
 from __future__ import annotations

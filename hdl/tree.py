@@ -94,10 +94,14 @@ class AdderTree(wiring.Component):
     def __init__(
         self, width: int, act_bits: int = 8, levels_per_stage: int = 1, *, gate: bool = False, src_loc_at: int = 0
     ):
-        check_power_of_two("width", width, lo=2, hi=4096)
-        check_int("act_bits", act_bits, lo=2, hi=16)
-        levels = width.bit_length() - 1
-        check_int("levels_per_stage", levels_per_stage, lo=1, hi=levels)
+        try:
+            check_power_of_two("width", width, lo=2, hi=4096)
+            check_int("act_bits", act_bits, lo=2, hi=16)
+            levels = width.bit_length() - 1
+            check_int("levels_per_stage", levels_per_stage, lo=1, hi=levels)
+        except SpecError:
+            self._MustUse__silence = True  # a refused tree is not an unused one (no Amaranth warning)
+            raise
         self.width, self.act_bits, self.levels_per_stage, self.gate = width, act_bits, levels_per_stage, bool(gate)
         self.levels = levels
         self.adder_stages = -(-levels // levels_per_stage)

@@ -27,7 +27,8 @@ from tritium.sim.chip import Chip
 from tritium.sim.chip_parts import TluSpec
 from tritium.sim.tech import TechTable, tech
 
-__all__ = ["ENERGY_COMPONENTS", "EnergyModel", "energy_model", "op_energy", "static_power_w", "area_breakdown", "tlu_register_bits"]
+__all__ = ["ENERGY_COMPONENTS", "EnergyModel", "energy_model", "op_energy", "static_power_w", "area_breakdown",
+           "tlu_register_bits", "tree_area_parts_um2", "tree_area_um2", "SIGN_SELECT_AREA_GATES_PER_BIT"]
 
 ENERGY_COMPONENTS = ("tlu", "attention", "vector", "sram", "dram", "link")
 """Dynamic energy components of an op, in this order; totals add ``static``."""
@@ -57,6 +58,44 @@ def _tree_adder_pj(t: TechTable, tlu: TluSpec) -> float:
 
 def _tree_adder_um2(t: TechTable, tlu: TluSpec) -> float:
     return sum((tlu.width >> level) * t.add_um2(tlu.act_bits + 1 + level) for level in range(1, tlu.levels + 1))
+
+
+SIGN_SELECT_AREA_GATES_PER_BIT = 6
+"""2-input gates per activation bit in the area of one sign-select, as the RTL builds it.
+
+The generated tree (:class:`tritium.hdl.tree.AdderTree`) forms +a, -a or 0 as the
+conditional complement of ``a`` (an XOR per bit), masked for a zero weight (an AND),
+plus a carry chain for the two's-complement +1 (a half adder per bit: XOR + AND). An
+XOR counts as two of the table's gates: it is twice an AND in CMOS (12 transistors
+against 6 in yosys's ``stat -tech cmos`` costs, yosys ``kernel/cost.h``). That is 6
+gates per bit, not the 2 of :attr:`~tritium.sim.tech.TechTable.sign_select_um2_per_bit`
+(which puts the +1 into the adder's carry-in). Checked by
+:func:`tritium.hdl.calibrate.calibrate_area` (model over synthesized area about 0.97
+for whole trees, 0.88 for their logic alone, at 7 nm with the default scaling;
+``tritium hdl calibrate`` prints the table). The energy model keeps the 2-gate sign-select.
+"""
+
+
+def tree_area_parts_um2(tlu: TluSpec, t: TechTable) -> dict[str, float]:
+    """Area of one adder tree of ``tlu`` by part, um^2 (no accumulator).
+
+    ``sign_select``: ``width`` sign-selects of ``act_bits`` bits, each
+    :data:`SIGN_SELECT_AREA_GATES_PER_BIT` gates per bit; ``adders``: the ``width - 1``
+    adders, each at its own width; ``registers``: :func:`tlu_register_bits` flip-flops.
+    """
+    return {
+        "sign_select": tlu.width * tlu.act_bits * SIGN_SELECT_AREA_GATES_PER_BIT * t.gate_um2_per_bit,
+        "adders": _tree_adder_um2(t, tlu),
+        "registers": tlu_register_bits(tlu) * t.register_um2_per_bit,
+    }
+
+
+def tree_area_um2(tlu: TluSpec, t: TechTable) -> float:
+    """Area of one adder tree of ``tlu`` (sign-selects, adders, pipeline registers), um^2.
+
+    Checked against synthesized trees by :func:`tritium.hdl.calibrate.calibrate_area`.
+    """
+    return sum(tree_area_parts_um2(tlu, t).values())
 
 
 def _mac_pj(t: TechTable, chip: Chip) -> float:
@@ -136,9 +175,7 @@ def area_breakdown(chip: Chip, scaling: str) -> dict[str, float]:
     """Area of one chip by component, mm^2, with ``total``."""
     t = tech(chip.node_nm, scaling)
     tlu = chip.tlu
-    per_tree = (tlu.width * t.sign_select_um2_per_bit * tlu.act_bits + _tree_adder_um2(t, tlu)
-                + tlu_register_bits(tlu) * t.register_um2_per_bit
-                + t.add_um2(tlu.acc_bits) + tlu.acc_bits * t.register_um2_per_bit)
+    per_tree = tree_area_um2(tlu, t) + t.add_um2(tlu.acc_bits) + tlu.acc_bits * t.register_um2_per_bit
     um2 = {
         "tlu": per_tree * tlu.rows * chip.cores,
         "attention": chip.attention.macs * (t.int8_mac_um2 if chip.attention.mac_bits == 8 else 4 * t.int8_mul_um2
