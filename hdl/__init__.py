@@ -14,7 +14,8 @@ from tritium.hdl.tlu import Tlu
 from tritium.hdl.tree import HDL_ZERO_HANDLING, WEIGHT_CODE, AdderTree, check_zero_handling, tree_latency
 from tritium.hdl.harness import SerialHarness
 from tritium.hdl.selftest import SelfTest
-from tritium.hdl.synth import DEVICES, TARGETS, SynthReport, synthesize, to_verilog, yowasp_cold
+from tritium.hdl.synth import DEVICES, TARGETS, SynthReport, synthesize, to_verilog
+from tritium.hdl.tools import yowasp_cold
 from tritium.hdl.board import BOARDS, BoardTop, BuildReport, build_board
 from tritium.hdl.calibrate import AreaCalibration, calibrate_area, calibration_table
 from tritium.hdl.bench import HAND_WRITTEN_TREE64, BenchRow, HdlBench, bench_table, hdl_bench

@@ -248,14 +248,16 @@ def bench_table(bench: HdlBench) -> str:
                     f"{bench.core_compute_cycles_per_s:,.0f} cycles/s computing"))
     if bench.comparison:
         lines.append("")
-        lines.append("64-input tree, generated vs hand-written (core counts; placed cells and fmax behind the harness):")
+        lines.append("64-input tree, generated vs hand-written "
+                     "(core counts; placed cells and fmax behind the harness):")
         for target, c in bench.comparison.items():
             g, h = c["generated"], c["hand_written"]
             lines.append(f"  {target}: LUT {g['luts']} vs {h['luts']}, carry {g['carry_cells']} vs {h['carry_cells']}, "
                          f"FF {g['flip_flops']} vs {h['flip_flops']}, placed {_fmt(g['logic_cells'])} vs "
                          f"{h['logic_cells']}, fmax {'/'.join(map(str, g['fmax_mhz'])) or '-'} vs "
                          f"{'/'.join(map(str, h['fmax_mhz']))} MHz: "
-                         f"{'no larger' if c['no_larger'] else 'LARGER'}, {'no slower' if c['no_slower'] else 'SLOWER'}")
+                         f"{'no larger' if c['no_larger'] else 'LARGER'}, "
+                         f"{'no slower' if c['no_slower'] else 'SLOWER'}")
     if bench.calibration:
         from tritium.hdl.calibrate import AreaCalibration, calibration_table
 

@@ -36,8 +36,8 @@ from tritium.fileio import write_text_atomic
 from tritium.hdl.elaborate import elaborate, gemm_limits
 from tritium.hdl.export import testbench_vectors, top_name
 from tritium.hdl.selftest import SelfTest
-from tritium.hdl.synth import (abc9_crashed, classic_lut_mapping, log_tail, run_process, say_if_cold, tool_path,
-                               tool_versions)
+from tritium.hdl.synth import abc9_crashed, classic_lut_mapping
+from tritium.hdl.tools import log_tail, run_process, say_if_cold, tool_path, tool_versions
 from tritium.sim.chip import Chip, load_chip
 from tritium.specio import check_float, check_int
 

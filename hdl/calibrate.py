@@ -181,7 +181,8 @@ def calibrate_area(widths: Iterable[int] = DEFAULT_WIDTHS, node_nm: int = 7, *, 
         root = Path(work_dir) if work_dir is not None else Path(tmp)
         rows = []
         for width in widths:
-            report = synthesize(AdderTree(width, act_bits), "generic", root / f"tree{width}", name=f"tree{width}", progress=progress)
+            report = synthesize(AdderTree(width, act_bits), "generic", root / f"tree{width}", name=f"tree{width}",
+                                progress=progress)
             ffs = {c: n for c, n in report.cells_by_type.items() if is_flip_flop(c)}
             ff_transistors = sum(n * flip_flop_transistors(c) for c, n in ffs.items())
             tlu = TluSpec(rows=1, width=width, act_bits=act_bits, acc_bits=act_bits + width.bit_length())

@@ -7,14 +7,14 @@ import dataclasses
 import json
 
 import pytest
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from tritium.errors import SpecError, TritiumError
 from tritium.hdl import synth
-from tritium.hdl.synth import (SynthReport, abc9_crashed, is_flip_flop, run_tool, say_if_cold, synthesize,
-                               yowasp_cold)
+from tritium.hdl.synth import SynthReport, abc9_crashed, is_flip_flop, synthesize
+from tritium.hdl.tools import run_tool, say_if_cold, yowasp_cold
 from tritium.hdl.tree import AdderTree
 from tritium.sim import BufferSpec, TluSpec, load_chip
 from tritium.sim.energy import tlu_register_bits
