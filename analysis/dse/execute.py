@@ -172,7 +172,10 @@ def _drive(space: Space, strategy, runner, store: ResultStore, progress, batch_s
         strategy.tell(store.records())
     t0 = time.perf_counter()
     queue: deque = deque()
-    new = invalid = errors = skipped = 0
+    new = invalid = errors = 0
+    # grid and random skip the stored points of their list as they meet them; the guided
+    # search starts from every stored point and never hands one out again
+    skipped = len(stored) if strategy.expected_total is None else 0
     size = 1
 
     def report() -> None:

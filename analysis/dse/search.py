@@ -149,9 +149,10 @@ class RandomSearch:
 class GuidedSearch:
     """Two-phase Pareto local search from a seeded random sample (see the module docstring).
 
-    Its state is a function of the points it was told about and the phase, and the phase
-    only moves forward when a wave would be empty, so a resumed search told the stored
-    points carries on where the first one stopped.
+    Its state is the points it was told about and the phase (which only moves forward when
+    a wave would be empty), so a resumed search told the stored points carries on from them
+    and asks for none of them again. Local search is path-dependent: a run cut short by
+    its budget and resumed can converge on a slightly different set than one run.
     """
 
     name = "guided"

@@ -178,3 +178,20 @@ def test_space_of_a_sweep_is_its_stored_text(tiny_space, tmp_path):
     space = load_space_of(tmp_path / "out")
     assert space.name == "tiny" and space.grid_size == 24
     assert space.digest == space_from_toml(space.text).digest
+
+
+def test_a_resumed_guided_sweep_counts_the_stored_points(tiny_space, tmp_path):
+    space = load_space(tiny_space).with_search(strategy="guided", samples=4, max_evaluations=9)
+    first = sweep(space, tmp_path / "out", workers=0)
+    assert (first.evaluated, first.stored) == (9, 9)
+    again = sweep(space.with_search(max_evaluations=0), tmp_path / "out", workers=0, resume=True)
+    assert again.skipped == 9 and again.evaluated == again.stored - 9 > 0
+    # it ran to convergence: a search told every stored point has nothing left to ask
+    from tritium.analysis.dse import GuidedSearch
+    from tritium.analysis.dse.store import ResultStore
+
+    store = ResultStore.open(tmp_path / "out", space, resume=True, strategy="guided", executor="test")
+    search = GuidedSearch(space, 4, 0)
+    search.tell(store.records())
+    store.close()
+    assert search.next_wave() == []
