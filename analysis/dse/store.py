@@ -77,12 +77,23 @@ class ResultStore:
         from tritium.sim import chip_to_toml
 
         out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        if out.exists() and not out.is_dir():
+            raise TritiumError(f"{out}: not a folder (the sweep writes {RESULTS_FILE} and plots into a folder)")
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise TritiumError(f"{out}: cannot create the results folder ({err.strerror})") from None
         path = out / RESULTS_FILE
         existed = path.is_file()
-        con = _connect(path)
         try:
-            con.executescript(_SCHEMA)
+            con = _connect(path)
+        except sqlite3.DatabaseError as err:
+            raise TritiumError(f"{path}: not a Tritium results database ({err})") from None
+        try:
+            try:
+                con.executescript(_SCHEMA)
+            except sqlite3.DatabaseError as err:
+                raise TritiumError(f"{path}: not a Tritium results database ({err})") from None
             meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
             count = con.execute("SELECT COUNT(*) FROM points").fetchone()[0]
             _check_schema(out, meta)
@@ -189,7 +200,11 @@ def _read_only(out_dir: str | Path) -> sqlite3.Connection:
     path = results_path(out_dir)
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30.0)
     try:
-        _check_schema(Path(out_dir), dict(con.execute("SELECT key, value FROM meta").fetchall()))
+        try:
+            meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.DatabaseError as err:
+            raise TritiumError(f"{path}: not a Tritium results database ({err})") from None
+        _check_schema(Path(out_dir), meta)
     except BaseException:
         con.close()
         raise

@@ -86,6 +86,18 @@ def test_resume_into_an_empty_folder_starts_a_sweep(tiny_space, tmp_path):
     assert sweep(tiny_space, tmp_path / "new", workers=0, resume=True).evaluated == 24
 
 
+def test_an_output_that_is_a_file_or_not_a_database_is_one_error(tiny_space, tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(TritiumError, match="not a folder"):
+        sweep(tiny_space, tmp_path / "file", workers=0)
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "results.sqlite").write_bytes(b"not sqlite at all" * 100)
+    with pytest.raises(TritiumError, match="not a Tritium results database"):
+        sweep(tiny_space, tmp_path / "junk", workers=0, resume=True)
+    with pytest.raises(TritiumError, match="not a Tritium results database"):
+        load_results(tmp_path / "junk")
+
+
 def test_reading_a_folder_without_results_is_one_error(tmp_path):
     with pytest.raises(TritiumError, match="no sweep results here"):
         load_results(tmp_path)
