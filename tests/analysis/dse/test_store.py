@@ -146,7 +146,7 @@ def test_a_sweep_killed_with_sigkill_resumes_without_recomputing(tmp_path, tiny_
                                 start_new_session=True, stdout=sink, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 120
-        while _count(out / "results.sqlite") < 10:
+        while _count(out / "results.sqlite") < 6:
             assert proc.poll() is None, log.read_text()
             assert time.monotonic() < deadline, "the sweep stored nothing in 120 s"
             time.sleep(0.02)
@@ -155,7 +155,7 @@ def test_a_sweep_killed_with_sigkill_resumes_without_recomputing(tmp_path, tiny_
         proc.wait()
     assert proc.returncode == -signal.SIGKILL
     before = load_results(out)
-    assert 10 <= len(before) < 48, "killed too late to test resuming"
+    assert 6 <= len(before) < 48, "killed too late to test resuming"
     assert before.id.is_unique
 
     progress = []
