@@ -61,6 +61,8 @@ class BenchRow:
         target_mhz: the frequency asked of place and route.
         synth_s: synthesis wall time (the first seed's; with the harness, both runs).
         pnr_s: place-and-route wall time per seed.
+        classic_abc: yosys's ABC9 crashed on a synthesis run (the harnessed top, typically)
+            and classic ABC mapped its LUTs instead (see :mod:`tritium.hdl.synth`).
     """
 
     design: str
@@ -77,6 +79,7 @@ class BenchRow:
     target_mhz: float
     synth_s: float
     pnr_s: tuple[float, ...]
+    classic_abc: bool = False
 
     @classmethod
     def from_reports(cls, design: str, reports: list[SynthReport]) -> "BenchRow":
@@ -89,6 +92,7 @@ class BenchRow:
             logic_cells=None if used is None else used[0], fits=bool(first.fits),
             fmax_mhz=tuple(round(r.fmax_mhz, 1) for r in reports if r.fmax_mhz is not None),
             target_mhz=first.target_mhz, synth_s=first.synth_s, pnr_s=tuple(r.pnr_s or 0.0 for r in reports),
+            classic_abc=any("ABC9 crashed" in note for r in reports for note in r.notes),
         )
 
     @property
@@ -177,7 +181,6 @@ def hdl_bench(out_dir: str | os.PathLike, chip="fpga-proto", *, tree_width: int 
         TritiumError: a tool failed.
     """
     from tritium.hdl.calibrate import DEFAULT_WIDTHS, calibrate_area
-    from tritium.hdl.elaborate import elaborate
     from tritium.hdl.simulate import sim_speed, tree_sim_speed
     from tritium.hdl.tree import AdderTree
     from tritium.sim.chip import load_chip
@@ -205,8 +208,8 @@ def hdl_bench(out_dir: str | os.PathLike, chip="fpga-proto", *, tree_width: int 
         rows.append(BenchRow.from_reports(f"tree {tree_width}", reports))
         if core:
             say(f"core of {chip.name} on {target}")
-            report = synthesize(elaborate(chip), target, out / f"core_{target}", pnr="ooc" if target == "ecp5"
-                                else "harness", freq_mhz=chip.clock_mhz, seed=seeds[0], progress=say)
+            report = synthesize(chip, target, out / f"core_{target}", pnr="ooc" if target == "ecp5" else "harness",
+                                freq_mhz=chip.clock_mhz, seed=seeds[0], progress=say)
             rows.append(BenchRow.from_reports(f"core {chip.name}", [report]))
     say(f"simulating the {tree_width}-input tree")
     tree_speed = tree_sim_speed(tree_width)
@@ -241,6 +244,10 @@ def bench_table(bench: HdlBench) -> str:
         lines.append(f"{r.design:<18} {r.target:<6} {r.pnr:<8} {r.luts:>6} {r.carry_cells:>6} {r.flip_flops:>6} "
                      f"{r.dsps:>4} {r.block_rams:>5} {_fmt(r.logic_cells):>7} {str(r.fits).lower():>5} "
                      f"{fmax + ' @' + format(r.target_mhz, 'g'):<22} {r.synth_s:>8.1f} {max(r.pnr_s):>7.1f}")
+    if any(r.classic_abc for r in bench.rows):
+        lines.append("(classic ABC: ABC9 crashed in the WebAssembly yosys on a run of "
+                     + ", ".join(f"{r.design} on {r.target}" for r in bench.rows if r.classic_abc)
+                     + "; its LUTs were mapped by classic abc -lut)")
     lines.append("")
     lines.append(f"Amaranth simulation: tree {bench.tree_width}: {bench.tree_sim_cycles_per_s:,.0f} cycles/s"
                  + ("" if bench.core_sim_cycles_per_s is None else
