@@ -11,10 +11,13 @@ This is a measurement and smoke-test top, not a host protocol: it gives a place-
 tool something it can place, so that fmax and utilization are those of the real core
 behind real I/O.
 
+>>> from amaranth.back import rtlil
 >>> from tritium.hdl.tree import AdderTree
 >>> harness = SerialHarness(AdderTree(16))
 >>> (harness.input_bits, harness.output_bits)
 (161, 14)
+>>> "din" in rtlil.convert(harness, name="h")
+True
 """
 
 from __future__ import annotations
