@@ -65,6 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rank-by", choices=tuple(METRICS), help="order of the picked chips (default: first objective)")
     p.add_argument("--top", type=int, default=5, metavar="N", help="chips to write (default: %(default)s)")
     p.add_argument("--workload", help="the workload the limits apply to (default: the space's first)")
+    p.add_argument("--hdl", action="store_true", help="only chips the HDL generator builds (for tritium hdl export)")
     p.add_argument("--out", metavar="DEST", help="folder for the TOML files (default: DIR/picked)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_pick)
@@ -188,11 +189,12 @@ def _cmd_pick(args: argparse.Namespace) -> int:
 
     limits = {k: getattr(args, k) for k in PICK_LIMITS}
     paths = pick(args.dir, args.out, objectives=_objectives(args.objectives), rank_by=args.rank_by, top=args.top,
-                 workload=args.workload, **limits)
+                 workload=args.workload, hdl=args.hdl, **limits)
     if args.json:
         print_json([str(p) for p in paths])
         return 0
     given = ", ".join(f"{k} = {v:g}" for k, v in limits.items() if v is not None) or "no limits"
+    given += ", buildable in HDL" if args.hdl else ""
     if not paths:
         print(f"no chip of {args.dir} meets {given} (and the space's constraints)")
         return 0

@@ -12,7 +12,7 @@ CLI semantics (``tritium pareto`` and ``tritium pick`` are thin wrappers):
   the space's.
 - ``tritium pick DIR [--max-area-mm2 X] [--max-power-w X] [--min-tokens-per-s X]
   [--max-joules-per-token X] [--max-cost-usd X] [--max-time-per-output-token-s X]
-  [--max-time-to-first-token-s X] [--top N] [--workload W] [--out DEST]``: writes
+  [--max-time-to-first-token-s X] [--top N] [--workload W] [--hdl] [--out DEST]``: writes
   :func:`pick`'s chip TOML files and prints their paths.
 """
 
@@ -123,12 +123,26 @@ def _sorted(df: pd.DataFrame, metric: str) -> pd.DataFrame:
     return df.sort_values(metric, ascending=METRICS[metric].direction == "min", kind="stable")
 
 
+def _buildable(chip_toml: str) -> bool:
+    import tomllib
+
+    from tritium.hdl import check_buildable
+    from tritium.sim import Chip
+    from tritium.specio import from_mapping
+
+    try:
+        check_buildable(from_mapping(Chip, tomllib.loads(chip_toml)))
+    except SpecError:
+        return False
+    return True
+
+
 def pick(out_dir: str | Path, dest: str | Path | None = None, *, max_area_mm2: float | None = None,
          max_power_w: float | None = None, min_tokens_per_s: float | None = None,
          max_joules_per_token: float | None = None, max_cost_usd: float | None = None,
          max_time_per_output_token_s: float | None = None, max_time_to_first_token_s: float | None = None,
          objectives: Sequence[str] | None = None, rank_by: str | None = None, top: int = 5,
-         workload: str | None = None, feasible_only: bool = True) -> list[Path]:
+         workload: str | None = None, feasible_only: bool = True, hdl: bool = False) -> list[Path]:
     """Write the best chips of a sweep that meet the given limits as chip TOML files; return their paths.
 
     Candidates are the simulated points of one workload (``workload``; default the space's
@@ -136,8 +150,11 @@ def pick(out_dir: str | Path, dest: str | Path | None = None, *, max_area_mm2: f
     constraints. Of those, the Pareto front over ``objectives`` (default the space's) is
     ranked by ``rank_by`` (default the first objective), best first, and the first ``top``
     are written to ``dest`` (default ``OUT/picked``), each atomically as ``<chip name>.toml``
-    with a comment header giving its metrics: ready for ``tritium simulate --chip``,
-    ``tritium hdl export --chip`` and ``tritium report --chip``. No candidate: an empty list.
+    with a comment header giving its metrics: ready for ``tritium simulate --chip`` and
+    ``tritium report --chip``. ``hdl`` keeps only chips the HDL generator builds
+    (:func:`tritium.hdl.check_buildable`: zero handling ``none`` or ``gate``, TLU and buffer
+    sizes within its limits), ready for ``tritium hdl export --chip`` as well. No candidate:
+    an empty list.
 
     Raises:
         TritiumError: no sweep in ``out_dir``; an unknown workload.
@@ -162,6 +179,8 @@ def pick(out_dir: str | Path, dest: str | Path | None = None, *, max_area_mm2: f
             raise SpecError(key, bound, "must be a finite number")
         kind, _, metric = key.partition("_")
         df = df[df[metric] <= bound] if kind == "max" else df[df[metric] >= bound]
+    if hdl:
+        df = df[np.array([_buildable(text) for text in df.chip_toml], dtype=bool)]
     best = _sorted(_front(df, objectives), rank_by).head(top)
     folder = Path(dest) if dest is not None else Path(out_dir) / "picked"
     paths = []

@@ -124,6 +124,8 @@ def test_pick_writes_chip_tomls(swept, tmp_path, capsys):
     assert code == 0 and "no chip of" in text
     code, text, _ = run(capsys, "pick", out, "--json", "--out", tmp_path / "j")
     assert code == 0 and all(p.endswith(".toml") for p in json.loads(text))
+    code, text, _ = run(capsys, "pick", out, "--hdl", "--out", tmp_path / "h")
+    assert code == 0 and "buildable in HDL" in text and list((tmp_path / "h").glob("*.toml"))
     code, _, err = run(capsys, "pick", out, "--top", "0")
     assert code == 2 and "top = 0" in err
 

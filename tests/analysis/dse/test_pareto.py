@@ -113,3 +113,18 @@ def test_pick_errors(out, kwargs, key):
     with pytest.raises(SpecError) as err:
         pick(out, **kwargs)
     assert err.value.key == key
+
+
+def test_pick_for_hdl_keeps_only_chips_the_generator_builds(tmp_path, tiny_text):
+    from tritium.analysis.dse import sweep
+    from tritium.hdl import check_buildable
+
+    path = tmp_path / "s.toml"
+    path.write_text(tiny_text.replace("node_nm = [12, 7]", 'tlu.zero_handling = ["gate", "skip"]'))
+    sweep(path, tmp_path / "out", workers=0)
+    anything = [load_chip(p) for p in pick(tmp_path / "out", tmp_path / "any", top=10)]
+    assert any(c.tlu.zero_handling == "skip" for c in anything)  # skip saves cycles: on the front
+    built = [load_chip(p) for p in pick(tmp_path / "out", tmp_path / "hdl", top=10, hdl=True)]
+    assert built and all(c.tlu.zero_handling == "gate" for c in built)
+    for chip in built:
+        check_buildable(chip)
