@@ -22,7 +22,8 @@ it has been told about, so a resumed sweep tells it the stored points and carrie
     like fewer rows at a higher one), so phase 1 walks along the front and skips the dominated
     bulk of the grid; phase 2 bridges the gaps where two parameters must move together (rows
     up and width down at equal compute). On the shipped edge space it finds the grid's whole
-    front with about a quarter of the grid's evaluations
+    front (57 chips) with 2,400-2,700 of its 10,368 evaluations; phase 1 alone stops at
+    about 1,000 with 90% of the front
     (:func:`tritium.analysis.dse.bench.bench_guided` measures it: ``tritium sweep-bench``).
 """
 
