@@ -25,7 +25,7 @@ import pandas as pd
 
 from tritium.analysis.dse.space import METRICS, Space, space_from_toml
 from tritium.errors import TritiumError
-from tritium.fileio import write_text_atomic
+from tritium.fileio import atomic_path, write_text_atomic
 
 __all__ = ["RESULTS_FILE", "ResultStore", "load_results", "load_space_of", "results_path"]
 
@@ -74,8 +74,6 @@ class ResultStore:
             TritiumError: the folder already holds results and ``resume`` is false; or it
                 holds the results of a different space (or base chip) than ``space``.
         """
-        from tritium.sim import chip_to_toml
-
         out = Path(out_dir)
         if out.exists() and not out.is_dir():
             raise TritiumError(f"{out}: not a folder (the sweep writes {RESULTS_FILE} and plots into a folder)")
@@ -85,6 +83,16 @@ class ResultStore:
             raise TritiumError(f"{out}: cannot create the results folder ({err.strerror})") from None
         path = out / RESULTS_FILE
         existed = path.is_file()
+        if not existed:  # readers never see a database without its tables and meta
+            with atomic_path(path) as tmp:
+                fresh = sqlite3.connect(tmp, isolation_level=None)
+                try:
+                    fresh.executescript(_SCHEMA)
+                    with _transaction(fresh):
+                        _write_meta(fresh, space)
+                finally:
+                    fresh.close()
+            _write_inputs(out, space)
         try:
             con = _connect(path)
         except sqlite3.DatabaseError as err:
@@ -103,14 +111,10 @@ class ResultStore:
             if meta and meta.get("digest") != space.digest:
                 raise TritiumError(f"{out}: holds a sweep of a different space ('{meta.get('name')}': its name, "
                                    f"parameters, workloads, constraints or base chip differ); cannot resume it")
-            if not meta:
-                rows = {"schema": SCHEMA_VERSION, "name": space.name, "digest": space.digest, "space_toml": space.text,
-                        "space_source": space.source, "base_toml": chip_to_toml(space.base),
-                        "params": json.dumps([p.path for p in space.params]), "created": repr(time.time())}
+            if not meta:  # an empty SQLite file someone made: adopt it
                 with _transaction(con):
-                    con.executemany("INSERT INTO meta VALUES (?, ?)", rows.items())
-                write_text_atomic(out / "space.toml", space.text)
-                write_text_atomic(out / "base.toml", rows["base_toml"])
+                    _write_meta(con, space)
+                _write_inputs(out, space)
             run = (con.execute("SELECT MAX(run) FROM runs").fetchone()[0] or 0) + 1
             with _transaction(con):
                 con.execute("INSERT INTO runs VALUES (?, ?, ?, ?)", (run, time.time(), strategy, executor))
@@ -188,6 +192,23 @@ def _sql_float(value) -> float | None:
 
 def _nan(value) -> float:
     return math.nan if value is None else float(value)
+
+
+def _write_meta(con: sqlite3.Connection, space: Space) -> None:
+    from tritium.sim import chip_to_toml
+
+    rows = {"schema": SCHEMA_VERSION, "name": space.name, "digest": space.digest, "space_toml": space.text,
+            "space_source": space.source, "base_toml": chip_to_toml(space.base),
+            "params": json.dumps([p.path for p in space.params]), "created": repr(time.time())}
+    con.executemany("INSERT INTO meta VALUES (?, ?)", rows.items())
+
+
+def _write_inputs(out: Path, space: Space) -> None:
+    """Copies of the inputs, for people: ``space.toml`` and the resolved ``base.toml``."""
+    from tritium.sim import chip_to_toml
+
+    write_text_atomic(out / "space.toml", space.text)
+    write_text_atomic(out / "base.toml", chip_to_toml(space.base))
 
 
 def _check_schema(out: Path, meta: dict) -> None:

@@ -98,6 +98,30 @@ def test_an_output_that_is_a_file_or_not_a_database_is_one_error(tiny_space, tmp
         load_results(tmp_path / "junk")
 
 
+def test_the_database_appears_with_its_tables_and_an_empty_file_is_adopted(tiny_space, tmp_path, monkeypatch):
+    from tritium.analysis.dse import store
+
+    seen = []
+    real_connect = store._connect
+
+    def spy(path):  # the moment the sweep first opens the file it must be complete
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            seen.append(dict(con.execute("SELECT key, value FROM meta").fetchall())["name"])
+        finally:
+            con.close()
+        return real_connect(path)
+
+    monkeypatch.setattr(store, "_connect", spy)
+    sweep(tiny_space, tmp_path / "a", workers=0)
+    assert seen == ["tiny"]
+    monkeypatch.undo()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "results.sqlite").write_bytes(b"")
+    assert sweep(tiny_space, tmp_path / "b", workers=0, resume=True).evaluated == 24
+    assert (tmp_path / "b" / "space.toml").is_file() and (tmp_path / "b" / "base.toml").is_file()
+
+
 def test_reading_a_folder_without_results_is_one_error(tmp_path):
     with pytest.raises(TritiumError, match="no sweep results here"):
         load_results(tmp_path)
