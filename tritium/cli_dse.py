@@ -20,14 +20,15 @@ _OBJECTIVES_HELP = "2 or 3 comma-separated metrics (default: the space's objecti
 def register(sub: argparse._SubParsersAction) -> None:
     """Add this module's subcommands to ``sub``."""
     from tritium.analysis.dse.pareto import PICK_LIMITS
-    from tritium.analysis.dse.space import METRICS, SEARCH_STRATEGIES
+    from tritium.analysis.dse.space import METRICS, SEARCH_STRATEGIES, list_spaces
 
     metrics = ", ".join(METRICS)
     p = sub.add_parser("sweep", help="evaluate a design space of chips",
                        description="Simulate every chip a space file asks for (grid, random or guided search) "
                                    "on local worker processes or a Dask cluster, writing each point to "
                                    "DIR/results.sqlite as it finishes. A killed sweep continues with --resume.")
-    p.add_argument("space", metavar="SPACE.toml", help="the design space file")
+    p.add_argument("space", metavar="SPACE", help="a design space TOML file, or a built-in space: "
+                   f"{', '.join(list_spaces())} (analysis/dse/spaces/)")
     p.add_argument("--out", required=True, metavar="DIR", help="results folder (new, empty, or the sweep to resume)")
     p.add_argument("--workers", type=int, metavar="N",
                    help="local worker processes (default: the CPUs available; 0: in this process)")
@@ -88,7 +89,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--points", type=int, default=400, metavar="N",
                    help="points per worker of each scaling run (default: %(default)s)")
     p.add_argument("--workers", default="1,2", metavar="1,2", help="worker counts to time (default: %(default)s)")
-    p.add_argument("--space", metavar="SPACE.toml", help="space to benchmark (default: the edge example)")
+    p.add_argument("--space", metavar="SPACE", help="space file or built-in name to benchmark (default: edge-bitnet-2b)")
     p.add_argument("--grid-dir", metavar="DIR", help="keep the grid sweep here (an earlier one there is reused)")
     p.add_argument("--no-guided", action="store_true", help="skip the grid sweep and the guided comparison")
     p.add_argument("--json", action="store_true", help="print JSON")

@@ -30,7 +30,7 @@ speed and the guided search's savings.
 from tritium.analysis.dse.execute import SweepProgress, SweepSummary, default_workers, sweep
 from tritium.analysis.dse.pareto import PICK_LIMITS, non_dominated, pareto, pick
 from tritium.analysis.dse.search import GuidedSearch, GridSearch, RandomSearch, make_strategy
-from tritium.analysis.dse.space import METRICS, Space, load_space, param_paths, space_from_toml
+from tritium.analysis.dse.space import METRICS, Space, list_spaces, load_space, param_paths, space_from_toml
 from tritium.analysis.dse.store import load_results, load_space_of
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "GridSearch",
     "RandomSearch",
     "GuidedSearch",
+    "list_spaces",
     "load_space",
     "space_from_toml",
     "param_paths",

@@ -1,7 +1,7 @@
 """Benchmarks of the explorer: sweep speed, scaling with workers, the guided search's savings.
 
 Figures, not pass/fail tests (``tritium bench`` style). The default space is the shipped
-``examples/spaces/edge-bitnet-2b.toml`` (BitNet b1.58 2B4T, prefill 512 + decode 128).
+built-in ``edge-bitnet-2b`` (``analysis/dse/spaces/``; BitNet b1.58 2B4T, prefill 512 + decode 128).
 
 - :func:`bench_scaling`: points per second of seeded random sweeps on 1, 2, ... local
   workers (wall clock: pool start, trace generation and writes included), with points per
@@ -26,17 +26,13 @@ from tritium.analysis.dse.pareto import minimization_matrix, non_dominated
 from tritium.analysis.dse.search import GuidedSearch
 from tritium.analysis.dse.space import METRICS, Space, load_space
 from tritium.analysis.dse.store import load_results
-from tritium.errors import TritiumError
 
 __all__ = ["example_space", "bench_scaling", "ScalingFigure", "GuidedFigure", "bench_guided"]
 
 
 def example_space(name: str = "edge-bitnet-2b") -> Space:
-    """A shipped example space (``examples/spaces/NAME.toml`` of the source tree)."""
-    path = Path(__file__).resolve().parents[2] / "examples" / "spaces" / f"{name}.toml"
-    if not path.is_file():
-        raise TritiumError(f"example space {path} not found (a source checkout ships it); pass space= instead")
-    return load_space(path)
+    """A built-in example space (:func:`~tritium.analysis.dse.space.list_spaces`)."""
+    return load_space(name)
 
 
 def _random(space: Space | None, points: int, seed: int) -> Space:

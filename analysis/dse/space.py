@@ -77,6 +77,9 @@ __all__ = [
     "Constraint",
     "SearchSpec",
     "Space",
+    "SPACES_DIR",
+    "list_spaces",
+    "space_path",
     "load_space",
     "space_from_toml",
     "param_paths",
@@ -250,8 +253,32 @@ class Space:
         return dataclasses.replace(self, search=dataclasses.replace(self.search, **changes))
 
 
+SPACES_DIR = Path(__file__).with_name("spaces")
+"""The built-in example spaces, one TOML file each (:func:`list_spaces`)."""
+
+
+def list_spaces() -> list[str]:
+    """Names of the built-in example spaces (``analysis/dse/spaces/NAME.toml``)."""
+    return sorted(p.stem for p in SPACES_DIR.glob("*.toml"))
+
+
+def space_path(spec: str | os.PathLike) -> Path:
+    """The file of ``spec``: a space TOML path, or the name of a built-in space.
+
+    Raises:
+        TritiumError: neither a file nor a built-in name (the message lists the built-in ones).
+    """
+    path = Path(spec)
+    if path.is_file():
+        return path
+    if str(spec) in list_spaces():
+        return SPACES_DIR / f"{spec}.toml"
+    raise TritiumError(f"unknown space {str(spec)!r}: no such file and not a built-in space "
+                       f"({', '.join(list_spaces())})")
+
+
 def load_space(path: str | os.PathLike) -> Space:
-    """Read and validate the space TOML file at ``path``.
+    """Read and validate the space TOML file at ``path`` (or the built-in space of that name).
 
     Relative ``base`` chip paths and model config paths are resolved against the file's folder.
 
@@ -260,7 +287,7 @@ def load_space(path: str | os.PathLike) -> Space:
         SpecError: an unknown key, a bad value or range, a parameter no chip has (the message
             names the dotted key, the value, what is allowed and the file).
     """
-    path = Path(path)
+    path = space_path(path)
     data = load_toml(path, what="space file")
     return _space(data, path.read_text(encoding="utf-8"), str(path), path.parent)
 

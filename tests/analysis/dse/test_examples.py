@@ -1,4 +1,4 @@
-"""The shipped example spaces load and their chips simulate (a few random points of each)."""
+"""The built-in example spaces load by name and their chips simulate (a few random points of each)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,17 @@ from tritium.analysis.dse import search, space
 from tritium.analysis.dse.bench import example_space
 from tritium.analysis.dse.evaluate import eval_context, evaluate_batch, point_id
 from tritium.analysis.dse.search import random_points
+from tritium.errors import TritiumError
+
+
+def test_built_in_spaces_load_by_name_and_an_unknown_name_lists_them(tmp_path):
+    assert dse.list_spaces() == ["datacenter-70b", "edge-bitnet-2b"]
+    assert dse.load_space("edge-bitnet-2b").source.endswith("spaces/edge-bitnet-2b.toml")
+    with pytest.raises(TritiumError, match=r"unknown space 'edge'.*datacenter-70b, edge-bitnet-2b"):
+        dse.load_space("edge")
+    copy = tmp_path / "mine.toml"  # a copy of a built-in one is an ordinary space file
+    copy.write_text(space.space_path("edge-bitnet-2b").read_text())
+    assert dse.load_space(copy).digest == example_space().digest
 
 
 def test_edge_example():
