@@ -21,8 +21,8 @@ from tritium.sim.chip import Chip, load_chip
 from tritium.sim.energy import ENERGY_COMPONENTS, area_breakdown, op_energy, static_power_w
 from tritium.sim.tech import arithmetic_energy_ratio, tech
 from tritium.sim.engine import OpTiming, chunk_count, dependencies, schedule_block
-from tritium.sim.work import ROW_PARALLEL, Placement, dram_cycles, op_work, place
-from tritium.workloads.schema import validate_trace
+from tritium.sim.tracefacts import StepRun, TraceFacts, block_plan, trace_facts
+from tritium.sim.work import Placement, dram_cycles, op_work, placement_for
 
 __all__ = ["SimResult", "simulate", "write_result", "OP_COLUMNS"]
 
@@ -84,6 +84,11 @@ def simulate(
     ``scaling`` names how technology figures are scaled from 45 nm (see
     :mod:`tritium.sim.tech`). ``progress(done, total)`` is called per block.
 
+    What depends on the trace alone (its validation, the distinct ops, the blocks'
+    layer structure) is worked out once per trace and reused while the same table
+    is passed again unchanged (a sweep simulates thousands of chips on one trace);
+    a different or modified table is worked out afresh.
+
     Raises:
         SpecError: the chip's accumulator is too narrow for the trace's longest
             ternary dot product (names both numbers).
@@ -91,21 +96,22 @@ def simulate(
     """
     chip = load_chip(chip)
     attrs = dict(trace.attrs)
-    trace = validate_trace(trace)
-    ternary = trace[trace.kind == "ternary_linear"]
-    if len(ternary):
-        chip.tlu.check_reduction_length(int(ternary.k.max()))
-    placement = place(chip, trace)
-    works, timings = _op_costs(chip, placement, trace)
-    ops = _op_table(chip, trace, works, timings, scaling)
-    block_cycles = _compose(chip, trace, timings, progress)
-    totals = _totals(chip, trace, ops, block_cycles, scaling, attrs)
+    facts = trace_facts(trace)
+    trace = facts.frame
+    if facts.max_ternary_k is not None:
+        chip.tlu.check_reduction_length(facts.max_ternary_k)
+    placement = placement_for(chip, facts.ternary_weights, facts.kv_bytes)
+    works, timings = _distinct_costs(chip, placement, facts)
+    ops = _op_table(chip, facts, works, timings, scaling)
+    block_cycles = _compose(chip, facts, timings, progress)
+    totals = _totals(chip, facts, ops, block_cycles, scaling, attrs)
+    spilled = int(np.count_nonzero(facts.act_bytes > placement.act_capacity_bytes * facts.steps))
     notes = [
         f"weights {'resident in SRAM' if placement.weights_resident else 'streamed from DRAM'} "
         f"({placement.ternary_weight_bytes / 2**20:.1f} MiB ternary at {chip.tlu.weight_bits_per_weight:g} bits/weight, "
         f"{chip.weight_sram_bytes / 2**20:.1f} MiB weight SRAM)",
         f"KV cache {'resident in SRAM' if placement.kv_resident else 'in DRAM'}",
-        f"activations spill to DRAM in {int(ops.dram_bytes[(ops.act_in_bytes + ops.act_out_bytes) > placement.act_capacity_bytes * ops.steps].size)} ops "
+        f"activations spill to DRAM in {spilled} ops "
         f"whose step does not fit {placement.act_capacity_bytes / 2**10:.0f} KiB of activation SRAM",
         f"technology scaling: {scaling}",
     ]
@@ -116,13 +122,16 @@ def simulate(
 
 def _op_costs(chip: Chip, placement: Placement, trace: pd.DataFrame):
     """OpWork and per-step OpTiming for every row, computed once per distinct op."""
+    facts = trace_facts(trace)
+    works, timings = _distinct_costs(chip, placement, facts)
+    return [works[c] for c in facts.codes], [timings[c] for c in facts.codes]
+
+
+def _distinct_costs(chip: Chip, placement: Placement, facts: TraceFacts):
+    """OpWork and per-step OpTiming of each distinct op of the trace (``facts.rows``)."""
     weight_buffer = chip.sram.weight.capacity_bytes * chip.total_cores
-    row_parallel = trace.op.isin(ROW_PARALLEL).to_numpy()
-    keys = pd.Series(trace.signature.to_numpy(dtype=object) + np.where(row_parallel, "+", ""))
-    codes, uniques = pd.factorize(keys)
-    first = pd.Series(np.arange(len(trace))).groupby(codes).first().to_numpy()
-    distinct = []
-    for row in trace.iloc[first].itertuples(index=False):
+    works, timings = [], []
+    for row in facts.rows:
         work = op_work(chip, placement, row)
         steps = row.steps
         dram_in = dram_cycles(chip, math.ceil(work.dram_read_bytes / steps))
@@ -132,9 +141,8 @@ def _op_costs(chip: Chip, placement: Placement, trace: pd.DataFrame):
         dram_bytes = work.dram_read_bytes + work.dram_write_bytes
         timing = OpTiming(work.unit, max(_ceil_div(work.compute_cycles, steps), math.ceil(sram)), dram_in,
                           dram_out, link, chunk_count(dram_bytes / steps, weight_buffer, chip.dma.double_buffered))
-        distinct.append((work, timing))
-    works = [distinct[c][0] for c in codes]
-    timings = [distinct[c][1] for c in codes]
+        works.append(work)
+        timings.append(timing)
     return works, timings
 
 
@@ -160,44 +168,51 @@ def _link_cycles(chip: Chip, nbytes: float) -> int:
     return math.ceil(nbytes / per_cycle) + math.ceil(chip.link.latency_ns * chip.clock_mhz / 1e3)
 
 
-def _op_table(chip: Chip, trace: pd.DataFrame, works, timings, scaling: str) -> pd.DataFrame:
-    steps = trace.steps.to_numpy()
-    compute = np.array([w.compute_cycles for w in works], dtype=np.int64)
-    sram = np.array([t.compute for t in timings], dtype=np.int64) * steps
+def _op_table(chip: Chip, facts: TraceFacts, works, timings, scaling: str) -> pd.DataFrame:
+    """The per-op table: the trace's columns and :data:`OP_COLUMNS`, from the distinct ops' costs."""
+    trace, codes, steps = facts.frame, facts.codes, facts.steps
+    compute = np.array([w.compute_cycles for w in works], dtype=np.int64)[codes]
+    sram = np.array([t.compute for t in timings], dtype=np.int64)[codes] * steps
     sram = np.maximum(sram - compute, 0)  # the SRAM excess over compute, if any
-    dram = np.array([t.dram for t in timings], dtype=np.int64) * steps
-    link = np.array([t.link for t in timings], dtype=np.int64) * steps
+    dram = np.array([t.dram for t in timings], dtype=np.int64)[codes] * steps
+    link = np.array([t.link for t in timings], dtype=np.int64)[codes] * steps
     parts = np.stack([compute, compute + sram, dram, link])
     cycles = parts.max(axis=0)
     bound = np.array(["compute", "sram", "dram", "link"])[parts.argmax(axis=0)]
     bound[cycles == 0] = "none"
-    units = [w.unit for w in works]
-    peak = _peak_macs_per_cycle(chip, np.array(units, dtype=object))
+    distinct_units = [w.unit for w in works]
+    units = [distinct_units[c] for c in codes]
+    peak = _peak_macs_per_cycle(chip, distinct_units)[codes]
     with np.errstate(divide="ignore", invalid="ignore"):
-        util = np.where((cycles > 0) & (peak > 0), trace.macs.to_numpy() / (peak * cycles), 0.0)
-    per_work: dict[int, list[float]] = {}
-    for w in works:  # identical ops share one OpWork object
-        if id(w) not in per_work:
-            per_work[id(w)] = list(op_energy(chip, w, scaling).values())
-    energy = np.array([per_work[id(w)] for w in works])
+        util = np.where((cycles > 0) & (peak > 0), facts.macs / (peak * cycles), 0.0)
+    n = len(codes)
+    energy = np.array([list(op_energy(chip, w, scaling).values()) for w in works],
+                      dtype=np.float64).reshape(len(works), len(ENERGY_COMPONENTS))[codes]
     cols = {
         "unit": units, "compute_cycles": compute, "sram_cycles": compute + sram, "dram_cycles": dram,
         "link_cycles": link, "cycles": cycles, "seconds": cycles / chip.clock_hz, "bound": bound,
         "utilization": util,
-        "dram_bytes": [w.dram_read_bytes + w.dram_write_bytes for w in works],
-        "sram_bytes": [sum(w.sram_read_bytes.values()) + sum(w.sram_write_bytes.values()) for w in works],
-        "link_bytes": [w.link_bytes for w in works],
+        "dram_bytes": _per_row([w.dram_read_bytes + w.dram_write_bytes for w in works], codes),
+        "sram_bytes": _per_row([sum(w.sram_read_bytes.values()) + sum(w.sram_write_bytes.values()) for w in works],
+                               codes),
+        "link_bytes": _per_row([w.link_bytes for w in works], codes),
     }
     for i, comp in enumerate(ENERGY_COMPONENTS):
-        cols[f"energy_{comp}_j"] = energy[:, i] if len(works) else []
-    cols["energy_j"] = energy.sum(axis=1) if len(works) else []
+        cols[f"energy_{comp}_j"] = energy[:, i] if n else []
+    cols["energy_j"] = energy.sum(axis=1) if n else []
     # one concat, not a column insert per field (each insert copies the block manager)
     out = pd.concat([trace, pd.DataFrame(cols, index=trace.index)], axis=1)
     out.attrs = dict(trace.attrs)
     return out
 
 
-def _peak_macs_per_cycle(chip: Chip, units: np.ndarray) -> np.ndarray:
+def _per_row(distinct: list, codes: np.ndarray):
+    """Each row's value of a per-distinct-op list (as numpy infers it; a plain list when empty,
+    so the column's dtype is what pandas infers from a list of the same values)."""
+    return np.array(distinct)[codes] if len(codes) else []
+
+
+def _peak_macs_per_cycle(chip: Chip, units) -> np.ndarray:
     cores = chip.total_cores
     per_unit = {"tlu": chip.tlu.rows * chip.tlu.width * cores,
                 "attention": chip.attention.macs * cores,
@@ -205,41 +220,37 @@ def _peak_macs_per_cycle(chip: Chip, units: np.ndarray) -> np.ndarray:
     return np.array([per_unit.get(u, 0) for u in units], dtype=np.float64)
 
 
-def _compose(chip: Chip, trace: pd.DataFrame, timings, progress) -> dict[int, int]:
+def _compose(chip: Chip, facts: TraceFacts, timings, progress) -> dict[int, int]:
     """Cycles of each block over all its steps, from the SimPy timeline of one step."""
     out = {}
-    blocks = trace.block.to_numpy()
-    layers = trace.layer.to_numpy()
-    kinds = trace.kind.tolist()
-    sigs = trace.signature.tolist()
-    ids = sorted(set(blocks.tolist()))
-    for n_done, block in enumerate(ids):
-        idx = np.flatnonzero(blocks == block)
-        steps = int(trace.steps.iat[idx[0]])
-        out[block] = _block_cycles(chip, idx, layers, kinds, sigs, timings) * steps
+    double_buffered = chip.dma.double_buffered
+
+    def run(selected: StepRun) -> int:
+        return _step_cycles(tuple(timings[c] for c in selected.codes), selected.deps, double_buffered)
+
+    for n_done, plan in enumerate(facts.blocks):
+        if plan.two is None:
+            cycles = run(plan.one)
+        else:
+            one, two = run(plan.one), run(plan.two)
+            cycles = one + plan.more_layers * (two - one)
+        out[plan.block] = cycles * plan.steps
         if progress is not None:
-            progress(n_done + 1, len(ids))
+            progress(n_done + 1, len(facts.blocks))
     return out
 
 
 def _block_cycles(chip, idx, layers, kinds, sigs, timings) -> int:
-    blk_layers = layers[idx]
-    decoder = sorted({int(x) for x in blk_layers if x >= 0} - {int(blk_layers.max())}) if len(idx) else []
-    per_layer = {lay: tuple(sigs[i] for i in idx[blk_layers == lay]) for lay in decoder}
-    identical = len(decoder) > 2 and len(set(per_layer.values())) == 1
+    """Cycles of one step of the block of rows ``idx`` (``timings`` per row), as :func:`_compose` runs it."""
+    plan = block_plan(0, 1, idx, layers, kinds, sigs, np.arange(len(timings)))
 
-    def run(selected: np.ndarray) -> int:
-        sub_kinds = [kinds[i] for i in selected]
-        return _step_cycles(tuple(timings[i] for i in selected), tuple(dependencies(sub_kinds)),
-                            chip.dma.double_buffered)
+    def run(selected: StepRun) -> int:
+        return _step_cycles(tuple(timings[c] for c in selected.codes), selected.deps, chip.dma.double_buffered)
 
-    if not identical:
-        return run(idx)
-    first, second = decoder[0], decoder[1]
-    keep_one = idx[~np.isin(blk_layers, decoder) | (blk_layers == first)]
-    keep_two = idx[~np.isin(blk_layers, decoder) | (blk_layers == first) | (blk_layers == second)]
-    one, two = run(keep_one), run(keep_two)
-    return one + (len(decoder) - 1) * (two - one)
+    if plan.two is None:
+        return run(plan.one)
+    one, two = run(plan.one), run(plan.two)
+    return one + plan.more_layers * (two - one)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -252,12 +263,10 @@ def _step_cycles(ops: tuple[OpTiming, ...], deps: tuple[int, ...], double_buffer
     return schedule_block(list(ops), list(deps), double_buffered=double_buffered).cycles
 
 
-def _totals(chip: Chip, trace: pd.DataFrame, ops: pd.DataFrame, block_cycles: dict, scaling: str, attrs) -> dict:
+def _totals(chip: Chip, facts: TraceFacts, ops: pd.DataFrame, block_cycles: dict, scaling: str, attrs) -> dict:
     clock = chip.clock_hz
-    prefill_blocks = sorted(set(trace.block[trace.phase == "prefill"]))
-    decode_blocks = sorted(set(trace.block[trace.phase == "decode"]))
-    t_prefill = sum(block_cycles[b] for b in prefill_blocks) / clock
-    t_decode = sum(block_cycles[b] for b in decode_blocks) / clock
+    t_prefill = sum(block_cycles[b] for b in facts.prefill_blocks) / clock
+    t_decode = sum(block_cycles[b] for b in facts.decode_blocks) / clock
     total_s = t_prefill + t_decode
     batch = int(attrs.get("batch") or 1)
     decode_steps = int(attrs.get("decode") or 0)
@@ -268,8 +277,7 @@ def _totals(chip: Chip, trace: pd.DataFrame, ops: pd.DataFrame, block_cycles: di
     energy = sum(dynamic.values())
     # The seed's headline (arithmetic only) beside what survives on this chip
     t = tech(chip.node_nm, scaling)
-    ternary_macs = float(ops.macs[ops.kind == "ternary_linear"].sum())
-    fp16_arith = ternary_macs * t.fp16_mac_pj * 1e-12
+    fp16_arith = facts.ternary_macs * t.fp16_mac_pj * 1e-12
     tlu_j = dynamic["tlu"]
     totals = {
         "time_to_first_token_s": t_prefill,
@@ -289,7 +297,6 @@ def _totals(chip: Chip, trace: pd.DataFrame, ops: pd.DataFrame, block_cycles: di
         "end_to_end_ratio": fp16_arith / energy if energy > 0 else float("nan"),
     }
     return totals
-
 
 
 def write_result(result: SimResult, chip: Chip, out_dir: str | Path) -> Path:

@@ -32,7 +32,7 @@ import pandas as pd
 from tritium.sim.chip import Chip
 from tritium.sim.cycles import expected_skip_slices, mac_array_cycles, tlu_cycles, transfer_cycles, vector_cycles
 
-__all__ = ["Placement", "place", "OpWork", "op_work", "ROW_PARALLEL"]
+__all__ = ["Placement", "place", "placement_for", "OpWork", "op_work", "ROW_PARALLEL"]
 
 ROW_PARALLEL = ("o_proj", "down_proj", "lm_head")
 """Ops whose outputs are all-reduced across chips under tensor parallelism."""
@@ -64,8 +64,13 @@ def place(chip: Chip, trace: pd.DataFrame) -> Placement:
     """Decide residency of weights, KV cache and activations for ``trace`` on ``chip``."""
     first = trace[trace.block == trace.block.min()]
     ternary = first[first.kind == "ternary_linear"]
-    weight_bytes = math.ceil(float((ternary.k * ternary.n).sum()) * chip.tlu.weight_bits_per_weight / 8)
-    kv_bytes = int(trace.kv_write_bytes.sum())
+    return placement_for(chip, float((ternary.k * ternary.n).sum()), int(trace.kv_write_bytes.sum()))
+
+
+def placement_for(chip: Chip, ternary_weights: float, kv_bytes: int) -> Placement:
+    """:func:`place` from the trace's sizes: ``ternary_weights`` (sum of K x N over the
+    first block's ternary linears) and ``kv_bytes`` (KV-cache bytes written)."""
+    weight_bytes = math.ceil(ternary_weights * chip.tlu.weight_bits_per_weight / 8)
     return Placement(
         weights_resident=weight_bytes <= chip.weight_sram_bytes,
         kv_resident=kv_bytes <= chip.total_cores * chip.sram.kv.capacity_bytes,
