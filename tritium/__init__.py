@@ -12,8 +12,19 @@ stays fast)::
 from __future__ import annotations
 
 import importlib
+import os
 
 __version__ = "0.1.0"
+
+# A source checkout's own tritium/ folder shadows an installed Tritium whenever the checkout is
+# the current directory and Python puts '' first on sys.path (``python -m tritium``; the
+# forkserver of Python 3.11's multiprocessing, which ignores the parent's sys.path). The other
+# subpackages live beside that folder (sim/, workloads/, hdl/, analysis/: pyproject's
+# package-dir), so a tritium imported from a checkout looks for them there too.
+_checkout = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if os.path.isfile(os.path.join(_checkout, "pyproject.toml")) and os.path.isfile(
+        os.path.join(_checkout, "sim", "simulate.py")):
+    __path__.append(_checkout)
 
 _EXPORTS = {
     "tritium.workloads": (
