@@ -97,12 +97,16 @@ def schedule_block(ops: list[OpTiming], deps: list[int], *, double_buffered: boo
     boundaries. Each op computes on its unit once the op producing its input is
     done, tile by tile as tiles arrive, and writes tiles back as they finish.
 
-    The processes are those of :func:`schedule_block_reference`; the units, the DRAM
-    and the slots are :class:`_Fifo` and :class:`_Slots`, and each write-back is a
-    :class:`_WriteBack` chain instead of a process: they schedule the same events in
-    the same order as SimPy's ``Resource``, ``Container`` and ``Process``, so ties at
-    equal times break the same way and the timeline is the same, for about a third of
-    the work per event.
+    The processes are those of :func:`schedule_block_reference` (the plain statement
+    of the model); the units, the DRAM and the slots are :class:`_Fifo` and
+    :class:`_Slots`, and each write-back is a :class:`_WriteBack` chain of callbacks
+    instead of a process. They schedule the events SimPy's ``Resource``, ``Container``
+    and ``Process`` would, in the same order, so ties at equal cycles break the same
+    way and the timeline is the same; left out are only events whose processing
+    would do nothing (every other event keeps its place in SimPy's order): callbacks
+    that are no-ops, a release nobody waits behind, the end of an op nobody waits for,
+    and a tile's arrival or write-back while the op's process is computing (only that
+    process ever waits for them, and it cannot before they would be processed).
     """
     env = simpy.Environment()
     units = {name: _Fifo(env) for name in ("tlu", "attention", "vector", "dram", "link")}
@@ -110,13 +114,20 @@ def schedule_block(ops: list[OpTiming], deps: list[int], *, double_buffered: boo
     slots = _Slots(env, 2 if double_buffered else 1)
     n = len(ops)
     done = [Event(env) for _ in range(n)]
+    waited = set(deps) | (set(range(n - 1)) if not double_buffered else set())
     start = np.zeros(n, dtype=np.int64)
     end = np.zeros(n, dtype=np.int64)
     loaded = [[Event(env) for _ in range(max(op.chunks, 1))] for op in ops]
+    # Until busy_until[i], op i's process waits for a compute timeout and nothing else can
+    # resume it: an event only it may wait for (its tiles' arrivals and write-backs),
+    # triggered before then while nobody waits for it, would be processed with no effect,
+    # so it is marked processed instead of scheduled (the process goes on at once when it
+    # gets to it, as it would have).
+    busy_until = [-1] * n
     timeout = env.timeout
 
     def dma_queue():
-        for op, events in zip(ops, loaded):
+        for i, (op, events) in enumerate(zip(ops, loaded)):
             parts = len(events)
             for c, event in enumerate(events):
                 if op.dram_in:
@@ -125,7 +136,10 @@ def schedule_block(ops: list[OpTiming], deps: list[int], *, double_buffered: boo
                     yield req
                     yield timeout(_share(op.dram_in, parts, c))
                     dram.release(req)
-                _trigger(env, event)
+                if event.callbacks or busy_until[i] <= env.now:
+                    _trigger(env, event)
+                else:
+                    _processed(event)
 
     def run(i: int, op: OpTiming):
         if i and not double_buffered:
@@ -142,18 +156,20 @@ def schedule_block(ops: list[OpTiming], deps: list[int], *, double_buffered: boo
                 if op.dram_in:
                     yield slots.put()
             if op.dram_out:
-                yield _WriteBack(env, dram, op.dram_out).done
+                yield _WriteBack(env, dram, op.dram_out, busy_until, i).done
         else:
             unit = units[op.unit]
             req = unit.request()
             yield req
             for c, tile in enumerate(tiles):
                 yield tile
-                yield timeout(_share(op.compute, parts, c))
+                cycles = _share(op.compute, parts, c)
+                busy_until[i] = env.now + cycles
+                yield timeout(cycles)
                 if op.dram_in:
                     yield slots.put()
                 if op.dram_out:  # write this tile back while the next one computes
-                    stored.append(_WriteBack(env, dram, _share(op.dram_out, parts, c)).done)
+                    stored.append(_WriteBack(env, dram, _share(op.dram_out, parts, c), busy_until, i).done)
             unit.release(req)
         for event in stored:
             yield event
@@ -164,7 +180,10 @@ def schedule_block(ops: list[OpTiming], deps: list[int], *, double_buffered: boo
             yield timeout(op.link)
             link.release(req)
         end[i] = env.now
-        _trigger(env, done[i])
+        if i in waited:
+            _trigger(env, done[i])
+        else:  # no process waits for this op
+            _processed(done[i])
 
     env.process(dma_queue())
     for i, op in enumerate(ops):
@@ -173,6 +192,13 @@ def schedule_block(ops: list[OpTiming], deps: list[int], *, double_buffered: boo
     if not all(event.triggered for event in done):  # a deadlock would otherwise read as 0 cycles
         raise RuntimeError(f"engine deadlock: {sum(not e.triggered for e in done)} of {n} ops never finished")
     return StepSchedule(start, end)
+
+
+def _processed(event: Event) -> None:
+    """Mark ``event`` triggered and processed without scheduling it (its processing would do nothing)."""
+    event._ok = True
+    event._value = None
+    event.callbacks = None
 
 
 def _trigger(env: simpy.Environment, event: Event, priority=NORMAL) -> None:
@@ -274,13 +300,16 @@ class _WriteBack:
 
     The process would start on an urgent initialization event, request the DRAM,
     wait for the grant, hold it ``cycles``, release it and end (its own event, which
-    :attr:`done` stands for); this chain of callbacks schedules the same events.
+    :attr:`done` stands for); this chain of callbacks schedules the same events. Only
+    op ``owner``'s process waits for :attr:`done` (see ``busy_until`` in
+    :func:`schedule_block`).
     """
 
-    __slots__ = ("env", "dram", "cycles", "req", "done")
+    __slots__ = ("env", "dram", "cycles", "req", "done", "busy_until", "owner")
 
-    def __init__(self, env: simpy.Environment, dram: _Fifo, cycles: int):
+    def __init__(self, env: simpy.Environment, dram: _Fifo, cycles: int, busy_until: list[int], owner: int):
         self.env, self.dram, self.cycles = env, dram, cycles
+        self.busy_until, self.owner = busy_until, owner
         self.done = Event(env)
         init = Event(env)
         init.callbacks.append(self._start)
@@ -295,7 +324,10 @@ class _WriteBack:
 
     def _finish(self, _event: Event) -> None:
         self.dram.release(self.req)
-        _trigger(self.env, self.done)
+        if self.done.callbacks or self.busy_until[self.owner] <= self.env.now:
+            _trigger(self.env, self.done)
+        else:  # only the owner waits for it, and it cannot before this event would be processed
+            _processed(self.done)
 
 
 def schedule_block_reference(ops: list[OpTiming], deps: list[int], *, double_buffered: bool) -> StepSchedule:
