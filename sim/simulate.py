@@ -20,7 +20,7 @@ import pandas as pd
 from tritium.sim.chip import Chip, load_chip
 from tritium.sim.energy import ENERGY_COMPONENTS, area_breakdown, op_energy, static_power_w
 from tritium.sim.tech import arithmetic_energy_ratio, tech
-from tritium.sim.engine import OpTiming, chunk_count, dependencies, schedule_block
+from tritium.sim.engine import OpTiming, chunk_count, schedule_block
 from tritium.sim.tracefacts import StepRun, TraceFacts, block_plan, trace_facts
 from tritium.sim.work import Placement, dram_cycles, op_work, placement_for
 

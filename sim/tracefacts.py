@@ -13,6 +13,7 @@ raises :class:`~tritium.errors.TraceError` every time (nothing is cached for it)
 from __future__ import annotations
 
 import copy
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +25,8 @@ from tritium.workloads.schema import validate_trace
 
 __all__ = ["StepRun", "BlockPlan", "TraceFacts", "trace_facts", "block_plan"]
 
-_CACHE_SIZE = 8  # traces kept (a sweep uses one per workload)
+_CACHE_TRACES = 4  # traces kept (a sweep uses one per workload) ...
+_CACHE_ROWS = 250_000  # ... and rows over all of them (each is kept with a copy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +83,8 @@ class TraceFacts:
     ternary_macs: float
 
 
-_cache: dict[int, tuple[pd.DataFrame, tuple, TraceFacts]] = {}
+_cache: dict[int, tuple[pd.DataFrame, tuple, TraceFacts]] = {}  # id(table) -> (table, its copy, facts)
+_lock = threading.Lock()  # Dask workers may simulate in threads
 
 
 def trace_facts(trace: pd.DataFrame) -> TraceFacts:
@@ -94,10 +97,17 @@ def trace_facts(trace: pd.DataFrame) -> TraceFacts:
     if entry is not None and entry[0] is trace and _unchanged(trace, entry[1]):
         return entry[2]
     facts = _work_out(trace)
-    if len(_cache) >= _CACHE_SIZE:
-        _cache.pop(next(iter(_cache)))
-    _cache[id(trace)] = (trace, _snapshot(trace), facts)
+    entry = (trace, _snapshot(trace), facts)
+    with _lock:
+        _cache.pop(id(trace), None)
+        _cache[id(trace)] = entry
+        while len(_cache) > _CACHE_TRACES or (len(_cache) > 1 and _cached_rows() > _CACHE_ROWS):
+            del _cache[next(iter(_cache))]
     return facts
+
+
+def _cached_rows() -> int:
+    return sum(len(table) for table, _, _ in _cache.values())
 
 
 def block_plan(block: int, steps: int, idx: np.ndarray, layers: np.ndarray, kinds: list[str], sigs: list[str],

@@ -94,3 +94,13 @@ def test_a_table_with_other_dtypes_gives_the_canonical_result_and_is_not_mutated
     loose.loc[loose.index[loose.kind == "ternary_linear"][0], "m"] += 3
     t.loc[t.index[t.kind == "ternary_linear"][0], "m"] += 3
     _assert_same(simulate(CHIP, loose), simulate(CHIP, t))
+
+
+def test_the_cache_keeps_a_few_tables_only():
+    from tritium.sim import tracefacts
+
+    tables = [trace("trilm-99m", Scenario(batch=1, prefill=4 + i, decode=2)) for i in range(tracefacts._CACHE_TRACES + 2)]
+    for t in tables:
+        trace_facts(t)
+    assert len(tracefacts._cache) == tracefacts._CACHE_TRACES
+    assert all(entry[0] is t for entry, t in zip(tracefacts._cache.values(), tables[2:]))
