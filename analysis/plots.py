@@ -25,6 +25,7 @@ from tritium.sim.energy import ENERGY_COMPONENTS  # noqa: E402
 
 __all__ = [
     "STYLE",
+    "figure_bytes",
     "save_figure",
     "energy_breakdown",
     "latency_by_kind",
@@ -46,6 +47,7 @@ STYLE = {
     "axes.spines.right": False,
     "axes.grid": True,
     "grid.alpha": 0.3,
+    "svg.hashsalt": "tritium",  # fixed SVG element ids: the same plot gives the same file
 }
 """matplotlib rcParams every Tritium plot is drawn with."""
 
@@ -80,16 +82,20 @@ def _tilt(ax: plt.Axes) -> None:
         label.set_horizontalalignment("right")
 
 
+def figure_bytes(fig: Figure, fmt: str, dpi: int = 150) -> bytes:
+    """``fig`` as PNG or SVG bytes in the Tritium style, without dates or software stamps
+    (the same plot gives the same bytes); ``dpi`` applies to PNG."""
+    buf = io.BytesIO()
+    with plt.rc_context(STYLE):
+        fig.savefig(buf, format=fmt, bbox_inches="tight", dpi=dpi if fmt == "png" else None,
+                    metadata={"Software": None} if fmt == "png" else {"Date": None})
+    return buf.getvalue()
+
+
 def save_figure(fig: Figure, stem: str | Path) -> list[Path]:
     """Write ``stem.png`` and ``stem.svg`` atomically; return both paths."""
     stem = Path(stem)
-    paths = []
-    for fmt in ("png", "svg"):
-        buf = io.BytesIO()
-        with plt.rc_context(STYLE):
-            fig.savefig(buf, format=fmt, bbox_inches="tight", dpi=150 if fmt == "png" else None)
-        paths.append(write_bytes_atomic(stem.with_suffix(f".{fmt}"), buf.getvalue()))
-    return paths
+    return [write_bytes_atomic(stem.with_suffix(f".{fmt}"), figure_bytes(fig, fmt)) for fmt in ("png", "svg")]
 
 
 def energy_breakdown(results: Sequence, labels: Sequence[str] | None = None) -> Figure:

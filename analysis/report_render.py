@@ -11,20 +11,18 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 
 import tritium
 from tritium.analysis.gpu_calibrate import report_markdown
 from tritium.analysis.gpu_db import gpu_to_toml
 from tritium.analysis.gpu_params import calibration_to_toml
-from tritium.analysis.plots import STYLE
+from tritium.analysis.plots import figure_bytes
 from tritium.analysis.report import RATIOS, Report
 from tritium.fileio import write_bytes_atomic
 from tritium.sim import chip_to_toml
@@ -177,22 +175,14 @@ def _sources(r: Report) -> list[str]:
     return list(seen)
 
 
-def _figure_bytes(fig, fmt: str) -> bytes:
-    buf = io.BytesIO()
-    with plt.rc_context(STYLE):
-        fig.savefig(buf, format=fmt, bbox_inches="tight", dpi=PNG_DPI if fmt == "png" else None,
-                    metadata={"Software": None} if fmt == "png" else {"Date": None})
-    return buf.getvalue()
-
-
 def render(report: Report) -> dict[str, bytes]:
     """Every file of the report, keyed by its path relative to the report folder."""
     files: dict[str, bytes] = {}
     pngs = {}
     for p in report.plots:
-        pngs[p.name] = _figure_bytes(p.figure, "png")
+        pngs[p.name] = figure_bytes(p.figure, "png", PNG_DPI)
         files[f"plots/{p.name}.png"] = pngs[p.name]
-        files[f"plots/{p.name}.svg"] = _figure_bytes(p.figure, "svg")
+        files[f"plots/{p.name}.svg"] = figure_bytes(p.figure, "svg")
     tables, configs, sources = _tables(report), _configs(report), _sources(report)
     files["report.html"] = _html(report, tables, configs, sources, pngs).encode()
     files["report.md"] = _markdown(report, tables, configs, sources).encode()

@@ -65,3 +65,10 @@ def test_carbon_and_sweeps(tmp_path):
     fig = plots.ratio_sweep([1, 2, 4, 8], {"J/token": [10, 8, 6, 5]}, "batch", "GPU / chip")
     assert len(fig.axes[0].lines) == 2  # the series and the 1x line
     _check_saved(fig, tmp_path, "sweep")
+
+
+def test_the_same_plot_gives_the_same_bytes(results, tmp_path):
+    first = plots.save_figure(plots.energy_breakdown(results), tmp_path / "a")
+    second = plots.save_figure(plots.energy_breakdown(results), tmp_path / "b")
+    for a, b in zip(first, second):
+        assert a.read_bytes() == b.read_bytes(), a.suffix
