@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Callable
 
 from amaranth.back import verilog
 
@@ -231,7 +232,7 @@ targets:
 
 def export(
     chip: Chip | str | os.PathLike, out_dir: str | os.PathLike, *, m: int = 2, k: int | None = None,
-    n: int | None = None, seed: int = 0,
+    n: int | None = None, seed: int = 0, progress: Callable[[str], None] | None = None,
 ) -> list[Path]:
     """Write one core of ``chip`` as Verilog with its testbench, vectors, file list and FuseSoC core.
 
@@ -242,6 +243,7 @@ def export(
             the last tile is partial; the ``ragged`` case adds a K that is not a multiple
             of the width).
         seed: the vectors' random seed.
+        progress: called with a one-line message before each long step.
 
     Returns:
         The paths written, in the order listed in the module docstring.
@@ -255,8 +257,12 @@ def export(
     k = 2 * tlu.width if k is None else k
     n = tlu.rows + 1 if n is None else n
     top = top_name(chip)
+    say = progress or (lambda message: None)
+    say(f"golden vectors: {m} x {k} x {n} GEMMs on {tlu.rows} trees of {tlu.width} inputs")
     vectors = testbench_vectors(tlu, gemm_limits(chip), m=m, k=k, n=n, seed=seed)
     core = elaborate(chip)
+    say(f"converting {top} to Verilog with yosys ({tlu.rows * tlu.width} tree inputs; a core of thousands "
+        "takes minutes)")
     bits = {"cases": 32, "weights": len(core.weights.payload), "acts": tlu.width * tlu.act_bits,
             "expected": tlu.acc_bits}
     vector_files = {f"{top}_{key}.hex": _hexfile(values, bits[key]) for key, values in vectors.items()}
@@ -267,5 +273,6 @@ def export(
     files[f"{top}.core"] = _fusesoc_core(chip, top, list(vector_files))
     files["chip.toml"] = chip_to_toml(chip)
     out = Path(out_dir)
+    say(f"writing {len(files)} files to {out}")
     return [write_text_atomic(out / name, text) for name, text in files.items()]
 

@@ -136,7 +136,7 @@ class _Progress:
 def _cmd_export(args) -> int:
     from tritium.hdl.export import export
 
-    paths = export(args.chip, args.out, m=args.m, k=args.k, n=args.n, seed=args.vector_seed)
+    paths = export(args.chip, args.out, m=args.m, k=args.k, n=args.n, seed=args.vector_seed, progress=_Progress())
     if args.json:
         print_json({"files": [str(p) for p in paths]})
     else:
