@@ -258,7 +258,6 @@ def export(
     n = tlu.rows + 1 if n is None else n
     top = top_name(chip)
     say = progress or (lambda message: None)
-    say(f"golden vectors: {m} x {k} x {n} GEMMs on {tlu.rows} trees of {tlu.width} inputs")
     vectors = testbench_vectors(tlu, gemm_limits(chip), m=m, k=k, n=n, seed=seed)
     core = elaborate(chip)
     say(f"converting {top} to Verilog with yosys ({tlu.rows * tlu.width} tree inputs; a core of thousands "
