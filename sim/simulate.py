@@ -113,11 +113,23 @@ def simulate(
         f"KV cache {'resident in SRAM' if placement.kv_resident else 'in DRAM'}",
         f"activations spill to DRAM in {spilled} ops "
         f"whose step does not fit {placement.act_capacity_bytes / 2**10:.0f} KiB of activation SRAM",
+        _dram_capacity_note(chip, placement.ternary_weight_bytes + facts.other_weight_bytes + facts.kv_bytes),
         f"technology scaling: {scaling}",
     ]
     scenario = {k: attrs.get(k) for k in ("batch", "prefill", "decode")}
     return SimResult(ops, totals, area_breakdown(chip, scaling), chip.name, str(attrs.get("model", "")),
                      scenario, notes)
+
+
+def _dram_capacity_note(chip: Chip, needed_bytes: int) -> str:
+    """Whether the chips' DRAM holds the weights and the final KV cache (``needed_bytes``, a
+    lower bound). The simulator does not model paging, so a model that does not fit is noted,
+    not refused: its figures are those of a chip with enough DRAM."""
+    have = chip.dram.capacity_bytes * chip.chips
+    if needed_bytes > have:
+        return (f"DRAM too small: the weights and KV cache need at least {needed_bytes / 2**30:.2f} GiB, "
+                f"the DRAM holds {have / 2**30:.2f} GiB (figures assume it fits)")
+    return f"DRAM holds the weights and KV cache: at least {needed_bytes / 2**30:.2f} of {have / 2**30:.2f} GiB"
 
 
 def _op_costs(chip: Chip, placement: Placement, trace: pd.DataFrame):

@@ -60,6 +60,9 @@ class TraceFacts:
         max_ternary_k: the longest ternary dot product (None without ternary ops).
         ternary_weights: ternary weights of the first block (sum of K x N), as a float.
         kv_bytes: KV-cache bytes written over the request.
+        other_weight_bytes: bytes of the high-precision weights one forward pass reads (the
+            first block's non-ternary rows: LM head, FP linears, norm gains; a lower bound on
+            what DRAM holds besides the ternary weights, as an untied embedding table is not read whole).
         codes: each row's distinct-op code (rows with equal signatures, and equally
             row-parallel, share one); rows: the first row of each code, as a namedtuple.
         steps, macs, act_bytes: per-row steps, MACs and activation bytes in + out.
@@ -72,6 +75,7 @@ class TraceFacts:
     max_ternary_k: int | None
     ternary_weights: float
     kv_bytes: int
+    other_weight_bytes: int
     codes: np.ndarray
     rows: tuple
     steps: np.ndarray
@@ -138,6 +142,7 @@ def _work_out(raw: pd.DataFrame) -> TraceFacts:
     ternary = trace[trace.kind == "ternary_linear"]
     first_block = trace[trace.block == trace.block.min()]
     first_ternary = first_block[first_block.kind == "ternary_linear"]
+    first_others = first_block[first_block.kind != "ternary_linear"]
     row_parallel = trace.op.isin(ROW_PARALLEL).to_numpy()
     keys = pd.Series(trace.signature.to_numpy(dtype=object) + np.where(row_parallel, "+", ""))
     codes, _ = pd.factorize(keys)
@@ -155,6 +160,7 @@ def _work_out(raw: pd.DataFrame) -> TraceFacts:
         max_ternary_k=int(ternary.k.max()) if len(ternary) else None,
         ternary_weights=float((first_ternary.k * first_ternary.n).sum()),
         kv_bytes=int(trace.kv_write_bytes.sum()),
+        other_weight_bytes=int((first_others.weight_bytes // first_others.steps).sum()),
         codes=_frozen(codes),
         rows=tuple(trace.iloc[first_rows].itertuples(index=False)),
         steps=_frozen(trace.steps.to_numpy()),

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from tritium.errors import SpecError
 from tritium.sim import OP_COLUMNS, load_chip, simulate
 from tritium.sim.energy import ENERGY_COMPONENTS
-from tritium.workloads import Scenario, trace
+from tritium.workloads import Scenario, summarize, trace
 
 SMALL = trace("trilm-99m", Scenario(batch=2, prefill=32, decode=8))
 BITNET = trace("bitnet-b1.58-2b-4t", Scenario(batch=1, prefill=64, decode=16))
@@ -165,3 +165,16 @@ def test_time_to_first_token_is_at_least_the_prefill_dram_time(name):
     prefill = r.ops[r.ops.phase == "prefill"]
     dram_s = (prefill.dram_bytes * prefill.steps).sum() / (chip.dram.bandwidth_gb_s * 1e9 * chip.chips)
     assert r.totals["time_to_first_token_s"] >= dram_s > 0
+
+
+def test_dram_capacity_is_checked_against_weights_and_kv_cache():
+    t = trace("bitnet-b1.58-2b-4t", Scenario(batch=1, prefill=512, decode=16))
+    s = summarize(t)  # both presets store 2 bits per ternary weight, as the summary counts them
+    need = (s.ternary_weight_bytes + s.other_weight_bytes + s.kv_cache_bytes) / 2**30
+    fits = [n for n in simulate("edge-lpddr5", t).notes if n.startswith("DRAM")]
+    assert fits == [f"DRAM holds the weights and KV cache: at least {need:.2f} of 8.00 GiB"]
+    small = [n for n in simulate("fpga-proto", t).notes if n.startswith("DRAM")]  # 0.5 GiB of DDR3
+    assert small and small[0].startswith(f"DRAM too small: the weights and KV cache need at least {need:.2f} GiB")
+    multi = load_chip("multichip-hbm3")  # every chip's DRAM holds its share of a tensor-parallel model
+    have = multi.chips * multi.dram.capacity_gib
+    assert f"of {have:.2f} GiB" in [n for n in simulate(multi, t).notes if n.startswith("DRAM")][0]
