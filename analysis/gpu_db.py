@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from tritium.errors import SpecError, TritiumError
+from tritium.errors import SpecError, TritiumError, did_you_mean
 from tritium.fileio import write_text_atomic
 from tritium.sim.chip_parts import DRAM_TYPES
 from tritium.specio import check_choice, check_float, check_int, dumps_toml, from_mapping, load_toml
@@ -205,7 +205,8 @@ def load_gpu(spec: str | os.PathLike | Gpu) -> Gpu:
         path = Path(spec)
         return _gpu_from_mapping(load_toml(path, what="GPU file"), source=str(path))
     raise TritiumError(f"unknown GPU '{spec}': not in the database ({', '.join(list_gpus())}; "
-                       f"aliases {', '.join(sorted(GPU_ALIASES))}) and no such TOML file")
+                       f"aliases {', '.join(sorted(GPU_ALIASES))}) and no such TOML file"
+                       + (did_you_mean(spec, list_gpus()) if isinstance(spec, str) else ""))
 
 
 def gpu_to_toml(gpu: Gpu) -> str:

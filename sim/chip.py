@@ -28,7 +28,7 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from tritium.errors import _MISSING, SpecError, TritiumError
+from tritium.errors import _MISSING, SpecError, TritiumError, did_you_mean
 from tritium.fileio import write_text_atomic
 from tritium.sim.chip_parts import (
     AttentionSpec,
@@ -187,7 +187,8 @@ def load_chip(spec: str | os.PathLike | Chip) -> Chip:
         path = Path(spec)
         return _chip_from_mapping(load_toml(path, what="chip file"), source=str(path))
     presets = ", ".join(list_presets())
-    raise TritiumError(f"unknown chip '{spec}': not a preset ({presets}) and no such TOML file")
+    raise TritiumError(f"unknown chip '{spec}': not a preset ({presets}) and no such TOML file"
+                       + (did_you_mean(spec, list_presets()) if isinstance(spec, str) else ""))
 
 
 def list_presets() -> list[str]:

@@ -7,7 +7,9 @@ exits with status 2; no traceback. Anything else escaping is a bug in Tritium.
 
 from __future__ import annotations
 
-__all__ = ["TritiumError", "SpecError", "CheckpointError", "TraceError"]
+import difflib
+
+__all__ = ["TritiumError", "SpecError", "CheckpointError", "TraceError", "did_you_mean"]
 
 
 class TritiumError(Exception):
@@ -41,6 +43,20 @@ class CheckpointError(TritiumError):
 
 class TraceError(TritiumError):
     """A trace, scenario or workload file is malformed or impossible."""
+
+
+def did_you_mean(name: str, choices: list[str]) -> str:
+    """``"; did you mean a, b?"`` for the choices close to ``name``, or ``""``.
+
+    Close means: starting with what was typed (``edge`` for ``edge-lpddr5``) or
+    similar by :func:`difflib.get_close_matches`; at most three, best first.
+    """
+    key = name.strip().lower()
+    if not key:
+        return ""
+    close = [c for c in choices if c.lower().startswith(key)]
+    close += [c for c in difflib.get_close_matches(key, choices, n=3, cutoff=0.6) if c not in close]
+    return f"; did you mean {', '.join(close[:3])}?" if close else ""
 
 
 class _Missing:

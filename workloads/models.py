@@ -21,7 +21,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from tritium.errors import SpecError, TritiumError
+from tritium.errors import SpecError, TritiumError, did_you_mean
 from tritium.specio import check_choice, check_float, check_int, from_mapping, load_toml
 
 __all__ = [
@@ -219,7 +219,19 @@ def zoo_model(name: str) -> ModelSpec:
     for spec in zoo.values():
         if spec.hf_id.lower() == key:
             return spec
-    raise TritiumError(f"unknown model {name!r}: not in the zoo ({', '.join(zoo)}) and not a config.json path")
+    # Spelling variants ("bitnet-b1.58-2b4t", "BitNet-b1.58-2B-4T", "llama_3_70b"):
+    # the same letters and digits as a zoo name or the repository part of an HF id.
+    loose = _loose(key.rsplit("/", 1)[-1])
+    for spec in zoo.values():
+        if loose in (_loose(spec.name), _loose(spec.hf_id.rsplit("/", 1)[-1])):
+            return spec
+    raise TritiumError(f"unknown model {name!r}: not in the zoo ({', '.join(zoo)}) and not a config.json path"
+                       + did_you_mean(name, list(zoo)))
+
+
+def _loose(name: str) -> str:
+    """A name reduced to its letters and digits, for spelling-tolerant lookup."""
+    return "".join(ch for ch in name.lower() if ch.isalnum())
 
 
 def load_model(model: str | Path | ModelSpec) -> ModelSpec:

@@ -265,6 +265,13 @@ def test_unknown_chip_lists_the_presets(spec):
         assert name in message
 
 
+def test_unknown_chip_suggests_close_presets():
+    with pytest.raises(TritiumError, match=r"no such TOML file; did you mean edge-lpddr5\?$"):
+        load_chip("edge")
+    with pytest.raises(TritiumError, match=r"did you mean datacenter-hbm3\?$"):
+        load_chip("datacenter-hbm")
+
+
 def test_a_folder_is_not_a_chip_file(tmp_path):
     with pytest.raises(TritiumError, match="unknown chip"):
         load_chip(tmp_path)

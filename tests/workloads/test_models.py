@@ -53,6 +53,17 @@ def test_lookup_by_hf_id_case_insensitive():
         zoo_model("gpt-5")
 
 
+def test_lookup_tolerates_spelling_and_suggests_close_names():
+    assert zoo_model("bitnet-b1.58-2b4t").name == "bitnet-b1.58-2b-4t"
+    assert zoo_model("Llama_3_70B").name == "llama-3-70b"
+    assert zoo_model("Llama-2-70b-hf").name == "llama-2-70b"  # the repository part of the HF id
+    with pytest.raises(TritiumError, match="did you mean llama-2-70b"):
+        zoo_model("llama-2-70")
+    with pytest.raises(TritiumError) as err:
+        zoo_model("gpt-5")
+    assert "did you mean" not in str(err.value)
+
+
 def test_ternarized_makes_every_projection_ternary():
     t = zoo_model("llama-3-70b").ternarized()
     assert t.name == "llama-3-70b-ternary" and t.ternary_linears == PROJECTIONS and t.act_dtype == "int8"
