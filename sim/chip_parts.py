@@ -193,6 +193,10 @@ class TluSpec:
 class AttentionSpec:
     """Where activation x activation products (QK^T, PV) run in one core.
 
+    The same multipliers run the high-precision linears (the LM head, which every
+    ternary model keeps in BF16): a ternary chip has no others, so the array's size
+    sets part of the decode time too.
+
     Attributes:
         unit: ``"mac_array"`` (an integer MAC array of its own) or ``"vector"``
             (the vector unit does them).

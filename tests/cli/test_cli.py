@@ -105,6 +105,16 @@ def test_console_script_exits_2_without_traceback(tmp_path):
     assert proc.returncode == 0 and proc.stdout.startswith("tritium ")
 
 
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    # `tritium models | head -1`: the reader closes early; no BrokenPipeError traceback.
+    proc = subprocess.Popen([sys.executable, "-m", "tritium", "models"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=tmp_path)
+    with proc:
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+    assert proc.returncode == 1 and err == ""
+
+
 def test_chips_list_and_show_round_trip(capsys, tmp_path):
     from tritium.sim import list_presets, load_chip
 
