@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
 
 from tritium.cliutil import ProgressBar, print_json
 from tritium.errors import SpecError
@@ -201,9 +202,23 @@ def _cmd_pick(args: argparse.Namespace) -> int:
         return 0
     print(f"{len(paths)} chip{'s' if len(paths) != 1 else ''} meeting {given}:")
     for p in paths:
-        print(f"  {p}")
+        print(f"  {p}  {_picked_metrics(p)}")
     print(f"use: tritium simulate --chip {paths[0]}")
     return 0
+
+
+def _picked_metrics(path: Path) -> str:
+    """The headline metrics from a picked chip's comment header, on one line."""
+    values = {}
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if not line.startswith("# "):
+            break
+        key, eq, rest = line[2:].partition(" = ")
+        if eq:
+            values[key] = float(rest.split()[0])
+    shown = [("tokens_per_s", "{:,.1f} tok/s", 1), ("joules_per_token", "{:,.1f} mJ/token", 1e3),
+             ("area_mm2", "{:,.1f} mm^2", 1), ("power_w", "{:,.2f} W", 1), ("cost_usd", "${:,.0f}", 1)]
+    return ", ".join(fmt.format(values[k] * scale) for k, fmt, scale in shown if k in values)
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:

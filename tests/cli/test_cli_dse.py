@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -120,6 +121,10 @@ def test_pick_writes_chip_tomls(swept, tmp_path, capsys):
     assert 1 <= len(files) <= 2 and f"tritium simulate --chip {dest}" in text
     for f in files:
         assert str(f) in text and load_chip(f).name == f.stem
+        line = next(ln for ln in text.splitlines() if str(f) in ln)
+        tokens_per_s = float(re.search(r"([\d,.]+) tok/s", line).group(1).replace(",", ""))
+        area = float(re.search(r"([\d,.]+) mm\^2", line).group(1).replace(",", ""))
+        assert tokens_per_s >= 500 and area <= 6.9 and "mJ/token" in line and " W, $" in line
     code, text, _ = run(capsys, "pick", out, "--min-tokens-per-s", "1e9", "--out", dest)
     assert code == 0 and "no chip of" in text
     code, text, _ = run(capsys, "pick", out, "--json", "--out", tmp_path / "j")
