@@ -63,6 +63,9 @@ METRICS = (  # (metric, unit, lower is better)
 )
 """Rows of :meth:`Comparison.table`: name, unit, and whether lower is better."""
 
+# What the simulator and the GPU model say when the memory does not hold the model.
+_FIT_PHRASES = ("DRAM too small:", "(does not fit: the timing assumes it did")
+
 
 def default_weights(spec: ModelSpec) -> str:
     """The GPU weight mode for ``spec``: "w2a8" for a ternary model, else "bf16"."""
@@ -105,6 +108,12 @@ class Comparison:
     gpu_carbon: CarbonReport | None
     gpu_operational_g_per_mtok: float
     notes: tuple[str, ...]
+
+    @property
+    def warnings(self) -> list[str]:
+        """The notes that undermine the comparison: a side whose memory does not hold the
+        model's weights and KV cache (its figures assume it did)."""
+        return [n for n in self.notes if any(phrase in n for phrase in _FIT_PHRASES)]
 
     @property
     def chip_label(self) -> str:
@@ -167,6 +176,7 @@ class Comparison:
             "chip_cost": self.chip_cost.as_dict(), "gpu_cost": _record(self.gpu_cost),
             "chip_carbon": self.chip_carbon.as_dict(), "gpu_carbon": gpu_carbon,
             "notes": list(self.notes),
+            "warnings": self.warnings,
         }
 
 

@@ -466,7 +466,8 @@ def _notes(ctx: _Context, trace: pd.DataFrame, weights: str) -> list[str]:
         f"{g} GPU{'s' if g > 1 else ''}" + (f" in tensor parallelism, all-reduce over {link} at "
                                               f"{gpu.interconnect_gb_s:g} GB/s per direction" if g > 1 else ""),
         f"memory per GPU: {need / 1e9:.1f} GB of weights and KV cache vs {gpu.mem_gb:g} GB"
-        + ("" if fits else " (does not fit: the timing assumes it did)"),
+        + ("" if fits else f" (does not fit: the timing assumes it did; tensor parallelism over at least "
+                           f"{math.ceil((weight_bytes + kv_bytes) / (gpu.mem_gb * 1e9))} GPUs would hold it)"),
         f"calibration '{cal.name}': GEMM {cal.gemm_efficiency:.0%} of peak per full wave, DRAM "
         f"{cal.bandwidth_efficiency:.0%} of peak, {'CUDA graphs in decode' if cal.cuda_graphs else 'eager launches'}",
         "fusion: merged q/k/v and gate/up GEMMs, dequantize in the GEMM epilogue, residual+rmsnorm, "

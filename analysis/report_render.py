@@ -44,6 +44,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 figure { margin: 1.5em 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { color: #555; font-size: 0.9em; } pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; }
 code { background: #f3f3f3; padding: 0 0.2em; } .summary { font-size: 1.1em; background: #eef6f4; padding: 0.8em; }
+.warning { background: #fdf0e6; border-left: 4px solid #d9822b; padding: 0.6em 0.8em; }
 """
 
 
@@ -237,6 +238,7 @@ def _html(r: Report, tables, configs, sources, pngs) -> str:
              f"<p>Made by <code>{html.escape(r.command)}</code> with Tritium {tritium.__version__}. Scenario: batch "
              f"{c.scenario['batch']}, prompt {c.scenario['prefill']} tokens, {c.scenario['decode']} generated.</p>",
              f"<p class=\"summary\">{html.escape(_summary(r))}</p>"]
+    parts += [f"<p class=\"warning\"><b>Warning:</b> {html.escape(w)}</p>" for w in c.warnings]
     for key, title, intro in _SECTIONS[:1]:
         parts += [f"<h2>{title}</h2>", f"<p>{html.escape(intro)}</p>", tables[key].html()]
     parts.append("<h2>Plots</h2>")
@@ -264,6 +266,7 @@ def _markdown(r: Report, tables, configs, sources) -> str:
              f"prompt {c.scenario['prefill']} tokens, {c.scenario['decode']} generated. "
              "Plots are in `plots/` (PNG and SVG); `report.html` is the same report in one file.", "",
              f"> {_summary(r)}", ""]
+    parts += [line for w in c.warnings for line in (f"> **Warning:** {w}", "")]
     key, title, intro = _SECTIONS[0]
     parts += [f"## {title}", "", intro, "", tables[key].markdown(), "## Plots", ""]
     for p in r.plots:

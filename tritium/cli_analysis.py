@@ -169,6 +169,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         print(f"  {indent + name:<26} {_cell(r.chip):>{width}} {_cell(r.gpu):>{width}} {ratio:>11}  {r.better}")
     print(f"  note: GPU model calibration '{c.calibration.name}'; cost to make excludes NRE; "
           "the GPU price is a list or street price")
+    for warning in c.warnings:
+        print(f"  warning: {warning}")
     return 0
 
 

@@ -38,6 +38,18 @@ def test_table_joins_the_two_results(small):
             assert (row.better == "chip") == ((row.chip < row.gpu) == lower), metric
 
 
+def test_warnings_name_the_side_whose_memory_does_not_hold_the_model(small):
+    assert small.warnings == [] and small.as_dict()["warnings"] == []
+    # fpga-proto's 0.5 GiB of DRAM does not hold BitNet 2B4T's 1.1 GiB of weights
+    tight = compare("bitnet-b1.58-2b-4t", "fpga-proto", "h100", prefill=16, decode=2)
+    assert len(tight.warnings) == 1 and tight.warnings[0].startswith("chip: DRAM too small:")
+    assert all(w in tight.notes for w in tight.warnings) and tight.as_dict()["warnings"] == tight.warnings
+    # a BF16 Llama-3-70B (141 GB) on one 24 GB RTX 4090: the note says how many GPUs would hold it
+    big = compare("llama-3-70b", "multichip-hbm3", "rtx-4090", prefill=16, decode=2)
+    gpu = [w for w in big.warnings if w.startswith("GPU: ")]
+    assert len(gpu) == 1 and "does not fit" in gpu[0] and "at least 6 GPUs would hold it" in gpu[0]
+
+
 def test_same_trace_as_running_each_side_alone(small):
     t = trace("bitnet-b1.58-2b-4t", Scenario(batch=2, prefill=64, decode=8))
     assert small.chip_result.totals == simulate("edge-lpddr5", t).totals

@@ -55,6 +55,18 @@ def test_report_contents(report):
     assert len(report.plots) == 8 and len({p.name for p in report.plots}) == 8
 
 
+def test_warnings_lead_the_report(report, files):
+    assert report.comparison.warnings == [] and b"Warning:" not in files["report.md"]
+    from tritium.analysis.report_render import render
+
+    tight = build_report(chip="fpga-proto", prefill=16, decode=2, batches=(1,), prefills=(16,), regions=("world",))
+    out = render(tight)
+    md, page = out["report.md"].decode(), out["report.html"].decode()
+    [warning] = tight.comparison.warnings
+    assert f"> **Warning:** {warning}" in md and md.index("Warning:") < md.index("## Side by side")
+    assert page.count('class="warning"') == 1 and page.index('class="warning"') < page.index("<h2>Side by side")
+
+
 def test_html_is_self_contained(report, files):
     text = files["report.html"].decode()
     assert not re.search(r"""(src|href)\s*=\s*["'](?!data:|#)""", text), "an external resource"
