@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import math
 import os
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from tritium.analysis.gpu_db import gpu_to_toml
 from tritium.analysis.gpu_params import calibration_to_toml
 from tritium.analysis.plots import figure_bytes
 from tritium.analysis.report import RATIOS, Report
-from tritium.fileio import write_bytes_atomic
+from tritium.fileio import json_text, write_bytes_atomic
 from tritium.sim import chip_to_toml
 from tritium.specio import dumps_toml
 from tritium.workloads import load_model
@@ -191,7 +190,7 @@ def render(report: Report) -> dict[str, bytes]:
     files["chip.toml"] = configs["chip"].encode()
     files["gpu.toml"] = configs["gpu"].encode()
     files["calibration.toml"] = configs["calibration"].encode()
-    files["comparison.json"] = (json.dumps(c.as_dict(), indent=2, default=str) + "\n").encode()
+    files["comparison.json"] = (json_text(c.as_dict()) + "\n").encode()
     return files
 
 

@@ -32,7 +32,7 @@ from amaranth.hdl import Elaboratable, Module, Signal
 from amaranth.lib import io
 
 from tritium.errors import SpecError, TritiumError
-from tritium.fileio import write_text_atomic
+from tritium.fileio import json_text, write_text_atomic
 from tritium.hdl.elaborate import elaborate, gemm_limits
 from tritium.hdl.export import testbench_vectors, top_name
 from tritium.hdl.selftest import SelfTest
@@ -247,5 +247,5 @@ def build_board(chip: Chip | str | os.PathLike, board: str, out_dir: str | os.Pa
         logs={"build": str(log), "yosys": str(build_dir / f"{name}.rpt"), "nextpnr": str(build_dir / f"{name}.tim"),
               "svf": str(build_dir / f"{name}.svf"), "pnr_report": str(build_dir / report_file)},
     )
-    write_text_atomic(build_dir / "build_report.json", json.dumps(rep.to_dict(), indent=2) + "\n")
+    write_text_atomic(build_dir / "build_report.json", json_text(rep.to_dict()) + "\n")
     return rep

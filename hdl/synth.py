@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Mapping
 
 from tritium.errors import SpecError, TritiumError
-from tritium.fileio import write_text_atomic
+from tritium.fileio import json_text, write_text_atomic
 from tritium.hdl.tools import Progress, log_tail, run_tool, tool_versions
 from tritium.specio import check_choice, check_float, check_int
 
@@ -493,5 +493,5 @@ def synthesize(design_or_chip, target: str, out_dir: str | os.PathLike, *, pnr: 
                       target_mhz=mhz if pnr != "none" else None, synth_s=round(synth_s, 3),
                       pnr_s=None if pnr_s is None else round(pnr_s, 3), tools=tool_versions(*tools),
                       logs=ws.logs, notes=tuple(notes), **counts, **result)
-    write_text_atomic(out / f"report_{target}.json", json.dumps(rep.to_dict(), indent=2) + "\n")
+    write_text_atomic(out / f"report_{target}.json", json_text(rep.to_dict()) + "\n")
     return rep

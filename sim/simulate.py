@@ -314,15 +314,13 @@ def _totals(chip: Chip, facts: TraceFacts, ops: pd.DataFrame, block_cycles: dict
 def write_result(result: SimResult, chip: Chip, out_dir: str | Path) -> Path:
     """Write ``ops.parquet`` (the per-op table), ``totals.json`` and the resolved
     ``chip.toml`` into ``out_dir``, each atomically; return the folder."""
-    import json
-
-    from tritium.fileio import atomic_path, write_text_atomic
+    from tritium.fileio import atomic_path, json_text, write_text_atomic
     from tritium.sim.chip import chip_to_toml
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "ops.parquet") as tmp:
         result.ops.to_parquet(tmp, index=False)
-    write_text_atomic(out / "totals.json", json.dumps(result.summary(), indent=2, default=str) + "\n")
+    write_text_atomic(out / "totals.json", json_text(result.summary()) + "\n")
     write_text_atomic(out / "chip.toml", chip_to_toml(chip))
     return out

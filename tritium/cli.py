@@ -7,6 +7,7 @@ exit with status 2; argparse usage errors exit 2 as well.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
@@ -248,8 +249,10 @@ def _print_result(r) -> None:
     energy = {k[len('energy_'):-2]: v for k, v in t.items() if k.startswith("energy_") and k != "energy_j"}
     total = t["energy_j"]
     print("  energy by component       " + ", ".join(f"{k} {v / total:.1%}" for k, v in energy.items() if v > 0))
+    tlu = t["tlu_arithmetic_ratio"]
+    tlu = f"{tlu:.1f}x" if math.isfinite(tlu) else "n/a (no ternary linears)"
     print(f"  seed's arithmetic ratio   {t['seed_arithmetic_ratio']:.1f}x (FP16 MAC / INT8 add); "
-          f"TLU only {t['tlu_arithmetic_ratio']:.1f}x; end to end {t['end_to_end_ratio']:.2f}x")
+          f"TLU only {tlu}; end to end {t['end_to_end_ratio']:.3g}x")
     for note in r.notes:
         print(f"  note: {note}")
 

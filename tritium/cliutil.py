@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+
+from tritium.fileio import json_text
 
 __all__ = ["scenario_args", "print_json", "ProgressBar"]
 
@@ -16,7 +17,7 @@ def scenario_args(p: argparse.ArgumentParser) -> None:
 
 
 def print_json(obj: object) -> None:
-    print(json.dumps(obj, indent=2, default=str))
+    print(json_text(obj))
 
 
 class ProgressBar:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import os
 import tempfile
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["atomic_path", "write_text_atomic", "write_bytes_atomic"]
+__all__ = ["atomic_path", "write_text_atomic", "write_bytes_atomic", "json_text"]
 
 
 @contextlib.contextmanager
@@ -51,3 +53,22 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
     return Path(path)
+
+
+def json_text(obj: object, indent: int | None = 2) -> str:
+    """``obj`` as strict JSON: NaN and infinities (a metric that does not apply, such as
+    the TLU ratio of a model without ternary layers) become ``null``, which jq and
+    JavaScript accept and Python's default ``NaN`` is not; other objects become strings."""
+    return json.dumps(_finite(obj), indent=indent, default=str, allow_nan=False)
+
+
+def _finite(obj: object) -> object:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if hasattr(obj, "item") and callable(obj.item) and getattr(obj, "ndim", None) == 0:
+        return _finite(obj.item())  # numpy scalars
+    return obj

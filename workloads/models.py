@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 
 from tritium.errors import SpecError, TritiumError, did_you_mean
-from tritium.specio import check_choice, check_float, check_int, from_mapping, load_toml
+from tritium.specio import check_choice, check_float, check_int, from_mapping
 
 __all__ = [
     "PROJECTIONS",

@@ -105,6 +105,22 @@ def test_console_script_exits_2_without_traceback(tmp_path):
     assert proc.returncode == 0 and proc.stdout.startswith("tritium ")
 
 
+def test_json_is_strict_where_a_metric_does_not_apply(capsys, tmp_path):
+    # Llama-2-7B has no ternary linears: its TLU ratio is not a number, printed as null
+    code, out, _ = run(capsys, "simulate", "--model", "llama-2-7b", "--prefill", "8", "--decode", "2", "--json",
+                       "--out", str(tmp_path / "sim"))
+
+    def refuse(constant):
+        raise AssertionError(f"non-standard JSON constant {constant}")
+
+    for text in (out, (tmp_path / "sim" / "totals.json").read_text()):
+        data = json.loads(text, parse_constant=refuse)
+        totals = data.get("totals", data)
+        assert totals["tlu_arithmetic_ratio"] is None and totals["tokens_per_s"] > 0
+    code, out, _ = run(capsys, "simulate", "--model", "llama-2-7b", "--prefill", "8", "--decode", "2")
+    assert "TLU only n/a (no ternary linears)" in out and "nan" not in out
+
+
 def test_a_closed_pipe_ends_quietly(tmp_path):
     # `tritium models | head -1`: the reader closes early; no BrokenPipeError traceback.
     proc = subprocess.Popen([sys.executable, "-m", "tritium", "models"], stdout=subprocess.PIPE,
