@@ -171,6 +171,8 @@ def gpu_baseline(
     costs = _row_costs(ctx, trace)
     ops, static_j = _op_table(ctx, trace, costs)
     totals = _totals(ctx, trace, ops, static_j, attrs)
+    totals["memory_needed_bytes"] = int(round(_memory_needed(ctx, trace)))
+    totals["memory_capacity_bytes"] = int(round(gpu.mem_gb * 1e9 * gpus))
     name = gpu.name if gpus == 1 else f"{gpu.name}-x{gpus}"
     die = gpu.die_mm2 if gpu.die_mm2 is not None else float("nan")
     scenario = {k: attrs.get(k) for k in ("batch", "prefill", "decode")}
@@ -449,16 +451,20 @@ def _totals(ctx: _Context, trace: pd.DataFrame, ops: pd.DataFrame, static_j: flo
     }
 
 
-def _notes(ctx: _Context, trace: pd.DataFrame, weights: str) -> list[str]:
-    gpu, cal, g = ctx.gpu, ctx.cal, ctx.gpus
+def _memory_needed(ctx: _Context, trace: pd.DataFrame) -> float:
+    """Bytes the GPUs' memory must hold: the weights in the kernel's format plus the final KV cache."""
     first = trace[trace.block == trace.block.min()]
     gemm = first[first.kind.isin(_GEMM_KINDS)]
     mapped = gemm.apply(lambda r: _mapped(r), axis=1) if len(gemm) else pd.Series(dtype=bool)
     bits = ctx.mode.weight_bits + ctx.mode.scale_bits_per_weight
     weights_held = (gemm.k * gemm.n * bits / 8)[mapped].sum() + (gemm.weight_bytes / gemm.steps)[~mapped].sum()
-    weight_bytes = float(weights_held)
-    kv_bytes = float(trace.kv_write_bytes.sum())
-    need = (weight_bytes + kv_bytes) / g
+    return float(weights_held) + float(trace.kv_write_bytes.sum())
+
+
+def _notes(ctx: _Context, trace: pd.DataFrame, weights: str) -> list[str]:
+    gpu, cal, g = ctx.gpu, ctx.cal, ctx.gpus
+    total = _memory_needed(ctx, trace)
+    need = total / g
     fits = need <= gpu.mem_gb * 1e9
     link = {"nvlink": "NVLink", "pcie": "PCIe", "none": "no link"}[gpu.interconnect]
     notes = [
@@ -467,7 +473,7 @@ def _notes(ctx: _Context, trace: pd.DataFrame, weights: str) -> list[str]:
                                               f"{gpu.interconnect_gb_s:g} GB/s per direction" if g > 1 else ""),
         f"memory per GPU: {need / 1e9:.1f} GB of weights and KV cache vs {gpu.mem_gb:g} GB"
         + ("" if fits else f" (does not fit: the timing assumes it did; tensor parallelism over at least "
-                           f"{math.ceil((weight_bytes + kv_bytes) / (gpu.mem_gb * 1e9))} GPUs would hold it)"),
+                           f"{math.ceil(total / (gpu.mem_gb * 1e9))} GPUs would hold it)"),
         f"calibration '{cal.name}': GEMM {cal.gemm_efficiency:.0%} of peak per full wave, DRAM "
         f"{cal.bandwidth_efficiency:.0%} of peak, {'CUDA graphs in decode' if cal.cuda_graphs else 'eager launches'}",
         "fusion: merged q/k/v and gate/up GEMMs, dequantize in the GEMM epilogue, residual+rmsnorm, "

@@ -52,7 +52,10 @@ class SimResult:
             scaling), fp16_matmul_arithmetic_j (the ternary linears' MACs at FP16
             multiply-add energy), tlu_arithmetic_ratio (that over the TLU's energy,
             registers and accumulators included) and end_to_end_ratio (that over
-            all the chip's energy: memory, attention, vector ops, leakage).
+            all the chip's energy: memory, attention, vector ops, leakage);
+            memory_needed_bytes (weights plus the final KV cache, a lower bound on
+            what DRAM must hold) and memory_capacity_bytes (the DRAM of all chips):
+            where needed exceeds capacity the figures assume it fitted (see notes).
         area_mm2: area by component for one chip, mm^2 (``total`` included).
         chip: the chip's name; model: the trace's model; scenario: batch, prefill, decode.
         notes: placement decisions and method choices worth reporting.
@@ -105,6 +108,8 @@ def simulate(
     ops = _op_table(chip, facts, works, timings, scaling)
     block_cycles = _compose(chip, facts, timings, progress)
     totals = _totals(chip, facts, ops, block_cycles, scaling, attrs)
+    totals["memory_needed_bytes"] = int(placement.ternary_weight_bytes + facts.other_weight_bytes + facts.kv_bytes)
+    totals["memory_capacity_bytes"] = int(chip.dram.capacity_bytes * chip.chips)
     spilled = int(np.count_nonzero(facts.act_bytes > placement.act_capacity_bytes * facts.steps))
     notes = [
         f"weights {'resident in SRAM' if placement.weights_resident else 'streamed from DRAM'} "
@@ -113,7 +118,7 @@ def simulate(
         f"KV cache {'resident in SRAM' if placement.kv_resident else 'in DRAM'}",
         f"activations spill to DRAM in {spilled} ops "
         f"whose step does not fit {placement.act_capacity_bytes / 2**10:.0f} KiB of activation SRAM",
-        _dram_capacity_note(chip, placement.ternary_weight_bytes + facts.other_weight_bytes + facts.kv_bytes),
+        _dram_capacity_note(totals["memory_needed_bytes"], totals["memory_capacity_bytes"]),
         f"technology scaling: {scaling}",
     ]
     scenario = {k: attrs.get(k) for k in ("batch", "prefill", "decode")}
@@ -121,11 +126,10 @@ def simulate(
                      scenario, notes)
 
 
-def _dram_capacity_note(chip: Chip, needed_bytes: int) -> str:
-    """Whether the chips' DRAM holds the weights and the final KV cache (``needed_bytes``, a
-    lower bound). The simulator does not model paging, so a model that does not fit is noted,
-    not refused: its figures are those of a chip with enough DRAM."""
-    have = chip.dram.capacity_bytes * chip.chips
+def _dram_capacity_note(needed_bytes: int, have: int) -> str:
+    """Whether the chips' DRAM (``have`` bytes, all chips) holds the weights and the final KV
+    cache (``needed_bytes``, a lower bound). The simulator does not model paging, so a model
+    that does not fit is noted, not refused: its figures are those of a chip with enough DRAM."""
     if needed_bytes > have:
         return (f"DRAM too small: the weights and KV cache need at least {needed_bytes / 2**30:.2f} GiB, "
                 f"the DRAM holds {have / 2**30:.2f} GiB (figures assume it fits)")

@@ -28,7 +28,11 @@ from tritium.analysis.dse.space import METRICS, Constraint, Space, Workload
 from tritium.errors import SpecError, TritiumError
 
 __all__ = ["Point", "EvalContext", "point_id", "eval_context", "build_chip", "evaluate_batch", "cost_usd",
-           "STATUSES"]
+           "STATUSES", "MEMORY_VIOLATION"]
+
+MEMORY_VIOLATION = "dram_capacity"
+"""The violation of a point whose chips' DRAM cannot hold the weights and the final KV
+cache: always checked, whatever the space's constraints (the simulator does not page)."""
 
 STATUSES = ("ok", "invalid", "error")
 """``ok``: simulated; ``invalid``: the chip (or chip + workload) is rejected; ``error``: a failure."""
@@ -160,7 +164,9 @@ def evaluate_point(ctx: EvalContext, cache: _WorkerCache, pid: str, point: Point
     """One point's record: id, workload, params, status, error, chip_toml, metrics, feasible, violations.
 
     ``metrics`` holds every name of :data:`~tritium.analysis.dse.space.METRICS` plus node_nm,
-    dram_type, energy_j, total_s and the energy by component (``energy_<c>_j``).
+    dram_type, energy_j, total_s, the energy by component (``energy_<c>_j``) and
+    memory_needed_bytes / memory_capacity_bytes. A point is feasible when it meets every
+    constraint of the space and its DRAM holds the model (else :data:`MEMORY_VIOLATION`).
     """
     from tritium.sim import chip_to_toml, simulate
 
@@ -181,7 +187,10 @@ def evaluate_point(ctx: EvalContext, cache: _WorkerCache, pid: str, point: Point
     except Exception as err:  # a simulator failure on one point must not end a 10,000-point sweep
         record.update(status="error", error=f"{type(err).__name__}: {err}")
     if record["status"] == "ok":
-        failed = [c.key for c in ctx.constraints if not c.satisfied(record["metrics"][c.metric])]
+        metrics = record["metrics"]
+        failed = [c.key for c in ctx.constraints if not c.satisfied(metrics[c.metric])]
+        if metrics["memory_needed_bytes"] > metrics["memory_capacity_bytes"]:
+            failed.append(MEMORY_VIOLATION)  # its figures assume DRAM it does not have
         record.update(feasible=not failed, violations=",".join(failed))
     record["eval_s"] = time.perf_counter() - t0
     record["cpu_s"] = time.process_time() - cpu0
@@ -203,6 +212,8 @@ def _metrics(chip, result) -> dict:
         "dram_type": chip.dram.type,
         "energy_j": float(t["energy_j"]),
         "total_s": float(t["total_s"]),
+        "memory_needed_bytes": int(t["memory_needed_bytes"]),
+        "memory_capacity_bytes": int(t["memory_capacity_bytes"]),
     }
     out.update({k: float(v) for k, v in t.items() if k.startswith("energy_") and k.endswith("_j")})
     assert set(METRICS) <= set(out)

@@ -171,7 +171,11 @@ def test_dram_capacity_is_checked_against_weights_and_kv_cache():
     t = trace("bitnet-b1.58-2b-4t", Scenario(batch=1, prefill=512, decode=16))
     s = summarize(t)  # both presets store 2 bits per ternary weight, as the summary counts them
     need = (s.ternary_weight_bytes + s.other_weight_bytes + s.kv_cache_bytes) / 2**30
-    fits = [n for n in simulate("edge-lpddr5", t).notes if n.startswith("DRAM")]
+    edge, fpga = simulate("edge-lpddr5", t), simulate("fpga-proto", t)
+    assert edge.totals["memory_needed_bytes"] == fpga.totals["memory_needed_bytes"] == pytest.approx(need * 2**30, rel=0.01)
+    assert edge.totals["memory_capacity_bytes"] == 8 * 2**30 > edge.totals["memory_needed_bytes"]
+    assert fpga.totals["memory_capacity_bytes"] == 2**29 < fpga.totals["memory_needed_bytes"]
+    fits = [n for n in edge.notes if n.startswith("DRAM")]
     assert fits == [f"DRAM holds the weights and KV cache: at least {need:.2f} of 8.00 GiB"]
     small = [n for n in simulate("fpga-proto", t).notes if n.startswith("DRAM")]  # 0.5 GiB of DDR3
     assert small and small[0].startswith(f"DRAM too small: the weights and KV cache need at least {need:.2f} GiB")

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from tritium.analysis.dse import load_results, load_space, load_space_of, space_from_toml, sweep
-from tritium.analysis.dse.evaluate import point_id
+from tritium.analysis.dse.evaluate import MEMORY_VIOLATION, point_id
 from tritium.analysis.dse.search import GridSearch
 from tritium.errors import TritiumError
 from tritium.sim import load_chip
@@ -44,6 +44,27 @@ def test_every_point_is_stored_with_the_chip_it_describes(tiny_space, tmp_path):
     assert (out / "space.toml").read_text() == tiny_space.read_text()
     assert load_chip(out / "base.toml") == load_chip("edge-lpddr5")
     assert load_space_of(out).digest == load_space(tiny_space).digest
+
+
+def test_a_chip_whose_dram_cannot_hold_the_model_is_infeasible(tmp_path, tiny_text):
+    # TriLM 99M needs tens of MB (weights + KV cache): 0.01 GiB of DRAM is too small, whatever
+    # the space's own constraints say; the point is stored, simulated and marked infeasible.
+    text = tiny_text.replace("tlu.rows = [16, 32, 64]", "dram.capacity_gib = [0.01, 8.0]")
+    text = text.replace("max_area_mm2 = 7.0", "max_area_mm2 = 1000.0")
+    path = tmp_path / "mem.toml"
+    path.write_text(text)
+    summary = sweep(path, tmp_path / "out", workers=0)
+    df = load_results(tmp_path / "out")
+    assert summary.ok == len(df) == 16 and (df.status == "ok").all()
+    small = df["dram.capacity_gib"] == 0.01
+    assert summary.feasible == 8 and df.feasible.tolist() == (~small).tolist()
+    assert (df.violations[small] == MEMORY_VIOLATION).all() and (df.violations[~small] == "").all()
+    db = sqlite3.connect(tmp_path / "out" / "results.sqlite")
+    try:
+        extra = [json.loads(e) for (e,) in db.execute("SELECT extra FROM points ORDER BY seq")]
+    finally:
+        db.close()
+    assert all(e["memory_needed_bytes"] > 0.01 * 2**30 for e in extra)
 
 
 def test_invalid_points_are_recorded_and_reported_not_dropped(tmp_path, tiny_text):
