@@ -90,7 +90,8 @@ def build_chip(base: dict, params: dict, name: str):
     """The chip ``base`` (nested dicts) with ``params`` (dotted key -> value) applied, named ``name``.
 
     ``dram.type`` also sets the type's per-channel bandwidth and energy per bit unless
-    ``params`` sets them; ``attention.size`` sets a square MAC array (0: the vector unit).
+    ``params`` sets them; ``attention.size`` sets a square MAC array (0: the vector unit);
+    ``dram.gib_per_channel`` sets the capacity to the channel count times it.
 
     Raises:
         SpecError: the resulting chip is invalid (names the dotted key, value and what is allowed).
@@ -105,8 +106,12 @@ def build_chip(base: dict, params: dict, name: str):
         if path == "attention.size":
             tree["attention"] = {**tree["attention"], "unit": "mac_array" if value else "vector",
                                  "mac_rows": value, "mac_cols": value}
-        else:
+        elif path != "dram.gib_per_channel":
             _set(tree, path, value)
+    if "dram.gib_per_channel" in params:
+        channels = tree["dram"]["channels"]
+        if isinstance(channels, int) and not isinstance(channels, bool):  # else the chip check names it
+            tree["dram"]["capacity_gib"] = float(channels * params["dram.gib_per_channel"])
     dram_type = params.get("dram.type")
     if dram_type in DRAM_TYPES:
         if "dram.channel_bandwidth_gb_s" not in params:

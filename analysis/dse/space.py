@@ -45,6 +45,9 @@ Any scalar field of the chip may be varied by its dotted key (``node_nm``, ``cor
   type's default (:func:`tritium.sim.tech.dram_pj_per_bit`), unless those are varied too.
 - ``attention.size``: a square MAC array of that side (``mac_rows = mac_cols = size``);
   0 puts attention on the vector unit.
+- ``dram.gib_per_channel``: ``dram.capacity_gib`` = channels x this (16 for an HBM3 stack,
+  24 for an 8-high HBM3e stack), so capacity, and with it DRAM cost, follows the
+  channel count as it varies.
 
 Values are only type-checked here; a combination the chip rejects (an SRAM capacity that is
 not a whole number of bank rows, an accumulator too narrow for the model) is an *invalid
@@ -107,7 +110,7 @@ METRICS: Mapping[str, Metric] = {
 """Metrics a space may constrain or optimise, by column name in the results table."""
 
 SEARCH_STRATEGIES = ("grid", "random", "guided")
-DERIVED_PARAMS = {"attention.size": int}
+DERIVED_PARAMS = {"attention.size": int, "dram.gib_per_channel": float}
 """Parameters that set more than one chip field (see the module docstring)."""
 
 _NAME = re.compile(r"[a-z0-9._-]+")
@@ -398,13 +401,19 @@ def _params(table: object) -> tuple[Param, ...]:
         if path not in allowed:
             raise SpecError(key, spec, "not a chip parameter; allowed: " + ", ".join(sorted(allowed)))
         values = _values(key, spec, allowed[path])
-        if path in DERIVED_PARAMS:
+        if path == "attention.size":
             for v in values:
                 check_int(key, v, lo=0)
+        elif path == "dram.gib_per_channel":
+            for v in values:
+                if not (math.isfinite(v) and v > 0):
+                    raise SpecError(key, v, "must be a number of GiB > 0")
         out.append(Param(path, values))
     paths = {p.path for p in out}
     if "attention.size" in paths and paths & {"attention.unit", "attention.mac_rows", "attention.mac_cols"}:
         raise SpecError("params.attention.size", "", "cannot be varied together with attention.unit/mac_rows/mac_cols")
+    if "dram.gib_per_channel" in paths and "dram.capacity_gib" in paths:
+        raise SpecError("params.dram.gib_per_channel", "", "cannot be varied together with dram.capacity_gib")
     return tuple(out)
 
 

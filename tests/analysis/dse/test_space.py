@@ -78,6 +78,19 @@ def test_attention_size_is_a_square_array_or_the_vector_unit():
     assert (chip.attention.unit, chip.attention.macs) == ("vector", 0)
 
 
+def test_gib_per_channel_makes_capacity_follow_the_channels():
+    base = to_mapping(load_chip("datacenter-hbm3"))
+    chip = build_chip(base, {"dram.channels": 6, "dram.gib_per_channel": 16.0}, "x")
+    assert (chip.dram.channels, chip.dram.capacity_gib) == (6, 96.0)
+    chip = build_chip(base, {"dram.gib_per_channel": 24.0}, "x")  # the base's 5 stacks
+    assert chip.dram.capacity_gib == 120.0
+    dc = load_space("datacenter-70b")  # the shipped space: 4-8 stacks of 16 GiB
+    assert {p.path: p.values for p in dc.params}["dram.gib_per_channel"] == (16.0,)
+    four, eight = (build_chip(to_mapping(dc.base), {"dram.channels": c, "dram.gib_per_channel": 16.0}, "y")
+                   for c in (4, 8))
+    assert (four.dram.capacity_gib, eight.dram.capacity_gib) == (64.0, 128.0)
+
+
 def test_build_chip_rejects_an_invalid_combination():
     base = to_mapping(load_chip("edge-lpddr5"))
     with pytest.raises(SpecError, match="tlu.levels_per_stage"):
@@ -136,6 +149,8 @@ BAD = [
     ('dram.type = { start = "a", stop = "b", step = 1 }', "", None, "params.dram.type"),
     ("attention.size = [-8]", "", None, "params.attention.size"),
     ("attention.size = [8]\nattention.mac_rows = [4]", "", None, "params.attention.size"),
+    ("dram.gib_per_channel = [0]", "", None, "params.dram.gib_per_channel"),
+    ("dram.gib_per_channel = [16]\ndram.capacity_gib = [64]", "", None, "params.dram.gib_per_channel"),
     ("name = ['x']", "", None, "params.name"),
     ("tlu.rows = [32]", "[constraints]\nmax_speed = 3", None, "constraints.max_speed"),
     ("tlu.rows = [32]", "[constraints]\nmax_area_mm2 = 'big'", None, "constraints.max_area_mm2"),
