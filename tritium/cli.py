@@ -236,11 +236,16 @@ def _print_result(r) -> None:
     t = r.totals
     print(f"{r.model} on {r.chip}: batch {r.scenario['batch']}, prefill {r.scenario['prefill']}, "
           f"decode {r.scenario['decode']}")
+    def shown(value: float, scale: float, spec: str, unit: str = "") -> str:
+        # per-token figures do not exist for a request without decode (a SCALE-Sim topology)
+        return f"{value * scale:{spec}}{unit}" if math.isfinite(value) else "n/a (no decode)"
+
     rows = [
-        ("time to first token", f"{t['time_to_first_token_s'] * 1e3:,.3f} ms"),
-        ("time per output token", f"{t['time_per_output_token_s'] * 1e3:,.3f} ms"),
-        ("tokens/s (decode)", f"{t['tokens_per_s']:,.1f}"),
-        ("energy per output token", f"{t['joules_per_token'] * 1e3:,.3f} mJ"),
+        ("time to first token", shown(t["time_to_first_token_s"], 1e3, ",.3f", " ms")),
+        ("time per output token", shown(t["time_per_output_token_s"], 1e3, ",.3f", " ms")),
+        ("tokens/s (decode)", shown(t["tokens_per_s"], 1, ",.1f")),
+        ("energy per output token", shown(t["joules_per_token"], 1e3, ",.3f", " mJ")),
+        ("whole request", f"{t['total_s']:,.4g} s, {t['energy_j']:,.4g} J"),
         ("average power", f"{t['average_power_w']:,.3f} W"),
         ("die area", f"{r.area_mm2['total']:,.2f} mm^2"),
     ]

@@ -1,6 +1,7 @@
 """The tritium command: help everywhere, one-line errors with status 2, outputs."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -119,6 +120,15 @@ def test_json_is_strict_where_a_metric_does_not_apply(capsys, tmp_path):
         assert totals["tlu_arithmetic_ratio"] is None and totals["tokens_per_s"] > 0
     code, out, _ = run(capsys, "simulate", "--model", "llama-2-7b", "--prefill", "8", "--decode", "2")
     assert "TLU only n/a (no ternary linears)" in out and "nan" not in out
+
+
+def test_simulate_of_a_scalesim_topology_has_no_per_token_figures(capsys, tmp_path):
+    topo = tmp_path / "topo.csv"
+    topo.write_text("Layer, M, N, K,\nfc1, 64, 256, 128,\nfc2, 64, 128, 256,\n")
+    code, out, _ = run(capsys, "simulate", "--model", str(topo))
+    assert code == 0 and "nan" not in out
+    assert out.count("n/a (no decode)") == 3 and "time to first token" in out
+    assert re.search(r"whole request +[\d.e-]+ s, [\d.e-]+ J", out)
 
 
 def test_a_closed_pipe_ends_quietly(tmp_path):
