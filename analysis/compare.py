@@ -240,6 +240,10 @@ def compare(
     if trace is None:
         trace = build_trace(spec if spec is not None else model, Scenario(batch=batch, prefill=prefill, decode=decode))
     table = trace
+    if not int(table.attrs.get("decode") or 0) > 0:
+        raise TritiumError(f"{table.attrs.get('model') or model}: the request generates no tokens (decode = 0), so "
+                           "there is no per-token figure to compare (a SCALE-Sim topology is one pass of its GEMMs: "
+                           "use tritium simulate for it)")
     chip_result = simulate(chip, table, scaling=scaling)
     gpu_result = gpu_baseline(card, table, weights=mode, gpus=gpus, calibration=cal)
     costs = chip_cost(chip, chip_result.area_mm2["total"])

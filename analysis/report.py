@@ -27,6 +27,7 @@ from tritium.analysis.gpu_calibrate import calibration_report
 from tritium.analysis.gpu_kernels import WEIGHT_MODES, peak_ops
 from tritium.analysis.gpu_model import gpu_baseline
 from tritium.analysis.gpu_params import DEFAULT_CALIBRATION, Calibration
+from tritium.errors import TritiumError
 from tritium.workloads import Scenario, build_trace, load_model
 
 __all__ = ["Report", "Plot", "build_report", "SWEEP_BATCHES", "SWEEP_PREFILLS", "RATIOS"]
@@ -115,6 +116,9 @@ def build_report(
     Raises:
         TritiumError: as :func:`~tritium.analysis.compare.compare`.
     """
+    if isinstance(model, (str, os.PathLike)) and str(model).lower().endswith(".csv"):
+        raise TritiumError(f"{model}: a SCALE-Sim topology has no decode, batch or context to sweep, so it makes no "
+                           "report; use tritium simulate for it, or a zoo name or config.json here")
     spec = load_model(model)
     args = dict(region=region, pue=pue, weights=weights, gpus=gpus, calibration=calibration)
     main_trace = build_trace(spec, Scenario(batch=batch, prefill=prefill, decode=decode))

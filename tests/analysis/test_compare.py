@@ -107,6 +107,17 @@ def test_as_dict_is_json(small):
     assert [r["metric"] for r in data["table"]] == [m for m, _, _ in METRICS]
 
 
+def test_a_scalesim_topology_is_refused_by_compare_and_report(tmp_path):
+    from tritium.analysis.report import build_report
+
+    topo = tmp_path / "topo.csv"
+    topo.write_text("Layer, M, N, K,\nfc1, 64, 256, 128,\n")
+    with pytest.raises(TritiumError, match=r"generates no tokens \(decode = 0\).*use tritium simulate"):
+        compare(topo)
+    with pytest.raises(TritiumError, match=r"SCALE-Sim topology .* makes no report; use tritium simulate"):
+        build_report(str(topo))
+
+
 def test_bad_inputs():
     with pytest.raises(TritiumError, match="unknown GPU"):
         compare(gpu="b200", prefill=32, decode=4)
