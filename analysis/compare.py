@@ -257,9 +257,7 @@ def compare(
         operational = gpu_carbon.operational_g_per_mtok
     else:
         gpu_carbon = None
-        tokens = float(gpu_result.scenario["batch"] * gpu_result.scenario["decode"])
-        if not tokens > 0:
-            raise TritiumError("the scenario generates no tokens (decode = 0): nothing to compare per token")
+        tokens = float(gpu_result.scenario["batch"] * gpu_result.scenario["decode"])  # > 0: checked above
         grid = chip_carbon.grid_g_per_kwh
         operational = gpu_result.totals["energy_j"] / tokens * 1e6 / 3.6e6 * pue * grid
         notes.append(f"GPU carbon: {card.name}'s die area is not published: embodied carbon not counted")

@@ -206,7 +206,7 @@ def load_gpu(spec: str | os.PathLike | Gpu) -> Gpu:
         return _gpu_from_mapping(load_toml(path, what="GPU file"), source=str(path))
     raise TritiumError(f"unknown GPU '{spec}': not in the database ({', '.join(list_gpus())}; "
                        f"aliases {', '.join(sorted(GPU_ALIASES))}) and no such TOML file"
-                       + (did_you_mean(spec, list_gpus()) if isinstance(spec, str) else ""))
+                       + did_you_mean(spec, list_gpus()))
 
 
 def gpu_to_toml(gpu: Gpu) -> str:

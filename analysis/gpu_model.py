@@ -171,13 +171,14 @@ def gpu_baseline(
     costs = _row_costs(ctx, trace)
     ops, static_j = _op_table(ctx, trace, costs)
     totals = _totals(ctx, trace, ops, static_j, attrs)
-    totals["memory_needed_bytes"] = int(round(_memory_needed(ctx, trace)))
+    memory_needed = _memory_needed(ctx, trace)
+    totals["memory_needed_bytes"] = int(round(memory_needed))
     totals["memory_capacity_bytes"] = int(round(gpu.mem_gb * 1e9 * gpus))
     name = gpu.name if gpus == 1 else f"{gpu.name}-x{gpus}"
     die = gpu.die_mm2 if gpu.die_mm2 is not None else float("nan")
     scenario = {k: attrs.get(k) for k in ("batch", "prefill", "decode")}
     return SimResult(ops, totals, {"die": die, "total": die}, name, str(attrs.get("model", "")), scenario,
-                     _notes(ctx, trace, weights))
+                     _notes(ctx, weights, memory_needed))
 
 
 # -- rows -> kernels ---------------------------------------------------------------
@@ -461,9 +462,9 @@ def _memory_needed(ctx: _Context, trace: pd.DataFrame) -> float:
     return float(weights_held) + float(trace.kv_write_bytes.sum())
 
 
-def _notes(ctx: _Context, trace: pd.DataFrame, weights: str) -> list[str]:
+def _notes(ctx: _Context, weights: str, total: float) -> list[str]:
+    """The model's caveats; ``total``: bytes of weights and KV cache over all GPUs (:func:`_memory_needed`)."""
     gpu, cal, g = ctx.gpu, ctx.cal, ctx.gpus
-    total = _memory_needed(ctx, trace)
     need = total / g
     fits = need <= gpu.mem_gb * 1e9
     link = {"nvlink": "NVLink", "pcie": "PCIe", "none": "no link"}[gpu.interconnect]

@@ -188,7 +188,7 @@ def load_chip(spec: str | os.PathLike | Chip) -> Chip:
         return _chip_from_mapping(load_toml(path, what="chip file"), source=str(path))
     presets = ", ".join(list_presets())
     raise TritiumError(f"unknown chip '{spec}': not a preset ({presets}) and no such TOML file"
-                       + (did_you_mean(spec, list_presets()) if isinstance(spec, str) else ""))
+                       + did_you_mean(spec, list_presets()))
 
 
 def list_presets() -> list[str]:

@@ -209,13 +209,9 @@ def _cmd_pick(args: argparse.Namespace) -> int:
 
 def _picked_metrics(path: Path) -> str:
     """The headline metrics from a picked chip's comment header, on one line."""
-    values = {}
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        if not line.startswith("# "):
-            break
-        key, eq, rest = line[2:].partition(" = ")
-        if eq:
-            values[key] = float(rest.split()[0])
+    from tritium.analysis.dse.pareto import picked_metrics
+
+    values = picked_metrics(path)
     shown = [("tokens_per_s", "{:,.1f} tok/s", 1), ("joules_per_token", "{:,.1f} mJ/token", 1e3),
              ("area_mm2", "{:,.1f} mm^2", 1), ("power_w", "{:,.2f} W", 1), ("cost_usd", "${:,.0f}", 1)]
     return ", ".join(fmt.format(values[k] * scale) for k, fmt, scale in shown if k in values)

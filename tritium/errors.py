@@ -45,12 +45,15 @@ class TraceError(TritiumError):
     """A trace, scenario or workload file is malformed or impossible."""
 
 
-def did_you_mean(name: str, choices: list[str]) -> str:
+def did_you_mean(name: object, choices: list[str]) -> str:
     """``"; did you mean a, b?"`` for the choices close to ``name``, or ``""``.
 
     Close means: starting with what was typed (``edge`` for ``edge-lpddr5``) or
-    similar by :func:`difflib.get_close_matches`; at most three, best first.
+    similar by :func:`difflib.get_close_matches`; at most three, best first. A
+    ``name`` that is not a string (a path object, a number) is close to nothing.
     """
+    if not isinstance(name, str):
+        return ""
     key = name.strip().lower()
     if not key:
         return ""

@@ -31,7 +31,7 @@ from tritium.analysis.dse.store import load_results, load_space_of
 from tritium.errors import SpecError, TritiumError
 from tritium.fileio import write_text_atomic
 
-__all__ = ["non_dominated", "minimization_matrix", "pareto", "pick", "PICK_LIMITS"]
+__all__ = ["non_dominated", "minimization_matrix", "pareto", "pick", "picked_metrics", "PICK_LIMITS"]
 
 PICK_LIMITS = ("max_area_mm2", "max_power_w", "min_tokens_per_s", "max_joules_per_token", "max_cost_usd",
                "max_time_per_output_token_s", "max_time_to_first_token_s")
@@ -192,3 +192,15 @@ def pick(out_dir: str | Path, dest: str | Path | None = None, *, max_area_mm2: f
                 f"{header}\n{row.chip_toml}")
         paths.append(write_text_atomic(folder / f"{name}.toml", text))
     return paths
+
+
+def picked_metrics(path: str | Path) -> dict[str, float]:
+    """The metrics in the comment header :func:`pick` writes atop a chip file, by metric name."""
+    values = {}
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if not line.startswith("# "):
+            break
+        key, eq, rest = line[2:].partition(" = ")
+        if eq and key in METRICS:
+            values[key] = float(rest.split()[0])
+    return values

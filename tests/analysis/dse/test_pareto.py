@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from tritium.analysis.dse import load_results, non_dominated, pareto, pick
-from tritium.analysis.dse.pareto import minimization_matrix
+from tritium.analysis.dse.pareto import minimization_matrix, picked_metrics
 from tritium.errors import SpecError, TritiumError
 from tritium.sim import load_chip, simulate
 from tritium.workloads import Scenario, trace
@@ -93,6 +93,11 @@ def test_pick_writes_chips_that_meet_the_limits_and_simulate(out, tmp_path):
         row = df[df.id == text.split("point ")[1].split(",")[0]].iloc[0]
         assert result.totals["tokens_per_s"] == pytest.approx(row.tokens_per_s, rel=1e-12)
         assert result.totals["tokens_per_s"] >= limit and result.area_mm2["total"] <= 6.99
+        header = picked_metrics(path)  # the header reads back as written (6 significant digits)
+        assert set(header) == {"tokens_per_s", "joules_per_token", "area_mm2", "cost_usd", "power_w",
+                               "time_per_output_token_s", "time_to_first_token_s"}
+        for metric, value in header.items():
+            assert value == pytest.approx(row[metric], rel=1e-5), metric
         speeds.append(result.totals["tokens_per_s"])
     assert speeds == sorted(speeds, reverse=True) and speeds[0] == pytest.approx(best.tokens_per_s)
 
