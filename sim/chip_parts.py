@@ -89,6 +89,11 @@ class TluSpec:
             code per weight, 4 per byte) or ``"5trit"`` (5 trits per byte, base-3
             packed, decoded in the weight path before the sign-select register, so
             the decode adds no cycles to :attr:`pipeline_depth_cycles`).
+        acc_per_tree: accumulators behind each tree, 1 to 64. With ``B`` of them a weight
+            word read once serves a block of up to ``B`` tokens: the tree takes one token's
+            activation slice per cycle and adds into that token's accumulator (the
+            weight-stationary token block of :mod:`tritium.sim.mapping`); 1 is one token
+            per weight read.
     """
 
     rows: int
@@ -98,9 +103,10 @@ class TluSpec:
     levels_per_stage: int = 1
     zero_handling: str = "none"
     weight_encoding: str = "2bit"
+    acc_per_tree: int = 1
 
     def __post_init__(self) -> None:
-        check_int("rows", self.rows, lo=1)
+        check_int("rows", self.rows, lo=1, hi=65536)
         check_power_of_two("width", self.width, lo=2, hi=4096)
         check_int("act_bits", self.act_bits, lo=2, hi=16)
         check_int("acc_bits", self.acc_bits, lo=2, hi=64)
@@ -114,6 +120,7 @@ class TluSpec:
         check_int("levels_per_stage", self.levels_per_stage, lo=1, hi=self.levels)
         check_choice("zero_handling", self.zero_handling, ZERO_HANDLING)
         check_choice("weight_encoding", self.weight_encoding, WEIGHT_ENCODINGS)
+        check_int("acc_per_tree", self.acc_per_tree, lo=1, hi=64)
 
     @property
     def levels(self) -> int:
@@ -202,13 +209,20 @@ class AttentionSpec:
             (the vector unit does them).
         mac_rows: MAC array rows; >= 1 for ``"mac_array"``, 0 for ``"vector"``.
         mac_cols: MAC array columns; >= 1 for ``"mac_array"``, 0 for ``"vector"``.
-        mac_bits: multiplier operand width in bits, 8 or 16.
+        mac_bits: multiplier operand width in bits, 8 or 16. Wider operands take
+            several passes (a BF16 product on an 8-bit array: 4; see
+            :func:`tritium.sim.mapping.precision_passes`).
+        fused: FlashAttention-style fused attention: QK^T, softmax and PV run tile by
+            tile through the activation buffer with an online softmax, so the score
+            matrix never goes to DRAM (the default; ``false`` writes whole score
+            matrices out when they do not fit, for comparison).
     """
 
     unit: str
     mac_rows: int = 0
     mac_cols: int = 0
     mac_bits: int = 8
+    fused: bool = True
 
     def __post_init__(self) -> None:
         check_choice("unit", self.unit, ATTENTION_UNITS)
@@ -220,6 +234,7 @@ class AttentionSpec:
                 raise SpecError(key, value, "must be 0 when unit = 'vector' (no MAC array)")
         check_int("mac_bits", self.mac_bits)
         check_choice("mac_bits", self.mac_bits, (8, 16))
+        _flag("fused", self.fused)
 
     @property
     def macs(self) -> int:

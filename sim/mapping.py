@@ -1,0 +1,690 @@
+"""The mapping of each op onto the chip: the one place its cycles, memory traffic and events come from.
+
+Every trace row is *mapped* before it is costed: a loop nest over its M (tokens),
+N (outputs) and K (inputs) with tile sizes bounded by the buffers, a loop order,
+and what each buffer holds. :func:`map_op` picks the mapping (by an objective:
+``latency``, ``energy`` or ``edp``) and derives from it, in one function, the op's
+cycles (with the stalls of buffer ports narrower than the units they feed), its
+reads and writes per SRAM buffer, its DRAM traffic with every re-read the tiling
+implies, and the event counts the energy model prices. Cycles and energy cannot
+disagree about the dataflow because both are read off the same record
+(:class:`OpCost`). ``docs/dataflow.md`` works the numbers through for one BitNet
+b1.58 2B4T FFN layer.
+
+Ternary linears (the TLU). The on-core loop nest, which the RTL controller
+(:class:`tritium.hdl.core.TritiumCore`) executes and is checked against, is::
+
+    for tile in this core's tiles of `rows` outputs:       # weight tile
+        for block in blocks of B tokens (B <= acc_per_tree): # token block
+            for slice in ceil(K / width) slices:              # one weight word per slice
+                read the weight word (rows x width weights) once
+                for token in block:                           # one cycle each
+                    read the token's activation slice; tree adds into acc[token]
+            drain the block's accumulators (dequantized on the way out)
+
+so a weight word read once serves ``B`` tokens (:func:`tlu_schedule`). One
+(tile, block, slice) group takes ``max(b * slice_cycles, word_cycles)`` cycles
+for a block of ``b`` tokens, where ``word_cycles`` and ``slice_cycles`` are the
+cycles the weight and activation buffers' ports need to deliver one weight word
+and one activation slice (1 when the ports are as wide as the trees consume).
+Above the core, the DRAM loop nest decides re-reads: ``weights_outer`` holds a
+chunk of ``n_tile`` outputs' weights and streams every token past it (the inputs
+are re-read from DRAM once per chunk when they do not fit the activation buffer);
+``tokens_outer`` holds ``m_tile`` tokens' inputs and streams the weights past them
+(streamed weights are re-read once per token chunk). Outputs leave the
+accumulators once, dequantized to BF16 (the dequantization is fused into the
+drain: INT32 sums never reach SRAM or DRAM).
+
+Attention. With ``attention.fused`` (the default) QK^T, softmax and PV run
+FlashAttention-style: a block of ``Br`` queries stays in the activation buffer while
+key/value blocks of ``Bc`` stream past; scores live only in SRAM tiles, the online
+softmax's rescaling is counted as vector work, and the KV cache is read once per
+query block. Unfused, a score matrix that does not fit goes to DRAM and back.
+
+Precisions. Multiplies run on the MAC array (or the vector unit) at their real
+width: :func:`precision_passes`.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from tritium.errors import SpecError
+from tritium.sim.chip import Chip
+from tritium.sim.chip_parts import TluSpec
+from tritium.sim.cycles import expected_skip_slices, mac_array_cycles, vector_cycles
+from tritium.sim.energy import energy_model
+from tritium.sim.work import ROW_PARALLEL, Placement, dram_cycles
+
+__all__ = [
+    "OBJECTIVES",
+    "DEFAULT_OBJECTIVE",
+    "ORDERS",
+    "DTYPE_BITS",
+    "TluSchedule",
+    "tlu_schedule",
+    "precision_passes",
+    "skip_storage_bits_per_weight",
+    "gather_window",
+    "OpCost",
+    "map_op",
+    "check_objective",
+]
+
+OBJECTIVES = ("latency", "energy", "edp")
+"""What the mapper minimizes: cycles (ties broken by energy), energy (ties by cycles),
+or their product."""
+DEFAULT_OBJECTIVE = "latency"
+ORDERS = ("weights_outer", "tokens_outer")
+"""DRAM-level loop orders of a ternary linear (see the module docstring)."""
+
+DTYPE_BITS = {"int8": 8, "fp8": 8, "bf16": 16, "fp16": 16, "int32": 32, "fp32": 32}
+"""Operand bits of each precision; integer multipliers take FP operands as block-floating-point
+integers of the significand's width rounded up to a whole number of 8-bit limbs (FP8: one limb)."""
+_LIMBS = {"int8": 1, "fp8": 1, "bf16": 2, "fp16": 2, "int32": 4, "fp32": 4}
+_TRITS_PER_BYTE = {"2bit": 4, "5trit": 5}
+_VECTOR_KINDS = ("rmsnorm", "quantize", "dequantize", "rope", "softmax", "activation", "residual")
+_OUT_BYTES_AFTER_DRAIN = 2  # BF16: the dequantized output a ternary linear drains to
+
+
+def check_objective(objective: object) -> str:
+    """Return ``objective`` if it is one of :data:`OBJECTIVES`, else raise :class:`SpecError`."""
+    if objective not in OBJECTIVES:
+        raise SpecError("mapping_objective", objective, f"must be one of {', '.join(OBJECTIVES)}")
+    return objective
+
+
+# -- the TLU's on-core schedule (the RTL contract) ----------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class TluSchedule:
+    """One dense ternary GEMM step on the TLUs under a token block (what the RTL does).
+
+    Attributes:
+        cycles: cycles of the busiest core, port stalls and the pipeline fill included.
+        unit_cycles: the same if the ports never stalled: passes x slices + pipeline depth.
+        weight_word_reads: weight-buffer words (``rows`` lanes of ``width`` weights) read, all cores.
+        act_slice_reads: activation slices (``width`` activations) read, all cores.
+        result_writes: words of ``rows`` accumulators drained (one per tile per token), all cores.
+        word_cycles: cycles the weight port needs for one word (>= 1).
+        slice_cycles: cycles the activation port needs for one slice (>= 1).
+        word_bits, slice_bits: bits of one weight word and one activation slice.
+    """
+
+    cycles: int
+    unit_cycles: int
+    weight_word_reads: int
+    act_slice_reads: int
+    result_writes: int
+    word_cycles: int
+    slice_cycles: int
+    word_bits: int
+    slice_bits: int
+
+
+def tlu_word_bits(tlu: TluSpec) -> int:
+    """Bits of one weight word: ``rows`` lanes of ``ceil(width / trits per byte)`` bytes."""
+    return tlu.rows * 8 * -(-tlu.width // _TRITS_PER_BYTE[tlu.weight_encoding])
+
+
+def tlu_schedule(
+    tlu: TluSpec,
+    m: int,
+    k: int,
+    n: int,
+    *,
+    cores: int = 1,
+    token_block: int = 1,
+    weight_port_bits: int | None = None,
+    act_port_bits: int | None = None,
+) -> TluSchedule:
+    """The schedule of a dense M x K x N ternary GEMM (see the module docstring's loop nest).
+
+    ``token_block`` (B, at most ``tlu.acc_per_tree``) tokens share each weight word;
+    ``weight_port_bits``/``act_port_bits`` are the bits per cycle each buffer delivers
+    to one core's TLU (None: as wide as the TLU consumes, no stalls). Tiles of ``rows``
+    outputs are split between cores in contiguous blocks; the op takes as long as the
+    busiest core. With B = 1 and unstalled ports the cycles are
+    :func:`tritium.sim.cycles.tlu_cycles`.
+
+    >>> from tritium.sim.chip_parts import TluSpec
+    >>> tlu = TluSpec(rows=8, width=64, acc_per_tree=4)
+    >>> s = tlu_schedule(tlu, 8, 256, 16, token_block=4)
+    >>> (s.cycles, s.weight_word_reads, s.act_slice_reads)   # 2 tiles x 8 tokens x 4 slices + depth 8
+    (72, 16, 64)
+    >>> tlu_schedule(tlu, 8, 256, 16, token_block=1, weight_port_bits=256).cycles  # a word takes 4 cycles
+    264
+    """
+    for key, value in (("M", m), ("K", k), ("N", n), ("cores", cores)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise SpecError(key, value, "must be an integer >= 1")
+    if not 1 <= token_block <= tlu.acc_per_tree:
+        raise SpecError("token_block", token_block, f"must be an integer from 1 to tlu.acc_per_tree = "
+                        f"{tlu.acc_per_tree}")
+    word_bits = tlu_word_bits(tlu)
+    slice_bits = tlu.width * tlu.act_bits
+    word_cycles = 1 if weight_port_bits is None else max(1, -(-word_bits // weight_port_bits))
+    slice_cycles = 1 if act_port_bits is None else max(1, -(-slice_bits // act_port_bits))
+    slices = -(-k // tlu.width)
+    tiles = -(-n // tlu.rows)
+    per_core = -(-tiles // cores)
+    full, rem = divmod(m, token_block)
+    group = full * max(token_block * slice_cycles, word_cycles) + (max(rem * slice_cycles, word_cycles) if rem else 0)
+    blocks = full + (1 if rem else 0)
+    depth = tlu.pipeline_depth_cycles
+    return TluSchedule(
+        cycles=per_core * slices * group + depth,
+        unit_cycles=per_core * slices * m + depth,
+        weight_word_reads=tiles * slices * blocks,
+        act_slice_reads=tiles * slices * m,
+        result_writes=tiles * m,
+        word_cycles=word_cycles,
+        slice_cycles=slice_cycles,
+        word_bits=word_bits,
+        slice_bits=slice_bits,
+    )
+
+
+def skip_storage_bits_per_weight(density: float) -> float:
+    """Storage of ``skip`` weights, bits per weight: a 1-bit non-zero bitmap plus a sign bit
+    per non-zero (``1 + density``); the bitmap is the index metadata the gather network reads."""
+    return 1.0 + density
+
+
+def gather_window(width: int, density: float, k: int) -> int:
+    """Activations the ``skip`` gather network selects from each cycle: the span of ``width``
+    non-zeros at this density, rounded up to a power of two, at most ``k`` rounded likewise."""
+    span = width / max(density, 1.0 / width)
+    return min(1 << max(0, math.ceil(math.log2(span))), 1 << max(0, math.ceil(math.log2(max(k, width)))))
+
+
+# -- precisions ----------------------------------------------------------------------------------
+
+def precision_passes(mac_bits: int, a_dtype: str, b_dtype: str) -> int:
+    """Passes of a ``mac_bits``-bit integer multiplier for one product of ``a_dtype`` x ``b_dtype``.
+
+    A wide operand is split into ``mac_bits``-wide limbs and the partial products are
+    added (the textbook decomposition of a wide multiply into narrow ones): INT8 and FP8
+    are one 8-bit limb, BF16/FP16 two (block-floating-point significands), so a BF16 x
+    BF16 product is 4 passes of an 8-bit array and 1 of a 16-bit one.
+
+    >>> precision_passes(8, "bf16", "bf16"), precision_passes(8, "int8", "int8"), precision_passes(16, "bf16", "bf16")
+    (4, 1, 1)
+    """
+    per = mac_bits // 8
+    return -(-_LIMBS.get(a_dtype, 2) // per) * -(-_LIMBS.get(b_dtype, 2) // per)
+
+
+# -- the cost record ----------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class OpCost:
+    """One trace row mapped onto the chip: totals over its steps.
+
+    Attributes:
+        unit: "tlu", "attention", "vector" or "dma".
+        unit_cycles: cycles on the unit if every buffer port kept up.
+        compute_cycles: cycles with port stalls (>= ``unit_cycles``).
+        dram_read_bytes, dram_write_bytes: bytes from and to DRAM (all chips).
+        sram_read_bytes, sram_write_bytes: per buffer ("weight", "act", "kv"), bytes, all cores.
+        link_bytes: bytes each chip sends over the chip-to-chip link.
+        tlu_active_inputs: sign-select inputs that toggle (non-gated weights x tokens).
+        tlu_inputs: all sign-select inputs fed (including zero-padding of the last slice).
+        tlu_acc_updates: accumulator additions.
+        gather_inputs: inputs routed through the ``skip`` gather network.
+        gather_levels: 2:1 mux levels of that network (log2 of its window).
+        macs: multiply-accumulates of the op (as in the trace).
+        mac_passes: MAC-unit operations, ``macs`` times the precision passes.
+        vector_ops: elementary vector-unit operations.
+        mapping: the chosen mapping in words (the ops table's ``mapping`` column).
+        token_block, m_tile, n_tile, order: the TLU mapping's parameters (0 / "" for other units).
+    """
+
+    unit: str
+    unit_cycles: int
+    compute_cycles: int
+    dram_read_bytes: int
+    dram_write_bytes: int
+    sram_read_bytes: dict
+    sram_write_bytes: dict
+    link_bytes: int
+    tlu_active_inputs: float
+    tlu_inputs: int
+    tlu_acc_updates: int
+    gather_inputs: float
+    gather_levels: int
+    macs: int
+    mac_passes: int
+    vector_ops: int
+    mapping: str
+    token_block: int = 0
+    m_tile: int = 0
+    n_tile: int = 0
+    order: str = ""
+
+    @property
+    def port_stall_cycles(self) -> int:
+        """Cycles the op waits on buffer ports: ``compute_cycles - unit_cycles``."""
+        return self.compute_cycles - self.unit_cycles
+
+
+def _buffers() -> tuple[dict, dict]:
+    return {"weight": 0.0, "act": 0.0, "kv": 0.0}, {"weight": 0.0, "act": 0.0, "kv": 0.0}
+
+
+def _port_cycles(chip: Chip, reads: dict, writes: dict) -> float:
+    """Cycles the busiest SRAM buffer's ports need for these reads and writes (all cores)."""
+    cores = chip.total_cores
+    return max((reads[b] + writes[b]) * 8 / (getattr(chip.sram, b).bits_per_cycle * cores)
+               for b in ("weight", "act", "kv"))
+
+
+def _traffic_pj(chip: Chip, scaling: str, reads: dict, writes: dict, dram_bytes: float) -> float:
+    e = energy_model(chip, scaling)
+    pj = dram_bytes * e.dram_per_byte
+    for i, b in enumerate(("weight", "act", "kv")):
+        pj += reads[b] * e.sram_read_per_byte[i] + writes[b] * e.sram_write_per_byte[i]
+    return pj
+
+
+def _pick(candidates: list, objective: str):
+    """The candidate (cycles, pj, payload) the objective prefers; the first wins ties."""
+    if objective == "latency":
+        key = lambda c: (c[0], c[1])  # noqa: E731
+    elif objective == "energy":
+        key = lambda c: (c[1], c[0])  # noqa: E731
+    else:
+        key = lambda c: (c[0] * c[1], c[0])  # noqa: E731
+    return min(candidates, key=key)
+
+
+def map_op(chip: Chip, placement: Placement, row, *, objective: str = DEFAULT_OBJECTIVE,
+           scaling: str = "bitnet") -> OpCost:
+    """Map trace row ``row`` (a namedtuple with the trace columns) onto ``chip`` and cost it.
+
+    ``objective`` (one of :data:`OBJECTIVES`) chooses among the legal mappings;
+    ``scaling`` prices traffic for the ``energy`` and ``edp`` objectives.
+    """
+    kind = row.kind
+    if kind == "ternary_linear":
+        cost = _ternary(chip, placement, _ternary_key(row), objective, scaling)
+    elif kind in ("attn_qk", "attn_pv", "linear"):
+        cost = _mac_op(chip, placement, row, objective, scaling)
+    elif kind in _VECTOR_KINDS:
+        cost = _vector_op(chip, row)
+    elif kind == "embedding":
+        r, w = _buffers()
+        w["act"] = row.act_out_bytes
+        cost = OpCost("dma", 0, 0, int(row.weight_bytes), 0, r, w, 0, 0.0, 0, 0, 0.0, 0, 0, 0, 0,
+                      "gather rows from DRAM")
+    elif kind == "kv_write":
+        r, w = _buffers()
+        if placement.kv_resident:
+            w["kv"] = row.kv_write_bytes
+            cost = OpCost("dma", 0, 0, 0, 0, r, w, 0, 0.0, 0, 0, 0.0, 0, 0, 0, 0, "append to the KV buffer")
+        else:
+            cost = OpCost("dma", 0, 0, 0, int(row.kv_write_bytes), r, w, 0, 0.0, 0, 0, 0.0, 0, 0, 0, 0,
+                          "append to the KV cache in DRAM")
+    else:  # validate_trace admits only known kinds
+        raise AssertionError(f"unhandled op kind {kind!r}")
+    if chip.chips > 1 and row.op in ROW_PARALLEL:
+        out_bytes = row.m * row.n * 2 * row.steps  # bf16 partial sums
+        link = math.ceil(2 * (chip.chips - 1) / chip.chips * out_bytes)
+        cost = _with_link(cost, link)
+    return cost
+
+
+def _with_link(cost: OpCost, link: int) -> OpCost:
+    fields = {f: getattr(cost, f) for f in OpCost.__slots__}
+    fields["link_bytes"] = link
+    return OpCost(**fields)
+
+
+def _finish(unit, unit_cycles, cycles, dram_r, dram_w, reads, writes, **events) -> OpCost:
+    """An :class:`OpCost` with whole-byte counts (buffers keep float sums until here)."""
+    return OpCost(
+        unit=unit, unit_cycles=int(unit_cycles), compute_cycles=int(max(cycles, unit_cycles)),
+        dram_read_bytes=int(math.ceil(dram_r)), dram_write_bytes=int(math.ceil(dram_w)),
+        sram_read_bytes={b: int(math.ceil(v)) for b, v in reads.items()},
+        sram_write_bytes={b: int(math.ceil(v)) for b, v in writes.items()},
+        link_bytes=0,
+        tlu_active_inputs=float(events.get("tlu_active_inputs", 0.0)),
+        tlu_inputs=int(events.get("tlu_inputs", 0)),
+        tlu_acc_updates=int(events.get("tlu_acc_updates", 0)),
+        gather_inputs=float(events.get("gather_inputs", 0.0)),
+        gather_levels=int(events.get("gather_levels", 0)),
+        macs=int(events.get("macs", 0)),
+        mac_passes=int(events.get("mac_passes", 0)),
+        vector_ops=int(events.get("vector_ops", 0)),
+        mapping=events.get("mapping", ""),
+        token_block=int(events.get("token_block", 0)),
+        m_tile=int(events.get("m_tile", 0)),
+        n_tile=int(events.get("n_tile", 0)),
+        order=events.get("order", ""),
+    )
+
+
+# -- ternary linears -----------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class _TernaryKey:
+    """The fields of a ternary-linear row its mapping depends on (hashable, for the cache)."""
+
+    m: int
+    k: int
+    n: int
+    steps: int
+    act_in_step: int
+    out_elem_bytes: int
+    density: float
+    nnz_lo: int
+    nnz_hi: int
+    nnz_hist: str
+
+
+def _ternary_key(row) -> _TernaryKey:
+    steps = int(row.steps)
+    zero = float(row.zero_frac)
+    density = 1.0 if math.isnan(zero) else 1.0 - zero
+    out_elem = _OUT_BYTES_AFTER_DRAIN if row.out_dtype == "int32" else max(1, row.act_out_bytes // max(
+        1, row.m * row.n * steps))
+    return _TernaryKey(int(row.m), int(row.k), int(row.n), steps, int(row.act_in_bytes) // steps, int(out_elem),
+                       density, int(row.nnz_lo), int(row.nnz_hi), str(row.nnz_hist))
+
+
+def _token_blocks(tlu: TluSpec, m: int) -> list[int]:
+    """Token blocks worth trying: powers of two up to the accumulators, and the largest legal one."""
+    top = min(tlu.acc_per_tree, m)
+    out = {top}
+    b = 1
+    while b < top:
+        out.add(b)
+        b *= 2
+    return sorted(out)
+
+
+@functools.lru_cache(maxsize=8192)
+def _ternary(chip: Chip, placement: Placement, key: _TernaryKey, objective: str, scaling: str) -> OpCost:
+    tlu, cores = chip.tlu, chip.total_cores
+    m, k, n, steps = key.m, key.k, key.n, key.steps
+    skip = tlu.zero_handling == "skip" and bool(key.nnz_hist)
+    density = key.density
+    w_port = chip.sram.weight.bits_per_cycle
+    a_port = chip.sram.act.bits_per_cycle
+    if skip:
+        hist = np.array(key.nnz_hist.split(), dtype=np.int64)
+        slices = expected_skip_slices(tlu, key.nnz_lo, key.nnz_hi, hist)  # slices of `width` non-zeros
+        bits_per_weight = skip_storage_bits_per_weight(density)
+        window = gather_window(tlu.width, density, k)
+        word_bits = tlu.rows * tlu.width * bits_per_weight / max(density, 1e-9)  # width non-zeros and their bitmap
+        slice_bits = window * tlu.act_bits
+    else:
+        slices = float(-(-k // tlu.width))
+        bits_per_weight = tlu.weight_bits_per_weight
+        window = tlu.width
+        word_bits = tlu_word_bits(tlu)
+        slice_bits = tlu.width * tlu.act_bits
+    word_cycles = max(1, math.ceil(word_bits / w_port))
+    slice_cycles = max(1, math.ceil(slice_bits / a_port))
+    tiles = -(-n // tlu.rows)
+    per_core = -(-tiles // cores)
+    depth = tlu.pipeline_depth_cycles
+    in_b = key.act_in_step
+    out_b = m * n * key.out_elem_bytes
+    w_bytes = math.ceil(k * n * bits_per_weight / 8)
+    act_cap = chip.sram.act.capacity_bytes
+    w_cap = chip.sram.weight.capacity_bytes
+    db = 2 if chip.dma.double_buffered else 1
+    in_row = in_b / m  # input bytes of one token
+    fits = in_b + math.ceil(out_b / cores) <= act_cap
+    streamed = not placement.weights_resident
+    tile_w_bytes = tlu.rows * k * bits_per_weight / 8  # one tile's weights, all of K
+
+    def n_tile_fitting() -> int:
+        # the most outputs whose weights (each core its share) fit half the weight buffer
+        per_core_tiles = max(1, int((w_cap / db) // tile_w_bytes))
+        return min(n, per_core_tiles * tlu.rows * cores)
+
+    def m_tile_fitting(n_tile: int) -> int:
+        per_token = in_row + math.ceil(n_tile / cores) * key.out_elem_bytes
+        return max(1, min(m, int((act_cap / db) // per_token)))
+
+    candidates = []
+    for block in _token_blocks(tlu, m):
+        full, rem = divmod(m, block)
+        group = full * max(block * slice_cycles, word_cycles) + (max(rem * slice_cycles, word_cycles) if rem else 0)
+        blocks = full + (1 if rem else 0)
+        sched_cycles = math.ceil(per_core * slices * group) + depth
+        word_reads = tiles * slices * blocks
+        slice_reads = tiles * slices * m
+        for order in ORDERS:
+            reads, writes = _buffers()
+            reads["weight"] = word_reads * word_bits / 8
+            reads["act"] = slice_reads * slice_bits / 8
+            writes["act"] = out_b  # drained outputs (dequantized) into the activation buffer
+            if fits:
+                if order == "tokens_outer":
+                    continue  # one token chunk: the two orders are the same nest
+                n_tile = n if not streamed else n_tile_fitting()
+                m_tile = m
+                w_dram = w_bytes if streamed else 0.0
+                in_dram = 0.0
+                dram_w = 0.0
+            else:
+                n_tile = n if not streamed else n_tile_fitting()
+                if order == "weights_outer":
+                    m_tile = m_tile_fitting(n_tile)
+                    in_dram = in_b if m_tile >= m else in_b * -(-n // n_tile)
+                    w_dram = w_bytes if streamed else 0.0
+                else:
+                    whole = per_core * tile_w_bytes <= w_cap / db  # this op's weights fit: load once
+                    if whole:
+                        n_tile = n
+                    m_tile = m_tile_fitting(n_tile)
+                    in_dram = in_b
+                    w_dram = (w_bytes if whole else w_bytes * -(-m // m_tile)) if streamed else 0.0
+                dram_w = out_b
+                writes["act"] += in_dram  # staged inputs
+                reads["act"] += out_b  # outputs read out by the DMA
+            dram_r = w_dram + in_dram
+            writes["weight"] = w_dram  # streamed weights staged in the weight buffer
+            port = _port_cycles(chip, reads, writes)
+            cycles = max(sched_cycles, math.ceil(port))
+            dram_time = dram_cycles(chip, math.ceil(dram_r)) + dram_cycles(chip, math.ceil(dram_w))
+            pj = _traffic_pj(chip, scaling, reads, writes, dram_r + dram_w)
+            payload = (block, order, m_tile, n_tile, cycles, reads, writes, dram_r, dram_w)
+            candidates.append((max(cycles, dram_time), pj, payload))
+    _, _, best = _pick(candidates, objective)
+    block, order, m_tile, n_tile, cycles, reads, writes, dram_r, dram_w = best
+    unit_cycles = math.ceil(per_core * slices * m) + depth
+    dense_slices = -(-k // tlu.width)
+    toggling = k if tlu.zero_handling == "none" else density * k
+    streamed_per_row = density * k if skip else float(k)
+    events = dict(
+        tlu_inputs=steps * m * tiles * tlu.rows * dense_slices * tlu.width,
+        tlu_active_inputs=float(steps * m * n * toggling),
+        tlu_acc_updates=steps * m * n * math.ceil(streamed_per_row / tlu.width),
+        gather_inputs=float(steps * m * n * density * k) if skip else 0.0,
+        gather_levels=int(math.log2(window)) if skip else 0,
+        macs=steps * m * k * n,
+        token_block=block, m_tile=m_tile, n_tile=n_tile, order=order,
+        mapping=(f"TLU token block {block}, {order.replace('_', ' ')}, "
+                 f"m_tile {m_tile}, n_tile {n_tile}" + (", skip" if skip else "")),
+    )
+    scale = lambda d: {b: v * steps for b, v in d.items()}  # noqa: E731
+    return _finish("tlu", unit_cycles * steps, cycles * steps, dram_r * steps, dram_w * steps, scale(reads),
+                   scale(writes), **events)
+
+
+# -- MAC-array ops: attention and high-precision linears -----------------------------------------
+
+def _kv_series(row) -> np.ndarray:
+    """KV lengths seen at each step of a decode attention row."""
+    return row.kv_len + np.arange(row.steps, dtype=np.int64)
+
+
+def _mac_unit_cycles(chip: Chip, row, k, n, causal: str | None, passes: int) -> int:
+    """Cycles of a multiply-accumulate op: on the MAC array (``passes`` per product), or one MAC
+    per vector lane per cycle. ``k``/``n`` may be per-step arrays (decode attention)."""
+    if chip.attention.unit == "mac_array":
+        return passes * mac_array_cycles(chip.attention, int(row.m), k, n, int(row.groups), causal=causal,
+                                         cores=chip.total_cores)
+    per_call = row.macs if row.kind != "linear" else row.macs // row.steps
+    return math.ceil(per_call / (chip.vector.lanes * chip.total_cores))
+
+
+def _passes(chip: Chip, a: str, b: str) -> int:
+    if chip.attention.unit != "mac_array":
+        return 1  # the vector unit multiplies in its own floating-point format
+    return precision_passes(chip.attention.mac_bits, a, b)
+
+
+def _key_block(chip: Chip) -> int:
+    """Keys per block of fused attention: the MAC array's columns (64 on the vector unit)."""
+    return chip.attention.mac_cols if chip.attention.unit == "mac_array" else 64
+
+
+def _query_block(chip: Chip, row, head_dim: int, kv_bytes: int) -> int:
+    """Queries held per block of fused attention: as many as fit half the activation buffer
+    with their FP32 output accumulators, a score tile and a key and value block."""
+    bc = _key_block(chip)
+    per_query = head_dim * 2 + head_dim * 4 + bc * 4
+    room = chip.sram.act.capacity_bytes / 2 - 2 * bc * head_dim * kv_bytes
+    return max(1, min(int(row.m), int(room // per_query)))
+
+
+def _causal_reread(m: int, br: int) -> float:
+    """Keys a causal prefill's query blocks read, over the keys read once: sum of each block's
+    last query position over M (a block of queries reads the keys up to its last query)."""
+    blocks = -(-m // br)
+    ends = np.minimum((np.arange(blocks) + 1) * br, m)
+    return float(ends.sum()) / m
+
+
+def _rescale_rows(m: int, keys: int, bc: int) -> int:
+    """Key blocks after the first over ``m`` causal queries (query i sees i + 1 keys): each one
+    rescales the query's output accumulator in the online softmax."""
+    q, r = divmod(m, bc)
+    return bc * q * (q - 1) // 2 + r * q if keys == m else m * (-(-keys // bc) - 1)
+
+
+def _mac_op(chip: Chip, placement: Placement, row, objective: str, scaling: str) -> OpCost:
+    kind = row.kind
+    cores = chip.total_cores
+    unit = "attention" if chip.attention.unit == "mac_array" else "vector"
+    reads, writes = _buffers()
+    dram_r = dram_w = 0.0
+    vector_extra = 0
+    act_cap = chip.sram.act.capacity_bytes
+    if kind == "linear":
+        passes = _passes(chip, row.weight_dtype, row.act_dtype)
+        unit_cycles = _mac_unit_cycles(chip, row, row.k, row.n, None, passes) * row.steps
+        dram_r += row.weight_bytes  # high-precision weights stream from DRAM, each read once
+        writes["weight"] += row.weight_bytes
+        reads["weight"] += row.weight_bytes
+        fits = (row.act_in_bytes + row.act_out_bytes / cores) <= act_cap * row.steps
+        reads["act"] += row.act_in_bytes
+        writes["act"] += row.act_out_bytes
+        if not fits:
+            dram_r += row.act_in_bytes
+            dram_w += row.act_out_bytes
+            writes["act"] += row.act_in_bytes
+            reads["act"] += row.act_out_bytes
+        mapping = f"output-stationary, weights streamed once, {passes} pass{'es' if passes > 1 else ''}"
+    else:
+        passes = _passes(chip, row.act_dtype, row.act_dtype)
+        if row.steps > 1:
+            kv = _kv_series(row)
+            k_dim, n_dim = (row.k, kv) if kind == "attn_qk" else (kv, row.n)
+        else:
+            k_dim, n_dim = row.k, row.n
+        causal = ("n" if kind == "attn_qk" else "k") if row.causal else None
+        unit_cycles = _mac_unit_cycles(chip, row, k_dim, n_dim, causal, passes)
+        head_dim = int(row.k if kind == "attn_qk" else row.n)
+        kv_bytes = max(1, _LIMBS.get(row.act_dtype, 2))
+        # the activation side: queries in (QK^T) or outputs out (PV); scores in or out
+        own = row.act_in_bytes if kind == "attn_qk" else row.act_out_bytes
+        scores_in = kind == "attn_pv"
+        score_bytes = row.act_out_bytes if kind == "attn_qk" else row.act_in_bytes
+        if chip.attention.fused:
+            br = _query_block(chip, row, head_dim, kv_bytes)
+            factor = _causal_reread(int(row.m), br) if row.causal else float(-(-int(row.m) // br))
+            kv_read = row.kv_read_bytes * factor
+            # scores live in SRAM tiles; only the queries/outputs may spill
+            if scores_in:
+                reads["act"] += score_bytes
+            else:
+                writes["act"] += score_bytes
+            fits = own / cores <= act_cap * row.steps
+            if kind == "attn_qk":
+                reads["act"] += own
+            else:
+                writes["act"] += own
+            if not fits:
+                if kind == "attn_qk":
+                    dram_r += own
+                    writes["act"] += own
+                else:
+                    dram_w += own
+                    reads["act"] += own
+            if kind == "attn_pv":
+                bc = _key_block(chip)
+                if row.causal:
+                    rows = _rescale_rows(int(row.m), int(row.m), bc)
+                else:
+                    rows = int(sum(-(-int(x) // bc) - 1 for x in np.atleast_1d(k_dim)))
+                vector_extra = int(row.groups) * rows * (head_dim + 2)
+            mapping = (f"fused attention, query block {br}, key block {_key_block(chip)}, "
+                       f"{passes} pass{'es' if passes > 1 else ''}")
+        else:
+            kv_read = row.kv_read_bytes
+            fits = (row.act_in_bytes + row.act_out_bytes) / cores <= act_cap * row.steps
+            reads["act"] += row.act_in_bytes
+            writes["act"] += row.act_out_bytes
+            if not fits:
+                dram_r += row.act_in_bytes
+                dram_w += row.act_out_bytes
+                writes["act"] += row.act_in_bytes
+                reads["act"] += row.act_out_bytes
+            mapping = f"unfused attention{'' if fits else ', scores through DRAM'}, {passes} pass" + (
+                "es" if passes > 1 else "")
+        if placement.kv_resident:
+            reads["kv"] += kv_read
+        else:
+            dram_r += kv_read
+            writes["kv"] += kv_read  # staged through the KV buffer
+            reads["kv"] += kv_read
+    rescale_cycles = math.ceil(vector_extra / (chip.vector.lanes * cores)) if vector_extra else 0
+    cycles = max(unit_cycles + rescale_cycles, math.ceil(_port_cycles(chip, reads, writes)))
+    return _finish(unit, unit_cycles + rescale_cycles, cycles, dram_r, dram_w, reads, writes, macs=row.macs,
+                   mac_passes=row.macs * passes, vector_ops=vector_extra, mapping=mapping)
+
+
+# -- vector ops ----------------------------------------------------------------------------------
+
+def _vector_op(chip: Chip, row) -> OpCost:
+    cores = chip.total_cores
+    reads, writes = _buffers()
+    dram_r = dram_w = 0.0
+    unit_cycles = vector_cycles(chip.vector, row.kind, row.elements, cores=cores)
+    vops = math.ceil(unit_cycles * chip.vector.lanes * cores)
+    if row.kind == "dequantize" and row.act_dtype == "int32":
+        # fused into the TLU's accumulator drain: the scaling happens on the way out, no SRAM round trip
+        return _finish("vector", unit_cycles, unit_cycles, 0, 0, reads, writes, vector_ops=vops,
+                       mapping="fused into the accumulator drain")
+    reads["weight"] += row.weight_bytes  # norm gains
+    reads["act"] += row.act_in_bytes
+    writes["act"] += row.act_out_bytes
+    fits = (row.act_in_bytes + row.act_out_bytes) / cores <= chip.sram.act.capacity_bytes * row.steps
+    if not fits:
+        dram_r += row.act_in_bytes
+        dram_w += row.act_out_bytes
+        writes["act"] += row.act_in_bytes
+        reads["act"] += row.act_out_bytes
+    cycles = max(unit_cycles, math.ceil(_port_cycles(chip, reads, writes)))
+    return _finish("vector", unit_cycles, cycles, dram_r, dram_w, reads, writes, vector_ops=vops,
+                   mapping="streamed through the activation buffer" if fits else "streamed from and to DRAM")
