@@ -41,7 +41,7 @@ from tritium.sim.chip_parts import (
     _number,
     _part,
 )
-from tritium.specio import check_choice, check_int, dumps_toml, from_mapping, load_toml
+from tritium.specio import check_choice, check_float, check_int, dumps_toml, from_mapping, load_toml
 
 __all__ = [
     "NODES_NM",
@@ -67,9 +67,9 @@ class Chip:
         name: identifier, non-empty, lowercase letters, digits, ``.``, ``_`` and ``-``.
         description: free text saying what the chip models.
         node_nm: process node, nm, one of :data:`NODES_NM`.
-        clock_mhz: core clock, MHz, > 0 and <= 5000.
-        cores: identical cores per chip, >= 1.
-        chips: identical chips in the system, >= 1.
+        clock_mhz: core clock, MHz, 1 to 5000.
+        cores: identical cores per chip, 1 to 4096.
+        chips: identical chips in the system, 1 to 4096.
         tlu: the ternary linear unit of each core.
         attention: where each core computes activation x activation products.
         vector: the vector unit of each core.
@@ -100,9 +100,10 @@ class Chip:
             raise SpecError("description", self.description, "must be a string")
         check_int("node_nm", self.node_nm)
         check_choice("node_nm", self.node_nm, NODES_NM)
-        _number(self, "clock_mhz", hi=5000)
-        check_int("cores", self.cores, lo=1)
-        check_int("chips", self.chips, lo=1)
+        check_float("clock_mhz", self.clock_mhz, lo=1, hi=5000)
+        object.__setattr__(self, "clock_mhz", float(self.clock_mhz))
+        check_int("cores", self.cores, lo=1, hi=4096)
+        check_int("chips", self.chips, lo=1, hi=4096)
         for key, cls in (
             ("tlu", TluSpec),
             ("attention", AttentionSpec),

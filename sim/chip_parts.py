@@ -48,12 +48,13 @@ VECTOR_PRECISIONS = ("fp16", "bf16", "fp32")
 """Values of :attr:`VectorSpec.precision`."""
 
 _BITS_PER_WEIGHT = {"2bit": 2.0, "5trit": 8 / 5}
+_MAX_BUFFER_KIB = 1 << 20  # 1 GiB of SRAM in one buffer of one core: beyond any die
 
 
-def _number(spec: object, name: str, *, hi: float | None = None) -> None:
-    """Check that the field ``name`` of ``spec`` is a number > 0 (and <= ``hi``); store it as a float."""
+def _number(spec: object, name: str, *, hi: float | None = None, lo: float = 0.0) -> None:
+    """Check that the field ``name`` of ``spec`` is a number > ``lo`` (and <= ``hi``); store it as a float."""
     value = getattr(spec, name)
-    check_float(name, value, lo=0, lo_open=True, hi=hi)
+    check_float(name, value, lo=lo, lo_open=True, hi=hi)
     object.__setattr__(spec, name, float(value))
 
 
@@ -229,7 +230,7 @@ class AttentionSpec:
         for key in ("mac_rows", "mac_cols"):
             value = getattr(self, key)
             if self.unit == "mac_array":
-                check_int(key, value, lo=1)
+                check_int(key, value, lo=1, hi=4096)
             elif type(value) is not int or value != 0:
                 raise SpecError(key, value, "must be 0 when unit = 'vector' (no MAC array)")
         check_int("mac_bits", self.mac_bits)
@@ -255,7 +256,7 @@ class VectorSpec:
     precision: str = "fp16"
 
     def __post_init__(self) -> None:
-        check_int("lanes", self.lanes, lo=1)
+        check_int("lanes", self.lanes, lo=1, hi=65536)
         check_choice("precision", self.precision, VECTOR_PRECISIONS)
 
 
@@ -275,7 +276,7 @@ class BufferSpec:
     port_bits: int = 64
 
     def __post_init__(self) -> None:
-        check_int("capacity_kib", self.capacity_kib, lo=1)
+        check_int("capacity_kib", self.capacity_kib, lo=1, hi=_MAX_BUFFER_KIB)
         check_power_of_two("banks", self.banks, lo=1)
         check_power_of_two("port_bits", self.port_bits, lo=8, hi=4096)
         row_bytes = self.banks * self.port_bits // 8
@@ -344,9 +345,9 @@ class DmaSpec:
     double_buffered: bool = True
 
     def __post_init__(self) -> None:
-        check_int("engines", self.engines, lo=1)
+        check_int("engines", self.engines, lo=1, hi=1024)
         check_power_of_two("burst_bytes", self.burst_bytes, lo=16, hi=4096)
-        check_int("setup_cycles", self.setup_cycles, lo=0)
+        check_int("setup_cycles", self.setup_cycles, lo=0, hi=1_000_000)
         _flag("double_buffered", self.double_buffered)
 
 
@@ -415,9 +416,11 @@ class DramSpec:
 
     def __post_init__(self) -> None:
         check_choice("type", self.type, DRAM_TYPES)
-        check_int("channels", self.channels, lo=1)
-        for name in ("channel_bandwidth_gb_s", "energy_pj_per_bit", "latency_ns", "capacity_gib"):
-            _number(self, name)
+        check_int("channels", self.channels, lo=1, hi=64)
+        _number(self, "channel_bandwidth_gb_s")
+        _number(self, "energy_pj_per_bit", hi=1000)
+        _number(self, "latency_ns", hi=100_000)
+        _number(self, "capacity_gib", hi=65536)
         info = DRAM_TYPES[self.type]
         limit = _DRAM_HEADROOM * info.peak_channel_gb_s
         if self.channel_bandwidth_gb_s > limit:
@@ -455,5 +458,6 @@ class LinkSpec:
     energy_pj_per_bit: float
 
     def __post_init__(self) -> None:
-        for field in dataclasses.fields(self):
-            _number(self, field.name)
+        _number(self, "bandwidth_gb_s", hi=100_000)
+        _number(self, "latency_ns", hi=1_000_000)
+        _number(self, "energy_pj_per_bit", hi=1000)

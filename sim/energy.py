@@ -8,8 +8,12 @@ x time. Area = the chip's parts built from the same table. What each count means
   ``gate``/``skip`` a zero weight does not toggle its input); per tree per cycle,
   the tree's pipeline registers are clocked; per accumulation, one ``acc_bits``
   add and register write.
-- MAC array: one INT8 (or INT16) multiply-accumulate per MAC; the vector unit
-  does MACs (when the chip has no MAC array) and elementary ops at FP16/FP32 cost.
+- ``skip`` gather network: per routed input, ``log2(2 * width)`` levels of 2:1
+  multiplexers of ``act_bits`` bits (:func:`tritium.sim.mapping.gather_window`).
+- MAC array: one INT8 (or INT16) multiply-accumulate per pass; a product takes
+  several passes when its operands are wider than the multipliers
+  (:func:`tritium.sim.mapping.precision_passes`); the vector unit does MACs (when the
+  chip has no MAC array) and elementary ops at FP16/FP32 cost.
 - SRAM: bits read and written, at the energy of one bank's macro size.
 - DRAM and link: bits moved times the chip's pJ/bit.
 - Static: leakage of logic area and SRAM bits, for the whole composed run time.
@@ -119,6 +123,7 @@ class EnergyModel:
     tlu_per_active_input: float
     tlu_per_tree_cycle: float
     tlu_per_acc_update: float
+    gather_per_input_level: float
     mac: float
     vector_op: float
     sram_read_per_byte: tuple[float, float, float]  # weight, act, kv buffers
@@ -138,6 +143,7 @@ def energy_model(chip: Chip, scaling: str) -> EnergyModel:
         tlu_per_active_input=t.sign_select_pj_per_bit * tlu.act_bits + _tree_adder_pj(t, tlu) / tlu.width,
         tlu_per_tree_cycle=tlu_register_bits(tlu) * t.register_pj_per_bit,
         tlu_per_acc_update=t.add_pj(tlu.acc_bits) + tlu.acc_bits * t.register_pj_per_bit,
+        gather_per_input_level=tlu.act_bits * t.mux_pj_per_bit,
         mac=_mac_pj(t, chip),
         vector_op=_vector_op_pj(t, chip),
         sram_read_per_byte=tuple(8 * t.sram_read_pj_per_bit(b.capacity_kib / b.banks) for b in bufs),
@@ -149,14 +155,15 @@ def energy_model(chip: Chip, scaling: str) -> EnergyModel:
 
 
 def op_energy(chip: Chip, work, scaling: str) -> dict[str, float]:
-    """Dynamic energy of one op's work (:class:`~tritium.sim.work.OpWork`), joules by component."""
+    """Dynamic energy of one op's mapped cost (:class:`~tritium.sim.mapping.OpCost`), joules by component."""
     e = energy_model(chip, scaling)
     tlu_pj = 0.0
     if work.tlu_inputs:
         tlu_pj = (work.tlu_active_inputs * e.tlu_per_active_input
                   + work.tlu_inputs / chip.tlu.width * e.tlu_per_tree_cycle
-                  + work.tlu_acc_updates * e.tlu_per_acc_update)
-    mac_pj = work.macs * e.mac
+                  + work.tlu_acc_updates * e.tlu_per_acc_update
+                  + work.gather_inputs * work.gather_levels * e.gather_per_input_level)
+    mac_pj = work.mac_passes * e.mac
     sram_pj = 0.0
     for i, name in enumerate(("weight", "act", "kv")):
         sram_pj += work.sram_read_bytes[name] * e.sram_read_per_byte[i]
@@ -175,7 +182,12 @@ def area_breakdown(chip: Chip, scaling: str) -> dict[str, float]:
     """Area of one chip by component, mm^2, with ``total``."""
     t = tech(chip.node_nm, scaling)
     tlu = chip.tlu
-    per_tree = tree_area_um2(tlu, t) + t.add_um2(tlu.acc_bits) + tlu.acc_bits * t.register_um2_per_bit
+    # each tree: its adders and pipeline, acc_per_tree accumulators (one adder, a register each), and
+    # with skip a gather network of width (2 * width):1 multiplexers of act_bits bits
+    per_tree = (tree_area_um2(tlu, t) + t.add_um2(tlu.acc_bits)
+                + tlu.acc_per_tree * tlu.acc_bits * t.register_um2_per_bit)
+    if tlu.zero_handling == "skip":
+        per_tree += tlu.width * (2 * tlu.width - 1) * tlu.act_bits * t.mux_um2_per_bit
     um2 = {
         "tlu": per_tree * tlu.rows * chip.cores,
         "attention": chip.attention.macs * (t.int8_mac_um2 if chip.attention.mac_bits == 8 else 4 * t.int8_mul_um2

@@ -195,11 +195,12 @@ def skip_storage_bits_per_weight(density: float) -> float:
     return 1.0 + density
 
 
-def gather_window(width: int, density: float, k: int) -> int:
-    """Activations the ``skip`` gather network selects from each cycle: the span of ``width``
-    non-zeros at this density, rounded up to a power of two, at most ``k`` rounded likewise."""
-    span = width / max(density, 1.0 / width)
-    return min(1 << max(0, math.ceil(math.log2(span))), 1 << max(0, math.ceil(math.log2(max(k, width)))))
+def gather_window(tlu: TluSpec) -> int:
+    """Activations the ``skip`` gather network of one tree selects from each cycle: ``2 * width``
+    (so a slice of ``width`` non-zeros is found at densities down to one half; sparser rows
+    are limited to ``2 * width`` activations per cycle). Each tree input is a ``2 * width``:1
+    multiplexer of ``act_bits`` bits."""
+    return 2 * tlu.width
 
 
 # -- precisions ----------------------------------------------------------------------------------
@@ -417,9 +418,10 @@ def _ternary(chip: Chip, placement: Placement, key: _TernaryKey, objective: str,
     a_port = chip.sram.act.bits_per_cycle
     if skip:
         hist = np.array(key.nnz_hist.split(), dtype=np.int64)
-        slices = expected_skip_slices(tlu, key.nnz_lo, key.nnz_hi, hist)  # slices of `width` non-zeros
+        window = gather_window(tlu)
+        # slices of `width` non-zeros, each drawn from at most `window` activations
+        slices = max(expected_skip_slices(tlu, key.nnz_lo, key.nnz_hi, hist), float(-(-k // window)))
         bits_per_weight = skip_storage_bits_per_weight(density)
-        window = gather_window(tlu.width, density, k)
         word_bits = tlu.rows * tlu.width * bits_per_weight / max(density, 1e-9)  # width non-zeros and their bitmap
         slice_bits = window * tlu.act_bits
     else:

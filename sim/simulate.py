@@ -22,12 +22,14 @@ from tritium.sim.energy import ENERGY_COMPONENTS, area_breakdown, op_energy, sta
 from tritium.sim.tech import arithmetic_energy_ratio, tech
 from tritium.sim.engine import OpTiming, chunk_count, schedule_block
 from tritium.sim.tracefacts import StepRun, TraceFacts, block_plan, trace_facts
-from tritium.sim.work import Placement, dram_cycles, op_work, placement_for
+from tritium.sim.mapping import DEFAULT_OBJECTIVE, OpCost, check_objective, map_op
+from tritium.sim.work import Placement, dram_cycles, placement_for
 
 __all__ = ["SimResult", "simulate", "write_result", "OP_COLUMNS"]
 
 OP_COLUMNS = (
-    "unit", "compute_cycles", "sram_cycles", "dram_cycles", "link_cycles", "cycles", "seconds", "bound",
+    "unit", "mapping", "token_block", "m_tile", "n_tile", "loop_order",
+    "compute_cycles", "sram_cycles", "dram_cycles", "link_cycles", "cycles", "seconds", "bound",
     "utilization", "dram_bytes", "sram_bytes", "link_bytes",
     *(f"energy_{c}_j" for c in ENERGY_COMPONENTS), "energy_j",
 )
@@ -80,12 +82,16 @@ def simulate(
     trace: pd.DataFrame,
     *,
     scaling: str = "bitnet",
+    mapping_objective: str = DEFAULT_OBJECTIVE,
     progress: Callable[[int, int], None] | None = None,
 ) -> SimResult:
     """Simulate ``trace`` (from :func:`tritium.workloads.trace`) on ``chip``.
 
-    ``scaling`` names how technology figures are scaled from 45 nm (see
-    :mod:`tritium.sim.tech`). ``progress(done, total)`` is called per block.
+    Each distinct op is mapped onto the chip by :func:`tritium.sim.mapping.map_op`
+    (its loop nest, tiles and buffer use, chosen for ``mapping_objective``:
+    ``latency``, ``energy`` or ``edp``), and its cycles, traffic and energy all come
+    from that one mapping. ``scaling`` names how technology figures are scaled from
+    45 nm (see :mod:`tritium.sim.tech`). ``progress(done, total)`` is called per block.
 
     What depends on the trace alone (its validation, the distinct ops, the blocks'
     layer structure) is worked out once per trace and reused while the same table
@@ -98,29 +104,36 @@ def simulate(
         TraceError: the trace table is malformed.
     """
     chip = load_chip(chip)
+    check_objective(mapping_objective)
     attrs = dict(trace.attrs)
     facts = trace_facts(trace)
     trace = facts.frame
     if facts.max_ternary_k is not None:
         chip.tlu.check_reduction_length(facts.max_ternary_k)
     placement = placement_for(chip, facts.ternary_weights, facts.kv_bytes)
-    works, timings = _distinct_costs(chip, placement, facts)
+    works, timings = _distinct_costs(chip, placement, facts, mapping_objective, scaling)
     ops = _op_table(chip, facts, works, timings, scaling)
     block_cycles = _compose(chip, facts, timings, progress)
     totals = _totals(chip, facts, ops, block_cycles, scaling, attrs)
     totals["memory_needed_bytes"] = int(placement.ternary_weight_bytes + facts.other_weight_bytes + facts.kv_bytes)
     totals["memory_capacity_bytes"] = int(chip.dram.capacity_bytes * chip.chips)
-    spilled = int(np.count_nonzero(facts.act_bytes > placement.act_capacity_bytes * facts.steps))
+    spilled_distinct = np.array([w.unit != "dma" and w.dram_write_bytes > 0 for w in works], dtype=bool)
+    spilled = int(np.count_nonzero(spilled_distinct[facts.codes])) if len(works) else 0
     notes = [
         f"weights {'resident in SRAM' if placement.weights_resident else 'streamed from DRAM'} "
         f"({placement.ternary_weight_bytes / 2**20:.1f} MiB ternary at {chip.tlu.weight_bits_per_weight:g} bits/weight, "
         f"{chip.weight_sram_bytes / 2**20:.1f} MiB weight SRAM)",
         f"KV cache {'resident in SRAM' if placement.kv_resident else 'in DRAM'}",
-        f"activations spill to DRAM in {spilled} ops "
-        f"whose step does not fit {placement.act_capacity_bytes / 2**10:.0f} KiB of activation SRAM",
+        f"activations go through DRAM in {spilled} ops "
+        f"whose step does not fit {chip.sram.act.capacity_kib} KiB of activation SRAM per core",
         _dram_capacity_note(totals["memory_needed_bytes"], totals["memory_capacity_bytes"]),
+        f"mapping objective: {mapping_objective} (each op's loop nest and tiles: the ops table's mapping column)",
+        f"attention: {'fused (FlashAttention-style tiles, scores stay in SRAM)' if chip.attention.fused else 'unfused (scores that do not fit go through DRAM)'}",
         f"technology scaling: {scaling}",
     ]
+    if chip.tlu.zero_handling == "skip":
+        notes.append("zero_handling = skip: model only, no RTL (the HDL builds none and gate); weights stored as a "
+                     "non-zero bitmap plus signs, with a gather network in area and energy")
     scenario = {k: attrs.get(k) for k in ("batch", "prefill", "decode")}
     return SimResult(ops, totals, area_breakdown(chip, scaling), chip.name, str(attrs.get("model", "")),
                      scenario, notes)
@@ -136,26 +149,26 @@ def _dram_capacity_note(needed_bytes: int, have: int) -> str:
     return f"DRAM holds the weights and KV cache: at least {needed_bytes / 2**30:.2f} of {have / 2**30:.2f} GiB"
 
 
-def _op_costs(chip: Chip, placement: Placement, trace: pd.DataFrame):
-    """OpWork and per-step OpTiming for every row, computed once per distinct op."""
+def _op_costs(chip: Chip, placement: Placement, trace: pd.DataFrame, objective: str = DEFAULT_OBJECTIVE,
+              scaling: str = "bitnet"):
+    """OpCost and per-step OpTiming for every row, computed once per distinct op."""
     facts = trace_facts(trace)
-    works, timings = _distinct_costs(chip, placement, facts)
+    works, timings = _distinct_costs(chip, placement, facts, objective, scaling)
     return [works[c] for c in facts.codes], [timings[c] for c in facts.codes]
 
 
-def _distinct_costs(chip: Chip, placement: Placement, facts: TraceFacts):
-    """OpWork and per-step OpTiming of each distinct op of the trace (``facts.rows``)."""
+def _distinct_costs(chip: Chip, placement: Placement, facts: TraceFacts, objective: str, scaling: str):
+    """OpCost (from the op's mapping) and per-step OpTiming of each distinct op (``facts.rows``)."""
     weight_buffer = chip.sram.weight.capacity_bytes * chip.total_cores
     works, timings = [], []
     for row in facts.rows:
-        work = op_work(chip, placement, row)
+        work = map_op(chip, placement, row, objective=objective, scaling=scaling)
         steps = row.steps
         dram_in = dram_cycles(chip, math.ceil(work.dram_read_bytes / steps))
         dram_out = dram_cycles(chip, math.ceil(work.dram_write_bytes / steps))
-        sram = _sram_cycles(chip, work) / steps
         link = _link_cycles(chip, work.link_bytes / steps)
         dram_bytes = work.dram_read_bytes + work.dram_write_bytes
-        timing = OpTiming(work.unit, max(_ceil_div(work.compute_cycles, steps), math.ceil(sram)), dram_in,
+        timing = OpTiming(work.unit, _ceil_div(work.compute_cycles, steps), dram_in,
                           dram_out, link, chunk_count(dram_bytes / steps, weight_buffer, chip.dma.double_buffered))
         works.append(work)
         timings.append(timing)
@@ -164,17 +177,6 @@ def _distinct_costs(chip: Chip, placement: Placement, facts: TraceFacts):
 
 def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
-
-
-def _sram_cycles(chip: Chip, work) -> float:
-    """Cycles the busiest SRAM buffer's ports need for the op's reads and writes (all cores)."""
-    cores = chip.total_cores
-    worst = 0.0
-    for name in ("weight", "act", "kv"):
-        buf = getattr(chip.sram, name)
-        nbytes = work.sram_read_bytes[name] + work.sram_write_bytes[name]
-        worst = max(worst, nbytes * 8 / (buf.bits_per_cycle * cores))
-    return worst
 
 
 def _link_cycles(chip: Chip, nbytes: float) -> int:
@@ -187,9 +189,9 @@ def _link_cycles(chip: Chip, nbytes: float) -> int:
 def _op_table(chip: Chip, facts: TraceFacts, works, timings, scaling: str) -> pd.DataFrame:
     """The per-op table: the trace's columns and :data:`OP_COLUMNS`, from the distinct ops' costs."""
     trace, codes, steps = facts.frame, facts.codes, facts.steps
-    compute = np.array([w.compute_cycles for w in works], dtype=np.int64)[codes]
+    compute = np.array([w.unit_cycles for w in works], dtype=np.int64)[codes]
     sram = np.array([t.compute for t in timings], dtype=np.int64)[codes] * steps
-    sram = np.maximum(sram - compute, 0)  # the SRAM excess over compute, if any
+    sram = np.maximum(sram - compute, 0)  # the port stalls over the unit's own cycles, if any
     dram = np.array([t.dram for t in timings], dtype=np.int64)[codes] * steps
     link = np.array([t.link for t in timings], dtype=np.int64)[codes] * steps
     parts = np.stack([compute, compute + sram, dram, link])
@@ -205,7 +207,13 @@ def _op_table(chip: Chip, facts: TraceFacts, works, timings, scaling: str) -> pd
     energy = np.array([list(op_energy(chip, w, scaling).values()) for w in works],
                       dtype=np.float64).reshape(len(works), len(ENERGY_COMPONENTS))[codes]
     cols = {
-        "unit": units, "compute_cycles": compute, "sram_cycles": compute + sram, "dram_cycles": dram,
+        "unit": units,
+        "mapping": _per_row([w.mapping for w in works], codes),
+        "token_block": _per_row([w.token_block for w in works], codes),
+        "m_tile": _per_row([w.m_tile for w in works], codes),
+        "n_tile": _per_row([w.n_tile for w in works], codes),
+        "loop_order": _per_row([w.order for w in works], codes),
+        "compute_cycles": compute, "sram_cycles": compute + sram, "dram_cycles": dram,
         "link_cycles": link, "cycles": cycles, "seconds": cycles / chip.clock_hz, "bound": bound,
         "utilization": util,
         "dram_bytes": _per_row([w.dram_read_bytes + w.dram_write_bytes for w in works], codes),

@@ -133,7 +133,7 @@ def test_buffer_banks_hold_whole_words():
 def test_parts_reject_wrong_python_types():
     with pytest.raises(SpecError, match=r"^weight = 5: must be a BufferSpec"):
         SramSpec(weight=5, act=BufferSpec(capacity_kib=1), kv=BufferSpec(capacity_kib=1))
-    with pytest.raises(SpecError, match=r"^rows = True: must be an integer >= 1"):
+    with pytest.raises(SpecError, match=r"^rows = True: must be an integer from 1 to 65536"):
         TluSpec(rows=True, width=8)
     with pytest.raises(SpecError, match=r"^mac_rows = False: must be 0 when unit = 'vector'"):
         AttentionSpec(unit="vector", mac_rows=False)

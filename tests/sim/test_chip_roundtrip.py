@@ -50,6 +50,7 @@ def tlus(draw) -> TluSpec:
         levels_per_stage=draw(st.integers(1, levels)),
         zero_handling=draw(st.sampled_from(ZERO_HANDLING)),
         weight_encoding=draw(st.sampled_from(WEIGHT_ENCODINGS)),
+        acc_per_tree=draw(st.integers(1, 64)),
     )
 
 
@@ -58,7 +59,8 @@ def attentions(draw) -> AttentionSpec:
     unit = draw(st.sampled_from(ATTENTION_UNITS))
     size = st.integers(1, 256) if unit == "mac_array" else st.just(0)
     mac_bits = draw(st.sampled_from((8, 16)))
-    return AttentionSpec(unit=unit, mac_rows=draw(size), mac_cols=draw(size), mac_bits=mac_bits)
+    return AttentionSpec(unit=unit, mac_rows=draw(size), mac_cols=draw(size), mac_bits=mac_bits,
+                         fused=draw(st.booleans()))
 
 
 @st.composite
@@ -77,12 +79,12 @@ def drams(draw) -> DramSpec:
         channels=draw(st.integers(1, 64)),
         channel_bandwidth_gb_s=draw(positive(2 * DRAM_TYPES[dram_type].peak_channel_gb_s)),
         energy_pj_per_bit=draw(positive(1e3)),
-        latency_ns=draw(positive()),
-        capacity_gib=draw(positive(1e5)),
+        latency_ns=draw(positive(1e5)),
+        capacity_gib=draw(positive(65536.0)),
     )
 
 
-links = st.builds(LinkSpec, bandwidth_gb_s=positive(), latency_ns=positive(), energy_pj_per_bit=positive())
+links = st.builds(LinkSpec, bandwidth_gb_s=positive(1e5), latency_ns=positive(1e6), energy_pj_per_bit=positive(1e3))
 
 
 @st.composite
@@ -92,7 +94,7 @@ def chips(draw) -> Chip:
         name=draw(st.text("abcxyz0189._-", min_size=1, max_size=24)),
         description=draw(st.text(TEXT, max_size=40)),
         node_nm=draw(st.sampled_from(NODES_NM)),
-        clock_mhz=draw(positive(5000.0)),
+        clock_mhz=draw(st.floats(1.0, 5000.0, allow_nan=False)),
         cores=draw(st.integers(1, 256)),
         chips=n_chips,
         tlu=draw(tlus()),

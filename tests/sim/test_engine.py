@@ -68,7 +68,7 @@ def test_every_block_run_of_a_real_trace_matches_the_reference(name):
     chip = load_chip(name)
     facts = trace_facts(trace("bitnet-b1.58-2b-4t", Scenario(batch=1, prefill=64, decode=8)))
     placement = placement_for(chip, facts.ternary_weights, facts.kv_bytes)
-    _, timings = _distinct_costs(chip, placement, facts)
+    _, timings = _distinct_costs(chip, placement, facts, "latency", "bitnet")
     for plan in facts.blocks:
         for run in (plan.one, plan.two):
             if run is not None:
