@@ -37,7 +37,8 @@ from tritium.sim import Chip, SimResult, load_chip, simulate
 from tritium.specio import check_choice
 from tritium.workloads import ModelSpec, Scenario, build_trace, load_model
 
-__all__ = ["DEFAULT_MODEL", "DEFAULT_CHIP", "DEFAULT_GPU", "Comparison", "compare", "default_weights", "METRICS"]
+__all__ = ["DEFAULT_MODEL", "DEFAULT_CHIP", "DEFAULT_GPU", "Comparison", "compare", "with_precisions", "default_weights",
+           "METRICS"]
 
 DEFAULT_MODEL = "bitnet-b1.58-2b-4t"
 """The model every comparison and report uses unless told otherwise."""
@@ -190,6 +191,12 @@ def _record(obj: Any) -> dict:
     return out
 
 
+def with_precisions(spec: ModelSpec, lm_head_dtype: str | None, kv_dtype: str | None) -> ModelSpec:
+    """``spec`` with its LM head and KV-cache precisions replaced where given (checked by the spec)."""
+    changes = {k: v for k, v in (("lm_head_dtype", lm_head_dtype), ("kv_dtype", kv_dtype)) if v is not None}
+    return dataclasses.replace(spec, **changes) if changes else spec
+
+
 def compare(
     model: str | os.PathLike = DEFAULT_MODEL,
     chip: Chip | str | os.PathLike = DEFAULT_CHIP,
@@ -204,6 +211,9 @@ def compare(
     gpus: int = 1,
     calibration: Calibration | str | os.PathLike | None = None,
     scaling: str = "bitnet",
+    mapping_objective: str = "latency",
+    lm_head_dtype: str | None = None,
+    kv_dtype: str | None = None,
     trace: pd.DataFrame | None = None,
 ) -> Comparison:
     """Run one request of ``model`` on ``chip`` and on ``gpus`` x ``gpu``; price and compare both.
@@ -220,6 +230,9 @@ def compare(
         calibration: the GPU model's calibration, or a calibration TOML file
             (``tritium gpu-bench`` writes one).
         scaling: the chip's technology scaling (see :func:`tritium.sim.simulate`).
+        mapping_objective: what the chip's mapper minimizes per op (``latency``, ``energy``, ``edp``).
+        lm_head_dtype, kv_dtype: precisions of the LM head and the KV cache, for both sides
+            (None: the model's own; see :func:`tritium.workloads.build_trace`).
         trace: a trace to use instead of generating one from model and scenario.
 
     Raises:
@@ -227,6 +240,8 @@ def compare(
     """
     scalesim = isinstance(model, (str, os.PathLike)) and str(model).lower().endswith(".csv")
     spec = None if scalesim else load_model(model)  # a SCALE-Sim topology's layers are ternary
+    if spec is not None:
+        spec = with_precisions(spec, lm_head_dtype, kv_dtype)
     chip = load_chip(chip)
     card = load_gpu(gpu)
     mode = weights if weights is not None else "w2a8" if spec is None else default_weights(spec)
@@ -244,7 +259,7 @@ def compare(
         raise TritiumError(f"{table.attrs.get('model') or model}: the request generates no tokens (decode = 0), so "
                            "there is no per-token figure to compare (a SCALE-Sim topology is one pass of its GEMMs: "
                            "use tritium simulate for it)")
-    chip_result = simulate(chip, table, scaling=scaling)
+    chip_result = simulate(chip, table, scaling=scaling, mapping_objective=mapping_objective)
     gpu_result = gpu_baseline(card, table, weights=mode, gpus=gpus, calibration=cal)
     costs = chip_cost(chip, chip_result.area_mm2["total"])
     chip_carbon = carbon_per_million_tokens(chip_result, chip, region=region, pue=pue)

@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 
 from tritium.analysis import plots
 from tritium.analysis.carbon import DEFAULT_PUE, DEFAULT_REGIONS, carbon_by_region, gpu_hardware, grid_intensity
-from tritium.analysis.compare import DEFAULT_CHIP, DEFAULT_GPU, DEFAULT_MODEL, Comparison, compare
+from tritium.analysis.compare import DEFAULT_CHIP, DEFAULT_GPU, DEFAULT_MODEL, Comparison, compare, with_precisions
 from tritium.analysis.gpu_calibrate import calibration_report
 from tritium.analysis.gpu_kernels import WEIGHT_MODES, peak_ops
 from tritium.analysis.gpu_model import gpu_baseline
@@ -100,6 +100,9 @@ def build_report(
     weights: str | None = None,
     gpus: int = 1,
     calibration: Calibration | str | os.PathLike | None = None,
+    mapping_objective: str = "latency",
+    lm_head_dtype: str | None = None,
+    kv_dtype: str | None = None,
     command: str | None = None,
     batches: Sequence[int] = SWEEP_BATCHES,
     prefills: Sequence[int] = SWEEP_PREFILLS,
@@ -119,8 +122,9 @@ def build_report(
     if isinstance(model, (str, os.PathLike)) and str(model).lower().endswith(".csv"):
         raise TritiumError(f"{model}: a SCALE-Sim topology has no decode, batch or context to sweep, so it makes no "
                            "report; use tritium simulate for it, or a zoo name or config.json here")
-    spec = load_model(model)
-    args = dict(region=region, pue=pue, weights=weights, gpus=gpus, calibration=calibration)
+    spec = with_precisions(load_model(model), lm_head_dtype, kv_dtype)
+    args = dict(region=region, pue=pue, weights=weights, gpus=gpus, calibration=calibration,
+                mapping_objective=mapping_objective)
     main_trace = build_trace(spec, Scenario(batch=batch, prefill=prefill, decode=decode))
     main = compare(spec, chip, gpu, trace=main_trace, **args)
     args["weights"], args["calibration"] = main.weights, main.calibration

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import tritium
 from tritium import cli_analysis, cli_dse, cli_hdl
-from tritium.cliutil import print_json, ProgressBar, scenario_args
+from tritium.cliutil import ProgressBar, mapping_args, precision_args, print_json, scenario_args
 from tritium.errors import TritiumError
 
 __all__ = ["main", "build_parser"]
@@ -81,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weight-dist", choices=("gaussian", "laplace", "uniform"), default="gaussian",
                    help="latent weight distribution for modelled statistics (default: %(default)s)")
     p.add_argument("--ternarize", action="store_true", help="make every projection of an FP model ternary")
+    precision_args(p)
     p.add_argument("--out", metavar="FILE", help="write the trace table (.parquet or .csv)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=_cmd_trace)
@@ -97,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ternarize", action="store_true", help="make every projection of an FP model ternary")
     p.add_argument("--scaling", default="bitnet", choices=("bitnet", "stillmaker"),
                    help="technology scaling from 45 nm (default: %(default)s)")
+    precision_args(p)
+    mapping_args(p)
     p.add_argument("--out", metavar="DIR", help="write ops.parquet, totals.json and chip.toml here")
     p.add_argument("--json", action="store_true", help="print the totals as JSON")
     p.set_defaults(func=_cmd_simulate)
@@ -175,6 +178,7 @@ def _cmd_trace(args: argparse.Namespace) -> int:
     with ProgressBar("reading checkpoint") as progress:
         table = build_trace(args.model, scenario, checkpoint=args.checkpoint, weight_model=weight_model,
                             ternarize=args.ternarize, scale_convention=args.scale_convention,
+                            lm_head_dtype=args.lm_head_dtype, kv_dtype=args.kv_dtype,
                             progress=progress if args.checkpoint else None)
     summary = summarize(table)
     if args.out:
@@ -218,9 +222,11 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     scenario = Scenario(batch=args.batch, prefill=args.prefill, decode=args.decode)
     with ProgressBar("reading checkpoint") as progress:
         table = build_trace(args.model, scenario, checkpoint=args.checkpoint, ternarize=args.ternarize,
+                            lm_head_dtype=args.lm_head_dtype, kv_dtype=args.kv_dtype,
                             progress=progress if args.checkpoint else None)
     with ProgressBar("simulating", unit="block") as progress:
-        result = simulate(chip, table, scaling=args.scaling, progress=progress)
+        result = simulate(chip, table, scaling=args.scaling, mapping_objective=args.mapping_objective,
+                          progress=progress)
     if args.out:
         write_result(result, chip, args.out)
     if args.json:

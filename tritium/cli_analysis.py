@@ -11,7 +11,7 @@ import math
 import shlex
 import time
 
-from tritium.cliutil import ProgressBar, print_json, scenario_args
+from tritium.cliutil import ProgressBar, mapping_args, precision_args, print_json, scenario_args
 from tritium.errors import TritiumError
 
 __all__ = ["register"]
@@ -73,11 +73,14 @@ def _comparison_args(p: argparse.ArgumentParser) -> None:
                    help="GPU weight kernel (default: w2a8 for a ternary model, else bf16)")
     p.add_argument("--gpus", type=int, default=1, help="GPUs in tensor parallelism (default: %(default)s)")
     p.add_argument("--calibration", metavar="FILE", help="GPU calibration TOML (from tritium gpu-bench)")
+    precision_args(p)
+    mapping_args(p)
 
 
 def _comparison_kwargs(args: argparse.Namespace) -> dict:
     return dict(batch=args.batch, prefill=args.prefill, decode=args.decode, region=args.region, pue=args.pue,
-                weights=args.weights, gpus=args.gpus, calibration=args.calibration)
+                weights=args.weights, gpus=args.gpus, calibration=args.calibration,
+                mapping_objective=args.mapping_objective, lm_head_dtype=args.lm_head_dtype, kv_dtype=args.kv_dtype)
 
 
 def _cmd_gpus(args: argparse.Namespace) -> int:
@@ -203,9 +206,10 @@ def _report_command(args: argparse.Namespace) -> str:
     """The command that makes this report again: every option that differs from its default."""
     words = ["tritium", "report"]
     defaults = {"model": _DEFAULT_MODEL, "chip": _DEFAULT_CHIP, "gpu": _DEFAULT_GPU, "batch": 1, "prefill": 512,
-                "decode": 128, "region": "world", "pue": 1.1, "weights": None, "gpus": 1, "calibration": None}
+                "decode": 128, "region": "world", "pue": 1.1, "weights": None, "gpus": 1, "calibration": None,
+                "lm_head_dtype": None, "kv_dtype": None, "mapping_objective": "latency"}
     for key, default in defaults.items():
         value = getattr(args, key)
         if value != default:
-            words += [f"--{key}", str(value)]
+            words += [f"--{key.replace('_', '-')}", str(value)]
     return shlex.join(words + ["--out", str(args.out)])

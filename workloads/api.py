@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Callable
 
@@ -26,6 +27,8 @@ def build_trace(
     weight_model: WeightModel = WeightModel(),
     ternarize: bool = False,
     scale_convention: str | None = None,
+    lm_head_dtype: str | None = None,
+    kv_dtype: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
     """Trace ``workload`` under ``scenario``.
@@ -37,13 +40,22 @@ def build_trace(
     ternary statistics replace ``weight_model``'s. ``ternarize`` makes every
     projection of a high-precision model ternary (see
     :meth:`ModelSpec.ternarized`). ``progress(done_bytes, total_bytes)`` is called
-    while the checkpoint is read.
+    while the checkpoint is read. ``lm_head_dtype`` (``bf16``, ``fp16``, ``fp32`` or
+    ``int8``) and ``kv_dtype`` (``bf16``, ``fp16``, ``fp32``, ``fp8`` or ``int8``) replace
+    the model's precisions of the LM head and the KV cache (None: the model's own).
+
+    Raises:
+        SpecError: an unknown precision (names the key and the allowed values).
     """
     if isinstance(workload, (str, Path)) and str(workload).lower().endswith(".csv"):
         return trace_from_scalesim(workload, weight_model=weight_model)
     spec = load_model(workload)
     if ternarize:
         spec = spec.ternarized()
+    overrides = {key: value for key, value in (("lm_head_dtype", lm_head_dtype), ("kv_dtype", kv_dtype))
+                 if value is not None}
+    if overrides:
+        spec = dataclasses.replace(spec, **overrides)
     stats = None
     if checkpoint is not None:
         from tritium.workloads.checkpoints import read_weight_stats

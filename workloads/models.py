@@ -39,6 +39,10 @@ PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "
 ACTIVATIONS = ("silu", "relu2")
 FLOAT_DTYPES = ("bf16", "fp16", "fp32")
 ACT_DTYPES = ("int8", "bf16", "fp16", "fp32")
+LM_HEAD_DTYPES = ("bf16", "fp16", "fp32", "int8")
+"""Precisions of the LM head: the model's own, or INT8 weights and activations (W8A8)."""
+KV_DTYPES = ("bf16", "fp16", "fp32", "fp8", "int8")
+"""Precisions of the KV cache (and of the attention products that read it)."""
 CHECKPOINT_FORMATS = (
     "packed_u8_autobitlinear",  # U8 2-bit codes + weight_scale = mean|W| (BitNet 2B4T)
     "packed_u8_bitlinear",  # U8 2-bit codes + weight_scale = 1/mean|W| (Falcon3, HF1BitLLM)
@@ -124,8 +128,10 @@ class ModelSpec:
         if len(set(self.ternary_linears)) != len(self.ternary_linears):
             raise SpecError("ternary_linears", self.ternary_linears, "must not repeat a projection")
         check_choice("act_dtype", self.act_dtype, ACT_DTYPES)
-        for key in ("linear_dtype", "embedding_dtype", "lm_head_dtype", "kv_dtype"):
+        for key in ("linear_dtype", "embedding_dtype"):
             check_choice(key, getattr(self, key), FLOAT_DTYPES)
+        check_choice("lm_head_dtype", self.lm_head_dtype, LM_HEAD_DTYPES)
+        check_choice("kv_dtype", self.kv_dtype, KV_DTYPES)
         check_choice("checkpoint_format", self.checkpoint_format, CHECKPOINT_FORMATS)
 
     @property

@@ -24,7 +24,7 @@ from tritium.workloads.stats import WeightModel, WeightStats, modelled_stats
 
 __all__ = ["Scenario", "trace", "DTYPE_BYTES"]
 
-DTYPE_BYTES = {"int8": 1, "int32": 4, "bf16": 2, "fp16": 2, "fp32": 4}
+DTYPE_BYTES = {"int8": 1, "fp8": 1, "int32": 4, "bf16": 2, "fp16": 2, "fp32": 4}
 """Bytes per element of each precision a trace uses."""
 
 TERNARY_BITS = 2
@@ -131,6 +131,10 @@ class _Generator:
         self.vector(last, "final_norm", "rmsnorm", m, h, steps, weight_name="norm")
         # Generation needs logits of the last position of each sequence only.
         head_name = "embed_tokens" if spec.tie_embeddings else "lm_head"
+        if spec.lm_head_dtype == "int8":  # W8A8 head: its input is quantized per token first
+            self.add(last, "head_quant", "quantize", m=b, n=h, elements=b * h * steps,
+                     act_in_bytes=b * h * hp_bytes * steps, act_out_bytes=b * h * steps,
+                     act_dtype=self.hp, out_dtype="int8")
         self.dense(last, "lm_head", b, h, spec.vocab_size, steps, spec.lm_head_dtype, head_name)
 
     def decoder_layer(self, layer: int, *, m: int, tokens: int, kv_len: int, steps: int, causal: bool) -> None:
