@@ -446,14 +446,39 @@ def _ternary(chip: Chip, placement: Placement, key: _TernaryKey, objective: str,
     streamed = not placement.weights_resident
     tile_w_bytes = tlu.rows * k * bits_per_weight / 8  # one tile's weights, all of K
 
+    step = tlu.rows * cores  # outputs of one tile on every core
+
     def n_tile_fitting() -> int:
-        # the most outputs whose weights (each core its share) fit half the weight buffer
+        # the most outputs whose weights (each core its share) fit the weight buffer (half, double-buffered)
         per_core_tiles = max(1, int((w_cap / db) // tile_w_bytes))
-        return min(n, per_core_tiles * tlu.rows * cores)
+        return min(n, per_core_tiles * step)
 
     def m_tile_fitting(n_tile: int) -> int:
         per_token = in_row + math.ceil(n_tile / cores) * key.out_elem_bytes
         return max(1, min(m, int((act_cap / db) // per_token)))
+
+    def n_tiles() -> list[int]:
+        # the tilings worth trying: the smallest chunk (most tokens fit beside it), the largest whose
+        # weights fit, and the largest that still lets every token's inputs stay (inputs read once)
+        if not streamed:
+            return [n]
+        top = n_tile_fitting()
+        all_m = int(((act_cap / db) / m - in_row) / key.out_elem_bytes * cores) // step * step
+        return sorted({min(step, n), top} | ({min(all_m, top)} if all_m >= step else set()))
+
+    def dram_nest(order: str, n_tile: int) -> tuple[int, int, float, float, float]:
+        """(m_tile, n_tile, weight bytes, input bytes read, output bytes written) of the DRAM loop nest."""
+        if fits:  # inputs and outputs stay on chip; streamed weights pass once
+            return m, n_tile, (w_bytes if streamed else 0.0), 0.0, 0.0
+        if order == "weights_outer":  # inputs re-read per weight chunk unless every token's stay
+            m_tile = m_tile_fitting(n_tile)
+            rereads = 1 if m_tile >= m else -(-n // n_tile)
+            return m_tile, n_tile, (w_bytes if streamed else 0.0), in_b * rereads, out_b
+        whole = per_core * tile_w_bytes <= w_cap / db  # this op's weights fit: loaded once
+        n_tile = n if whole else n_tile
+        m_tile = m_tile_fitting(n_tile)
+        loads = 1 if whole else -(-m // m_tile)  # streamed weights re-read per token chunk
+        return m_tile, n_tile, (w_bytes * loads if streamed else 0.0), in_b, out_b
 
     candidates = []
     for block in _token_blocks(tlu, m):
@@ -464,42 +489,21 @@ def _ternary(chip: Chip, placement: Placement, key: _TernaryKey, objective: str,
         word_reads = tiles * slices * blocks
         slice_reads = tiles * slices * m
         for order in ORDERS:
-            reads, writes = _buffers()
-            reads["weight"] = word_reads * word_bits / 8
-            reads["act"] = slice_reads * slice_bits / 8
-            writes["act"] = out_b  # drained outputs (dequantized) into the activation buffer
-            if fits:
-                if order == "tokens_outer":
-                    continue  # one token chunk: the two orders are the same nest
-                n_tile = n if not streamed else n_tile_fitting()
-                m_tile = m
-                w_dram = w_bytes if streamed else 0.0
-                in_dram = 0.0
-                dram_w = 0.0
-            else:
-                n_tile = n if not streamed else n_tile_fitting()
-                if order == "weights_outer":
-                    m_tile = m_tile_fitting(n_tile)
-                    in_dram = in_b if m_tile >= m else in_b * -(-n // n_tile)
-                    w_dram = w_bytes if streamed else 0.0
-                else:
-                    whole = per_core * tile_w_bytes <= w_cap / db  # this op's weights fit: load once
-                    if whole:
-                        n_tile = n
-                    m_tile = m_tile_fitting(n_tile)
-                    in_dram = in_b
-                    w_dram = (w_bytes if whole else w_bytes * -(-m // m_tile)) if streamed else 0.0
-                dram_w = out_b
-                writes["act"] += in_dram  # staged inputs
-                reads["act"] += out_b  # outputs read out by the DMA
-            dram_r = w_dram + in_dram
-            writes["weight"] = w_dram  # streamed weights staged in the weight buffer
-            port = _port_cycles(chip, reads, writes)
-            cycles = max(sched_cycles, math.ceil(port))
-            dram_time = dram_cycles(chip, math.ceil(dram_r)) + dram_cycles(chip, math.ceil(dram_w))
-            pj = _traffic_pj(chip, scaling, reads, writes, dram_r + dram_w)
-            payload = (block, order, m_tile, n_tile, cycles, reads, writes, dram_r, dram_w)
-            candidates.append((max(cycles, dram_time), pj, payload))
+            if fits and order == "tokens_outer":
+                continue  # every token's inputs stay: one token chunk, the two orders are the same nest
+            for n_tile in (n_tiles() if not fits else [n_tile_fitting() if streamed else n]):
+                m_tile, n_tile, w_dram, in_dram, dram_w = dram_nest(order, n_tile)
+                reads, writes = _buffers()
+                reads["weight"] = word_reads * word_bits / 8
+                reads["act"] = slice_reads * slice_bits / 8 + dram_w  # + outputs read out by the DMA
+                writes["act"] = out_b + in_dram  # drained (dequantized) outputs + staged inputs
+                writes["weight"] = w_dram  # streamed weights staged in the weight buffer
+                dram_r = w_dram + in_dram
+                cycles = max(sched_cycles, math.ceil(_port_cycles(chip, reads, writes)))
+                dram_time = dram_cycles(chip, math.ceil(dram_r)) + dram_cycles(chip, math.ceil(dram_w))
+                pj = _traffic_pj(chip, scaling, reads, writes, dram_r + dram_w)
+                payload = (block, order, m_tile, n_tile, cycles, reads, writes, dram_r, dram_w)
+                candidates.append((max(cycles, dram_time), pj, payload))
     _, _, best = _pick(candidates, objective)
     block, order, m_tile, n_tile, cycles, reads, writes, dram_r, dram_w = best
     unit_cycles = math.ceil(per_core * slices * m) + depth
@@ -545,9 +549,17 @@ def _passes(chip: Chip, a: str, b: str) -> int:
     return precision_passes(chip.attention.mac_bits, a, b)
 
 
+KEY_BLOCK = 128
+"""Keys per block of fused attention (FlashAttention-2's block sizes are 64 to 128 keys; Dao 2023,
+arXiv:2307.08691), rounded up to whole MAC-array column tiles."""
+
+
 def _key_block(chip: Chip) -> int:
-    """Keys per block of fused attention: the MAC array's columns (64 on the vector unit)."""
-    return chip.attention.mac_cols if chip.attention.unit == "mac_array" else 64
+    """Keys per block of fused attention: :data:`KEY_BLOCK`, a whole number of MAC-array column tiles."""
+    if chip.attention.unit != "mac_array":
+        return KEY_BLOCK
+    cols = chip.attention.mac_cols
+    return -(-KEY_BLOCK // cols) * cols
 
 
 def _query_block(chip: Chip, row, head_dim: int, kv_bytes: int) -> int:
@@ -674,6 +686,13 @@ def _vector_op(chip: Chip, row) -> OpCost:
     dram_r = dram_w = 0.0
     unit_cycles = vector_cycles(chip.vector, row.kind, row.elements, cores=cores)
     vops = math.ceil(unit_cycles * chip.vector.lanes * cores)
+    if row.kind == "softmax" and chip.attention.fused:
+        # fused attention: the scores are tiles in the activation buffer, never in DRAM
+        reads["act"] += row.act_in_bytes
+        writes["act"] += row.act_out_bytes
+        cycles = max(unit_cycles, math.ceil(_port_cycles(chip, reads, writes)))
+        return _finish("vector", unit_cycles, cycles, 0, 0, reads, writes, vector_ops=vops,
+                       mapping="fused attention: score tiles in SRAM")
     if row.kind == "dequantize" and row.act_dtype == "int32":
         # fused into the TLU's accumulator drain: the scaling happens on the way out, no SRAM round trip
         return _finish("vector", unit_cycles, unit_cycles, 0, 0, reads, writes, vector_ops=vops,
