@@ -370,6 +370,12 @@ def _op_table(ctx: _Context, trace: pd.DataFrame, costs: list[_Cost]) -> tuple[p
     parts = np.array([[c.compute_s, c.memory_s, c.overhead_s, c.link_s] for c in costs], dtype=np.float64).reshape(-1, 4)
     out = trace.copy()
     out["unit"] = [c.unit for c in costs]
+    # the chip's mapping columns: a GPU kernel has no token block or buffer tiles of the chip's kind
+    kernel = {"tensor": "tensor-core kernel", "cuda": "CUDA-core kernel"}
+    out["mapping"] = [kernel.get(c.unit, f"{c.unit} kernel") for c in costs]
+    for col in ("token_block", "m_tile", "n_tile"):
+        out[col] = np.zeros(len(costs), dtype=np.int64)
+    out["loop_order"] = [""] * len(costs)
     out["compute_cycles"] = np.rint(parts[:, 0] * clock).astype(np.int64)
     out["sram_cycles"] = np.zeros(len(costs), dtype=np.int64)
     out["dram_cycles"] = np.rint(parts[:, 1] * clock).astype(np.int64)

@@ -320,16 +320,14 @@ def map_op(chip: Chip, placement: Placement, row, *, objective: str = DEFAULT_OB
     elif kind == "embedding":
         r, w = _buffers()
         w["act"] = row.act_out_bytes
-        cost = OpCost("dma", 0, 0, int(row.weight_bytes), 0, r, w, 0, 0.0, 0, 0, 0.0, 0, 0, 0, 0,
-                      "gather rows from DRAM")
+        cost = _finish("dma", 0, 0, row.weight_bytes, 0, r, w, mapping="gather rows from DRAM")
     elif kind == "kv_write":
         r, w = _buffers()
         if placement.kv_resident:
             w["kv"] = row.kv_write_bytes
-            cost = OpCost("dma", 0, 0, 0, 0, r, w, 0, 0.0, 0, 0, 0.0, 0, 0, 0, 0, "append to the KV buffer")
+            cost = _finish("dma", 0, 0, 0, 0, r, w, mapping="append to the KV buffer")
         else:
-            cost = OpCost("dma", 0, 0, 0, int(row.kv_write_bytes), r, w, 0, 0.0, 0, 0, 0.0, 0, 0, 0, 0,
-                          "append to the KV cache in DRAM")
+            cost = _finish("dma", 0, 0, 0, row.kv_write_bytes, r, w, mapping="append to the KV cache in DRAM")
     else:  # validate_trace admits only known kinds
         raise AssertionError(f"unhandled op kind {kind!r}")
     if chip.chips > 1 and row.op in ROW_PARALLEL:

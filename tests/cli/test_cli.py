@@ -158,7 +158,7 @@ def test_chips_list_and_show_round_trip(capsys, tmp_path):
 @pytest.mark.parametrize("edit,message", [
     (("name = ", "name = \n"), "malformed TOML"),
     (("rows = 64", "rowz = 64"), "tlu.rowz = 64: unknown key; allowed keys here: rows, width"),
-    (("rows = 64", "rows = -64"), "tlu.rows = -64: must be an integer >= 1"),
+    (("rows = 64", "rows = -64"), "tlu.rows = -64: must be an integer from 1 to 65536"),
 ])
 def test_chips_show_bad_file(capsys, tmp_path, edit, message):
     from tritium.sim import chip_to_toml, load_chip
