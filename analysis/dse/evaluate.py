@@ -183,7 +183,8 @@ def evaluate_point(ctx: EvalContext, cache: _WorkerCache, pid: str, point: Point
     try:
         chip = build_chip(cache.base, params, f"{ctx.name}-{pid[:10]}")
         record["chip_toml"] = chip_to_toml(chip)
-        result = simulate(chip, cache.trace(point.workload))
+        result = simulate(chip, cache.trace(point.workload),
+                          mapping_objective=cache.workloads[point.workload].mapping_objective)
         record["metrics"] = _metrics(chip, result)
     except SpecError as err:
         record.update(status="invalid", error=str(err))

@@ -13,6 +13,9 @@ A space is a TOML file (unknown keys are errors, units are in the key names)::
     prefill = 512
     decode = 128
     # name = "..."                     # optional label; default "<model>/b1-p512-d128"
+    # lm_head_dtype = "int8"           # optional: the LM head's precision (bf16, fp16, fp32, int8)
+    # kv_dtype = "fp8"                 # optional: the KV cache's precision (bf16, fp16, fp32, fp8, int8)
+    # mapping_objective = "energy"     # optional: what each op's mapping minimizes (latency, energy, edp)
 
     [params]                           # dotted chip keys; a list of values or a range table
     tlu.rows = [32, 64, 128]
@@ -115,7 +118,8 @@ DERIVED_PARAMS = {"attention.size": int, "dram.gib_per_channel": float}
 
 _NAME = re.compile(r"[a-z0-9._-]+")
 _TOP_KEYS = ("name", "description", "base", "workload", "params", "constraints", "objectives", "search")
-_WORKLOAD_KEYS = ("name", "model", "ternarize", "batch", "prefill", "decode")
+_WORKLOAD_KEYS = ("name", "model", "ternarize", "batch", "prefill", "decode", "lm_head_dtype", "kv_dtype",
+                  "mapping_objective")
 _SEARCH_KEYS = ("strategy", "samples", "seed", "max_evaluations", "band")
 _RANGE_KEYS = ("start", "stop", "step", "factor")
 _MAX_VALUES = 4096  # per parameter
@@ -138,7 +142,9 @@ class Param:
 
 @dataclass(frozen=True, slots=True)
 class Workload:
-    """One model on one scenario; ``model`` is a zoo name or config.json path."""
+    """One model on one scenario; ``model`` is a zoo name or config.json path. ``lm_head_dtype`` and
+    ``kv_dtype`` replace the model's precisions (None: its own); ``mapping_objective`` is what the
+    chip's mapper minimizes (:data:`tritium.sim.mapping.OBJECTIVES`)."""
 
     name: str
     model: str
@@ -146,15 +152,19 @@ class Workload:
     batch: int
     prefill: int
     decode: int
+    lm_head_dtype: str | None = None
+    kv_dtype: str | None = None
+    mapping_objective: str = "latency"
 
     def trace(self):
-        """The trace of this workload (:func:`tritium.workloads.trace`)."""
-        from tritium.workloads import Scenario, load_model, trace
+        """The trace of this workload (:func:`tritium.workloads.build_trace`)."""
+        from tritium.workloads import Scenario, build_trace, load_model
 
         spec = load_model(self.model)
         if self.ternarize:
             spec = spec.ternarized()
-        return trace(spec, Scenario(self.batch, self.prefill, self.decode))
+        return build_trace(spec, Scenario(self.batch, self.prefill, self.decode), lm_head_dtype=self.lm_head_dtype,
+                           kv_dtype=self.kv_dtype)
 
 
 @dataclass(frozen=True, slots=True)
@@ -483,7 +493,9 @@ def _range(key: str, spec: Mapping, tp: type) -> tuple:
 
 
 def _workloads(items: object, folder: Path) -> tuple[Workload, ...]:
+    from tritium.sim.mapping import OBJECTIVES
     from tritium.workloads import Scenario, load_model, zoo_names
+    from tritium.workloads.models import KV_DTYPES, LM_HEAD_DTYPES
 
     if items is _MISSING or not isinstance(items, list) or not items:
         raise SpecError("workload", items, "required: one or more [[workload]] tables (model, batch, prefill, decode)")
@@ -507,10 +519,21 @@ def _workloads(items: object, folder: Path) -> tuple[Workload, ...]:
             raise err.prefixed(where) from None
         spec = load_model(model)
         label = f"{spec.ternarized().name if ternarize else spec.name}/b{scenario.batch}-p{scenario.prefill}-d{scenario.decode}"
+        precisions = {}
+        for key, choices in (("lm_head_dtype", LM_HEAD_DTYPES), ("kv_dtype", KV_DTYPES)):
+            if key in item:
+                check_choice(f"{where}{key}", item[key], choices)
+                precisions[key] = item[key]
+                label += f"-{key.split('_')[0]}{item[key]}"
+        objective = item.get("mapping_objective", "latency")
+        check_choice(f"{where}mapping_objective", objective, OBJECTIVES)
+        if objective != "latency":
+            label += f"-{objective}"
         name = item.get("name", label)
         if not isinstance(name, str) or not name:
             raise SpecError(f"{where}name", name, "must be a non-empty string")
-        out.append(Workload(name, model, ternarize, scenario.batch, scenario.prefill, scenario.decode))
+        out.append(Workload(name, model, ternarize, scenario.batch, scenario.prefill, scenario.decode,
+                            mapping_objective=objective, **precisions))
     names = [w.name for w in out]
     if len(set(names)) != len(names):
         raise SpecError("workload", names, "workload names must be distinct (give each a name)")
