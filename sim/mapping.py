@@ -73,6 +73,7 @@ __all__ = [
     "OpCost",
     "map_op",
     "check_objective",
+    "clear_caches",
 ]
 
 OBJECTIVES = ("latency", "energy", "edp")
@@ -89,6 +90,11 @@ _LIMBS = {"int8": 1, "fp8": 1, "bf16": 2, "fp16": 2, "int32": 4, "fp32": 4}
 _TRITS_PER_BYTE = {"2bit": 4, "5trit": 5}
 _VECTOR_KINDS = ("rmsnorm", "quantize", "dequantize", "rope", "softmax", "activation", "residual")
 _OUT_BYTES_AFTER_DRAIN = 2  # BF16: the dequantized output a ternary linear drains to
+
+
+def clear_caches() -> None:
+    """Forget every mapping worked out so far (for cold-cache benchmarks)."""
+    _ternary.cache_clear()
 
 
 def check_objective(objective: object) -> str:

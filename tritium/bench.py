@@ -53,12 +53,14 @@ def _best_of(fn: Callable[..., object], runs: int, setup: Callable[[], tuple] | 
 
 
 def _cold(chip, table=None) -> Callable[[], tuple]:
-    """Setup of a ``simulate`` run that reuses nothing: the step-timeline cache cleared and (with
-    ``table``) a copy of the trace the simulator has not seen (a sweep reuses both across chips)."""
+    """Setup of a ``simulate`` run that reuses nothing: the step-timeline and mapping caches cleared
+    and (with ``table``) a copy of the trace the simulator has not seen (a sweep reuses these across chips)."""
+    from tritium.sim.mapping import clear_caches
     from tritium.sim.simulate import _step_cycles
 
     def setup() -> tuple:
         _step_cycles.cache_clear()
+        clear_caches()
         return (chip,) if table is None else (chip, table.copy())
 
     return setup
