@@ -26,7 +26,6 @@ ROW_PARALLEL = ("o_proj", "down_proj", "lm_head")
 """Ops whose outputs are all-reduced across chips under tensor parallelism."""
 
 
-
 @dataclass(frozen=True, slots=True)
 class Placement:
     """Where a trace's data lives on a chip (decided once per (chip, trace)).
@@ -35,19 +34,16 @@ class Placement:
         weights_resident: all ternary weights fit in the weight buffers at the
             chip's encoding, so they are loaded once and never read from DRAM again.
         kv_resident: the whole KV cache (at its final length) fits in the KV buffers.
-        act_capacity_bytes: activation-buffer bytes over all cores; an op whose
-            inputs and outputs of one step exceed it spills them to DRAM.
         ternary_weight_bytes: ternary weights at the chip's encoding, bytes.
     """
 
     weights_resident: bool
     kv_resident: bool
-    act_capacity_bytes: int
     ternary_weight_bytes: int
 
 
 def place(chip: Chip, trace: pd.DataFrame) -> Placement:
-    """Decide residency of weights, KV cache and activations for ``trace`` on ``chip``."""
+    """Decide residency of the weights and the KV cache for ``trace`` on ``chip``."""
     first = trace[trace.block == trace.block.min()]
     ternary = first[first.kind == "ternary_linear"]
     return placement_for(chip, float((ternary.k * ternary.n).sum()), int(trace.kv_write_bytes.sum()))
@@ -60,7 +56,6 @@ def placement_for(chip: Chip, ternary_weights: float, kv_bytes: int) -> Placemen
     return Placement(
         weights_resident=weight_bytes <= chip.weight_sram_bytes,
         kv_resident=kv_bytes <= chip.total_cores * chip.sram.kv.capacity_bytes,
-        act_capacity_bytes=chip.total_cores * chip.sram.act.capacity_bytes,
         ternary_weight_bytes=weight_bytes,
     )
 
