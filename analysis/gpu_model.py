@@ -46,7 +46,7 @@ DRAM part to ``energy_dram_j``; the link to ``energy_link_j``; ``energy_sram_j``
 idle plus the busy floor is ``energy_static_j`` in the totals (per-op ``energy_j``
 excludes it, as in :func:`tritium.sim.simulate`). The seed-ratio totals
 (``seed_arithmetic_ratio``, ``fp16_matmul_arithmetic_j``, ``tlu_arithmetic_ratio``,
-``end_to_end_ratio``) describe a ternary chip and are NaN here.
+``tlu_with_operands_ratio``, ``end_to_end_ratio``) describe a ternary chip and are NaN here.
 """
 
 from __future__ import annotations
@@ -454,6 +454,7 @@ def _totals(ctx: _Context, trace: pd.DataFrame, ops: pd.DataFrame, static_j: flo
         "seed_arithmetic_ratio": nan,
         "fp16_matmul_arithmetic_j": nan,
         "tlu_arithmetic_ratio": nan,
+        "tlu_with_operands_ratio": nan,
         "end_to_end_ratio": nan,
     }
 

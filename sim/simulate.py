@@ -53,7 +53,9 @@ class SimResult:
             multiply-add over one INT8 add at this node, 71.4 at 7 nm with "bitnet"
             scaling), fp16_matmul_arithmetic_j (the ternary linears' MACs at FP16
             multiply-add energy), tlu_arithmetic_ratio (that over the TLU's energy,
-            registers and accumulators included) and end_to_end_ratio (that over
+            registers and accumulators included), tlu_with_operands_ratio (that over the
+            TLU's energy plus the SRAM reads and writes of the ternary linears' mappings:
+            delivering weights and activations to the trees) and end_to_end_ratio (that over
             all the chip's energy: memory, attention, vector ops, leakage);
             memory_needed_bytes (weights plus the final KV cache, a lower bound on
             what DRAM must hold) and memory_capacity_bytes (the DRAM of all chips):
@@ -303,6 +305,7 @@ def _totals(chip: Chip, facts: TraceFacts, ops: pd.DataFrame, block_cycles: dict
     t = tech(chip.node_nm, scaling)
     fp16_arith = facts.ternary_macs * t.fp16_mac_pj * 1e-12
     tlu_j = dynamic["tlu"]
+    ternary_sram_j = float(ops.energy_sram_j[ops.kind == "ternary_linear"].sum())
     totals = {
         "time_to_first_token_s": t_prefill,
         "time_per_output_token_s": t_decode / decode_steps if decode_steps else float("nan"),
@@ -318,6 +321,7 @@ def _totals(chip: Chip, facts: TraceFacts, ops: pd.DataFrame, block_cycles: dict
         "seed_arithmetic_ratio": arithmetic_energy_ratio(chip.node_nm, scaling),
         "fp16_matmul_arithmetic_j": fp16_arith,
         "tlu_arithmetic_ratio": fp16_arith / tlu_j if tlu_j > 0 else float("nan"),
+        "tlu_with_operands_ratio": fp16_arith / (tlu_j + ternary_sram_j) if tlu_j > 0 else float("nan"),
         "end_to_end_ratio": fp16_arith / energy if energy > 0 else float("nan"),
     }
     return totals

@@ -262,8 +262,10 @@ def _print_result(r) -> None:
     print("  energy by component       " + ", ".join(f"{k} {v / total:.1%}" for k, v in energy.items() if v > 0))
     tlu = t["tlu_arithmetic_ratio"]
     tlu = f"{tlu:.1f}x" if math.isfinite(tlu) else "n/a (no ternary linears)"
+    ops = t["tlu_with_operands_ratio"]
+    ops = f"{ops:.2f}x" if math.isfinite(ops) else "n/a"
     print(f"  seed's arithmetic ratio   {t['seed_arithmetic_ratio']:.1f}x (FP16 MAC / INT8 add); "
-          f"TLU only {tlu}; end to end {t['end_to_end_ratio']:.3g}x")
+          f"TLU only {tlu}; with its SRAM operand reads {ops}; end to end {t['end_to_end_ratio']:.3g}x")
     for note in r.notes:
         print(f"  note: {note}")
 
