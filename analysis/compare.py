@@ -112,9 +112,10 @@ class Comparison:
 
     @property
     def warnings(self) -> list[str]:
-        """The notes that undermine the comparison: a side whose memory does not hold the
-        model's weights and KV cache (its figures assume it did)."""
-        return [n for n in self.notes if any(phrase in n for phrase in _FIT_PHRASES)]
+        """What undermines the comparison: the chip's warnings (a request longer than the model's
+        context; a DRAM that does not hold the model), and a GPU whose memory does not hold it."""
+        chip = [f"chip: {w}" for w in self.chip_result.warnings]
+        return chip + [n for n in self.notes if n.startswith("GPU") and any(p in n for p in _FIT_PHRASES)]
 
     @property
     def chip_label(self) -> str:

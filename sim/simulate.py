@@ -25,7 +25,7 @@ from tritium.sim.tracefacts import StepRun, TraceFacts, block_plan, trace_facts
 from tritium.sim.mapping import DEFAULT_OBJECTIVE, OpCost, check_objective, map_op
 from tritium.sim.work import Placement, dram_cycles, placement_for
 
-__all__ = ["SimResult", "simulate", "write_result", "OP_COLUMNS"]
+__all__ = ["SimResult", "simulate", "write_result", "context_warning", "OP_COLUMNS"]
 
 OP_COLUMNS = (
     "unit", "mapping", "token_block", "m_tile", "n_tile", "loop_order",
@@ -63,6 +63,8 @@ class SimResult:
         area_mm2: area by component for one chip, mm^2 (``total`` included).
         chip: the chip's name; model: the trace's model; scenario: batch, prefill, decode.
         notes: placement decisions and method choices worth reporting.
+        warnings: what undermines the figures, to be shown first: a request longer than the
+            model's trained context, a model and KV cache the DRAM does not hold.
     """
 
     ops: pd.DataFrame
@@ -72,11 +74,12 @@ class SimResult:
     model: str
     scenario: dict
     notes: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
 
     def summary(self) -> dict:
         """JSON-ready totals, area and the inputs that made them."""
-        return {"chip": self.chip, "model": self.model, "scenario": self.scenario, "totals": self.totals,
-                "area_mm2": self.area_mm2, "notes": self.notes}
+        return {"chip": self.chip, "model": self.model, "scenario": self.scenario, "warnings": self.warnings,
+                "totals": self.totals, "area_mm2": self.area_mm2, "notes": self.notes}
 
 
 def simulate(
@@ -137,8 +140,20 @@ def simulate(
         notes.append("zero_handling = skip: model only, no RTL (the HDL builds none and gate); weights stored as a "
                      "non-zero bitmap plus signs, with a gather network in area and energy")
     scenario = {k: attrs.get(k) for k in ("batch", "prefill", "decode")}
+    warnings = [context_warning(attrs)] if attrs.get("context_exceeded") else []
+    if totals["memory_needed_bytes"] > totals["memory_capacity_bytes"]:
+        warnings.append(notes[3])
     return SimResult(ops, totals, area_breakdown(chip, scaling), chip.name, str(attrs.get("model", "")),
-                     scenario, notes)
+                     scenario, notes, warnings)
+
+
+def context_warning(attrs: dict) -> str:
+    """The warning for a trace whose prompt plus output exceed the model's trained context."""
+    tokens = int(attrs.get("prefill") or 0) + int(attrs.get("decode") or 0)
+    limit = attrs.get("max_position")
+    within = f" of {int(limit):,} tokens" if limit else ""
+    return (f"context exceeded: prefill + decode = {tokens:,} tokens is longer than {attrs.get('model') or 'the model'}'s "
+            f"trained context{within}; the figures extrapolate a model beyond what it was trained for")
 
 
 def _dram_capacity_note(needed_bytes: int, have: int) -> str:

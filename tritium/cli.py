@@ -232,6 +232,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result.summary())
     else:
+        for warning in result.warnings:
+            print(f"warning: {warning}")
         _print_result(result)
         if args.out:
             print(f"per-op table, totals and chip written to {args.out}")

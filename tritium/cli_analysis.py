@@ -159,6 +159,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         print_json(c.as_dict())
         return 0
     s = c.scenario
+    for warning in c.warnings:  # first: they undermine every figure below
+        print(f"warning: {warning}")
     print(f"{c.model}: batch {s['batch']}, prefill {s['prefill']}, decode {s['decode']}; carbon on the "
           f"'{c.region}' grid at PUE {c.pue:g}")
     table = c.table()
@@ -172,8 +174,6 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         print(f"  {indent + name:<26} {_cell(r.chip):>{width}} {_cell(r.gpu):>{width}} {ratio:>11}  {r.better}")
     print(f"  note: GPU model calibration '{c.calibration.name}'; cost to make excludes NRE; "
           "the GPU price is a list or street price")
-    for warning in c.warnings:
-        print(f"  warning: {warning}")
     return 0
 
 

@@ -84,6 +84,7 @@ def trace(
         "decode": d,
         "weight_stats": "; ".join(sources) if spec.is_ternary else "",
         "context_exceeded": s + d > spec.max_position,
+        "max_position": spec.max_position,
     }
     return new_trace_frame(gen.rows, attrs)
 

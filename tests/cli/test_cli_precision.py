@@ -56,3 +56,16 @@ def test_compare_passes_them_to_both_sides(capsys):
     assert any(n.startswith("chip: mapping objective: edp") for n in out["notes"])
     for side in ("chip_result", "gpu_result"):
         assert out[side]["totals"]["dram_bytes"] < base[side]["totals"]["dram_bytes"]
+
+
+def test_a_request_beyond_the_context_is_warned_first(capsys):
+    assert main(["simulate", "--prefill", "4000", "--decode", "200"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("warning: context exceeded: prefill + decode = 4,200 tokens")
+    assert "4,096 tokens" in first
+    assert main(["simulate", "--prefill", "4000", "--decode", "200", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["warnings"][0].startswith("context exceeded")
+    assert main(["compare", "--prefill", "4000", "--decode", "200"]) == 0
+    assert capsys.readouterr().out.startswith("warning: chip: context exceeded")
+    assert main(["simulate", *ARGS, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["warnings"] == []
