@@ -30,6 +30,7 @@ from pathlib import Path
 
 from tritium.errors import _MISSING, SpecError, TritiumError, did_you_mean
 from tritium.fileio import write_text_atomic
+from tritium.sim.collectives import torus_dims
 from tritium.sim.chip_parts import (
     AttentionSpec,
     DmaSpec,
@@ -119,6 +120,8 @@ class Chip:
             raise SpecError("link", self.link, "must be absent when chips = 1 (a link joins 2 or more chips)")
         if self.link is not None:
             _part("link", self.link, LinkSpec)
+            if self.link.topology == "torus2d":
+                torus_dims(self.chips, self.link.dims_x)
 
     @property
     def total_cores(self) -> int:

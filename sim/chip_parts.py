@@ -445,19 +445,33 @@ class DramSpec:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LinkSpec:
-    """The chip-to-chip link of a multi-chip system (tensor-parallel traffic).
+    """The chip-to-chip links of a multi-chip system (tensor-parallel traffic).
 
     Attributes:
         bandwidth_gb_s: bandwidth one chip sends to the others, per direction, GB/s, > 0.
-        latency_ns: one-way latency of a transfer, ns, > 0.
+        latency_ns: one-way latency of a transfer (one hop), ns, > 0.
         energy_pj_per_bit: energy per bit sent, pJ, > 0.
+        topology: ``"ring"``, ``"torus2d"`` or ``"switch"`` (:data:`~tritium.sim.collectives.TOPOLOGIES`).
+        algorithm: collective algorithm, ``"auto"`` (the faster per message), ``"ring"`` or
+            ``"tree"`` (:mod:`tritium.sim.collectives`).
+        efficiency: share of the bandwidth a collective reaches, in (0, 1]; default 0.8, what
+            the GPU model's NCCL all-reduce gets.
+        dims_x: chips along x of a ``torus2d`` (0: the most square factorization of ``chips``).
     """
 
     bandwidth_gb_s: float
     latency_ns: float
     energy_pj_per_bit: float
+    topology: str = "ring"
+    algorithm: str = "auto"
+    efficiency: float = 0.8
+    dims_x: int = 0
 
     def __post_init__(self) -> None:
         _number(self, "bandwidth_gb_s", hi=100_000)
         _number(self, "latency_ns", hi=1_000_000)
         _number(self, "energy_pj_per_bit", hi=1000)
+        check_choice("topology", self.topology, ("ring", "torus2d", "switch"))
+        check_choice("algorithm", self.algorithm, ("auto", "ring", "tree"))
+        _number(self, "efficiency", hi=1.0)
+        check_int("dims_x", self.dims_x, lo=0, hi=4096)

@@ -56,6 +56,7 @@ import numpy as np
 from tritium.errors import SpecError
 from tritium.sim.chip import Chip
 from tritium.sim.chip_parts import TluSpec
+from tritium.sim.collectives import collective
 from tritium.sim.cycles import expected_skip_slices, mac_array_cycles, vector_cycles
 from tritium.sim.energy import energy_model
 from tritium.sim.work import ROW_PARALLEL, Placement, dram_cycles
@@ -158,6 +159,7 @@ def tlu_schedule(
     :func:`tritium.sim.cycles.tlu_cycles`.
 
     >>> from tritium.sim.chip_parts import TluSpec
+from tritium.sim.collectives import collective
     >>> tlu = TluSpec(rows=8, width=64, acc_per_tree=4)
     >>> s = tlu_schedule(tlu, 8, 256, 16, token_block=4)
     >>> (s.cycles, s.weight_word_reads, s.act_slice_reads)   # 2 tiles x 8 tokens x 4 slices + depth 8
@@ -238,7 +240,8 @@ class OpCost:
         compute_cycles: cycles with port stalls (>= ``unit_cycles``).
         dram_read_bytes, dram_write_bytes: bytes from and to DRAM (all chips).
         sram_read_bytes, sram_write_bytes: per buffer ("weight", "act", "kv"), bytes, all cores.
-        link_bytes: bytes each chip sends over the chip-to-chip link.
+        link_bytes: bytes each chip sends over the chip-to-chip links.
+        link_cycles: cycles of the collective that ends the op (:mod:`tritium.sim.collectives`).
         tlu_active_inputs: sign-select inputs that toggle (non-gated weights x tokens).
         tlu_inputs: all sign-select inputs fed (including zero-padding of the last slice).
         tlu_acc_updates: accumulator additions.
@@ -272,6 +275,7 @@ class OpCost:
     m_tile: int = 0
     n_tile: int = 0
     order: str = ""
+    link_cycles: int = 0
 
     @property
     def port_stall_cycles(self) -> int:
@@ -337,15 +341,22 @@ def map_op(chip: Chip, placement: Placement, row, *, objective: str = DEFAULT_OB
     else:  # validate_trace admits only known kinds
         raise AssertionError(f"unhandled op kind {kind!r}")
     if chip.chips > 1 and row.op in ROW_PARALLEL:
-        out_bytes = row.m * row.n * 2 * row.steps  # bf16 partial sums
-        link = math.ceil(2 * (chip.chips - 1) / chip.chips * out_bytes)
-        cost = _with_link(cost, link)
+        cost = _with_collective(chip, row, cost)
     return cost
 
 
-def _with_link(cost: OpCost, link: int) -> OpCost:
+def _with_collective(chip: Chip, row, cost: OpCost) -> OpCost:
+    """``cost`` with the collective that ends a tensor-parallel op: an all-reduce of a
+    row-parallel projection's BF16 outputs, an all-gather of the vocabulary-parallel LM head's."""
+    link = chip.link
+    kind = "all_gather" if row.op == "lm_head" else "all_reduce"
+    one = collective(kind, row.m * row.n * 2, chip.chips, bandwidth_gb_s=link.bandwidth_gb_s,
+                     latency_s=link.latency_ns * 1e-9, efficiency=link.efficiency, algorithm=link.algorithm,
+                     topology=link.topology, dims_x=link.dims_x)
     fields = {f: getattr(cost, f) for f in OpCost.__slots__}
-    fields["link_bytes"] = link
+    fields["link_bytes"] = math.ceil(one.bytes_sent * row.steps)
+    fields["link_cycles"] = math.ceil(one.seconds * chip.clock_hz) * row.steps
+    fields["mapping"] = f"{cost.mapping}; {one.algorithm} {kind.replace('_', '-')} over {chip.chips} chips"
     return OpCost(**fields)
 
 
@@ -684,12 +695,21 @@ def _mac_op(chip: Chip, placement: Placement, row, objective: str, scaling: str)
 
 # -- vector ops ----------------------------------------------------------------------------------
 
+TP_REPLICATED = ("attn_norm", "ffn_norm", "final_norm", "attn_residual", "ffn_residual", "attn_quant",
+                 "ffn_quant", "head_quant")
+"""Ops on the full hidden state that tensor parallelism replicates on every chip (Megatron-style):
+they split over the cores of one chip, and every chip does them."""
+
+
 def _vector_op(chip: Chip, row) -> OpCost:
-    cores = chip.total_cores
+    copies = chip.chips if chip.chips > 1 and row.op in TP_REPLICATED else 1
+    cores = chip.total_cores // copies  # the cores that share one copy of the work
     reads, writes = _buffers()
     dram_r = dram_w = 0.0
     unit_cycles = vector_cycles(chip.vector, row.kind, row.elements, cores=cores)
-    vops = math.ceil(unit_cycles * chip.vector.lanes * cores)
+    vops = math.ceil(unit_cycles * chip.vector.lanes * cores) * copies
+    if copies > 1:
+        row = row._replace(**{f: getattr(row, f) * copies for f in ("weight_bytes", "act_in_bytes", "act_out_bytes")})
     if row.kind == "softmax" and chip.attention.fused:
         # fused attention: the scores are tiles in the activation buffer, never in DRAM
         reads["act"] += row.act_in_bytes
@@ -704,7 +724,7 @@ def _vector_op(chip: Chip, row) -> OpCost:
     reads["weight"] += row.weight_bytes  # norm gains
     reads["act"] += row.act_in_bytes
     writes["act"] += row.act_out_bytes
-    fits = (row.act_in_bytes + row.act_out_bytes) / cores <= chip.sram.act.capacity_bytes * row.steps
+    fits = (row.act_in_bytes + row.act_out_bytes) / chip.total_cores <= chip.sram.act.capacity_bytes * row.steps
     if not fits:
         dram_r += row.act_in_bytes
         dram_w += row.act_out_bytes

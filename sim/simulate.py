@@ -183,7 +183,7 @@ def _distinct_costs(chip: Chip, placement: Placement, facts: TraceFacts, objecti
         steps = row.steps
         dram_in = dram_cycles(chip, math.ceil(work.dram_read_bytes / steps))
         dram_out = dram_cycles(chip, math.ceil(work.dram_write_bytes / steps))
-        link = _link_cycles(chip, work.link_bytes / steps)
+        link = _ceil_div(work.link_cycles, steps)
         dram_bytes = work.dram_read_bytes + work.dram_write_bytes
         timing = OpTiming(work.unit, _ceil_div(work.compute_cycles, steps), dram_in,
                           dram_out, link, chunk_count(dram_bytes / steps, weight_buffer, chip.dma.double_buffered))
@@ -194,13 +194,6 @@ def _distinct_costs(chip: Chip, placement: Placement, facts: TraceFacts, objecti
 
 def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
-
-
-def _link_cycles(chip: Chip, nbytes: float) -> int:
-    if nbytes <= 0 or chip.link is None:
-        return 0
-    per_cycle = chip.link.bandwidth_gb_s * 1e9 / chip.clock_hz
-    return math.ceil(nbytes / per_cycle) + math.ceil(chip.link.latency_ns * chip.clock_mhz / 1e3)
 
 
 def _op_table(chip: Chip, facts: TraceFacts, works, timings, scaling: str) -> pd.DataFrame:
