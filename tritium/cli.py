@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import tritium
-from tritium import cli_analysis, cli_dse, cli_hdl
+from tritium import cli_analysis, cli_dse, cli_hdl, cli_scaling
 from tritium.cliutil import ProgressBar, mapping_args, precision_args, print_json, scenario_args
 from tritium.errors import TritiumError
 
@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_bench)
 
-    for module in (cli_hdl, cli_analysis, cli_dse):
+    for module in (cli_hdl, cli_analysis, cli_dse, cli_scaling):
         module.register(sub)
     return parser
 
