@@ -125,9 +125,10 @@ def simulate(
     spilled_distinct = np.array([w.unit != "dma" and w.dram_write_bytes > 0 for w in works], dtype=bool)
     spilled = int(np.count_nonzero(spilled_distinct[facts.codes])) if len(works) else 0
     notes = [
-        f"weights {'resident in SRAM' if placement.weights_resident else 'streamed from DRAM'} "
-        f"({placement.ternary_weight_bytes / 2**20:.1f} MiB ternary at {chip.tlu.weight_bits_per_weight:g} bits/weight, "
-        f"{chip.weight_sram_bytes / 2**20:.1f} MiB weight SRAM)",
+        (f"weights {'resident in SRAM' if placement.weights_resident else 'streamed from DRAM'} "
+         f"({placement.ternary_weight_bytes / 2**20:.1f} MiB ternary at {chip.tlu.weight_bits_per_weight:g} "
+         f"bits/weight, {chip.weight_sram_bytes / 2**20:.1f} MiB weight SRAM)") if facts.max_ternary_k is not None
+        else "no ternary weights: the high-precision weights stream from DRAM",
         f"KV cache {'resident in SRAM' if placement.kv_resident else 'in DRAM'}",
         f"activations go through DRAM in {spilled} ops "
         f"whose step does not fit {chip.sram.act.capacity_kib} KiB of activation SRAM per core",
@@ -141,6 +142,10 @@ def simulate(
                      "non-zero bitmap plus signs, with a gather network in area and energy")
     scenario = {k: attrs.get(k) for k in ("batch", "prefill", "decode")}
     warnings = [context_warning(attrs)] if attrs.get("context_exceeded") else []
+    if facts.max_ternary_k is None:
+        warnings.append(f"{attrs.get('model') or 'the model'} has no ternary linears: every weight matmul runs on "
+                        "the MAC array or the vector unit and the adder trees stay idle (for a ternary version "
+                        "of an FP model, trace it ternarized: --ternarize)")
     if totals["memory_needed_bytes"] > totals["memory_capacity_bytes"]:
         warnings.append(notes[3])
     return SimResult(ops, totals, area_breakdown(chip, scaling), chip.name, str(attrs.get("model", "")),

@@ -240,6 +240,13 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ratio(value: float, arithmetic_j: float) -> str:
+    """A headline ratio, or why there is none (no ternary linears: no FP16 arithmetic they replace)."""
+    if arithmetic_j <= 0:
+        return "n/a (no ternary linears)"
+    return f"{value:.3g}x"
+
+
 def _print_result(r) -> None:
     t = r.totals
     print(f"{r.model} on {r.chip}: batch {r.scenario['batch']}, prefill {r.scenario['prefill']}, "
@@ -267,7 +274,8 @@ def _print_result(r) -> None:
     ops = t["tlu_with_operands_ratio"]
     ops = f"{ops:.2f}x" if math.isfinite(ops) else "n/a"
     print(f"  seed's arithmetic ratio   {t['seed_arithmetic_ratio']:.1f}x (FP16 MAC / INT8 add); "
-          f"TLU only {tlu}; with its SRAM operand reads {ops}; end to end {t['end_to_end_ratio']:.3g}x")
+          f"TLU only {tlu}; with its SRAM operand reads {ops}; end to end "
+          f"{_ratio(t['end_to_end_ratio'], t['fp16_matmul_arithmetic_j'])}")
     for note in r.notes:
         print(f"  note: {note}")
 

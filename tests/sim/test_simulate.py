@@ -201,3 +201,11 @@ def test_dram_capacity_is_checked_against_weights_and_kv_cache():
     multi = load_chip("multichip-hbm3")  # every chip's DRAM holds its share of a tensor-parallel model
     have = multi.chips * multi.dram.capacity_gib
     assert f"of {have:.2f} GiB" in [n for n in simulate(multi, t).notes if n.startswith("DRAM")][0]
+
+
+def test_a_model_without_ternary_linears_is_warned_first():
+    t = trace("llama-2-7b", Scenario(batch=1, prefill=8, decode=2))
+    r = simulate(BASE, t)
+    assert r.warnings[0].startswith("llama-2-7b has no ternary linears") and "--ternarize" in r.warnings[0]
+    assert r.notes[0] == "no ternary weights: the high-precision weights stream from DRAM"
+    assert not any("no ternary linears" in w for w in simulate(BASE, BITNET).warnings)
