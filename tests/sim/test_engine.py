@@ -4,6 +4,7 @@ import random
 
 import numpy as np
 import pytest
+import simpy
 
 from tritium.sim import load_chip
 from tritium.sim.engine import OpTiming, dependencies, schedule_block, schedule_block_reference
@@ -77,3 +78,14 @@ def test_every_block_run_of_a_real_trace_matches_the_reference(name):
                     fast = _outcome(schedule_block, ops, list(run.deps), db)
                     assert fast == _outcome(schedule_block_reference, ops, list(run.deps), db)
                     assert max(fast[1]) > 0
+
+
+def test_the_private_simpy_fields_the_fast_engine_sets_still_exist():
+    """The fast engine marks events processed through SimPy's private ``_ok``/``_value`` (pinned to
+    SimPy 4.1.x in pyproject.toml); a SimPy that renamed them must fail here, loudly."""
+    env = simpy.Environment()
+    event = env.event()
+    assert event._value is simpy.events.PENDING
+    event.succeed(7)
+    assert event._ok is True and event._value == 7
+    assert simpy.__version__.startswith("4.1.")
