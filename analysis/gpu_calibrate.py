@@ -35,13 +35,14 @@ import numpy as np
 import pandas as pd
 
 from tritium.analysis.gpu_db import Gpu, load_gpu
-from tritium.analysis.gpu_kernels import dram_s, matmul_compute_s, peak_ops
+from tritium.analysis.gpu_kernels import (WEIGHT_MODES, dram_s, linear_step_bytes, matmul_compute_s,
+                                          mode_bandwidth_factor, mode_unpack_ops, peak_ops, weight_matmul)
 from tritium.analysis.gpu_model import gpu_baseline
-from tritium.analysis.gpu_params import DEFAULT_CALIBRATION, Calibration
+from tritium.analysis.gpu_params import DEFAULT_CALIBRATION, Calibration, with_engine
 from tritium.workloads.trace import Scenario, trace
 
 __all__ = ["Anchor", "ANCHORS", "SCENARIO_PREFILL", "SCENARIO_DECODE", "ANCHOR_GPU", "ANCHOR_MODEL",
-           "gemm_tflops", "copy_tbps", "serving_point", "gemm_power_demand", "calibration_report", "fit_calibration",
+           "A100_40GB", "BITNET_GEMV_SHAPES", "gemm_tflops", "copy_tbps", "gemv_tbps", "serving_point", "gemm_power_demand", "calibration_report", "fit_calibration",
            "report_markdown", "bisect_increasing"]
 
 ANCHOR_GPU = "h100-sxm"
@@ -70,6 +71,10 @@ class Anchor:
         source: where it was measured.
         tolerance: the relative error the model is stated to stay within (the docs'
             table shows it; a test holds the model to it).
+        gpu: the GPU it was measured on (a database name, or "a100-40gb": :data:`A100_40GB`).
+        weights: the weight mode of a "gemv_tbps" anchor.
+        model, prefill, decode, engine: the request of a batch-1 "tokens_per_s" anchor
+            (empty model: the ML.ENERGY scenario).
     """
 
     name: str
@@ -80,11 +85,26 @@ class Anchor:
     fitted: bool
     source: str
     tolerance: float
+    gpu: str = ANCHOR_GPU
+    weights: str = "bf16"
+    model: str = ""
+    prefill: int = 0
+    decode: int = 0
+    engine: str | None = None
 
+
+_BITNET = ("microsoft/BitNet gpu/README.md kernel table (M = 1, A100 40GB; torch.utils.benchmark over 50 "
+           "calls): least-squares slope of latency over bytes, all 8 shapes")
+_GPT_FAST = ("pytorch-labs/gpt-fast README: Llama-2-7B BF16, batch 1, 5-token prompt, torch.compile "
+             "'reduce-overhead' (CUDA graphs), one A100-80GB power-limited to 330 W")
 
 ANCHORS: tuple[Anchor, ...] = (
     Anchor("BF16 GEMM 8192^3", "gemm_tflops", 0, 798.0, "TFLOP/s", True, _LENT, 0.005),
     Anchor("device-to-device copy", "copy_tbps", 0, 3.0, "TB/s", True, _LENT + "; read + write", 0.005),
+    Anchor("BF16 GEMV, BitNet shapes", "gemv_tbps", 1, 1.207, "TB/s", True, _BITNET, 0.005, gpu="a100-40gb",
+           weights="bf16"),
+    Anchor("W2A8 GEMV, BitNet shapes", "gemv_tbps", 1, 0.8586, "TB/s", True, _BITNET, 0.005, gpu="a100-40gb",
+           weights="w2a8"),
     Anchor("Llama-3.1-8B batch 8", "tokens_per_s", 8, 1069.57, "tokens/s", True, _ML_ENERGY, 0.005),
     Anchor("Llama-3.1-8B batch 8", "joules_per_token", 8, 0.4548, "J/token", True, _ML_ENERGY, 0.02),
     Anchor("Llama-3.1-8B batch 64", "tokens_per_s", 64, 5147.15, "tokens/s", True, _ML_ENERGY, 0.005),
@@ -99,11 +119,41 @@ ANCHORS: tuple[Anchor, ...] = (
     Anchor("Llama-3.1-8B batch 128", "joules_per_token", 128, 0.0951, "J/token", False, _ML_ENERGY, 0.15),
     Anchor("Llama-3.1-8B batch 256", "tokens_per_s", 256, 9009.61, "tokens/s", False, _ML_ENERGY, 0.06),
     Anchor("Llama-3.1-8B batch 256", "joules_per_token", 256, 0.0766, "J/token", False, _ML_ENERGY, 0.15),
+    Anchor("Llama-2-7B batch 1, cuda-graph engine", "tokens_per_s", 1, 104.9, "tokens/s", False, _GPT_FAST, 0.10,
+           gpu="a100-80gb", model="llama-2-7b", prefill=5, decode=200, engine="cuda-graph"),
 )
 """Measured figures, fitted ones first (see the module docstring)."""
 
 _GEMM = 8192
 _COPY_BYTES = 2**30
+
+A100_40GB = replace(load_gpu("a100-80gb"), name="a100-40gb", memory_bandwidth_gb_s=1555.0, mem_gb=40.0,
+                    memory_type="HBM2", sources=(
+                        "[V] A100 40GB: 40 GB HBM2 at 1,555 GB/s, otherwise the A100 80GB's figures "
+                        "(NVIDIA A100 Tensor Core GPU datasheet)",))
+"""The A100 40GB that microsoft/BitNet's kernel table was measured on (not in the database)."""
+
+BITNET_GEMV_SHAPES = ((2560, 2560), (3840, 2560), (13824, 2560), (2560, 6912), (3200, 3200), (4800, 3200),
+                      (3200, 10240), (20480, 3200))
+"""(N, K) of microsoft/BitNet's kernel table: BitNet-2B4T's and BitNet-3B's linears."""
+
+
+def _anchor_gpu(name: str) -> Gpu:
+    return A100_40GB if name == A100_40GB.name else load_gpu(name)
+
+
+def gemv_tbps(cal: Calibration, weights: str = "bf16", gpu: Gpu | str = A100_40GB,
+              shapes: Sequence[tuple[int, int]] = BITNET_GEMV_SHAPES) -> float:
+    """Model streaming rate, TB/s, of M = 1 linears in ``weights``: the least-squares slope of
+    kernel time over bytes across ``shapes`` ((N, K) pairs), as the BitNet anchor is read."""
+    gpu = _anchor_gpu(gpu) if isinstance(gpu, str) else gpu
+    mode = WEIGHT_MODES[weights]
+    peak, factor, unpack = peak_ops(gpu, mode.peak), mode_bandwidth_factor(cal, mode), mode_unpack_ops(cal, mode)
+    nbytes = np.array([linear_step_bytes(mode, 1, k, n) for n, k in shapes])
+    seconds = np.array([weight_matmul(gpu, cal, 1, k, n, peak=peak, nbytes=b, factor=factor, unpack_ops=unpack,
+                                      gemv_slots_per_mac=mode.gemv_slots_per_mac).seconds + cal.kernel_latency_s
+                        for (n, k), b in zip(shapes, nbytes)])
+    return 1.0 / float(np.polyfit(nbytes, seconds, 1)[0]) / 1e12
 
 
 def gemm_tflops(cal: Calibration, gpu: Gpu | str = ANCHOR_GPU, size: int = _GEMM) -> float:
@@ -146,7 +196,19 @@ def _model_value(anchor: Anchor, cal: Calibration) -> float:
         return gemm_tflops(cal)
     if anchor.quantity == "copy_tbps":
         return copy_tbps(cal)
+    if anchor.quantity == "gemv_tbps":
+        return gemv_tbps(cal, anchor.weights, anchor.gpu)
+    if anchor.model:
+        return single_stream_tokens_per_s(cal, anchor)
     return serving_point(cal, anchor.batch)[anchor.quantity]
+
+
+def single_stream_tokens_per_s(cal: Calibration, anchor: Anchor) -> float:
+    """Model decode tokens/s of ``anchor``'s request (its model, GPU, engine; batch 1)."""
+    t = trace(anchor.model, Scenario(batch=anchor.batch, prefill=anchor.prefill, decode=anchor.decode))
+    totals = gpu_baseline(_anchor_gpu(anchor.gpu), t, weights=anchor.weights, calibration=cal,
+                          engine=anchor.engine).totals
+    return 1.0 / totals["time_per_output_token_s"]
 
 
 def calibration_report(calibration: Calibration | None = None,
@@ -185,13 +247,14 @@ def _fmt(value: float) -> str:
 
 
 def _anchor(quantity: str, batch: int) -> Anchor:
-    return next(a for a in ANCHORS if a.quantity == quantity and a.batch == batch)
+    return next(a for a in ANCHORS if a.quantity == quantity and a.batch == batch and not a.model)
 
 
 def fit_calibration(base: Calibration = DEFAULT_CALIBRATION) -> Calibration:
     """Fit the anchored parameters of ``base`` to the "fitted" anchors; return the result.
 
-    Order: ``gemm_efficiency`` (8192^3 GEMM), ``bandwidth_efficiency`` (copy), then
+    Order: ``gemm_efficiency`` (8192^3 GEMM), ``bandwidth_efficiency`` (copy),
+    ``matmul_bandwidth_factor`` and ``w2a8_bandwidth_factor`` (BitNet's M = 1 kernel table), then
     ``step_overhead_s`` and ``attention_bandwidth_factor`` (batch 8 and 64 tokens/s), then
     ``power_compute`` and ``power_memory`` (batch 8 and 64 J/token). ``power_floor`` is not
     fitted (the anchors cannot separate it from the other two; see
@@ -205,6 +268,13 @@ def fit_calibration(base: Calibration = DEFAULT_CALIBRATION) -> Calibration:
                                                _anchor("gemm_tflops", 0).measured, 0.05, 1.0))
     cal = replace(cal, bandwidth_efficiency=bisect_increasing(lambda e: copy_tbps(replace(cal, bandwidth_efficiency=e)),
                                                     _anchor("copy_tbps", 0).measured, 0.05, 1.0))
+    gemv = {a.weights: a for a in ANCHORS if a.quantity == "gemv_tbps"}
+    cal = replace(cal, matmul_bandwidth_factor=bisect_increasing(
+        lambda f: gemv_tbps(replace(cal, matmul_bandwidth_factor=f), "bf16", gemv["bf16"].gpu),
+        gemv["bf16"].measured, 0.05, 1.0))
+    cal = replace(cal, w2a8_bandwidth_factor=bisect_increasing(
+        lambda f: gemv_tbps(replace(cal, w2a8_bandwidth_factor=f), "w2a8", gemv["w2a8"].gpu),
+        gemv["w2a8"].measured, 0.05, 1.0))
     speed = [(8, _anchor("tokens_per_s", 8).measured), (64, _anchor("tokens_per_s", 64).measured)]
 
     def throughput(x: np.ndarray) -> np.ndarray:

@@ -14,9 +14,27 @@ its operand reuse, ``tb * ts / (tb + ts)`` MACs per operand element loaded, over
 chunks of at least 256). The kernel takes the fastest tile. A full wave of large tiles
 runs at ``gemm_efficiency`` of the dense peak.
 
+**Weight matmuls at small M** (decode) run what the named kernels run, and a matmul
+takes the fastest of the paths its weight mode has (:func:`weight_matmul`):
+
+- ``gemv`` (M = 1, CUDA cores): cuBLAS's GEMV for 16-bit weights (one HFMA2 slot per 2
+  MACs), BitNet's ``ladder_int8xint2_kernel`` for W2A8 (``dp4a``: a slot per 4 MACs, plus
+  the unpack). Dot products overlap the weight stream.
+- ``stream`` (M <= 128, tensor cores): Marlin's design (Frantar et al., arXiv:2408.11743):
+  tokens padded to blocks of 16, weights streamed once with asynchronous copies, unpacking
+  (once per 64 tokens) overlapped with both the stream and the MMAs, so time = max(stream,
+  MMA, unpack). Marlin was benchmarked at batch 1-128; beyond that the tiled path runs.
+- ``tiled``: the wave-quantized tile model below, unpacking paid on top (not overlapped).
+
+The crossover batch (:func:`crossover_batch`) is the smallest M whose fastest path is
+compute-bound; with the same numbers it lands near the roofline ridge, peak op/s over
+bandwidth times bytes per weight / 2 (Marlin's README: on GPUs of 100-200 FLOP per byte,
+4-bit weights stay memory-bound below 25-50 MACs per weight).
+
 **DRAM time** = bytes / (peak bandwidth x ``bandwidth_efficiency`` x the kernel's
 bandwidth factor): compulsory traffic only (each weight, input and output byte once;
-re-reads hit L2).
+re-reads hit L2). A weight matmul's factor is ``matmul_bandwidth_factor`` times its
+mode's (W2A8, W4A16, W8A8) factor.
 
 **Power** of one kernel = idle + (TDP - idle) x min(1, floor + c x u_c + m x u_m) with
 u_c its tensor utilization and u_m its DRAM bandwidth utilization over its whole time,
@@ -35,8 +53,10 @@ from dataclasses import dataclass
 from tritium.analysis.gpu_db import Gpu
 from tritium.analysis.gpu_params import Calibration
 
-__all__ = ["WeightMode", "WEIGHT_MODES", "TILE_ROWS", "TILE_COLS", "tile_efficiency", "peak_ops",
-           "cuda_core_s", "matmul_compute_s", "dram_s", "allreduce", "idle_w", "power_split"]
+__all__ = ["WeightMode", "WEIGHT_MODES", "TILE_ROWS", "TILE_COLS", "STREAM_BLOCK_M", "STREAM_MAX_M", "UNPACK_REUSE_M",
+           "tile_efficiency", "peak_ops", "cuda_core_s", "matmul_compute_s", "dram_s", "MatmulTime", "weight_matmul",
+           "mode_bandwidth_factor", "mode_unpack_ops", "linear_step_bytes", "crossover_batch", "allreduce", "idle_w",
+           "power_split"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +68,10 @@ class WeightMode:
         scale_bits_per_weight: quantization scales, amortized bits per weight.
         act_bytes: bytes per input activation element. peak: "bf16" or "int8" tensor cores.
         unpack: which calibration term prices in-register weight unpacking ("", "w4a16", "w2a8").
-        bandwidth: which calibration factor scales the kernel's bandwidth ("" = 1).
+        bandwidth: which calibration factor scales the kernel's bandwidth beyond
+            ``matmul_bandwidth_factor`` ("", "int8", "w4a16", "w2a8"; "" = 1).
+        gemv_slots_per_mac: CUDA-core instruction slots per MAC of its M = 1 GEMV kernel
+            (0: the mode has none and runs tensor cores at M = 1, as Marlin does).
         kernel: the real kernel it stands for.
     """
 
@@ -59,19 +82,22 @@ class WeightMode:
     peak: str
     unpack: str
     bandwidth: str
+    gemv_slots_per_mac: float
     kernel: str
 
 
 WEIGHT_MODES = {
     m.name: m for m in (
-        WeightMode("fp16", 16, 0.0, 2, "bf16", "", "", "cuBLAS FP16 GEMM (W16A16)"),
-        WeightMode("bf16", 16, 0.0, 2, "bf16", "", "", "cuBLAS BF16 GEMM (W16A16)"),
-        WeightMode("int8", 8, 0.0, 1, "int8", "", "",
+        WeightMode("fp16", 16, 0.0, 2, "bf16", "", "", 0.5, "cuBLAS FP16 GEMV at M = 1, GEMM above (W16A16)"),
+        WeightMode("bf16", 16, 0.0, 2, "bf16", "", "", 0.5, "cuBLAS BF16 GEMV at M = 1, GEMM above (W16A16)"),
+        WeightMode("int8", 8, 0.0, 1, "int8", "", "int8", 0.0,
                    "INT8 tensor-core GEMM with per-channel weight and per-token activation scales in the epilogue (W8A8)"),
-        WeightMode("w4a16", 4, 16 / 128, 2, "bf16", "w4a16", "",
-                   "Marlin-style 4-bit weights (FP16 scale per group of 128) unpacked in registers, FP16 tensor cores"),
-        WeightMode("w2a8", 2, 0.0, 1, "int8", "w2a8", "w2a8",
-                   "BitNet W2A8: 2-bit ternary weights unpacked to INT8, INT8 dot products (microsoft/BitNet gpu/)"),
+        WeightMode("w4a16", 4, 16 / 128, 2, "bf16", "w4a16", "w4a16", 0.0,
+                   "Marlin W4A16: 4-bit weights (FP16 scale per group of 128) unpacked in registers, overlapped with "
+                   "the weight stream and FP16 tensor cores (IST-DASLab/marlin)"),
+        WeightMode("w2a8", 2, 0.0, 1, "int8", "w2a8", "w2a8", 0.25,
+                   "BitNet W2A8: 2-bit ternary weights unpacked to INT8, dp4a dot products at M = 1 "
+                   "(microsoft/BitNet gpu/), INT8 tensor cores above"),
     )
 }
 """Weight modes :func:`tritium.analysis.gpu.gpu_baseline` accepts, by name."""
@@ -122,6 +148,84 @@ def matmul_compute_s(gpu: Gpu, cal: Calibration, m: int, k: int, n: int, peak: f
 def dram_s(gpu: Gpu, cal: Calibration, nbytes: float, factor: float = 1.0) -> float:
     """Time to stream ``nbytes`` through DRAM at ``factor`` of the calibrated bandwidth."""
     return nbytes / (gpu.peak_bandwidth_bytes_s * cal.bandwidth_efficiency * factor)
+
+
+STREAM_BLOCK_M = 16
+"""Tokens per tensor-core block on the streaming path (Marlin pads the batch to blocks of 16)."""
+STREAM_MAX_M = 128
+"""Largest M the streaming path runs (Marlin's published benchmarks span batch 1-128)."""
+UNPACK_REUSE_M = 64
+"""Tokens one unpacked weight serves on the streaming path (Marlin: up to 4 blocks of 16)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MatmulTime:
+    """One weight matmul call: the path that ran ("gemv", "stream" or "tiled") and its two sides, s."""
+
+    path: str
+    compute_s: float
+    memory_s: float
+
+    @property
+    def seconds(self) -> float:
+        return max(self.compute_s, self.memory_s)
+
+    @property
+    def compute_bound(self) -> bool:
+        return self.compute_s > self.memory_s
+
+
+def mode_bandwidth_factor(cal: Calibration, mode: WeightMode | None) -> float:
+    """Fraction of the calibrated bandwidth a matmul in ``mode`` streams at (None: a plain 16-bit one)."""
+    extra = {"": 1.0, "int8": cal.int8_bandwidth_factor, "w4a16": cal.w4a16_bandwidth_factor,
+             "w2a8": cal.w2a8_bandwidth_factor}[mode.bandwidth if mode is not None else ""]
+    return cal.matmul_bandwidth_factor * extra
+
+
+def mode_unpack_ops(cal: Calibration, mode: WeightMode | None) -> float:
+    """CUDA-core slots to unpack one weight in ``mode`` (0 for modes that read weights as stored)."""
+    unpack = mode.unpack if mode is not None else ""
+    return {"": 0.0, "w4a16": cal.w4a16_dequant_ops_per_weight, "w2a8": cal.w2a8_unpack_ops_per_weight}[unpack]
+
+
+def linear_step_bytes(mode: WeightMode, m: int, k: int, n: int) -> float:
+    """DRAM bytes of one ``m x k x n`` linear in ``mode``: weights (with scales), inputs, BF16 outputs."""
+    return k * n * (mode.weight_bits + mode.scale_bits_per_weight) / 8 + m * k * mode.act_bytes + m * n * 2
+
+
+def weight_matmul(gpu: Gpu, cal: Calibration, m: int, k: int, n: int, *, peak: float, nbytes: float, factor: float,
+                  unpack_ops: float = 0.0, gemv_slots_per_mac: float = 0.0) -> MatmulTime:
+    """The fastest path of one ``m x k x n`` matmul streaming ``nbytes`` (see the module docstring).
+
+    Args:
+        peak: tensor peak of the mode, op/s. factor: its bandwidth factor
+            (:func:`mode_bandwidth_factor`). unpack_ops: CUDA-core slots per weight to unpack
+            it. gemv_slots_per_mac: slots per MAC of the mode's M = 1 GEMV kernel (0: none).
+    """
+    memory = dram_s(gpu, cal, nbytes, factor)
+    paths = []
+    if m == 1 and gemv_slots_per_mac > 0:
+        paths.append(MatmulTime("gemv", cuda_core_s(gpu, cal, k * n * (gemv_slots_per_mac + unpack_ops)), memory))
+    if m <= STREAM_MAX_M:
+        mma = 2.0 * math.ceil(m / STREAM_BLOCK_M) * STREAM_BLOCK_M * k * n / (peak * cal.gemm_efficiency)
+        unpack = cuda_core_s(gpu, cal, math.ceil(m / UNPACK_REUSE_M) * k * n * unpack_ops)
+        paths.append(MatmulTime("stream", max(mma, unpack), memory))
+    tiled = matmul_compute_s(gpu, cal, m, k, n, peak) + cuda_core_s(gpu, cal, math.ceil(m / 128) * k * n * unpack_ops)
+    paths.append(MatmulTime("tiled", tiled, memory))
+    return min(paths, key=lambda t: t.seconds)  # the first of equals: the kernel named for that M
+
+
+def crossover_batch(gpu: Gpu, cal: Calibration, mode: WeightMode, k: int, n: int, *, limit: int = 4096) -> int:
+    """The smallest M at which a ``k x n`` linear in ``mode`` is compute-bound (``limit`` if none is)."""
+    peak = peak_ops(gpu, mode.peak)
+    factor = mode_bandwidth_factor(cal, mode)
+    unpack = mode_unpack_ops(cal, mode)
+    for m in range(1, limit + 1):
+        t = weight_matmul(gpu, cal, m, k, n, peak=peak, nbytes=linear_step_bytes(mode, m, k, n), factor=factor,
+                          unpack_ops=unpack, gemv_slots_per_mac=mode.gemv_slots_per_mac)
+        if t.compute_bound:
+            return m
+    return limit
 
 
 def allreduce(gpu: Gpu, cal: Calibration, nbytes: float, gpus: int) -> tuple[float, float]:

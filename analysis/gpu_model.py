@@ -65,11 +65,15 @@ from tritium.analysis.gpu_kernels import (
     allreduce,
     cuda_core_s,
     dram_s,
-    matmul_compute_s,
+    linear_step_bytes,
+    mode_bandwidth_factor,
+    mode_unpack_ops,
     peak_ops,
     power_split,
+    weight_matmul,
 )
-from tritium.analysis.gpu_params import DEFAULT_CALIBRATION, Calibration
+from tritium.analysis.gpu_params import DEFAULT_CALIBRATION, DEFAULT_ENGINE, Calibration, with_engine
+from tritium.analysis.memory import MemoryNeed, memory_needed
 from tritium.errors import SpecError, TritiumError
 from tritium.sim.energy import ENERGY_COMPONENTS
 from tritium.sim.simulate import SimResult
@@ -78,7 +82,7 @@ from tritium.workloads.models import PROJECTIONS
 from tritium.workloads.schema import validate_trace
 from tritium.workloads.trace import DTYPE_BYTES
 
-__all__ = ["gpu_baseline", "gemm_kernels", "GemmKernel", "VECTOR_OPS_PER_ELEMENT"]
+__all__ = ["gpu_baseline", "gemm_kernels", "GemmKernel", "VECTOR_OPS_PER_ELEMENT", "RUNTIME_RESERVE_FRACTION"]
 
 VECTOR_OPS_PER_ELEMENT = {
     "rmsnorm": 4, "residual": 1, "activation": 10, "rope": 4, "quantize": 4, "dequantize": 2,
@@ -92,6 +96,7 @@ _SPLIT_QUANT = ("o_quant", "down_quant")  # quantize rows feeding a row-parallel
 _GEMM_KINDS = ("ternary_linear", "linear")
 _ATTENTION_KINDS = ("attn_qk", "softmax", "attn_pv")
 _OUT_BYTES = 2  # BF16 outputs
+_GEMV_SLOTS = {"bf16": 0.5, "fp16": 0.5, "fp32": 1.0}  # cuBLAS GEMV: HFMA2 does 2 MACs a slot, FFMA 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +104,7 @@ class _Cost:
     """One row's cost on one GPU, totals over its steps."""
 
     unit: str
+    path: str = ""  # a weight matmul's path: "gemv", "stream" or "tiled" (gpu_kernels.weight_matmul)
     compute_s: float = 0.0
     memory_s: float = 0.0
     overhead_s: float = 0.0
@@ -136,6 +142,7 @@ def gpu_baseline(
     weights: str = "fp16",
     gpus: int = 1,
     calibration: Calibration | None = None,
+    engine: str | None = None,
 ) -> SimResult:
     """Time, energy and area of ``trace`` on ``gpus`` GPUs of kind ``gpu``, as a :class:`SimResult`.
 
@@ -147,13 +154,16 @@ def gpu_baseline(
         gpus: GPUs in tensor parallelism (1 to 64).
         calibration: efficiencies, overheads and power coefficients
             (default :data:`~tritium.analysis.gpu_params.DEFAULT_CALIBRATION`).
+        engine: the serving engine (:data:`~tritium.analysis.gpu_params.ENGINES`: "vllm",
+            "eager", "cuda-graph"); it sets the decode launch mode and the host time per
+            step. None keeps the calibration's own (the default one's is "vllm").
 
     Returns:
         A :class:`SimResult` with the same op columns and totals keys as
         :func:`tritium.sim.simulate`; ``chip`` is the GPU's name (``-xN`` for N GPUs).
 
     Raises:
-        SpecError: unknown weight mode, or ``gpus`` out of range.
+        SpecError: unknown weight mode or engine, or ``gpus`` out of range.
         TritiumError: unknown GPU, or ``gpus > 1`` on a GPU without an interconnect.
         TraceError: the trace table is malformed.
     """
@@ -165,20 +175,27 @@ def gpu_baseline(
     cal = DEFAULT_CALIBRATION if calibration is None else calibration
     if not isinstance(cal, Calibration):
         raise SpecError("calibration", cal, "must be a Calibration (see load_calibration)")
+    if engine is not None:
+        cal = with_engine(cal, engine)
+    engine_name = engine if engine is not None else DEFAULT_ENGINE if _is_default_engine(cal) else "calibration's own"
     attrs = dict(trace.attrs)
     trace = validate_trace(trace)
     ctx = _Context(gpu, cal, WEIGHT_MODES[weights], gpus, bool((trace.kind == "quantize").any()))
     costs = _row_costs(ctx, trace)
     ops, static_j = _op_table(ctx, trace, costs)
     totals = _totals(ctx, trace, ops, static_j, attrs)
-    memory_needed = _memory_needed(ctx, trace)
-    totals["memory_needed_bytes"] = int(round(memory_needed))
+    memory = _memory_needed(ctx, trace)
+    totals["memory_needed_bytes"] = int(round(memory.total_bytes))
     totals["memory_capacity_bytes"] = int(round(gpu.mem_gb * 1e9 * gpus))
     name = gpu.name if gpus == 1 else f"{gpu.name}-x{gpus}"
     die = gpu.die_mm2 if gpu.die_mm2 is not None else float("nan")
     scenario = {k: attrs.get(k) for k in ("batch", "prefill", "decode")}
     return SimResult(ops, totals, {"die": die, "total": die}, name, str(attrs.get("model", "")), scenario,
-                     _notes(ctx, weights, memory_needed))
+                     _notes(ctx, weights, memory, engine_name))
+
+
+def _is_default_engine(cal: Calibration) -> bool:
+    return cal.cuda_graphs and cal.step_overhead_s == DEFAULT_CALIBRATION.step_overhead_s
 
 
 # -- rows -> kernels ---------------------------------------------------------------
@@ -207,7 +224,8 @@ def _row_costs(ctx: _Context, trace: pd.DataFrame) -> list[_Cost]:
         if row["kind"] in _ATTENTION_KINDS:
             costs[i] = _attention(ctx, row)
         else:
-            costs[i] = _vector(ctx, row, after_residual=prev_kind == "residual", before_norm=next_kind == "rmsnorm")
+            costs[i] = _vector(ctx, row, after_residual=prev_kind == "residual", before_norm=next_kind == "rmsnorm",
+                               after_norm=prev_kind == "rmsnorm")
     return costs  # type: ignore[return-value]
 
 
@@ -287,19 +305,18 @@ def _gemm_group(ctx: _Context, rows: list[dict]) -> list[_Cost]:
     widths = [r["n"] for r in rows]
     total_n = sum(widths)
     if mode is not None:
-        bits, act = mode.weight_bits + mode.scale_bits_per_weight, mode.act_bytes
+        step_bytes = linear_step_bytes(mode, m, k_loc, n_loc)
         peak = peak_ops(gpu, mode.peak)
-        factor = cal.w2a8_bandwidth_factor if mode.bandwidth == "w2a8" else 1.0
+        gemv_slots = mode.gemv_slots_per_mac
     else:
         size = DTYPE_BYTES.get(first["weight_dtype"], 2)
-        bits, act, factor = 8 * size, size, 1.0
+        step_bytes = k_loc * n_loc * size + m * k_loc * size + m * n_loc * size
         peak = peak_ops(gpu, {"int8": "int8", "fp32": "fp32"}.get(first["weight_dtype"], "bf16"))
-    step_bytes = k_loc * n_loc * bits / 8 + m * k_loc * act + m * n_loc * (_OUT_BYTES if mode else act)
-    compute = matmul_compute_s(gpu, cal, m, k_loc, n_loc, peak)
-    if mode is not None and mode.unpack:
-        per_weight = cal.w4a16_dequant_ops_per_weight if mode.unpack == "w4a16" else cal.w2a8_unpack_ops_per_weight
-        compute += cuda_core_s(gpu, cal, math.ceil(m / 128) * k_loc * n_loc * per_weight)
-    memory = dram_s(gpu, cal, step_bytes, factor)
+        gemv_slots = _GEMV_SLOTS.get(first["weight_dtype"], 0.0)
+    factor = mode_bandwidth_factor(cal, mode)
+    timed = weight_matmul(gpu, cal, m, k_loc, n_loc, peak=peak, nbytes=step_bytes, factor=factor,
+                          unpack_ops=mode_unpack_ops(cal, mode), gemv_slots_per_mac=gemv_slots)
+    compute, memory = timed.compute_s, timed.memory_s
     measured = cal.measured(gpu.name, label, m, k_loc, n_loc)
     if measured is not None:  # a timing from gpu-bench replaces the model's kernel time
         scale = measured.seconds / max(compute, memory)
@@ -314,7 +331,7 @@ def _gemm_group(ctx: _Context, rows: list[dict]) -> list[_Cost]:
     for i, (row, n) in enumerate(zip(rows, widths)):
         share = n / total_n
         out.append(_Cost(
-            unit="tensor", compute_s=steps * compute * share, memory_s=steps * memory * share,
+            unit="cuda" if timed.path == "gemv" else "tensor", path=timed.path, compute_s=steps * compute * share, memory_s=steps * memory * share,
             overhead_s=steps * overhead if i == 0 else 0.0, link_s=steps * link_s * share,
             ops=2.0 * m * k_loc * n_loc * share * steps, peak=peak,
             dram_bytes=steps * (step_bytes * share + (quant_bytes if i == 0 else 0.0)),
@@ -342,8 +359,12 @@ def _attention(ctx: _Context, row: dict) -> _Cost:
                  bandwidth_factor=cal.attention_bandwidth_factor)
 
 
-def _vector(ctx: _Context, row: dict, *, after_residual: bool, before_norm: bool) -> _Cost:
-    """Element-wise and row-wise kernels: bandwidth-bound, one launch each unless fused."""
+def _vector(ctx: _Context, row: dict, *, after_residual: bool, before_norm: bool, after_norm: bool = False) -> _Cost:
+    """Element-wise and row-wise kernels: bandwidth-bound, one launch each unless fused.
+
+    A quantize right after an RMSNorm is that norm's epilogue (vLLM's fused RMSNorm +
+    dynamic per-token INT8 quant kernel): no launch, no re-read, only its INT8 output.
+    """
     gpu, cal, kind = ctx.gpu, ctx.cal, row["kind"]
     if kind == "dequantize":
         return _Cost(unit="fused")
@@ -351,9 +372,10 @@ def _vector(ctx: _Context, row: dict, *, after_residual: bool, before_norm: bool
         return _Cost(unit="skipped")
     split = kind in ("rope", "kv_write") or row["op"] in _SPLIT_QUANT
     share = 1.0 / ctx.gpus if split else 1.0
-    reads = 0 if kind == "rmsnorm" and after_residual else row["act_in_bytes"]
+    norm_quant = kind == "quantize" and after_norm
+    reads = 0 if (kind == "rmsnorm" and after_residual) or norm_quant else row["act_in_bytes"]
     nbytes = (reads + row["act_out_bytes"] + row["weight_bytes"] + row["kv_write_bytes"]) * share
-    fused = kind == "residual" and before_norm
+    fused = (kind == "residual" and before_norm) or norm_quant
     overhead = 0.0 if fused else row["steps"] * ctx.per_launch(row["phase"])
     compute = cuda_core_s(gpu, cal, row["elements"] * share * VECTOR_OPS_PER_ELEMENT.get(kind, 1))
     return _Cost(unit="fused" if fused else "cuda", compute_s=compute, memory_s=dram_s(gpu, cal, nbytes),
@@ -372,7 +394,8 @@ def _op_table(ctx: _Context, trace: pd.DataFrame, costs: list[_Cost]) -> tuple[p
     out["unit"] = [c.unit for c in costs]
     # the chip's mapping columns: a GPU kernel has no token block or buffer tiles of the chip's kind
     kernel = {"tensor": "tensor-core kernel", "cuda": "CUDA-core kernel"}
-    out["mapping"] = [kernel.get(c.unit, f"{c.unit} kernel") for c in costs]
+    paths = {"gemv": "GEMV on CUDA cores", "stream": "streaming tensor-core kernel", "tiled": "tiled tensor-core GEMM"}
+    out["mapping"] = [paths.get(c.path) or kernel.get(c.unit, f"{c.unit} kernel") for c in costs]
     for col in ("token_block", "m_tile", "n_tile"):
         out[col] = np.zeros(len(costs), dtype=np.int64)
     out["loop_order"] = [""] * len(costs)
@@ -459,31 +482,59 @@ def _totals(ctx: _Context, trace: pd.DataFrame, ops: pd.DataFrame, static_j: flo
     }
 
 
-def _memory_needed(ctx: _Context, trace: pd.DataFrame) -> float:
-    """Bytes the GPUs' memory must hold: the weights in the kernel's format plus the final KV cache."""
+RUNTIME_RESERVE_FRACTION = 0.10
+"""Share of each GPU's memory the serving runtime keeps for itself: [V] vLLM's
+``gpu_memory_utilization`` defaults to 0.9 (its engine arguments), leaving 10% for the CUDA
+context, allocator and fragmentation."""
+
+
+def _memory_needed(ctx: _Context, trace: pd.DataFrame) -> MemoryNeed:
+    """What the GPUs' memory must hold (:func:`tritium.analysis.memory.memory_needed`): the
+    weights in the kernel's format, the embedding table (a tied LM head in the same dtype
+    reads it and is not held twice), the final KV cache at the trace's KV dtype, the largest
+    op's input and output, and the runtime reserve."""
     first = trace[trace.block == trace.block.min()]
     gemm = first[first.kind.isin(_GEMM_KINDS)]
-    mapped = gemm.apply(lambda r: _mapped(r), axis=1) if len(gemm) else pd.Series(dtype=bool)
+    mapped = gemm.apply(lambda r: _mapped(r), axis=1).astype(bool) if len(gemm) else pd.Series(dtype=bool)
     bits = ctx.mode.weight_bits + ctx.mode.scale_bits_per_weight
-    weights_held = (gemm.k * gemm.n * bits / 8)[mapped].sum() + (gemm.weight_bytes / gemm.steps)[~mapped].sum()
-    return float(weights_held) + float(trace.kv_write_bytes.sum())
+    other = gemm.weight_bytes / gemm.steps
+    embedding = 0.0
+    embed = first[first.kind == "embedding"]
+    head = gemm[gemm.op == "lm_head"]
+    if len(embed) and len(head):
+        hidden, vocab = int(embed.n.iloc[0]), int(head.n.iloc[0])
+        embed_dtype = str(embed.weight_dtype.iloc[0])
+        embedding = float(vocab * hidden * DTYPE_BYTES.get(embed_dtype, 2))
+        tied = (head.weight_name == "embed_tokens") & (head.weight_dtype == embed_dtype)
+        other = other.where(~gemm.index.isin(head.index[tied]), 0.0)
+    weights = float((gemm.k * gemm.n * bits / 8)[mapped].sum() + other[~mapped].sum())
+    steps = trace.steps.clip(lower=1)
+    activations = float(((trace.act_in_bytes + trace.act_out_bytes) / steps).max()) if len(trace) else 0.0
+    reserve = RUNTIME_RESERVE_FRACTION * ctx.gpu.mem_gb * 1e9 * ctx.gpus
+    return memory_needed(weight_bytes=weights, embedding_bytes=embedding, kv_cache_bytes=float(trace.kv_write_bytes.sum()),
+                         activation_bytes=activations * ctx.gpus, reserve_bytes=reserve)
 
 
-def _notes(ctx: _Context, weights: str, total: float) -> list[str]:
-    """The model's caveats; ``total``: bytes of weights and KV cache over all GPUs (:func:`_memory_needed`)."""
+def _notes(ctx: _Context, weights: str, memory: MemoryNeed, engine: str) -> list[str]:
+    """The model's caveats; ``memory``: what all GPUs must hold (:func:`_memory_needed`)."""
     gpu, cal, g = ctx.gpu, ctx.cal, ctx.gpus
+    total = memory.total_bytes
     need = total / g
-    fits = need <= gpu.mem_gb * 1e9
+    fits = need <= gpu.mem_gb * 1e9 * (1 + 1e-12)
     link = {"nvlink": "NVLink", "pcie": "PCIe", "none": "no link"}[gpu.interconnect]
     notes = [
         f"weights {weights}: {ctx.mode.kernel}",
         f"{g} GPU{'s' if g > 1 else ''}" + (f" in tensor parallelism, all-reduce over {link} at "
                                               f"{gpu.interconnect_gb_s:g} GB/s per direction" if g > 1 else ""),
-        f"memory per GPU: {need / 1e9:.1f} GB of weights and KV cache vs {gpu.mem_gb:g} GB"
+        f"memory per GPU: {need / 1e9:.1f} GB (weights {memory.weight_bytes / g / 1e9:.2f}, embedding "
+        f"{memory.embedding_bytes / g / 1e9:.2f}, KV cache {memory.kv_cache_bytes / g / 1e9:.2f}, activations "
+        f"{memory.activation_bytes / g / 1e9:.2f}, runtime reserve {memory.reserve_bytes / g / 1e9:.2f}) vs {gpu.mem_gb:g} GB"
         + ("" if fits else f" (does not fit: the timing assumes it did; tensor parallelism over at least "
                            f"{math.ceil(total / (gpu.mem_gb * 1e9))} GPUs would hold it)"),
         f"calibration '{cal.name}': GEMM {cal.gemm_efficiency:.0%} of peak per full wave, DRAM "
-        f"{cal.bandwidth_efficiency:.0%} of peak, {'CUDA graphs in decode' if cal.cuda_graphs else 'eager launches'}",
+        f"{cal.bandwidth_efficiency:.0%} of peak (matmuls {cal.matmul_bandwidth_factor:.0%} of that)",
+        f"serving engine '{engine}': {'CUDA graphs' if cal.cuda_graphs else 'eager launches'} in decode, "
+        f"{cal.step_overhead_s * 1e3:.3g} ms host time per forward pass",
         "fusion: merged q/k/v and gate/up GEMMs, dequantize in the GEMM epilogue, residual+rmsnorm, "
         "FlashAttention (scores stay on chip)",
     ]

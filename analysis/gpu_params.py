@@ -26,7 +26,8 @@ from tritium.errors import SpecError
 from tritium.fileio import write_text_atomic
 from tritium.specio import check_choice, check_float, check_int, from_mapping, load_toml, to_mapping
 
-__all__ = ["MEASURABLE_WEIGHTS", "MeasuredGemm", "Calibration", "DEFAULT_CALIBRATION",
+__all__ = ["MEASURABLE_WEIGHTS", "MeasuredGemm", "Calibration", "DEFAULT_CALIBRATION", "Engine", "ENGINES",
+           "DEFAULT_ENGINE", "with_engine",
            "load_calibration", "save_calibration", "calibration_to_toml"]
 
 MEASURABLE_WEIGHTS = ("bf16", "fp16", "int8")
@@ -99,12 +100,29 @@ class Calibration:
         attention_bandwidth_factor: fraction of the calibrated bandwidth attention
             kernels reach on the KV cache (paged, many small per-sequence reads).
             Fitted: ML.ENERGY batch-64 throughput.
+        matmul_bandwidth_factor: fraction of the calibrated (copy) bandwidth a matmul
+            streaming its weights reaches (every GEMM's DRAM term; it decides decode).
+            Fitted: microsoft/BitNet gpu/README.md kernel table, torch BF16 GEMV (M = 1) on
+            an A100 40GB over the BitNet-2B4T shapes (least-squares slope of latency over
+            bytes); the 3B shapes are held out. See ``GPU_CALIBRATION.md``.
         w2a8_bandwidth_factor: fraction of the BF16 GEMV's bandwidth the W2A8 kernel
-            reaches. [V] 0.71: BitNet's A100 table (microsoft/BitNet gpu/README.md),
-            marginal 0.84 TB/s for W2A8 vs 1.19 TB/s for BF16 between its shapes.
-        w4a16_dequant_ops_per_weight: CUDA-core ops to unpack and scale one 4-bit weight,
-            paid once per tile row of M, not overlapped ([E] 2: Marlin-style LOP3 unpack + FMA).
-        w2a8_unpack_ops_per_weight: the same for one 2-bit weight ([E] 1).
+            reaches. Fitted: the same table's W2A8 column (BitNet's own kernel,
+            ``ladder_int8xint2_kernel``) over the same shapes, as a ratio of slopes.
+        w4a16_bandwidth_factor: the same for the Marlin W4A16 kernel. [V] 0.975: Marlin
+            (Frantar et al., arXiv:2408.11743; IST-DASLab/marlin README) stays within 5% of
+            the ideal 3.87x speedup over FP16 weights up to batch 16-32; the middle of
+            0.95-1 is taken.
+        int8_bandwidth_factor: the same for a W8A8 kernel (INT8 tensor cores, scales in the
+            epilogue). [E] 1: the same weight stream with no unpacking.
+        w4a16_dequant_ops_per_weight: CUDA-core instruction slots to unpack and scale one
+            4-bit weight. [V] 1.125: Marlin's ``dequant`` and ``scale`` (IST-DASLab/marlin
+            marlin_cuda_kernel.cu) spend, per 32-bit word of 8 weights, 1 shift + 4 LOP3 +
+            2 HSUB2 + 2 HFMA2 + 4 HMUL2; a half2 op counts half a slot (two lanes). On the
+            small-M path the unpack overlaps the weight stream, once per 64 tokens (Marlin's
+            4 m-blocks of 16); on the tiled path it is paid once per 128-token tile row.
+        w2a8_unpack_ops_per_weight: the same for one 2-bit weight. [V] 0.75: BitNet's
+            ``decode_i2s_to_i8s`` (microsoft/BitNet gpu/bitnet_kernels/bitnet_kernels.h)
+            spends a shift, a LOP3 and a ``__vsubss4`` per 4 weights.
         softmax_ops_per_element: CUDA-core instruction slots per attention score: the
             exp runs on the SFU at 1/8 of the FMA rate (8 slots), max, subtract, sum and
             scale 4 more: [E] 12.
@@ -140,9 +158,12 @@ class Calibration:
     kernel_latency_s: float = 1.0e-6
     step_overhead_s: float
     attention_bandwidth_factor: float
-    w2a8_bandwidth_factor: float = 0.71
-    w4a16_dequant_ops_per_weight: float = 2.0
-    w2a8_unpack_ops_per_weight: float = 1.0
+    matmul_bandwidth_factor: float = 0.8612
+    w2a8_bandwidth_factor: float = 0.7114
+    w4a16_bandwidth_factor: float = 0.975
+    int8_bandwidth_factor: float = 1.0
+    w4a16_dequant_ops_per_weight: float = 1.125
+    w2a8_unpack_ops_per_weight: float = 0.75
     softmax_ops_per_element: float = 12.0
     allreduce_latency_s: float = 8.0e-6
     link_efficiency: float = 0.8
@@ -160,7 +181,8 @@ class Calibration:
             if not isinstance(getattr(self, key), str):
                 raise SpecError(key, getattr(self, key), "must be a string")
         for key in ("gemm_efficiency", "bandwidth_efficiency", "attention_efficiency", "cuda_core_efficiency",
-                    "w2a8_bandwidth_factor", "link_efficiency", "attention_bandwidth_factor"):
+                    "matmul_bandwidth_factor", "w2a8_bandwidth_factor", "w4a16_bandwidth_factor",
+                    "int8_bandwidth_factor", "link_efficiency", "attention_bandwidth_factor"):
             self._number(key, lo=0, hi=1, lo_open=True)
         for key in ("launch_overhead_s", "graph_launch_overhead_s", "kernel_latency_s", "step_overhead_s",
                     "allreduce_latency_s"):
@@ -205,18 +227,80 @@ class Calibration:
 
 DEFAULT_CALIBRATION = Calibration(
     name="default",
-    description=("fitted to measured H100 SXM anchors: 8192^3 BF16 GEMM at 798 TFLOP/s, device-to-device "
-                 "copy at 3.0 TB/s, ML.ENERGY v3 Llama-3.1-8B BF16 on vLLM (batch 8: 1070 tokens/s, "
+    description=("fitted to measured anchors: H100 SXM 8192^3 BF16 GEMM at 798 TFLOP/s, device-to-device "
+                 "copy at 3.0 TB/s; microsoft/BitNet's A100 M = 1 kernel table (BF16 1.207 TB/s, W2A8 0.859 TB/s); "
+                 "ML.ENERGY v3 Llama-3.1-8B BF16 on vLLM (batch 8: 1070 tokens/s, "
                  "0.455 J/token; batch 64: 5147 tokens/s, 0.119 J/token); see analysis/GPU_CALIBRATION.md"),
     gemm_efficiency=0.8348,
     bandwidth_efficiency=0.9013,
-    step_overhead_s=1.147e-3,
-    attention_bandwidth_factor=0.5225,
+    matmul_bandwidth_factor=0.8612,
+    w2a8_bandwidth_factor=0.7114,
+    step_overhead_s=3.482e-4,
+    attention_bandwidth_factor=0.5247,
     power_floor=0.07,
-    power_compute=1.957,
-    power_memory=0.7995,
+    power_compute=2.740,
+    power_memory=0.6893,
 )
 """The calibration :func:`tritium.analysis.gpu.gpu_baseline` uses unless given another."""
+
+
+@dataclass(frozen=True, slots=True)
+class Engine:
+    """A serving engine's host-side costs: how decode kernels launch and what each step waits for.
+
+    Attributes:
+        name: the engine's name (``--gpu-engine``).
+        cuda_graphs: decode steps replay as CUDA graphs (per-kernel cost
+            ``graph_launch_overhead_s``) instead of eager launches (``launch_overhead_s``).
+        step_overhead_s: host time per forward pass the GPU waits for, s; None keeps the
+            calibration's (fitted) value.
+        description: what it stands for, with the source of its overheads.
+    """
+
+    name: str
+    cuda_graphs: bool
+    step_overhead_s: float | None
+    description: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
+            raise SpecError("name", self.name, "must be a non-empty string of letters, digits, '.', '_' and '-'")
+        if not isinstance(self.cuda_graphs, bool):
+            raise SpecError("cuda_graphs", self.cuda_graphs, "must be true or false")
+        if self.step_overhead_s is not None:
+            check_float("step_overhead_s", self.step_overhead_s, lo=0, hi=1.0)
+
+
+ENGINES = {
+    e.name: e for e in (
+        Engine("vllm", True, None,
+               "vLLM with CUDA graphs in decode (its default) and its scheduler's host time per step, fitted "
+               "to ML.ENERGY's vLLM measurements (the calibration's step_overhead_s)"),
+        Engine("eager", False, None,
+               "vLLM with --enforce-eager: the same scheduler, decode kernels launched one by one "
+               "(launch_overhead_s each: 4 us, CUDA.jl's measured eager launches)"),
+        Engine("cuda-graph", True, 20e-6,
+               "a compiled engine replaying the whole decode step as one CUDA graph with no scheduler "
+               "(gpt-fast's torch.compile mode='reduce-overhead'): per step one graph replay and sampling, "
+               "[E] 20 us; held out against gpt-fast's batch-1 Llama-2-7B tokens/s (GPU_CALIBRATION.md)"),
+    )
+}
+"""Serving engines :func:`tritium.analysis.gpu.gpu_baseline` accepts, by name."""
+
+DEFAULT_ENGINE = "vllm"
+"""The engine the default calibration was fitted with (ML.ENERGY runs vLLM)."""
+
+
+def with_engine(cal: Calibration, engine: str) -> Calibration:
+    """``cal`` with ``engine``'s launch mode and step overhead (the fitted one unless the engine sets its own).
+
+    Raises:
+        SpecError: unknown engine (names the choices).
+    """
+    check_choice("engine", engine, ENGINES)
+    e = ENGINES[engine]
+    step = cal.step_overhead_s if e.step_overhead_s is None else e.step_overhead_s
+    return replace(cal, cuda_graphs=e.cuda_graphs, step_overhead_s=step)
 
 
 def calibration_to_toml(cal: Calibration) -> str:
