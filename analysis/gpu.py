@@ -8,11 +8,12 @@ True
 from tritium.analysis.gpu_db import GPU_ALIASES, INTERCONNECTS, Gpu, gpu_to_toml, list_gpus, load_gpu, save_gpu
 from tritium.analysis.gpu_kernels import WEIGHT_MODES, WeightMode
 from tritium.analysis.gpu_model import GemmKernel, gemm_kernels, gpu_baseline
-from tritium.analysis.gpu_params import (DEFAULT_CALIBRATION, Calibration, MeasuredGemm, load_calibration,
-                                         save_calibration)
+from tritium.analysis.gpu_params import (DEFAULT_CALIBRATION, ENGINES, Calibration, MeasuredGemm, load_calibration,
+                                         save_calibration, with_engine)
 
 __all__ = [
     "Gpu", "GPU_ALIASES", "INTERCONNECTS", "list_gpus", "load_gpu", "gpu_to_toml", "save_gpu",
     "WeightMode", "WEIGHT_MODES", "gpu_baseline", "gemm_kernels", "GemmKernel",
     "Calibration", "MeasuredGemm", "DEFAULT_CALIBRATION", "load_calibration", "save_calibration",
+    "ENGINES", "with_engine",
 ]

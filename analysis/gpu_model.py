@@ -72,7 +72,7 @@ from tritium.analysis.gpu_kernels import (
     power_split,
     weight_matmul,
 )
-from tritium.analysis.gpu_params import DEFAULT_CALIBRATION, DEFAULT_ENGINE, Calibration, with_engine
+from tritium.analysis.gpu_params import DEFAULT_CALIBRATION, Calibration, engine_of, with_engine
 from tritium.analysis.memory import MemoryNeed, memory_needed
 from tritium.errors import SpecError, TritiumError
 from tritium.sim.energy import ENERGY_COMPONENTS
@@ -177,7 +177,7 @@ def gpu_baseline(
         raise SpecError("calibration", cal, "must be a Calibration (see load_calibration)")
     if engine is not None:
         cal = with_engine(cal, engine)
-    engine_name = engine if engine is not None else DEFAULT_ENGINE if _is_default_engine(cal) else "calibration's own"
+    engine_name = engine if engine is not None else engine_of(cal)
     attrs = dict(trace.attrs)
     trace = validate_trace(trace)
     ctx = _Context(gpu, cal, WEIGHT_MODES[weights], gpus, bool((trace.kind == "quantize").any()))
@@ -192,10 +192,6 @@ def gpu_baseline(
     scenario = {k: attrs.get(k) for k in ("batch", "prefill", "decode")}
     return SimResult(ops, totals, {"die": die, "total": die}, name, str(attrs.get("model", "")), scenario,
                      _notes(ctx, weights, memory, engine_name))
-
-
-def _is_default_engine(cal: Calibration) -> bool:
-    return cal.cuda_graphs and cal.step_overhead_s == DEFAULT_CALIBRATION.step_overhead_s
 
 
 # -- rows -> kernels ---------------------------------------------------------------

@@ -27,7 +27,7 @@ from tritium.fileio import write_text_atomic
 from tritium.specio import check_choice, check_float, check_int, from_mapping, load_toml, to_mapping
 
 __all__ = ["MEASURABLE_WEIGHTS", "MeasuredGemm", "Calibration", "DEFAULT_CALIBRATION", "Engine", "ENGINES",
-           "DEFAULT_ENGINE", "with_engine",
+           "DEFAULT_ENGINE", "with_engine", "engine_of",
            "load_calibration", "save_calibration", "calibration_to_toml"]
 
 MEASURABLE_WEIGHTS = ("bf16", "fp16", "int8")
@@ -301,6 +301,16 @@ def with_engine(cal: Calibration, engine: str) -> Calibration:
     e = ENGINES[engine]
     step = cal.step_overhead_s if e.step_overhead_s is None else e.step_overhead_s
     return replace(cal, cuda_graphs=e.cuda_graphs, step_overhead_s=step)
+
+
+def engine_of(cal: Calibration) -> str:
+    """The engine whose launch mode and step overhead ``cal`` has (fitted steps: the default
+    calibration's), or "custom"."""
+    for e in ENGINES.values():
+        step = DEFAULT_CALIBRATION.step_overhead_s if e.step_overhead_s is None else e.step_overhead_s
+        if cal.cuda_graphs == e.cuda_graphs and cal.step_overhead_s == step:
+            return e.name
+    return "custom"
 
 
 def calibration_to_toml(cal: Calibration) -> str:

@@ -73,14 +73,27 @@ def _comparison_args(p: argparse.ArgumentParser) -> None:
                    help="GPU weight kernel (default: w2a8 for a ternary model, else bf16)")
     p.add_argument("--gpus", type=int, default=1, help="GPUs in tensor parallelism (default: %(default)s)")
     p.add_argument("--calibration", metavar="FILE", help="GPU calibration TOML (from tritium gpu-bench)")
+    p.add_argument("--gpu-engine", choices=("vllm", "eager", "cuda-graph"),
+                   help="GPU serving engine: decode launches and host time per step (default: the calibration's, "
+                        "vllm; see analysis/GPU_CALIBRATION.md)")
     precision_args(p)
     mapping_args(p)
 
 
 def _comparison_kwargs(args: argparse.Namespace) -> dict:
     return dict(batch=args.batch, prefill=args.prefill, decode=args.decode, region=args.region, pue=args.pue,
-                weights=args.weights, gpus=args.gpus, calibration=args.calibration,
+                weights=args.weights, gpus=args.gpus, calibration=_engine_calibration(args),
                 mapping_objective=args.mapping_objective, lm_head_dtype=args.lm_head_dtype, kv_dtype=args.kv_dtype)
+
+
+def _engine_calibration(args: argparse.Namespace):
+    """The calibration (file or default) with ``--gpu-engine`` applied; the file path when no engine is asked."""
+    if args.gpu_engine is None:
+        return args.calibration
+    from tritium.analysis.gpu import DEFAULT_CALIBRATION, load_calibration, with_engine
+
+    cal = load_calibration(args.calibration) if args.calibration else DEFAULT_CALIBRATION
+    return with_engine(cal, args.gpu_engine).with_(name=f"{cal.name}.{args.gpu_engine}")
 
 
 def _cmd_gpus(args: argparse.Namespace) -> int:
@@ -206,7 +219,7 @@ def _report_command(args: argparse.Namespace) -> str:
     """The command that makes this report again: every option that differs from its default."""
     words = ["tritium", "report"]
     defaults = {"model": _DEFAULT_MODEL, "chip": _DEFAULT_CHIP, "gpu": _DEFAULT_GPU, "batch": 1, "prefill": 512,
-                "decode": 128, "region": "world", "pue": 1.1, "weights": None, "gpus": 1, "calibration": None,
+                "decode": 128, "region": "world", "pue": 1.1, "weights": None, "gpus": 1, "calibration": None, "gpu_engine": None,
                 "lm_head_dtype": None, "kv_dtype": None, "mapping_objective": "latency"}
     for key, default in defaults.items():
         value = getattr(args, key)

@@ -113,3 +113,10 @@ def test_memory_counts_embedding_kv_dtype_and_reserve():
     bitnet = trace("bitnet-b1.58-2b-4t", Scenario(batch=1, prefill=16, decode=2))
     note = next(n for n in gpu_baseline(gpu, bitnet, weights="w2a8").notes if n.startswith("memory per GPU"))
     assert "embedding 0.66" in note
+
+
+def test_cli_gpu_engine(capsys):
+    from tritium.cli import main
+
+    assert main(["compare", "--prefill", "16", "--decode", "4", "--gpu-engine", "cuda-graph", "--json"]) == 0
+    assert '"default.cuda-graph"' in capsys.readouterr().out
