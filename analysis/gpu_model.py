@@ -73,7 +73,7 @@ from tritium.analysis.gpu_kernels import (
     weight_matmul,
 )
 from tritium.analysis.gpu_params import DEFAULT_CALIBRATION, Calibration, engine_of, with_engine
-from tritium.analysis.memory import MemoryNeed, memory_needed
+from tritium.sim.memory import MemoryNeed, memory_needed
 from tritium.errors import SpecError, TritiumError
 from tritium.sim.energy import ENERGY_COMPONENTS
 from tritium.sim.simulate import SimResult
@@ -485,7 +485,7 @@ context, allocator and fragmentation."""
 
 
 def _memory_needed(ctx: _Context, trace: pd.DataFrame) -> MemoryNeed:
-    """What the GPUs' memory must hold (:func:`tritium.analysis.memory.memory_needed`): the
+    """What the GPUs' memory must hold (:func:`tritium.sim.memory.memory_needed`): the
     weights in the kernel's format, the embedding table (a tied LM head in the same dtype
     reads it and is not held twice), the final KV cache at the trace's KV dtype, the largest
     op's input and output, and the runtime reserve."""

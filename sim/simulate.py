@@ -22,7 +22,8 @@ from tritium.sim.energy import ENERGY_COMPONENTS, area_breakdown, op_energy, sta
 from tritium.sim.tech import arithmetic_energy_ratio, tech
 from tritium.sim.engine import OpTiming, chunk_count, schedule_block
 from tritium.sim.tracefacts import StepRun, TraceFacts, block_plan, trace_facts
-from tritium.sim.mapping import DEFAULT_OBJECTIVE, OpCost, check_objective, map_op
+from tritium.sim.mapping import DEFAULT_OBJECTIVE, check_objective, map_op
+from tritium.sim.memory import MemoryNeed, memory_needed
 from tritium.sim.work import Placement, dram_cycles, placement_for
 
 __all__ = ["SimResult", "simulate", "write_result", "context_warning", "OP_COLUMNS"]
@@ -57,8 +58,8 @@ class SimResult:
             TLU's energy plus the SRAM reads and writes of the ternary linears' mappings:
             delivering weights and activations to the trees) and end_to_end_ratio (that over
             all the chip's energy: memory, attention, vector ops, leakage);
-            memory_needed_bytes (weights plus the final KV cache, a lower bound on
-            what DRAM must hold) and memory_capacity_bytes (the DRAM of all chips):
+            memory_needed_bytes (:func:`chip_memory_needed`: weights, embedding table, final
+            KV cache, peak activations and a runtime reserve) and memory_capacity_bytes (the DRAM of all chips):
             where needed exceeds capacity the figures assume it fitted (see notes).
         area_mm2: area by component for one chip, mm^2 (``total`` included).
         chip: the chip's name; model: the trace's model; scenario: batch, prefill, decode.
@@ -120,7 +121,8 @@ def simulate(
     ops = _op_table(chip, facts, works, timings, scaling)
     block_cycles = _compose(chip, facts, timings, progress)
     totals = _totals(chip, facts, ops, block_cycles, scaling, attrs)
-    totals["memory_needed_bytes"] = int(placement.ternary_weight_bytes + facts.other_weight_bytes + facts.kv_bytes)
+    memory = chip_memory_needed(chip, placement, facts)
+    totals["memory_needed_bytes"] = int(round(memory.total_bytes))
     totals["memory_capacity_bytes"] = int(chip.dram.capacity_bytes * chip.chips)
     spilled_distinct = np.array([w.unit != "dma" and w.dram_write_bytes > 0 for w in works], dtype=bool)
     spilled = int(np.count_nonzero(spilled_distinct[facts.codes])) if len(works) else 0
@@ -161,14 +163,31 @@ def context_warning(attrs: dict) -> str:
             f"trained context{within}; the figures extrapolate a model beyond what it was trained for")
 
 
+RUNTIME_RESERVE_FRACTION = 0.10
+"""DRAM a chip's runtime keeps for itself: the same 10% the GPU model reserves (vLLM's default
+``gpu_memory_utilization = 0.9``), so both sides hold models by the same rule."""
+
+
+def chip_memory_needed(chip: Chip, placement: Placement, facts: TraceFacts) -> MemoryNeed:
+    """What the chips' DRAM must hold (:func:`tritium.sim.memory.memory_needed`), by the GPU
+    model's accounting: the ternary weights at the chip's encoding and the other weights, the
+    embedding table (a tied LM head held once), the final KV cache at the trace's KV dtype, the
+    largest op's input and output, and :data:`RUNTIME_RESERVE_FRACTION` of the DRAM."""
+    return memory_needed(weight_bytes=placement.ternary_weight_bytes + facts.held_weight_bytes,
+                         embedding_bytes=facts.embedding_table_bytes, kv_cache_bytes=facts.kv_bytes,
+                         activation_bytes=facts.peak_act_bytes,
+                         reserve_bytes=RUNTIME_RESERVE_FRACTION * chip.dram_capacity_bytes)
+
+
 def _dram_capacity_note(needed_bytes: int, have: int) -> str:
-    """Whether the chips' DRAM (``have`` bytes, all chips) holds the weights and the final KV
-    cache (``needed_bytes``, a lower bound). The simulator does not model paging, so a model
-    that does not fit is noted, not refused: its figures are those of a chip with enough DRAM."""
+    """Whether the chips' DRAM (``have`` bytes, all chips) holds what :func:`chip_memory_needed`
+    counts (``needed_bytes``). The simulator does not model paging, so a model that does not fit
+    is noted, not refused: its figures are those of a chip with enough DRAM."""
     if needed_bytes > have:
-        return (f"DRAM too small: the weights and KV cache need at least {needed_bytes / 2**30:.2f} GiB, "
-                f"the DRAM holds {have / 2**30:.2f} GiB (figures assume it fits)")
-    return f"DRAM holds the weights and KV cache: at least {needed_bytes / 2**30:.2f} of {have / 2**30:.2f} GiB"
+        return (f"DRAM too small: the weights, embedding, KV cache, activations and a 10% runtime reserve need "
+                f"{needed_bytes / 2**30:.2f} GiB, the DRAM holds {have / 2**30:.2f} GiB (figures assume it fits)")
+    return (f"DRAM holds the weights, embedding, KV cache, activations and a 10% runtime reserve: "
+            f"{needed_bytes / 2**30:.2f} of {have / 2**30:.2f} GiB")
 
 
 def _op_costs(chip: Chip, placement: Placement, trace: pd.DataFrame, objective: str = DEFAULT_OBJECTIVE,

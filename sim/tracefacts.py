@@ -63,6 +63,9 @@ class TraceFacts:
         other_weight_bytes: bytes of the high-precision weights one forward pass reads (the
             first block's non-ternary rows: LM head, FP linears, norm gains; a lower bound on
             what DRAM holds besides the ternary weights, as an untied embedding table is not read whole).
+        held_weight_bytes: the high-precision weights memory holds besides the embedding table (an
+            LM head tied to it, in its dtype, is the table). embedding_table_bytes: vocabulary x
+            hidden at the embedding's dtype. peak_act_bytes: the largest op's input plus output of one step.
         codes: each row's distinct-op code (rows with equal signatures, and equally
             row-parallel, share one); rows: the first row of each code, as a namedtuple.
         steps, macs, act_bytes: per-row steps, MACs and activation bytes in + out.
@@ -76,6 +79,9 @@ class TraceFacts:
     ternary_weights: float
     kv_bytes: int
     other_weight_bytes: int
+    held_weight_bytes: int
+    embedding_table_bytes: int
+    peak_act_bytes: int
     codes: np.ndarray
     rows: tuple
     steps: np.ndarray
@@ -161,6 +167,10 @@ def _work_out(raw: pd.DataFrame) -> TraceFacts:
         ternary_weights=float((first_ternary.k * first_ternary.n).sum()),
         kv_bytes=int(trace.kv_write_bytes.sum()),
         other_weight_bytes=int((first_others.weight_bytes // first_others.steps).sum()),
+        held_weight_bytes=_held_weight_bytes(first_others),
+        embedding_table_bytes=_embedding_table_bytes(first_block),
+        peak_act_bytes=int(((trace.act_in_bytes + trace.act_out_bytes) // trace.steps.clip(lower=1)).max())
+        if len(trace) else 0,
         codes=_frozen(codes),
         rows=tuple(trace.iloc[first_rows].itertuples(index=False)),
         steps=_frozen(trace.steps.to_numpy()),
@@ -171,6 +181,32 @@ def _work_out(raw: pd.DataFrame) -> TraceFacts:
         decode_blocks=tuple(sorted(set(trace.block[trace.phase == "decode"]))),
         ternary_macs=float(trace.macs[trace.kind == "ternary_linear"].sum()),
     )
+
+
+_DTYPE_BYTES = {"int8": 1, "fp8": 1, "bf16": 2, "fp16": 2, "fp32": 4}
+
+
+def _embedding_table_bytes(first_block: pd.DataFrame) -> int:
+    """The embedding table (vocabulary x hidden at its dtype), from the embedding row's width and
+    the LM head's outputs; 0 without both (a SCALE-Sim topology)."""
+    embed = first_block[first_block.kind == "embedding"]
+    head = first_block[first_block.op == "lm_head"]
+    if not len(embed) or not len(head):
+        return 0
+    return int(head.n.iloc[0]) * int(embed.n.iloc[0]) * _DTYPE_BYTES.get(str(embed.weight_dtype.iloc[0]), 2)
+
+
+def _held_weight_bytes(first_others: pd.DataFrame) -> int:
+    """High-precision weights memory holds besides the embedding table: every non-ternary row's
+    weights of one pass, without the embedding rows it gathers and without an LM head tied to the
+    embedding table in the table's dtype (it is that table)."""
+    others = first_others[first_others.kind != "embedding"]
+    embed_dtype = first_others.weight_dtype[first_others.kind == "embedding"]
+    tied = (others.op == "lm_head") & (others.weight_name == "embed_tokens")
+    if len(embed_dtype):
+        tied &= others.weight_dtype == embed_dtype.iloc[0]
+    kept = others[~tied]
+    return int((kept.weight_bytes // kept.steps).sum())
 
 
 def _frozen(values: np.ndarray) -> np.ndarray:
