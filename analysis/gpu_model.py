@@ -474,6 +474,7 @@ def _totals(ctx: _Context, trace: pd.DataFrame, ops: pd.DataFrame, static_j: flo
         "fp16_matmul_arithmetic_j": nan,
         "tlu_arithmetic_ratio": nan,
         "tlu_with_operands_ratio": nan,
+        "dram_background_j": nan,  # the HBM's standby power is inside the GPU's measured idle power
         "end_to_end_ratio": nan,
     }
 

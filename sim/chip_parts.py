@@ -402,7 +402,11 @@ class DramSpec:
             channel for (LP)DDR, an x32 device for GDDR, a stack for HBM), >= 1.
         channel_bandwidth_gb_s: peak bandwidth of one channel, GB/s (10**9 bytes/s),
             > 0 and at most twice the type's fastest published figure.
-        energy_pj_per_bit: access energy including I/O, pJ per bit moved, > 0.
+        energy_pj_per_bit: dynamic access energy including I/O, pJ per bit moved: 0 (the
+            default) takes it from the DRAM model (:mod:`tritium.sim.dram`: activations,
+            core reads and writes and I/O for each op's access pattern, with background and
+            refresh power over the whole run); a number > 0 (at most 1000) overrides the
+            dynamic part for a part the user has figures for.
         latency_ns: unloaded read latency, ns, > 0.
         capacity_gib: capacity attached to the chip, GiB, > 0.
     """
@@ -410,7 +414,7 @@ class DramSpec:
     type: str
     channels: int
     channel_bandwidth_gb_s: float
-    energy_pj_per_bit: float
+    energy_pj_per_bit: float = 0.0
     latency_ns: float
     capacity_gib: float
 
@@ -418,7 +422,8 @@ class DramSpec:
         check_choice("type", self.type, DRAM_TYPES)
         check_int("channels", self.channels, lo=1, hi=64)
         _number(self, "channel_bandwidth_gb_s")
-        _number(self, "energy_pj_per_bit", hi=1000)
+        check_float("energy_pj_per_bit", self.energy_pj_per_bit, lo=0, hi=1000)
+        object.__setattr__(self, "energy_pj_per_bit", float(self.energy_pj_per_bit))
         _number(self, "latency_ns", hi=100_000)
         _number(self, "capacity_gib", hi=65536)
         info = DRAM_TYPES[self.type]

@@ -15,7 +15,10 @@ x time. Area = the chip's parts built from the same table. What each count means
   (:func:`tritium.sim.mapping.precision_passes`); the vector unit does MACs (when the
   chip has no MAC array) and elementary ops at FP16/FP32 cost.
 - SRAM: bits read and written, at the energy of one bank's macro size.
-- DRAM and link: bits moved times the chip's pJ/bit.
+- DRAM: each op's traffic by access pattern times the DRAM model's pJ/bit for that
+  pattern (:mod:`tritium.sim.dram`; or the chip's own ``dram.energy_pj_per_bit``), and
+  the DRAM's background and refresh power over the whole run (:func:`dram_background_w`).
+- Link: bits sent times the link's pJ/bit.
 - Static: leakage of logic area and SRAM bits, for the whole composed run time.
 
 Control logic, the network on chip and the DMA engines' own logic are not
@@ -31,7 +34,8 @@ from tritium.sim.chip import Chip
 from tritium.sim.chip_parts import TluSpec
 from tritium.sim.tech import TechTable, tech
 
-__all__ = ["ENERGY_COMPONENTS", "EnergyModel", "energy_model", "op_energy", "static_power_w", "area_breakdown",
+__all__ = ["ENERGY_COMPONENTS", "EnergyModel", "energy_model", "op_energy", "static_power_w", "dram_background_w",
+           "area_breakdown",
            "tlu_register_bits", "tree_area_parts_um2", "tree_area_um2", "SIGN_SELECT_AREA_GATES_PER_BIT"]
 
 ENERGY_COMPONENTS = ("tlu", "attention", "vector", "sram", "dram", "link")
@@ -128,7 +132,6 @@ class EnergyModel:
     vector_op: float
     sram_read_per_byte: tuple[float, float, float]  # weight, act, kv buffers
     sram_write_per_byte: tuple[float, float, float]
-    dram_per_byte: float
     link_per_byte: float
     on_vector: bool
 
@@ -148,7 +151,6 @@ def energy_model(chip: Chip, scaling: str) -> EnergyModel:
         vector_op=_vector_op_pj(t, chip),
         sram_read_per_byte=tuple(8 * t.sram_read_pj_per_bit(b.capacity_kib / b.banks) for b in bufs),
         sram_write_per_byte=tuple(8 * t.sram_write_pj_per_bit(b.capacity_kib / b.banks) for b in bufs),
-        dram_per_byte=8 * chip.dram.energy_pj_per_bit,
         link_per_byte=8 * chip.link.energy_pj_per_bit * chip.chips if chip.link else 0.0,
         on_vector=chip.attention.unit == "vector",
     )
@@ -173,7 +175,7 @@ def op_energy(chip: Chip, work, scaling: str) -> dict[str, float]:
         "attention": 0.0 if e.on_vector else mac_pj * _PJ,
         "vector": (work.vector_ops * e.vector_op + (mac_pj if e.on_vector else 0.0)) * _PJ,
         "sram": sram_pj * _PJ,
-        "dram": (work.dram_read_bytes + work.dram_write_bytes) * e.dram_per_byte * _PJ,
+        "dram": work.dram_pj * _PJ,
         "link": work.link_bytes * e.link_per_byte * _PJ,
     }
 
@@ -201,6 +203,15 @@ def area_breakdown(chip: Chip, scaling: str) -> dict[str, float]:
     area["link_phy"] = t.link_phy_mm2(chip.link.bandwidth_gb_s) if chip.link else 0.0
     area["total"] = sum(area.values())
     return area
+
+
+def dram_background_w(chip: Chip) -> float:
+    """Background (standby) and refresh power of the DRAM of all chips, watts: paid over the whole
+    run, idle included (:func:`tritium.sim.dram.dram_energy_j` over one second)."""
+    from tritium.sim.dram import dram_energy_j
+
+    one = dram_energy_j(chip.dram.type, 0, 0, 1.0, chip.dram.channels, "stream", chip.dram.capacity_gib)
+    return (one["background"] + one["refresh"]) * chip.chips
 
 
 def static_power_w(chip: Chip, scaling: str) -> float:

@@ -58,6 +58,7 @@ from tritium.sim.chip import Chip
 from tritium.sim.chip_parts import TluSpec
 from tritium.sim.collectives import collective
 from tritium.sim.cycles import expected_skip_slices, mac_array_cycles, vector_cycles
+from tritium.sim.dram import effective_pj_per_bit, sustained_bandwidth_fraction
 from tritium.sim.energy import energy_model
 from tritium.sim.work import ROW_PARALLEL, Placement, dram_cycles
 
@@ -242,6 +243,9 @@ class OpCost:
         sram_read_bytes, sram_write_bytes: per buffer ("weight", "act", "kv"), bytes, all cores.
         link_bytes: bytes each chip sends over the chip-to-chip links.
         link_cycles: cycles of the collective that ends the op (:mod:`tritium.sim.collectives`).
+        dram_read_fraction, dram_write_fraction: the share of the DRAM's peak bandwidth the op's
+            reads and writes sustain for their access patterns (:mod:`tritium.sim.dram`).
+        dram_pj: dynamic DRAM energy of the op's traffic, pJ.
         tlu_active_inputs: sign-select inputs that toggle (non-gated weights x tokens).
         tlu_inputs: all sign-select inputs fed (including zero-padding of the last slice).
         tlu_acc_updates: accumulator additions.
@@ -276,6 +280,9 @@ class OpCost:
     n_tile: int = 0
     order: str = ""
     link_cycles: int = 0
+    dram_read_fraction: float = 1.0
+    dram_write_fraction: float = 1.0
+    dram_pj: float = 0.0
 
     @property
     def port_stall_cycles(self) -> int:
@@ -294,9 +301,61 @@ def _port_cycles(chip: Chip, reads: dict, writes: dict) -> float:
                for b in ("weight", "act", "kv"))
 
 
-def _traffic_pj(chip: Chip, scaling: str, reads: dict, writes: dict, dram_bytes: float) -> float:
+class _Dram:
+    """DRAM traffic of one op by access pattern (:mod:`tritium.sim.dram`): ``stream`` for weights
+    streamed in order, ``kv`` for KV-cache pages and embedding rows, ``mixed`` for activation
+    tiles spilled and read back (reads and writes interleaved)."""
+
+    __slots__ = ("reads", "writes")
+
+    def __init__(self) -> None:
+        self.reads = {"stream": 0.0, "kv": 0.0, "mixed": 0.0}
+        self.writes = {"stream": 0.0, "kv": 0.0, "mixed": 0.0}
+
+    def scaled(self, k: float) -> "_Dram":
+        out = _Dram()
+        out.reads = {p: v * k for p, v in self.reads.items()}
+        out.writes = {p: v * k for p, v in self.writes.items()}
+        return out
+
+    @property
+    def read_bytes(self) -> float:
+        return sum(self.reads.values())
+
+    @property
+    def write_bytes(self) -> float:
+        return sum(self.writes.values())
+
+
+def _fraction(chip: Chip, by_pattern: dict) -> float:
+    """The sustained share of peak bandwidth for this mix of patterns (time-weighted), 1 if empty."""
+    total = sum(by_pattern.values())
+    if total <= 0:
+        return 1.0
+    dram_type = chip.dram.type
+    return total / sum(v / sustained_bandwidth_fraction(dram_type, p) for p, v in by_pattern.items() if v)
+
+
+def _dram_pj(chip: Chip, dram: _Dram) -> float:
+    """Dynamic DRAM energy of the traffic, pJ: the chip's override per bit, else the DRAM model's
+    figure for each pattern (activation, core access and I/O)."""
+    override = chip.dram.energy_pj_per_bit
+    pj = 0.0
+    for p in ("stream", "kv", "mixed"):
+        moved = dram.reads[p] + dram.writes[p]
+        if moved:
+            pj += moved * 8 * (override or effective_pj_per_bit(chip.dram.type, p))
+    return pj
+
+
+def _dram_time(chip: Chip, dram: _Dram) -> int:
+    return (dram_cycles(chip, math.ceil(dram.read_bytes), _fraction(chip, dram.reads))
+            + dram_cycles(chip, math.ceil(dram.write_bytes), _fraction(chip, dram.writes)))
+
+
+def _traffic_pj(chip: Chip, scaling: str, reads: dict, writes: dict, dram: _Dram) -> float:
     e = energy_model(chip, scaling)
-    pj = dram_bytes * e.dram_per_byte
+    pj = _dram_pj(chip, dram)
     for i, b in enumerate(("weight", "act", "kv")):
         pj += reads[b] * e.sram_read_per_byte[i] + writes[b] * e.sram_write_per_byte[i]
     return pj
@@ -330,14 +389,18 @@ def map_op(chip: Chip, placement: Placement, row, *, objective: str = DEFAULT_OB
     elif kind == "embedding":
         r, w = _buffers()
         w["act"] = row.act_out_bytes
-        cost = _finish("dma", 0, 0, row.weight_bytes, 0, r, w, mapping="gather rows from DRAM")
+        dram = _Dram()
+        dram.reads["kv"] = row.weight_bytes  # whole rows of the table, scattered like KV pages
+        cost = _finish(chip, "dma", 0, 0, dram, r, w, mapping="gather rows from DRAM")
     elif kind == "kv_write":
         r, w = _buffers()
         if placement.kv_resident:
             w["kv"] = row.kv_write_bytes
-            cost = _finish("dma", 0, 0, 0, 0, r, w, mapping="append to the KV buffer")
+            cost = _finish(chip, "dma", 0, 0, _Dram(), r, w, mapping="append to the KV buffer")
         else:
-            cost = _finish("dma", 0, 0, 0, row.kv_write_bytes, r, w, mapping="append to the KV cache in DRAM")
+            dram = _Dram()
+            dram.writes["kv"] = row.kv_write_bytes
+            cost = _finish(chip, "dma", 0, 0, dram, r, w, mapping="append to the KV cache in DRAM")
     else:  # validate_trace admits only known kinds
         raise AssertionError(f"unhandled op kind {kind!r}")
     if chip.chips > 1 and row.op in ROW_PARALLEL:
@@ -360,11 +423,14 @@ def _with_collective(chip: Chip, row, cost: OpCost) -> OpCost:
     return OpCost(**fields)
 
 
-def _finish(unit, unit_cycles, cycles, dram_r, dram_w, reads, writes, **events) -> OpCost:
-    """An :class:`OpCost` with whole-byte counts (buffers keep float sums until here)."""
+def _finish(chip: Chip, unit, unit_cycles, cycles, dram: _Dram, reads, writes, **events) -> OpCost:
+    """An :class:`OpCost` with whole-byte counts (buffers keep float sums until here) and the
+    DRAM traffic's sustained bandwidth shares and dynamic energy from its access patterns."""
     return OpCost(
         unit=unit, unit_cycles=int(unit_cycles), compute_cycles=int(max(cycles, unit_cycles)),
-        dram_read_bytes=int(math.ceil(dram_r)), dram_write_bytes=int(math.ceil(dram_w)),
+        dram_read_bytes=int(math.ceil(dram.read_bytes)), dram_write_bytes=int(math.ceil(dram.write_bytes)),
+        dram_read_fraction=_fraction(chip, dram.reads), dram_write_fraction=_fraction(chip, dram.writes),
+        dram_pj=_dram_pj(chip, dram),
         sram_read_bytes={b: int(math.ceil(v)) for b, v in reads.items()},
         sram_write_bytes={b: int(math.ceil(v)) for b, v in writes.items()},
         link_bytes=0,
@@ -513,14 +579,14 @@ def _ternary(chip: Chip, placement: Placement, key: _TernaryKey, objective: str,
                 reads["act"] = slice_reads * slice_bits / 8 + dram_w  # + outputs read out by the DMA
                 writes["act"] = out_b + in_dram  # drained (dequantized) outputs + staged inputs
                 writes["weight"] = w_dram  # streamed weights staged in the weight buffer
-                dram_r = w_dram + in_dram
+                dram = _Dram()
+                dram.reads["stream"], dram.reads["mixed"], dram.writes["mixed"] = w_dram, in_dram, dram_w
                 cycles = max(sched_cycles, math.ceil(_port_cycles(chip, reads, writes)))
-                dram_time = dram_cycles(chip, math.ceil(dram_r)) + dram_cycles(chip, math.ceil(dram_w))
-                pj = _traffic_pj(chip, scaling, reads, writes, dram_r + dram_w)
-                payload = (block, order, m_tile, n_tile, cycles, reads, writes, dram_r, dram_w)
-                candidates.append((max(cycles, dram_time), pj, payload))
+                pj = _traffic_pj(chip, scaling, reads, writes, dram)
+                payload = (block, order, m_tile, n_tile, cycles, reads, writes, dram)
+                candidates.append((max(cycles, _dram_time(chip, dram)), pj, payload))
     _, _, best = _pick(candidates, objective)
-    block, order, m_tile, n_tile, cycles, reads, writes, dram_r, dram_w = best
+    block, order, m_tile, n_tile, cycles, reads, writes, dram = best
     unit_cycles = math.ceil(per_core * slices * m) + depth
     dense_slices = -(-k // tlu.width)
     toggling = k if tlu.zero_handling == "none" else density * k
@@ -537,7 +603,7 @@ def _ternary(chip: Chip, placement: Placement, key: _TernaryKey, objective: str,
                  f"m_tile {m_tile}, n_tile {n_tile}" + (", skip" if skip else "")),
     )
     scale = lambda d: {b: v * steps for b, v in d.items()}  # noqa: E731
-    return _finish("tlu", unit_cycles * steps, cycles * steps, dram_r * steps, dram_w * steps, scale(reads),
+    return _finish(chip, "tlu", unit_cycles * steps, cycles * steps, dram.scaled(steps), scale(reads),
                    scale(writes), **events)
 
 
@@ -606,21 +672,21 @@ def _mac_op(chip: Chip, placement: Placement, row, objective: str, scaling: str)
     cores = chip.total_cores
     unit = "attention" if chip.attention.unit == "mac_array" else "vector"
     reads, writes = _buffers()
-    dram_r = dram_w = 0.0
+    dram = _Dram()
     vector_extra = 0
     act_cap = chip.sram.act.capacity_bytes
     if kind == "linear":
         passes = _passes(chip, row.weight_dtype, row.act_dtype)
         unit_cycles = _mac_unit_cycles(chip, row, row.k, row.n, None, passes) * row.steps
-        dram_r += row.weight_bytes  # high-precision weights stream from DRAM, each read once
+        dram.reads["stream"] += row.weight_bytes  # high-precision weights stream from DRAM, each read once
         writes["weight"] += row.weight_bytes
         reads["weight"] += row.weight_bytes
         fits = (row.act_in_bytes + row.act_out_bytes / cores) <= act_cap * row.steps
         reads["act"] += row.act_in_bytes
         writes["act"] += row.act_out_bytes
         if not fits:
-            dram_r += row.act_in_bytes
-            dram_w += row.act_out_bytes
+            dram.reads["mixed"] += row.act_in_bytes
+            dram.writes["mixed"] += row.act_out_bytes
             writes["act"] += row.act_in_bytes
             reads["act"] += row.act_out_bytes
         mapping = f"output-stationary, weights streamed once, {passes} pass{'es' if passes > 1 else ''}"
@@ -655,10 +721,10 @@ def _mac_op(chip: Chip, placement: Placement, row, objective: str, scaling: str)
                 writes["act"] += own
             if not fits:
                 if kind == "attn_qk":
-                    dram_r += own
+                    dram.reads["mixed"] += own
                     writes["act"] += own
                 else:
-                    dram_w += own
+                    dram.writes["mixed"] += own
                     reads["act"] += own
             if kind == "attn_pv":
                 bc = _key_block(chip)
@@ -675,8 +741,8 @@ def _mac_op(chip: Chip, placement: Placement, row, objective: str, scaling: str)
             reads["act"] += row.act_in_bytes
             writes["act"] += row.act_out_bytes
             if not fits:
-                dram_r += row.act_in_bytes
-                dram_w += row.act_out_bytes
+                dram.reads["mixed"] += row.act_in_bytes
+                dram.writes["mixed"] += row.act_out_bytes
                 writes["act"] += row.act_in_bytes
                 reads["act"] += row.act_out_bytes
             mapping = f"unfused attention{'' if fits else ', scores through DRAM'}, {passes} pass" + (
@@ -684,12 +750,12 @@ def _mac_op(chip: Chip, placement: Placement, row, objective: str, scaling: str)
         if placement.kv_resident:
             reads["kv"] += kv_read
         else:
-            dram_r += kv_read
+            dram.reads["kv"] += kv_read
             writes["kv"] += kv_read  # staged through the KV buffer
             reads["kv"] += kv_read
     rescale_cycles = math.ceil(vector_extra / (chip.vector.lanes * cores)) if vector_extra else 0
     cycles = max(unit_cycles + rescale_cycles, math.ceil(_port_cycles(chip, reads, writes)))
-    return _finish(unit, unit_cycles + rescale_cycles, cycles, dram_r, dram_w, reads, writes, macs=row.macs,
+    return _finish(chip, unit, unit_cycles + rescale_cycles, cycles, dram, reads, writes, macs=row.macs,
                    mac_passes=row.macs * passes, vector_ops=vector_extra, mapping=mapping)
 
 
@@ -705,7 +771,7 @@ def _vector_op(chip: Chip, row) -> OpCost:
     copies = chip.chips if chip.chips > 1 and row.op in TP_REPLICATED else 1
     cores = chip.total_cores // copies  # the cores that share one copy of the work
     reads, writes = _buffers()
-    dram_r = dram_w = 0.0
+    dram = _Dram()
     unit_cycles = vector_cycles(chip.vector, row.kind, row.elements, cores=cores)
     vops = math.ceil(unit_cycles * chip.vector.lanes * cores) * copies
     if copies > 1:
@@ -715,21 +781,21 @@ def _vector_op(chip: Chip, row) -> OpCost:
         reads["act"] += row.act_in_bytes
         writes["act"] += row.act_out_bytes
         cycles = max(unit_cycles, math.ceil(_port_cycles(chip, reads, writes)))
-        return _finish("vector", unit_cycles, cycles, 0, 0, reads, writes, vector_ops=vops,
+        return _finish(chip, "vector", unit_cycles, cycles, dram, reads, writes, vector_ops=vops,
                        mapping="fused attention: score tiles in SRAM")
     if row.kind == "dequantize" and row.act_dtype == "int32":
         # fused into the TLU's accumulator drain: the scaling happens on the way out, no SRAM round trip
-        return _finish("vector", unit_cycles, unit_cycles, 0, 0, reads, writes, vector_ops=vops,
+        return _finish(chip, "vector", unit_cycles, unit_cycles, dram, reads, writes, vector_ops=vops,
                        mapping="fused into the accumulator drain")
     reads["weight"] += row.weight_bytes  # norm gains
     reads["act"] += row.act_in_bytes
     writes["act"] += row.act_out_bytes
     fits = (row.act_in_bytes + row.act_out_bytes) / chip.total_cores <= chip.sram.act.capacity_bytes * row.steps
     if not fits:
-        dram_r += row.act_in_bytes
-        dram_w += row.act_out_bytes
+        dram.reads["mixed"] += row.act_in_bytes
+        dram.writes["mixed"] += row.act_out_bytes
         writes["act"] += row.act_in_bytes
         reads["act"] += row.act_out_bytes
     cycles = max(unit_cycles, math.ceil(_port_cycles(chip, reads, writes)))
-    return _finish("vector", unit_cycles, cycles, dram_r, dram_w, reads, writes, vector_ops=vops,
+    return _finish(chip, "vector", unit_cycles, cycles, dram, reads, writes, vector_ops=vops,
                    mapping="streamed through the activation buffer" if fits else "streamed from and to DRAM")

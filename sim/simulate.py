@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from tritium.sim.chip import Chip, load_chip
-from tritium.sim.energy import ENERGY_COMPONENTS, area_breakdown, op_energy, static_power_w
+from tritium.sim.energy import ENERGY_COMPONENTS, area_breakdown, dram_background_w, op_energy, static_power_w
 from tritium.sim.tech import arithmetic_energy_ratio, tech
 from tritium.sim.engine import OpTiming, chunk_count, schedule_block
 from tritium.sim.tracefacts import StepRun, TraceFacts, block_plan, trace_facts
@@ -49,7 +49,8 @@ class SimResult:
         totals: time_to_first_token_s, time_per_output_token_s, tokens_per_s
             (generated tokens per second over the decode phase), total_s, energy_j,
             joules_per_token (all energy over generated tokens), average_power_w,
-            energy_<component>_j, dram_bytes, sram_bytes, link_bytes, and the seed's
+            energy_<component>_j (the DRAM's includes its background and refresh power over the
+            whole run, also given alone as dram_background_j), dram_bytes, sram_bytes, link_bytes, and the seed's
             headline beside what survives of it: seed_arithmetic_ratio (one FP16
             multiply-add over one INT8 add at this node, 71.4 at 7 nm with "bitnet"
             scaling), fp16_matmul_arithmetic_j (the ternary linears' MACs at FP16
@@ -205,8 +206,8 @@ def _distinct_costs(chip: Chip, placement: Placement, facts: TraceFacts, objecti
     for row in facts.rows:
         work = map_op(chip, placement, row, objective=objective, scaling=scaling)
         steps = row.steps
-        dram_in = dram_cycles(chip, math.ceil(work.dram_read_bytes / steps))
-        dram_out = dram_cycles(chip, math.ceil(work.dram_write_bytes / steps))
+        dram_in = dram_cycles(chip, math.ceil(work.dram_read_bytes / steps), work.dram_read_fraction)
+        dram_out = dram_cycles(chip, math.ceil(work.dram_write_bytes / steps), work.dram_write_fraction)
         link = _ceil_div(work.link_cycles, steps)
         dram_bytes = work.dram_read_bytes + work.dram_write_bytes
         timing = OpTiming(work.unit, _ceil_div(work.compute_cycles, steps), dram_in,
@@ -331,6 +332,8 @@ def _totals(chip: Chip, facts: TraceFacts, ops: pd.DataFrame, block_cycles: dict
     generated = batch * decode_steps
     static_w = static_power_w(chip, scaling)
     dynamic = {c: float(ops[f"energy_{c}_j"].sum()) for c in ENERGY_COMPONENTS if c != "static"}
+    dram_idle_j = dram_background_w(chip) * total_s  # background and refresh over the whole run
+    dynamic["dram"] += dram_idle_j
     dynamic["static"] = static_w * total_s
     energy = sum(dynamic.values())
     # The seed's headline (arithmetic only) beside what survives on this chip
@@ -348,6 +351,7 @@ def _totals(chip: Chip, facts: TraceFacts, ops: pd.DataFrame, block_cycles: dict
         "average_power_w": energy / total_s if total_s > 0 else float("nan"),
         **{f"energy_{c}_j": v for c, v in dynamic.items()},
         "dram_bytes": int(ops.dram_bytes.sum()),
+        "dram_background_j": dram_idle_j,
         "sram_bytes": int(ops.sram_bytes.sum()),
         "link_bytes": int(ops.link_bytes.sum()),
         "seed_arithmetic_ratio": arithmetic_energy_ratio(chip.node_nm, scaling),

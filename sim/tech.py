@@ -479,9 +479,13 @@ def arithmetic_energy_ratio(node_nm: int = 7, scaling: str = DEFAULT_SCALING) ->
 
 
 def dram_pj_per_bit(dram_type: str) -> float:
-    """Default DRAM access energy including I/O, pJ per bit moved, for a key of ``DRAM_TYPES``."""
+    """DRAM access energy of a streamed read including I/O, pJ per bit moved, for a key of
+    ``DRAM_TYPES``: :func:`tritium.sim.dram.effective_pj_per_bit` (one table per fact:
+    ``sim/dram_data.toml``)."""
+    from tritium.sim.dram import effective_pj_per_bit
+
     check_choice("dram_type", dram_type, DRAM_TYPES)
-    return _num("dram_energy", dram_type, "pj_per_bit")
+    return effective_pj_per_bit(dram_type, "stream")
 
 
 @functools.cache
@@ -519,5 +523,6 @@ def _sources(node_nm: int, scaling: str) -> dict[str, str]:
     out["link_phy_mm2"] = _src("link_phy")
     for name in DRAM_TYPES:
         out[f"dram_phy_mm2[{name}]"] = _src("dram_phy", name)
-        out[f"dram_pj_per_bit[{name}]"] = _src("dram_energy", name)
+        out[f"dram_pj_per_bit[{name}]"] = ("the DRAM model (sim/dram.py) from sim/dram_data.toml, whose every "
+                                           "figure names its source")
     return out

@@ -60,12 +60,14 @@ def placement_for(chip: Chip, ternary_weights: float, kv_bytes: int) -> Placemen
     )
 
 
-def dram_cycles(chip: Chip, nbytes: int) -> int:
+def dram_cycles(chip: Chip, nbytes: int, fraction: float = 1.0) -> int:
     """Cycles to move ``nbytes`` between DRAM and SRAM, all chips streaming their share.
 
-    Bandwidth is the chips' DRAM bandwidth together; each transfer pays the DRAM
+    Bandwidth is the chips' DRAM bandwidth together times ``fraction``, the share of peak
+    the transfer's access pattern sustains (refresh, row misses, read/write turnaround:
+    :func:`tritium.sim.dram.sustained_bandwidth_fraction`); each transfer pays the DRAM
     latency and the DMA setup once, and moves whole bursts.
     """
-    bytes_per_cycle = chip.dram.bandwidth_gb_s * 1e9 * chip.chips / chip.clock_hz
+    bytes_per_cycle = chip.dram.bandwidth_gb_s * 1e9 * chip.chips * fraction / chip.clock_hz
     latency = math.ceil(chip.dram.latency_ns * chip.clock_mhz / 1e3) + chip.dma.setup_cycles
     return transfer_cycles(nbytes, bytes_per_cycle, burst_bytes=chip.dma.burst_bytes, latency_cycles=latency)

@@ -44,8 +44,8 @@ Any scalar field of the chip may be varied by its dotted key (``node_nm``, ``cor
 ``description``. Two keys do more than set one field:
 
 - ``dram.type``: also sets ``dram.channel_bandwidth_gb_s`` to the type's fastest published
-  per-channel figure (:data:`~tritium.sim.DRAM_TYPES`) and ``dram.energy_pj_per_bit`` to the
-  type's default (:func:`tritium.sim.tech.dram_pj_per_bit`), unless those are varied too.
+  per-channel figure (:data:`~tritium.sim.DRAM_TYPES`) and ``dram.energy_pj_per_bit`` to 0, the
+  DRAM model's figures for that type (:mod:`tritium.sim.dram`), unless those are varied too.
 - ``attention.size``: a square MAC array of that side (``mac_rows = mac_cols = size``);
   0 puts attention on the vector unit.
 - ``dram.gib_per_channel``: ``dram.capacity_gib`` = channels x this (16 for an HBM3 stack,

@@ -206,7 +206,7 @@ def test_unknown_key_names_the_dotted_key_and_the_allowed_keys(tmp_path, key, al
         ("dram.channel_bandwidth_gb_s", 409.6, "dram.channel_bandwidth_gb_s = 409.6: must be a number > 0 and "
                                                "<= 102.4 for LPDDR5 (twice the fastest published 51.2 GB/s "
                                                "per 64-bit channel)"),
-        ("dram.energy_pj_per_bit", 0, "dram.energy_pj_per_bit = 0.0: must be a number > 0"),
+        ("dram.energy_pj_per_bit", -1, "dram.energy_pj_per_bit = -1.0: must be a number from 0 to 1000"),
         ("dram.latency_ns", "fast", "dram.latency_ns = 'fast': must be a number"),
         ("dram.capacity_gib", -8, "dram.capacity_gib = -8.0: must be a number > 0"),
         ("tlu.rows", None, "tlu.rows: missing; required (an integer)"),

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from tritium.errors import SpecError
 from tritium.sim import OP_COLUMNS, load_chip, simulate
+from tritium.sim.dram import sustained_bandwidth_fraction
 from tritium.sim.energy import ENERGY_COMPONENTS
 from tritium.workloads import Scenario, summarize, trace
 
@@ -108,7 +109,7 @@ def test_skip_never_more_cycles_and_gate_never_more_energy():
     assert runs["gate"].totals["energy_j"] <= runs["none"].totals["energy_j"]
 
 
-def test_batch1_decode_is_dram_bound_at_bandwidth_over_weight_bytes():
+def test_batch1_decode_is_dram_bound_at_sustained_bandwidth_over_weight_bytes():
     # weights do not fit in SRAM; an ideal DMA: no setup, negligible latency, big bursts; a 16-bit
     # MAC array runs the BF16 LM head in one pass (on 8-bit MACs its 4 passes near the DRAM time)
     chip = _with(BASE, dram={"latency_ns": 1e-3}, dma={"setup_cycles": 0, "burst_bytes": 16},
@@ -119,8 +120,11 @@ def test_batch1_decode_is_dram_bound_at_bandwidth_over_weight_bytes():
     linears = decode[decode.kind.isin(["ternary_linear", "linear"])]
     assert (linears.bound == "dram").all()
     weight_bytes = decode.dram_bytes[decode.kind.isin(["ternary_linear", "linear", "embedding"])].sum() / 32
-    expected = chip.dram.bandwidth_gb_s * 1e9 / weight_bytes
-    assert r.totals["tokens_per_s"] == pytest.approx(expected, rel=0.03)
+    # at the DRAM's sustained share of peak for weight streams (LPDDR5: refresh and row misses), not 100%
+    sustained = chip.dram.bandwidth_gb_s * 1e9 * sustained_bandwidth_fraction("LPDDR5", "stream")
+    assert sustained_bandwidth_fraction("LPDDR5", "stream") < 0.97
+    assert r.totals["tokens_per_s"] == pytest.approx(sustained / weight_bytes, rel=0.03)
+    assert r.totals["tokens_per_s"] <= sustained / weight_bytes
     # and the weight bytes are the model's: ternary at 2 bits + the BF16 LM head (tied embedding)
     spec_bytes = 2.0836e9 / 4 + 128256 * 2560 * 2
     assert weight_bytes == pytest.approx(spec_bytes, rel=0.01)

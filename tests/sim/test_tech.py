@@ -191,7 +191,9 @@ def test_dram_tables_cover_every_dram_type():
     for name in DRAM_TYPES:
         assert dram_pj_per_bit(name) > 0
         assert tech(7).dram_phy_mm2(name) > 0
-    assert dram_pj_per_bit("HBM2") == 3.9
+    from tritium.sim.dram import effective_pj_per_bit
+
+    assert dram_pj_per_bit("HBM2") == effective_pj_per_bit("HBM2", "stream")  # one table: sim/dram_data.toml
     assert tech(7).dram_phy_mm2("HBM2e") == tech(45).dram_phy_mm2("HBM2e") == 10.45
     assert tech(5).link_phy_mm2(25) == pytest.approx(0.965)
     assert tech(5).link_phy_mm2(900) == pytest.approx(36 * 0.965)

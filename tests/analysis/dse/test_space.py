@@ -8,7 +8,6 @@ from tritium.analysis.dse import METRICS, load_space, param_paths, space_from_to
 from tritium.analysis.dse.evaluate import build_chip
 from tritium.errors import SpecError, TritiumError
 from tritium.sim import DRAM_TYPES, chip_to_toml, load_chip
-from tritium.sim.tech import dram_pj_per_bit
 from tritium.specio import to_mapping
 
 HEAD = '''
@@ -64,7 +63,9 @@ def test_dram_type_sets_bandwidth_and_energy_unless_varied():
     base = to_mapping(load_chip("edge-lpddr5"))
     chip = build_chip(base, {"dram.type": "LPDDR5X"}, "x")
     assert chip.dram.channel_bandwidth_gb_s == DRAM_TYPES["LPDDR5X"].peak_channel_gb_s
-    assert chip.dram.energy_pj_per_bit == dram_pj_per_bit("LPDDR5X")
+    assert chip.dram.energy_pj_per_bit == 0.0  # the DRAM model's figures for the new type
+    mine = build_chip({**base, "dram": {**base["dram"], "energy_pj_per_bit": 9.0}}, {"dram.type": "LPDDR5X"}, "x")
+    assert mine.dram.energy_pj_per_bit == 0.0  # a figure for the old type does not follow to the new one
     chip = build_chip(base, {"dram.type": "LPDDR5X", "dram.channel_bandwidth_gb_s": 40.0}, "x")
     assert chip.dram.channel_bandwidth_gb_s == 40.0
     assert base["dram"]["type"] == "LPDDR5"  # the base is not modified
