@@ -26,6 +26,8 @@ from tritium.specio import check_choice, check_float, check_int
 
 __all__ = [
     "HIST_BINS",
+    "MAX_NNZ_TABLE",
+    "NnzTally",
     "WeightStats",
     "WeightModel",
     "ZERO_FRACTION",
@@ -110,24 +112,107 @@ def stats_from_row_counts(
     pos_per_row: np.ndarray, neg_per_row: np.ndarray, cols: int, scale: float, source: str
 ) -> WeightStats:
     """Build :class:`WeightStats` from per-row counts of +1 and -1 weights."""
-    pos = np.asarray(pos_per_row, dtype=np.int64)
-    neg = np.asarray(neg_per_row, dtype=np.int64)
-    rows = int(pos.size)
-    total = rows * cols
-    n_pos, n_neg = int(pos.sum()), int(neg.sum())
-    lo, hi, hist = nnz_histogram(pos + neg)
-    return WeightStats(
-        rows=rows,
-        cols=cols,
-        zero_frac=(total - n_pos - n_neg) / total,
-        pos_frac=n_pos / total,
-        neg_frac=n_neg / total,
-        nnz_lo=lo,
-        nnz_hi=hi,
-        nnz_hist=hist,
-        scale=float(scale),
-        source=source,
-    )
+    tally = NnzTally(cols)
+    tally.add(pos_per_row, neg_per_row)
+    return tally.stats(scale, source)
+
+
+MAX_NNZ_TABLE = 1 << 20
+"""Most distinct per-row non-zero counts :class:`NnzTally` keeps (8 MiB of int64 counts)."""
+
+
+class NnzTally:
+    """Per-row +1/-1 counts folded, batch by batch, into what :class:`WeightStats` needs.
+
+    A histogram over ``[lo, hi]`` needs neither the rows nor their order, only how
+    many rows have each non-zero count; there are at most ``min(rows, cols + 1)``
+    distinct counts. The tally keeps that table (dense when ``cols < table_limit``,
+    else sorted distinct values), so its memory does not grow with the row count.
+    When a tensor has more than ``table_limit`` distinct counts (only possible with
+    more than that many rows, each longer than that), the table is dropped and
+    :attr:`needs_binning_pass` is set: the caller feeds the rows again to
+    :meth:`bin`, now that ``lo`` and ``hi`` are known. The result equals
+    :func:`stats_from_row_counts` on all rows at once.
+
+    >>> t = NnzTally(4)
+    >>> t.add(np.array([1, 2]), np.array([0, 1])); t.add(np.array([4]), np.array([0]))
+    >>> s = t.stats(0.5, "example"); (s.rows, s.nnz_lo, s.nnz_hi, round(s.zero_frac, 3))
+    (3, 1, 4, 0.333)
+    """
+
+    def __init__(self, cols: int, *, table_limit: int = MAX_NNZ_TABLE):
+        check_int("cols", cols, lo=1)
+        check_int("table_limit", table_limit, lo=1)
+        self.cols, self.limit = cols, table_limit
+        self.rows = self.n_pos = self.n_neg = 0
+        self.lo, self.hi = cols, 0
+        self._dense = np.zeros(cols + 1, dtype=np.int64) if cols < table_limit else None
+        self._values = np.empty(0, dtype=np.int64)  # sparse table: distinct counts, sorted
+        self._counts = np.empty(0, dtype=np.int64)
+        self._hist: np.ndarray | None = None  # the binning pass's histogram
+        self.needs_binning_pass = False
+
+    def add(self, pos: np.ndarray, neg: np.ndarray) -> None:
+        """Count a batch of complete rows given their +1 and -1 counts."""
+        pos = np.asarray(pos, dtype=np.int64)
+        neg = np.asarray(neg, dtype=np.int64)
+        if pos.size == 0:
+            return
+        nnz = pos + neg
+        self.rows += int(nnz.size)
+        self.n_pos += int(pos.sum())
+        self.n_neg += int(neg.sum())
+        lo, hi = int(nnz.min()), int(nnz.max())
+        self.lo, self.hi = min(self.lo, lo), max(self.hi, hi)
+        if self._dense is not None:
+            self._dense[lo : hi + 1] += np.bincount(nnz - lo)
+        elif not self.needs_binning_pass:
+            values, counts = np.unique(nnz, return_counts=True)
+            merged = np.concatenate((self._values, values))
+            self._values, where = np.unique(merged, return_inverse=True)
+            self._counts = np.bincount(where, weights=np.concatenate((self._counts, counts))).astype(np.int64)
+            if self._values.size > self.limit:
+                self.needs_binning_pass = True
+                self._values = self._counts = np.empty(0, dtype=np.int64)
+
+    def bin(self, pos: np.ndarray, neg: np.ndarray) -> None:
+        """The binning pass: histogram a batch of rows already seen by :meth:`add`."""
+        nnz = np.asarray(pos, dtype=np.int64) + np.asarray(neg, dtype=np.int64)
+        if self._hist is None:
+            self._hist = np.zeros(HIST_BINS, dtype=np.int64)
+        self._hist += np.histogram(nnz, bins=HIST_BINS, range=(self.lo, self.hi + 1))[0]
+
+    def histogram(self) -> tuple[int, int, tuple[int, ...]]:
+        """``(lo, hi, counts)`` as :func:`nnz_histogram` gives for all rows seen."""
+        if self.needs_binning_pass:
+            if self._hist is None or int(self._hist.sum()) != self.rows:
+                raise RuntimeError("NnzTally: the binning pass has not seen every row")
+            counts = self._hist
+        else:
+            if self._dense is not None:
+                values = np.arange(self.lo, self.hi + 1)
+                weights = self._dense[self.lo : self.hi + 1]
+            else:
+                values, weights = self._values, self._counts
+            counts = np.histogram(values, bins=HIST_BINS, range=(self.lo, self.hi + 1), weights=weights)[0]
+        return self.lo, self.hi, tuple(int(c) for c in counts)
+
+    def stats(self, scale: float, source: str) -> WeightStats:
+        """The :class:`WeightStats` of every row seen (``rows`` of ``cols`` weights)."""
+        total = self.rows * self.cols
+        lo, hi, hist = self.histogram()
+        return WeightStats(
+            rows=self.rows,
+            cols=self.cols,
+            zero_frac=(total - self.n_pos - self.n_neg) / total,
+            pos_frac=self.n_pos / total,
+            neg_frac=self.n_neg / total,
+            nnz_lo=lo,
+            nnz_hi=hi,
+            nnz_hist=hist,
+            scale=float(scale),
+            source=source,
+        )
 
 
 @dataclass(frozen=True, slots=True)
