@@ -60,6 +60,6 @@ def build_trace(
     if checkpoint is not None:
         from tritium.workloads.checkpoints import read_weight_stats
 
-        stats = read_weight_stats(checkpoint, scale_convention=scale_convention, progress=progress)
+        stats = read_weight_stats(checkpoint, scale_convention=scale_convention, model=spec, progress=progress)
         stats = {key: st for key, st in stats.items() if key[1] in spec.ternary_linears}
     return trace(spec, scenario, stats=stats, weight_model=weight_model)

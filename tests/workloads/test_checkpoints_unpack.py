@@ -14,7 +14,7 @@ import tritium.workloads.checkpoints.synth as synth
 import tritium.workloads.checkpoints.tensors as tensors
 import tritium.workloads.checkpoints.unpack as unpack
 from tritium.workloads.checkpoints import canonical_op, checkpoint_tensors, tensor_name
-from tritium.workloads.checkpoints.decode import i2s_counts, packed_u8_counts
+from tritium.workloads.checkpoints.decode import i2s_counts, i2s_rows, packed_u8_rows
 from tritium.workloads.checkpoints.synth import TernaryTensor, write_gguf, write_packed_safetensors
 from tritium.workloads.checkpoints.unpack import (
     bf16_to_f32,
@@ -26,6 +26,15 @@ from tritium.workloads.checkpoints.unpack import (
     unpack_i2s,
     unpack_u8,
 )
+
+def per_row(rows_pass, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every row's +1 and -1 counts from a decoder's row pass, in row order."""
+    pos, neg = np.full(rows, -1, np.int64), np.full(rows, -1, np.int64)
+    for r0, p, n in rows_pass(lambda nbytes: None):
+        pos[r0 : r0 + len(p)], neg[r0 : r0 + len(n)] = p, n
+    assert (pos >= 0).all() and (neg >= 0).all()
+    return pos, neg
+
 
 PROPS = settings(derandomize=True, database=None, max_examples=60, deadline=None)
 
@@ -82,9 +91,9 @@ def test_packed_u8_per_row_counts_from_file(tmp_path):
     trits = staircase(64, 64)
     write_packed_safetensors(tmp_path, {tensor_name(0, "o_proj"): TernaryTensor(trits, 0.5)})
     info = next(t for t in checkpoint_tensors(tmp_path) if t.dtype == "U8")
-    counts = packed_u8_counts(tmp_path, info, lambda n: None)
-    assert (counts.pos + counts.neg).tolist() == list(range(1, 65))
-    assert counts.pos.tolist() == (trits == 1).sum(axis=1).tolist()
+    pos, neg = per_row(packed_u8_rows(tmp_path, info), 64)
+    assert (pos + neg).tolist() == list(range(1, 65))
+    assert pos.tolist() == (trits == 1).sum(axis=1).tolist()
 
 
 @pytest.mark.parametrize("rows, cols", [(4, 128), (6, 192), (4, 64), (2, 384)])
@@ -93,10 +102,11 @@ def test_i2s_bit_order_matches_bitnet_cpp(rows, cols, tmp_path):
     trits[-1, -5:] = [1, 1, -1, 0, 1]
     assert pack_i2s(trits).tobytes() == bitnet_cpp_quantize_i2s(trits)
     path = write_gguf(tmp_path / "m.gguf", {"blk.0.ffn_up.weight": TernaryTensor(trits, 0.25)}, "I2_S")
-    counts = i2s_counts(tmp_path, checkpoint_tensors(path)[0], lambda n: None)
-    assert counts.pos.tolist() == (trits == 1).sum(axis=1).tolist()
-    assert counts.neg.tolist() == (trits == -1).sum(axis=1).tolist()
-    assert counts.scale == 0.25
+    info = checkpoint_tensors(path)[0]
+    pos, neg = per_row(i2s_rows(tmp_path, info), rows)
+    assert pos.tolist() == (trits == 1).sum(axis=1).tolist()
+    assert neg.tolist() == (trits == -1).sum(axis=1).tolist()
+    assert i2s_counts(tmp_path, info, lambda n: None).scale == 0.25
 
 
 trit_matrices = hnp.arrays(

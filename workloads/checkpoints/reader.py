@@ -12,24 +12,32 @@ the ``scale_convention`` argument, else from ``config.json`` beside the weights
 ``bitnet`` and the class is absent), else assumed ``autobitlinear`` -- in which case
 the stats' ``source`` ends in ``autobitlinear-assumed``. The convention changes
 only ``scale``, never the counts.
+
+Every file read from a checkpoint folder (the file picked in it, the shards an
+index lists, ``config.json``) must resolve inside that folder: a symlink leading
+elsewhere is refused before a byte of its target is read. The one exception is
+the Hugging Face hub cache, whose ``snapshots/<rev>/`` files link to
+``../../blobs/``: targets in that ``blobs`` folder are accepted.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Callable, Iterator, Mapping
 
-from tritium.errors import CheckpointError
+from tritium.errors import CheckpointError, TritiumError
 from tritium.specio import check_choice
 from tritium.workloads.checkpoints import decode
 from tritium.workloads.checkpoints.gguf_io import read_gguf_header
 from tritium.workloads.checkpoints.safetensors_io import read_safetensors_header, read_safetensors_index
 from tritium.workloads.checkpoints.tensors import PROJECTIONS, TensorInfo, canonical_op
-from tritium.workloads.stats import WeightStats, stats_from_row_counts
+from tritium.workloads.stats import WeightStats
+
+if TYPE_CHECKING:
+    from tritium.workloads.models import ModelSpec
 
 __all__ = [
     "SCALE_CONVENTIONS",
@@ -68,6 +76,7 @@ def open_checkpoint(path: str | os.PathLike) -> Checkpoint:
     p = Path(path)
     if p.is_dir():
         p = _pick_in_folder(p)
+        _check_inside(p.parent, p, p.name)
     elif not p.is_file():
         raise CheckpointError(f"{p}: no such file or folder")
     name = p.name
@@ -101,14 +110,16 @@ def iter_weight_stats(
     *,
     scale_convention: str | None = None,
     float_mode: str = "auto",
+    model: "ModelSpec | None" = None,
     progress: Callable[[int, int], None] | None = None,
     on_skip: Callable[[TensorInfo, str], None] | None = None,
 ) -> Iterator[tuple[int, str, WeightStats]]:
     """Yield ``(layer, op, stats)`` for each ternary projection, one tensor at a time.
 
     Headers are read (and arguments checked) at the call; tensor data is decoded
-    lazily, one tensor per item, in ``(layer, op)`` order, each through a memory
-    map in row chunks, so memory stays near one chunk plus per-row counts.
+    lazily, one tensor per item, in ``(layer, op)`` order, each in chunks of
+    bounded size (see :mod:`~tritium.workloads.checkpoints.decode`), so memory
+    stays near one chunk whatever the tensor's shape.
     ``stats`` has ``rows`` = out_features, ``cols`` = in_features, ``scale`` =
     mean|W| of the latent weights, and a ``source`` such as
     ``checkpoint:model.safetensors:packed_u8:autobitlinear``.
@@ -116,14 +127,17 @@ def iter_weight_stats(
     ``scale_convention`` (``"autobitlinear"`` or ``"bitlinear"``) overrides the
     packed-U8 convention found in ``config.json``. ``float_mode`` (``"auto"``,
     ``"absmean"``, ``"sign"``) says how float weights become ternary (see
-    :mod:`~tritium.workloads.checkpoints.decode`). ``progress(done_bytes,
+    :mod:`~tritium.workloads.checkpoints.decode`). ``model`` (a
+    :class:`~tritium.workloads.models.ModelSpec`) is checked against the headers at
+    the call, before any data is read: every projection must lie in its layers and
+    have its ``(out, in)`` shape. ``progress(done_bytes,
     total_bytes)`` is called as stored bytes are decoded. Projections whose encoding
     is not decoded (GGUF TL1/TL2/MXFP4, integer dtypes, GGUF types ``gguf`` cannot
     dequantize) are not yielded; ``on_skip(info, reason)`` is told about each, and
     callers should fall back to modelled statistics for them.
 
     Raises :class:`CheckpointError` for unreadable or malformed checkpoints,
-    non-2-D projections, shapes that contradict ``config.json``, packed tensors
+    non-2-D projections, shapes that contradict ``model`` or ``config.json``, packed tensors
     without a one-value ``weight_scale``, invalid codes and NaN weights;
     :class:`~tritium.errors.SpecError` for a bad argument value.
     """
@@ -133,6 +147,9 @@ def iter_weight_stats(
     ckpt = open_checkpoint(path)
     convention = scale_convention or _config_convention(ckpt.config)
     plan = _projections(ckpt.tensors)
+    if model is not None:
+        for layer, op, info in plan:
+            _check_model_shape(info, layer, op, model)
     expected = _expected_shapes(ckpt.config)
     for _, op, info in plan:
         _check_shape(info, op, expected)
@@ -173,8 +190,7 @@ def _stream(
             if on_skip is not None:
                 on_skip(info, source)
             continue
-        stats = stats_from_row_counts(counts.pos, counts.neg, info.logical_shape[1], counts.scale, source)
-        yield layer, op, stats
+        yield layer, op, counts.tally.stats(counts.scale, source)
 
 
 def _decode(
@@ -263,6 +279,7 @@ def _sharded_tensors(index_path: Path) -> list[TensorInfo]:
     for shard in sorted(set(weight_map.values())):
         if not (folder / shard).is_file():
             raise CheckpointError(f"{index_path.name}: lists shard {shard!r}, which does not exist")
+        _check_inside(folder, folder / shard, f"{index_path.name}: shard {shard!r}")
         header = read_safetensors_header(folder / shard, file=shard)
         present = {t.name for t in header.tensors}
         for name, where in weight_map.items():
@@ -287,14 +304,33 @@ def _read_config(folder: Path) -> Mapping[str, object] | None:
     path = folder / "config.json"
     if not path.is_file():
         return None
+    _check_inside(folder, path, "config.json")
+    from tritium.workloads.models import read_config_json
+
     try:
-        config = json.loads(path.read_bytes().decode("utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise CheckpointError(f"config.json: cannot read ({first})") from None
-    if not isinstance(config, dict):
-        raise CheckpointError(f"config.json: must be a JSON object, got {type(config).__name__}")
-    return config
+        return read_config_json(path)
+    except TritiumError as exc:
+        detail = str(exc).removeprefix(f"config {path}: ")
+        raise CheckpointError(f"config.json: cannot read: {detail}") from None
+
+
+def _allowed_roots(folder: Path) -> tuple[Path, ...]:
+    """Where files of the checkpoint in ``folder`` may resolve: the folder, and in a
+    Hugging Face hub cache (``.../snapshots/<rev>``) the repository's ``blobs``."""
+    real = folder.resolve()
+    if real.parent.name == "snapshots":
+        return real, real.parent.parent / "blobs"
+    return (real,)
+
+
+def _check_inside(folder: Path, path: Path, what: str) -> None:
+    """Refuse ``path`` when it resolves outside ``folder`` (see the module docstring)."""
+    real = path.resolve()
+    if not any(real.is_relative_to(root) for root in _allowed_roots(folder)):
+        raise CheckpointError(
+            f"{what}: is a symlink resolving outside the checkpoint folder {folder}; refused "
+            "(copy the file into the folder, or name it directly)"
+        )
 
 
 def _config_convention(config: Mapping[str, object] | None) -> str | None:
@@ -337,6 +373,22 @@ def _expected_shapes(config: Mapping[str, object] | None) -> dict[str, tuple[int
         "up_proj": (inter, hidden),
         "down_proj": (hidden, inter),
     }
+
+
+def _check_model_shape(info: TensorInfo, layer: int, op: str, model: "ModelSpec") -> None:
+    """Refuse a projection outside ``model``'s layers or of another shape than it needs."""
+    if layer >= model.num_layers:
+        raise CheckpointError(
+            f"{info.file}: tensor {info.name!r} is layer {layer}; {model.name} has layers 0..{model.num_layers - 1} "
+            "(a checkpoint of another model?)"
+        )
+    k, n = model.projection_shape(op)
+    if tuple(info.logical_shape) != (n, k):
+        stored = f" (stored {list(info.shape)})" if info.shape != info.logical_shape else ""
+        raise CheckpointError(
+            f"{info.file}: tensor {info.name!r} has shape {list(info.logical_shape)}{stored}; "
+            f"{model.name} needs [{n}, {k}] (out x in) for {op}: a checkpoint of another model?"
+        )
 
 
 def _check_shape(info: TensorInfo, op: str, expected: Mapping[str, tuple[int, int]]) -> None:

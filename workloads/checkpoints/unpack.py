@@ -26,6 +26,7 @@ __all__ = [
     "bf16_to_f32",
     "f32_to_bf16",
     "count_i2s",
+    "count_i2s_range",
     "count_packed_u8",
     "pack_i2s",
     "pack_u8",
@@ -90,17 +91,17 @@ def _i2s_rows_kernel(codes, cols, row0, row1, pos, neg, pos_in_byte, neg_in_byte
 
 
 @njit(nogil=True)
-def _i2s_blocks_kernel(codes, cols, row0, row1, pos, neg, pos_in_byte, neg_in_byte):
-    # General case (cols % 128 != 0): a block within one row is counted bytewise,
-    # a block straddling rows value by value.
+def _i2s_blocks_kernel(codes, block0, cols, first, last, row0, pos, neg, pos_in_byte, neg_in_byte):
+    # General case (cols % 128 != 0): count elements first..last-1 of the flattened
+    # tensor; codes[0] is the first byte of block `block0`, pos[0] counts row `row0`.
+    # A block within one row is counted bytewise, a block straddling rows value by value.
     bad = 0
-    first = row0 * cols
-    last = row1 * cols
     for blk in range(first // 128, (last + 127) // 128):
         start = blk * 128
+        base = (blk - block0) * 32
         if start >= first and start + 128 <= last and start // cols == (start + 127) // cols:
-            r = start // cols
-            for j in range(blk * 32, blk * 32 + 32):
+            r = start // cols - row0
+            for j in range(base, base + 32):
                 b = codes[j]
                 pos[r] += pos_in_byte[b]
                 neg[r] += neg_in_byte[b]
@@ -108,8 +109,8 @@ def _i2s_blocks_kernel(codes, cols, row0, row1, pos, neg, pos_in_byte, neg_in_by
             continue
         for e in range(max(start, first), min(start + 128, last)):
             within = e - start
-            code = (codes[blk * 32 + within % 32] >> (6 - 2 * (within // 32))) & 3
-            r = e // cols
+            code = (codes[base + within % 32] >> (6 - 2 * (within // 32))) & 3
+            r = e // cols - row0
             if code == 2:
                 pos[r] += 1
             elif code == 0:
@@ -143,7 +144,20 @@ def count_i2s(
     row1 = pos.size if row1 is None else row1
     if cols % I2S_BLOCK == 0:
         return bool(_i2s_rows_kernel(codes, cols, row0, row1, pos, neg, _POS_IN_BYTE, _NEG_IN_BYTE))
-    return bool(_i2s_blocks_kernel(codes, cols, row0, row1, pos, neg, _POS_IN_BYTE, _NEG_IN_BYTE))
+    return count_i2s_range(codes, 0, cols, row0 * cols, row1 * cols, pos, neg, 0)
+
+
+def count_i2s_range(
+    codes: np.ndarray, block0: int, cols: int, first: int, last: int, pos: np.ndarray, neg: np.ndarray, row0: int
+) -> bool:
+    """Add the +1/-1 counts of elements ``first:last`` of a flattened I2_S tensor.
+
+    ``codes`` holds the code bytes from the start of 128-value block ``block0``
+    (which holds ``first``) to the end of the block holding ``last - 1``; rows are
+    ``cols`` long and ``pos[0]``/``neg[0]`` count row ``row0``. For reading a tensor
+    a piece at a time. Returns True if an invalid ``11`` code was found.
+    """
+    return bool(_i2s_blocks_kernel(codes, block0, cols, first, last, row0, pos, neg, _POS_IN_BYTE, _NEG_IN_BYTE))
 
 
 def pack_u8(trits: np.ndarray) -> np.ndarray:
