@@ -136,6 +136,7 @@ def simulate(
         f"activations go through DRAM in {spilled} ops "
         f"whose step does not fit {chip.sram.act.capacity_kib} KiB of activation SRAM per core",
         _dram_capacity_note(totals["memory_needed_bytes"], totals["memory_capacity_bytes"]),
+        _dram_note(chip),
         f"mapping objective: {mapping_objective} (each op's loop nest and tiles: the ops table's mapping column)",
         f"attention: {'fused (FlashAttention-style tiles, scores stay in SRAM)' if chip.attention.fused else 'unfused (scores that do not fit go through DRAM)'}",
         f"technology scaling: {scaling}",
@@ -162,6 +163,21 @@ def context_warning(attrs: dict) -> str:
     within = f" of {int(limit):,} tokens" if limit else ""
     return (f"context exceeded: prefill + decode = {tokens:,} tokens is longer than {attrs.get('model') or 'the model'}'s "
             f"trained context{within}; the figures extrapolate a model beyond what it was trained for")
+
+
+def _dram_note(chip: Chip) -> str:
+    """What the DRAM sustains and why (the bandwidth every transfer of the run is timed at)."""
+    from tritium.sim.dram import refresh_overhead, sustained_bandwidth_fraction
+
+    kind = chip.dram.type
+    peak = chip.dram.bandwidth_gb_s * chip.chips
+    stream, kv, mixed = (sustained_bandwidth_fraction(kind, p) for p in ("stream", "kv", "mixed"))
+    refresh = refresh_overhead(kind)
+    rows = 1 - stream / (1 - refresh)
+    return (f"DRAM: {kind} sustains {stream * peak:,.1f} of {peak:,.1f} GB/s on weight streams ({stream:.1%}: "
+            f"refresh costs {refresh:.1%}, row changes {rows:.1%}), {kv:.1%} on KV pages and "
+            f"{mixed:.1%} on spilled activations (read/write turnaround); background and refresh power "
+            f"{dram_background_w(chip):.3g} W over the whole run (sim/dram.py)")
 
 
 RUNTIME_RESERVE_FRACTION = 0.10

@@ -204,16 +204,16 @@ def test_dram_capacity_is_checked_against_what_the_gpu_model_counts_too():
     assert edge.totals["memory_capacity_bytes"] == 8 * 2**30 > edge.totals["memory_needed_bytes"]
     assert fpga.totals["memory_capacity_bytes"] == 2**29 < fpga.totals["memory_needed_bytes"]
     need = edge.totals["memory_needed_bytes"] / 2**30
-    fits = [n for n in edge.notes if n.startswith("DRAM")]
+    fits = [n for n in edge.notes if n.startswith(("DRAM holds", "DRAM too small"))]
     assert fits == [f"DRAM holds the weights, embedding, KV cache, activations and a 10% runtime reserve: "
                     f"{need:.2f} of 8.00 GiB"]
-    small = [n for n in fpga.notes if n.startswith("DRAM")]  # 0.5 GiB of DDR3
+    small = [n for n in fpga.notes if n.startswith(("DRAM holds", "DRAM too small"))]  # 0.5 GiB of DDR3
     assert small and small[0].startswith("DRAM too small: the weights, embedding, KV cache, activations and a 10% "
                                          "runtime reserve need")
     assert fpga.warnings == small
     multi = load_chip("multichip-hbm3")  # every chip's DRAM holds its share of a tensor-parallel model
     have = multi.chips * multi.dram.capacity_gib
-    assert f"of {have:.2f} GiB" in [n for n in simulate(multi, t).notes if n.startswith("DRAM")][0]
+    assert f"of {have:.2f} GiB" in [n for n in simulate(multi, t).notes if n.startswith("DRAM holds")][0]
 
 
 def test_a_model_without_ternary_linears_is_warned_first():
@@ -222,3 +222,17 @@ def test_a_model_without_ternary_linears_is_warned_first():
     assert r.warnings[0].startswith("llama-2-7b has no ternary linears") and "--ternarize" in r.warnings[0]
     assert r.notes[0] == "no ternary weights: the high-precision weights stream from DRAM"
     assert not any("no ternary linears" in w for w in simulate(BASE, BITNET).warnings)
+
+
+@pytest.mark.parametrize("name", ["edge-lpddr5", "datacenter-hbm3", "lowcost-28nm", "fpga-proto", "multichip-hbm3"])
+def test_decode_is_never_faster_than_its_bytes_over_the_sustained_bandwidth(name):
+    from tritium.sim.dram import sustained_bandwidth_fraction
+
+    chip = load_chip(name)
+    r = simulate(chip, BITNET)
+    decode = r.ops[r.ops.phase == "decode"]
+    per_token = decode.dram_bytes.sum() / BITNET.attrs["decode"]
+    best = chip.dram.bandwidth_gb_s * 1e9 * chip.chips * sustained_bandwidth_fraction(chip.dram.type, "stream")
+    assert r.totals["time_per_output_token_s"] >= per_token / best
+    note = next(n for n in r.notes if n.startswith("DRAM: "))
+    assert f"{chip.dram.type} sustains" in note and "refresh costs" in note
