@@ -8,7 +8,10 @@ decode phase of D steps is one block whose rows have ``steps = D`` and whose
 attention rows see a KV cache of ``kv_len`` tokens at the first step, one more at
 each following step. Count columns (``macs``, ``elements``, the ``*_bytes``
 columns) are **totals over the row's steps**, so ``trace.macs.sum()`` is the
-request's total. :func:`tritium.workloads.trace` with ``expand_decode=True``
+request's total. Every count column's total over the table is at most
+:data:`COUNT_LIMIT` (2^60), so int64 sums of a column, of up to eight columns, or a
+count times a small factor cannot overflow; a request whose counts would pass it is
+refused with an error naming the column, not wrapped around. :func:`tritium.workloads.trace` with ``expand_decode=True``
 gives one block per decode step instead (same totals).
 
 Columns (dtype, meaning):
@@ -68,6 +71,9 @@ __all__ = [
     "KINDS",
     "SIGNATURE_COLUMNS",
     "SCHEMA_VERSION",
+    "COUNT_COLUMNS",
+    "COUNT_LIMIT",
+    "MAX_TRACE_ROWS",
     "new_trace_frame",
     "save_trace",
     "load_trace",
@@ -135,6 +141,20 @@ SIGNATURE_COLUMNS = (
 )
 """Columns that determine an op's cost on a chip; equal values give equal signatures."""
 
+COUNT_COLUMNS = ("macs", "elements", "weight_bytes", "act_in_bytes", "act_out_bytes", "kv_read_bytes",
+                 "kv_write_bytes")
+"""Columns that count work or bytes over a row's steps (their sums are request totals)."""
+
+COUNT_LIMIT = 2**60
+"""Largest total a count column may reach over one trace (about 1.15e18): int64 holds 8x
+that, the headroom for sums of several columns and for a simulator's re-reads. 2^60 MACs is
+about 40 minutes of a 1 PFLOP/s accelerator for one request."""
+
+MAX_TRACE_ROWS = 2**17
+"""Most rows a trace may hold (131,072; a block of Llama-3-405B is about 4,300)."""
+
+_INT64_MAX = 2**63 - 1
+
 # pandas 3 parses floats exactly by default and deprecates the option; pandas 2 needs it.
 _EXACT_FLOATS = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
 
@@ -145,10 +165,25 @@ _DEFAULTS = {
 } | {"nnz_lo": -1, "nnz_hi": -1}
 
 
-def new_trace_frame(rows: list[dict], attrs: dict) -> pd.DataFrame:
+def new_trace_frame(rows: list[dict], attrs: dict, where: str = "trace") -> pd.DataFrame:
     """Build a trace table from row dicts (missing columns take neutral defaults:
     0, NaN, False, "" and -1 for the histogram range), compute signatures and
-    attach ``attrs``."""
+    attach ``attrs``.
+
+    Raises :class:`TraceError` (its message starting with ``where``) when the table
+    would pass :data:`MAX_TRACE_ROWS` rows, a count column's total would pass
+    :data:`COUNT_LIMIT`, or another integer would not fit int64; the checks run on the
+    rows' Python integers, before any conversion could wrap around.
+    """
+    if len(rows) > MAX_TRACE_ROWS:
+        raise TraceError(f"{where}: {len(rows)} rows, more than the {MAX_TRACE_ROWS} a trace may hold")
+    for col in COUNT_COLUMNS:
+        _check_total(col, sum(int(row.get(col, 0)) for row in rows), where)
+    for col, dtype in TRACE_COLUMNS.items():
+        if dtype == "int64" and col not in COUNT_COLUMNS:
+            big = max((abs(int(row[col])) for row in rows if col in row), default=0)
+            if big > _INT64_MAX:
+                raise TraceError(f"{where}: column {col!r} would hold {big:.3g}, beyond int64")
     records = [_DEFAULTS | row for row in rows]
     df = pd.DataFrame.from_records(records, columns=list(_DEFAULTS))
     df = df.astype({col: TRACE_COLUMNS[col] for col in _DEFAULTS})
@@ -156,6 +191,13 @@ def new_trace_frame(rows: list[dict], attrs: dict) -> pd.DataFrame:
     df.attrs.update(attrs)
     df.attrs.setdefault("schema", SCHEMA_VERSION)
     return df
+
+
+def _check_total(col: str, total: int, where: str) -> None:
+    if total > COUNT_LIMIT:
+        shown = f"{total:,}" if total < 1000 * COUNT_LIMIT else f"{total:.3g}"
+        raise TraceError(f"{where}: {col} over the request total {shown}, more than the {COUNT_LIMIT:,} "
+                         "(2^60) a trace counts exactly; lower batch, prefill or decode")
 
 
 def signatures(df: pd.DataFrame) -> pd.Series:
@@ -207,10 +249,13 @@ def _check_values(out: pd.DataFrame, where: str) -> pd.DataFrame:
     for col in ("steps", "m", "groups"):
         if (out[col] < 1).any():
             raise TraceError(f"{where}: column {col!r} must be >= 1 in every row")
-    for col in ("k", "n", "macs", "elements", "weight_bytes", "act_in_bytes", "act_out_bytes",
-                "kv_read_bytes", "kv_write_bytes", "kv_len"):
+    for col in ("k", "n", *COUNT_COLUMNS, "kv_len"):
         if (out[col] < 0).any():
             raise TraceError(f"{where}: column {col!r} must be >= 0 in every row")
+    if len(out) > MAX_TRACE_ROWS:
+        raise TraceError(f"{where}: {len(out)} rows, more than the {MAX_TRACE_ROWS} a trace may hold")
+    for col in COUNT_COLUMNS:
+        _check_total(col, sum(out[col].tolist()), where)  # Python ints: exact, no wrap-around
     return out
 
 

@@ -57,16 +57,22 @@ class TraceSummary:
         return out
 
 
+def _total(values: pd.Series) -> int:
+    """Exact sum of an integer column, in Python integers (no int64 wrap-around)."""
+    return sum(values.tolist())
+
+
 def summarize(trace: pd.DataFrame) -> TraceSummary:
-    """Summarise a trace table (see :mod:`tritium.workloads.schema`)."""
+    """Summarise a trace table (see :mod:`tritium.workloads.schema`). Counts are summed
+    exactly, in Python integers."""
     first = trace[trace.block == trace.block.min()]
     ternary = first[first.kind == "ternary_linear"]
     weights = ternary.k * ternary.n
     zero = float(np.average(ternary.zero_frac, weights=weights)) if len(ternary) else float("nan")
-    gmacs = trace.groupby("kind", sort=False)["macs"].sum()
-    gmacs = {kind: float(v) / 1e9 for kind, v in gmacs.items() if v > 0}
+    gmacs = {kind: _total(group) for kind, group in trace.groupby("kind", sort=False)["macs"]}
+    gmacs = {kind: v / 1e9 for kind, v in gmacs.items() if v > 0}
     others = first[(first.weight_dtype != "ternary") & (first.kind != "embedding")]
-    kv_final = trace[trace.kind == "kv_write"].kv_write_bytes.sum()
+    kv_final = _total(trace[trace.kind == "kv_write"].kv_write_bytes)
     attrs = trace.attrs
     return TraceSummary(
         model=str(attrs.get("model", "")),
@@ -75,14 +81,14 @@ def summarize(trace: pd.DataFrame) -> TraceSummary:
         decode=int(attrs.get("decode", 0)),
         rows=len(trace),
         distinct_ops=int(trace.signature.nunique()),
-        op_executions=int(trace.steps.sum()),
+        op_executions=_total(trace.steps),
         gmacs_by_kind=gmacs,
-        gmacs_total=float(sum(gmacs.values())),
-        ternary_weight_bytes=int((ternary.weight_bytes // ternary.steps).sum()),
-        other_weight_bytes=int((others.weight_bytes // others.steps).sum()),
-        weight_bytes_read=int(trace.weight_bytes.sum()),
-        kv_cache_bytes=int(kv_final),
-        act_bytes=int(trace.act_in_bytes.sum() + trace.act_out_bytes.sum()),
+        gmacs_total=_total(trace.macs) / 1e9,
+        ternary_weight_bytes=_total(ternary.weight_bytes // ternary.steps),
+        other_weight_bytes=_total(others.weight_bytes // others.steps),
+        weight_bytes_read=_total(trace.weight_bytes),
+        kv_cache_bytes=kv_final,
+        act_bytes=_total(trace.act_in_bytes) + _total(trace.act_out_bytes),
         zero_fraction=zero,
         weight_stats=str(attrs.get("weight_stats", "")),
         context_exceeded=bool(attrs.get("context_exceeded", False)),

@@ -16,13 +16,12 @@ from typing import Mapping
 
 import pandas as pd
 
-from tritium.errors import TritiumError
-from tritium.specio import check_int
+from tritium.errors import SpecError, TraceError, TritiumError
 from tritium.workloads.models import PROJECTIONS, ModelSpec, load_model
-from tritium.workloads.schema import new_trace_frame
+from tritium.workloads.schema import MAX_TRACE_ROWS, new_trace_frame
 from tritium.workloads.stats import WeightModel, WeightStats, modelled_stats
 
-__all__ = ["Scenario", "trace", "DTYPE_BYTES"]
+__all__ = ["Scenario", "trace", "DTYPE_BYTES", "MAX_BATCH", "MAX_PREFILL", "MAX_DECODE"]
 
 DTYPE_BYTES = {"int8": 1, "fp8": 1, "int32": 4, "bf16": 2, "fp16": 2, "fp32": 4}
 """Bytes per element of each precision a trace uses."""
@@ -32,19 +31,45 @@ TERNARY_BITS = 2
 checkpoints; a chip with 5-trits-per-byte storage rescales this itself)."""
 
 
+MAX_BATCH = 2**20
+"""Most sequences in one batch (1,048,576): serving engines batch a few hundred to a few
+thousand sequences; this is far beyond any memory that could hold their KV caches."""
+
+MAX_PREFILL = 2**24
+"""Most prompt tokens per sequence (16,777,216): beyond the longest trained context of any
+published model (10M tokens, Llama 4 Scout)."""
+
+MAX_DECODE = 2**20
+"""Most generated tokens per sequence (1,048,576). Besides being beyond any real request,
+this bounds the simulator's memory: it evaluates a decode block's steps as arrays."""
+
+_SCENARIO_BOUNDS = {
+    "batch": (MAX_BATCH, "2^20 sequences, beyond any memory that could hold their KV caches"),
+    "prefill": (MAX_PREFILL, "2^24 prompt tokens, beyond any model's trained context"),
+    "decode": (MAX_DECODE, "2^20 generated tokens, beyond any real request"),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Scenario:
     """One request: ``batch`` sequences, each a prompt of ``prefill`` tokens
-    followed by ``decode`` generated tokens (one decode step each)."""
+    followed by ``decode`` generated tokens (one decode step each).
+
+    Each is an integer from 1 to its physical bound: :data:`MAX_BATCH`,
+    :data:`MAX_PREFILL`, :data:`MAX_DECODE`. Raises :class:`SpecError` naming the
+    field and the bound. (A trace of a scenario within these bounds can still be
+    refused when its counts pass :data:`~tritium.workloads.schema.COUNT_LIMIT`.)
+    """
 
     batch: int = 1
     prefill: int = 512
     decode: int = 128
 
     def __post_init__(self) -> None:
-        check_int("batch", self.batch, lo=1)
-        check_int("prefill", self.prefill, lo=1)
-        check_int("decode", self.decode, lo=1)
+        for key, (hi, what) in _SCENARIO_BOUNDS.items():
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= hi:
+                raise SpecError(key, value, f"must be an integer from 1 to {hi} ({what})")
 
 
 def trace(
@@ -62,14 +87,26 @@ def trace(
     without an entry take ``weight_model``'s statistics. ``expand_decode=True``
     gives each decode step its own block instead of one block of D steps.
 
-    Raises :class:`TritiumError` when a measured matrix does not have the shape
-    the model says it should.
+    Every count is computed with Python integers and checked before the table is built.
+
+    Raises:
+        TritiumError: a measured matrix does not have the shape the model says it should.
+        TraceError: the table would pass :data:`~tritium.workloads.schema.MAX_TRACE_ROWS`
+            rows (a huge model, or ``expand_decode`` over many steps), or a count column's
+            total over the request would pass :data:`~tritium.workloads.schema.COUNT_LIMIT`
+            (the message names the column and the scenario).
     """
     spec = load_model(model)
     stats = dict(stats or {})
     _check_stats(spec, stats)
-    gen = _Generator(spec, scenario, stats, weight_model)
     s, d = scenario.prefill, scenario.decode
+    where = f"trace of {spec.name} (batch {scenario.batch}, prefill {s}, decode {d})"
+    blocks = 1 + (d if expand_decode else 1)
+    if blocks * (spec.num_layers * _MIN_ROWS_PER_LAYER + 3) > MAX_TRACE_ROWS:
+        raise TraceError(f"{where}: {blocks} blocks of {spec.num_layers} layers would pass the "
+                         f"{MAX_TRACE_ROWS} rows a trace may hold"
+                         + ("; trace without expand_decode (one block for all decode steps)" if expand_decode else ""))
+    gen = _Generator(spec, scenario, stats, weight_model)
     gen.block(0, "prefill", tokens=s, kv_len=s, steps=1)
     if expand_decode:
         for step in range(d):
@@ -86,7 +123,7 @@ def trace(
         "context_exceeded": s + d > spec.max_position,
         "max_position": spec.max_position,
     }
-    return new_trace_frame(gen.rows, attrs)
+    return new_trace_frame(gen.rows, attrs, where=where)
 
 
 def _check_stats(spec: ModelSpec, stats: Mapping[tuple[int, str], WeightStats]) -> None:
@@ -98,6 +135,10 @@ def _check_stats(spec: ModelSpec, stats: Mapping[tuple[int, str], WeightStats]) 
         if (st.rows, st.cols) != (n, k):
             raise TritiumError(f"checkpoint tensor layers.{layer}.{proj} is {st.rows}x{st.cols} "
                                f"(out x in) but {spec.name} needs {n}x{k}: wrong model for this checkpoint?")
+
+
+_MIN_ROWS_PER_LAYER = 17
+"""Rows every decoder layer emits at least (a dense layer without quantize ops)."""
 
 
 def _kv_total(kv_len: int, steps: int) -> int:
@@ -232,6 +273,8 @@ class _Generator:
                  weight_name=weight_name)
 
     def add(self, layer: int, op: str, kind: str, **cols: object) -> None:
+        if len(self.rows) >= MAX_TRACE_ROWS:  # a backstop; trace() refuses such models up front
+            raise TraceError(f"trace of {self.spec.name}: more than {MAX_TRACE_ROWS} rows")
         row = dict(self.base)
         row.update(layer=layer, op=op, kind=kind, groups=1)
         row.update(cols)
