@@ -127,8 +127,9 @@ class NnzTally:
     A histogram over ``[lo, hi]`` needs neither the rows nor their order, only how
     many rows have each non-zero count; there are at most ``min(rows, cols + 1)``
     distinct counts. The tally keeps that table (dense when ``cols < table_limit``,
-    else sorted distinct values), so its memory does not grow with the row count.
-    When a tensor has more than ``table_limit`` distinct counts (only possible with
+    by default :data:`MAX_NNZ_TABLE`, else sorted distinct values), so its memory
+    does not grow with the row count. When a tensor has more than ``table_limit``
+    distinct counts (only possible with
     more than that many rows, each longer than that), the table is dropped and
     :attr:`needs_binning_pass` is set: the caller feeds the rows again to
     :meth:`bin`, now that ``lo`` and ``hi`` are known. The result equals
@@ -140,7 +141,8 @@ class NnzTally:
     (3, 1, 4, 0.333)
     """
 
-    def __init__(self, cols: int, *, table_limit: int = MAX_NNZ_TABLE):
+    def __init__(self, cols: int, *, table_limit: int | None = None):
+        table_limit = MAX_NNZ_TABLE if table_limit is None else table_limit
         check_int("cols", cols, lo=1)
         check_int("table_limit", table_limit, lo=1)
         self.cols, self.limit = cols, table_limit

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
-import numpy as np
 from gguf.constants import GGML_QUANT_SIZES
 
 from tritium.errors import CheckpointError
@@ -38,6 +37,7 @@ __all__ = [
     "TYPE_I2_S",
     "TYPE_TL1",
     "TYPE_TL2",
+    "MAX_HEADER_BYTES",
     "GGUFArray",
     "GGUFHeader",
     "RawTensor",
@@ -51,6 +51,10 @@ SUPPORTED_VERSIONS = (2, 3)
 DEFAULT_ALIGNMENT = 32
 MAX_DIMS = 4
 MAX_ARRAY_NESTING = 8
+MAX_HEADER_BYTES = 100_000_000
+"""Largest header read (as for safetensors); real ones, vocabulary included, are under 20 MB."""
+MAX_TENSORS = MAX_KEYS = 1 << 16
+"""Most tensors and metadata keys a header may declare (real files: a few thousand, a few dozen)."""
 TYPE_I2_S, TYPE_TL1, TYPE_TL2 = 36, 38, 39
 I2S_TAIL_BYTES = 32
 
@@ -115,18 +119,25 @@ class RawTensor:
     data: bytes
 
 
-def parse_gguf_header(buf, *, file: str) -> GGUFHeader:
-    """Parse the GGUF file whose complete contents are the buffer ``buf``.
+class _Short(CheckpointError):
+    """The header runs past the bytes given, but the file has more (read more and retry)."""
 
-    ``buf`` is anything supporting the buffer protocol (bytes, a numpy memmap);
-    only the header is read, data bytes are merely bounds-checked. ``file`` names
-    the file in messages and records.
+
+def parse_gguf_header(buf, *, file: str, file_size: int | None = None) -> GGUFHeader:
+    """Parse the GGUF header at the start of the buffer ``buf``.
+
+    ``buf`` is anything supporting the buffer protocol (bytes, a numpy memmap)
+    holding the file's first bytes, at least its whole header; ``file_size`` is the
+    size of the whole file (defaults to ``len(buf)``), against which tensor data is
+    bounds-checked. ``file`` names the file in messages and records.
 
     Raises :class:`CheckpointError` for a bad magic, an unsupported version, a
     truncated or malformed header, an unknown tensor type id, a misaligned offset
     or tensor data beyond the end of the file.
     """
-    cur = _Cursor(memoryview(buf).cast("B"), file)
+    view = memoryview(buf).cast("B")
+    size = len(view) if file_size is None else file_size
+    cur = _Cursor(view, file, size)
     if bytes(cur.buf[:4]) != GGUF_MAGIC:
         raise CheckpointError(f"{file}: not a GGUF file (magic {bytes(cur.buf[:4])!r}, expected b'GGUF')")
     cur.pos = 4
@@ -136,6 +147,10 @@ def parse_gguf_header(buf, *, file: str) -> GGUFHeader:
         raise CheckpointError(f"{file}: unsupported GGUF version {version}{hint}; supported: 2, 3")
     n_tensors = cur.scalar(_U64, "tensor count")
     n_kv = cur.scalar(_U64, "key-value count")
+    if n_tensors > MAX_TENSORS or n_kv > MAX_KEYS:
+        raise CheckpointError(
+            f"{file}: header declares {n_tensors} tensors and {n_kv} keys; at most {MAX_TENSORS} and {MAX_KEYS} allowed"
+        )
     metadata: dict[str, object] = {}
     for _ in range(n_kv):
         key = cur.string("key")
@@ -160,28 +175,37 @@ def parse_gguf_header(buf, *, file: str) -> GGUFHeader:
         offset = cur.scalar(_U64, f"offset of {name!r}")
         raw.append((name, dims, type_id, offset))
     data_start = -(-cur.pos // alignment) * alignment
-    located = [_locate(file, len(cur.buf), data_start, alignment, bitnet, *r) for r in raw]
-    tensors = _tensor_infos(file, len(cur.buf), located)
+    located = [_locate(file, size, data_start, alignment, bitnet, *r) for r in raw]
+    tensors = _tensor_infos(file, size, located)
     return GGUFHeader(
         version=version, metadata=metadata, tensors=tuple(tensors), alignment=alignment, data_start=data_start
     )
 
 
 def read_gguf_header(path: str | os.PathLike, *, file: str | None = None) -> GGUFHeader:
-    """Memory-map the GGUF file ``path`` and parse its header (see :func:`parse_gguf_header`)."""
+    """Read and parse the header of the GGUF file ``path`` (see :func:`parse_gguf_header`).
+
+    Reads the first MiB, and four times more while the header runs past it, up to
+    :data:`MAX_HEADER_BYTES`; the tensor data is never read or mapped.
+    """
     path = Path(path)
     label = file if file is not None else path.name
-    try:
-        size = path.stat().st_size
+    want = 1 << 20
+    while True:
+        try:
+            with open(path, "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                head = fh.read(min(size, want))
+        except OSError as exc:
+            raise CheckpointError(f"{label}: cannot read ({exc.strerror or exc})") from None
         if size == 0:
             raise CheckpointError(f"{label}: file is empty, not a GGUF file")
-        mm = np.memmap(path, dtype=np.uint8, mode="r")
-    except OSError as exc:
-        raise CheckpointError(f"{label}: cannot read ({exc.strerror or exc})") from None
-    try:
-        return parse_gguf_header(mm, file=label)
-    finally:
-        del mm
+        try:
+            return parse_gguf_header(head, file=label, file_size=size)
+        except _Short:
+            if want >= MAX_HEADER_BYTES:
+                raise CheckpointError(f"{label}: header runs past {MAX_HEADER_BYTES} bytes, the limit") from None
+            want = min(4 * want, MAX_HEADER_BYTES)
 
 
 def encode_gguf(
@@ -222,13 +246,15 @@ def encode_gguf(
 class _Cursor:
     """Bounds-checked reads from a byte buffer; every overrun is a CheckpointError."""
 
-    __slots__ = ("buf", "pos", "file")
+    __slots__ = ("buf", "pos", "file", "size")
 
-    def __init__(self, buf: memoryview, file: str):
-        self.buf, self.pos, self.file = buf, 0, file
+    def __init__(self, buf: memoryview, file: str, size: int):
+        self.buf, self.pos, self.file, self.size = buf, 0, file, size
 
     def need(self, n: int, what: str) -> None:
         if n > len(self.buf) - self.pos:
+            if n <= self.size - self.pos:
+                raise _Short(f"{self.file}: header runs past the {len(self.buf)} bytes given, reading {what}")
             raise CheckpointError(f"{self.file}: header truncated at byte {self.pos} while reading {what}")
 
     def scalar(self, fmt: struct.Struct, what: str):
