@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
+import reprlib
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
 from tritium.errors import SpecError, TritiumError, did_you_mean
-from tritium.specio import check_choice, check_float, check_int, from_mapping
+from tritium.specio import check_choice, from_mapping
 
 __all__ = [
     "PROJECTIONS",
@@ -31,6 +34,10 @@ __all__ = [
     "zoo_model",
     "load_model",
     "spec_from_hf_config",
+    "read_config_json",
+    "MODEL_LIMITS",
+    "MAX_PARAMS",
+    "MAX_CONFIG_BYTES",
 ]
 
 PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -53,6 +60,21 @@ CHECKPOINT_FORMATS = (
     "bf16",
 )
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+
+MODEL_LIMITS: dict[str, tuple[int, int, str]] = {
+    "hidden_size": (1, 1 << 17, "the widest published decoders are 16,384 to 25,600 wide"),
+    "intermediate_size": (1, 1 << 20, "the widest published FFNs are under 110,000"),
+    "num_layers": (1, 1024, "the deepest published decoders have 126 to 160 layers"),
+    "num_heads": (1, 4096, "published decoders have at most 128 query heads"),
+    "num_kv_heads": (1, 4096, "published decoders have at most 128 key/value heads"),
+    "head_dim": (1, 4096, "published heads are 64 to 256 wide"),
+    "vocab_size": (1, 1 << 22, "the largest published vocabularies hold about 262,000 tokens"),
+    "max_position": (1, 1 << 27, "the longest published contexts are about 10 million tokens"),
+}
+"""``{field: (lo, hi, why)}``: the physical range of each size of a :class:`ModelSpec`."""
+
+MAX_PARAMS = 10**14
+"""Most weights a model may hold (the largest published models hold about 2e12)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,15 +136,20 @@ class ModelSpec:
         if not _NAME_RE.match(self.name):
             raise SpecError("name", self.name, "must be lowercase letters, digits, '.', '_' or '-'")
         check_choice("arch", self.arch, ("llama", "bitnet"))
-        for key in ("hidden_size", "intermediate_size", "num_layers", "num_heads", "num_kv_heads",
-                    "head_dim", "vocab_size", "max_position"):
-            check_int(key, getattr(self, key), lo=1)
+        for key, (lo, hi, why) in MODEL_LIMITS.items():
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+                raise SpecError(key, _Shown(value), f"must be an integer from {lo} to {hi} ({why})")
         if self.num_heads % self.num_kv_heads:
             raise SpecError("num_kv_heads", self.num_kv_heads,
                             f"must divide num_heads = {self.num_heads} (grouped-query attention)")
         check_choice("activation", self.activation, ACTIVATIONS)
-        check_float("rope_theta", self.rope_theta, lo=0.0, lo_open=True)
-        check_float("norm_eps", self.norm_eps, lo=0.0, lo_open=True)
+        for key, config_key in (("rope_theta", "rope_theta"), ("norm_eps", "rms_norm_eps")):
+            lo, hi, why = _FLOAT_KEYS[config_key]
+            value = getattr(self, key)
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and lo < value <= hi
+            if not ok:
+                raise SpecError(key, _Shown(value), f"must be a number > {lo:g} and <= {hi:g} ({why})")
         for i, proj in enumerate(self.ternary_linears):
             check_choice(f"ternary_linears[{i}]", proj, PROJECTIONS)
         if len(set(self.ternary_linears)) != len(self.ternary_linears):
@@ -133,6 +160,9 @@ class ModelSpec:
         check_choice("lm_head_dtype", self.lm_head_dtype, LM_HEAD_DTYPES)
         check_choice("kv_dtype", self.kv_dtype, KV_DTYPES)
         check_choice("checkpoint_format", self.checkpoint_format, CHECKPOINT_FORMATS)
+        if self.params > MAX_PARAMS:
+            raise SpecError("params", self.params, f"must be at most {MAX_PARAMS:.0e} weights (the largest "
+                            "published models hold about 2e12): check the sizes")
 
     @property
     def is_ternary(self) -> bool:
@@ -259,6 +289,67 @@ def load_model(model: str | Path | ModelSpec) -> ModelSpec:
 
 _SUPPORTED_TYPES = ("llama", "bitnet", "mistral")
 _DTYPES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32", "half": "fp16", "float": "fp32"}
+_ACTS = {"relu2": "relu2", "silu": "silu", "swish": "silu"}
+_LINEAR_CLASSES = ("autobitlinear", "bitlinear")
+MAX_CONFIG_BYTES = 4 << 20
+"""Largest config.json read, in bytes (published ones are a few KB)."""
+
+# config.json key -> ModelSpec field, for the sizes MODEL_LIMITS bounds.
+_SIZE_KEYS = {
+    "hidden_size": "hidden_size",
+    "intermediate_size": "intermediate_size",
+    "num_hidden_layers": "num_layers",
+    "num_attention_heads": "num_heads",
+    "num_key_value_heads": "num_kv_heads",
+    "head_dim": "head_dim",
+    "vocab_size": "vocab_size",
+    "max_position_embeddings": "max_position",
+}
+_FLOAT_KEYS = {  # key: (lo, hi, why); both bounds exclusive of 0
+    "rope_theta": (0.0, 1e12, "published RoPE bases are 1e4 to 1e8"),
+    "rms_norm_eps": (0.0, 1.0, "published epsilons are 1e-6 to 1e-5"),
+}
+
+
+def read_config_json(path: str | Path) -> dict:
+    """The JSON object in the ``config.json`` at ``path``, read with bounds.
+
+    Raises :class:`TritiumError` (one line naming the file) for a missing file,
+    something other than a regular file, more than :data:`MAX_CONFIG_BYTES`,
+    non-UTF-8 bytes (the offset is named, the bytes are not), invalid JSON,
+    nesting deeper than the parser allows, an integer of more than 4,300 digits,
+    or a value that is not an object.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            if not path.is_file():
+                raise TritiumError(f"config {path}: not a regular file")
+            raw = fh.read(MAX_CONFIG_BYTES + 1)
+    except FileNotFoundError:
+        raise TritiumError(f"config {path}: no such file") from None
+    except OSError as err:
+        raise TritiumError(f"config {path}: cannot read ({err.strerror or type(err).__name__})") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise TritiumError(f"config {path}: larger than {MAX_CONFIG_BYTES} bytes; a config.json is a few KB")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise TritiumError(f"config {path}: not UTF-8 text (invalid byte at offset {err.start}); "
+                           "config.json must be UTF-8 JSON") from None
+    try:
+        cfg = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise TritiumError(f"config {path}: not valid JSON ({err.msg} at line {err.lineno})") from None
+    except RecursionError:
+        raise TritiumError(f"config {path}: JSON nested too deeply (the parser allows about "
+                           f"{sys.getrecursionlimit()} levels; a config.json nests a few)") from None
+    except ValueError as err:  # an integer of more than sys.get_int_max_str_digits() digits
+        raise TritiumError(f"config {path}: not usable JSON ({str(err).split(':')[0]}); "
+                           "numbers must be at most 4300 digits") from None
+    if not isinstance(cfg, dict):
+        raise TritiumError(f"config {path}: must be a JSON object, got {_json_type(cfg)}")
+    return cfg
 
 
 def spec_from_hf_config(path: str | Path) -> ModelSpec:
@@ -269,61 +360,104 @@ def spec_from_hf_config(path: str | Path) -> ModelSpec:
     ``linear_class`` tells the scale convention), from ``model_type == "bitnet"``,
     and from 1bitLLM's ``weight_bits == 1``. TriLM checkpoints look like plain Llama
     configs: use :meth:`ModelSpec.ternarized` or the zoo entry for them.
-    Missing optional keys take the transformers ``LlamaConfig`` defaults.
+    Missing optional keys take the transformers ``LlamaConfig`` defaults; a
+    ``torch_dtype`` other than the float names in ``_DTYPES`` reads as bf16.
+
+    Every key read is type- and range-checked: sizes against
+    :data:`MODEL_LIMITS` (under their config.json names), ``rope_theta`` and
+    ``rms_norm_eps`` against physical ranges, the rest against their JSON types.
+    Raises :class:`TritiumError` with one line naming the file, the key, the bad
+    value (abbreviated) and what is allowed.
     """
     path = Path(path)
-    try:
-        cfg = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise TritiumError(f"config {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise TritiumError(f"config {path}: cannot read ({err})") from None
-    except json.JSONDecodeError as err:
-        raise TritiumError(f"config {path}: not valid JSON ({err.msg} at line {err.lineno})") from None
-    if not isinstance(cfg, dict):
-        raise TritiumError(f"config {path}: must be a JSON object")
-    model_type = cfg.get("model_type", "llama")
+    cfg = read_config_json(path)
+
+    def bad(key: str, value: object, allowed: str) -> TritiumError:
+        return TritiumError(f"config {path}: {key} = {_Shown(value)!r}: {allowed}")
+
+    def get(key: str, kinds: tuple[type, ...], default: object, what: str, table: dict | None = None) -> object:
+        table = cfg if table is None else table
+        value = table.get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+            raise bad(key if table is cfg else f"quantization_config.{key}", value, f"must be {what}")
+        return value
+
+    model_type = get("model_type", (str,), "llama", "a string")
     if model_type not in _SUPPORTED_TYPES:
-        raise TritiumError(f"config {path}: model_type {model_type!r} is not supported; "
+        raise TritiumError(f"config {path}: model_type {_Shown(model_type)!r} is not supported; "
                            f"supported: {', '.join(_SUPPORTED_TYPES)} (Llama-shaped decoders)")
     required = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "vocab_size")
-    missing = [k for k in required if k not in cfg]
+    missing = [k for k in required if cfg.get(k) is None]
     if missing:
         raise TritiumError(f"config {path}: missing {', '.join(repr(k) for k in missing)} "
                            f"(required: {', '.join(required)})")
-    heads = cfg["num_attention_heads"]
-    hidden = cfg["hidden_size"]
-    quant = cfg.get("quantization_config") or {}
+    sizes: dict[str, int] = {}
+    for key, field in _SIZE_KEYS.items():
+        value = cfg.get(key)
+        if value is None:
+            continue
+        lo, hi, why = MODEL_LIMITS[field]
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise bad(key, value, f"must be an integer from {lo} to {hi} ({why})")
+        sizes[field] = value
+    floats: dict[str, float] = {}
+    rope = get("rope_parameters", (dict,), {}, "a JSON object")
+    for key, (lo, hi, why) in _FLOAT_KEYS.items():
+        table, label = (rope, "rope_parameters.rope_theta") if key == "rope_theta" and key not in cfg else (cfg, key)
+        value = table.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo < value <= hi:
+            raise bad(label, value, f"must be a number > {lo:g} and <= {hi:g} ({why})")
+        floats[key] = float(value)
+    heads, hidden = sizes["num_heads"], sizes["hidden_size"]
+    act_name = get("hidden_act", (str,), "silu", f"a string, one of {', '.join(map(repr, _ACTS))}")
+    if act_name not in _ACTS:
+        raise bad("hidden_act", act_name, f"must be one of {', '.join(map(repr, _ACTS))}")
+    tie = get("tie_word_embeddings", (bool,), False, "true or false")
+    torch_dtype = get("torch_dtype", (str,), None, "a string such as 'bfloat16'")
+    if torch_dtype is None:
+        torch_dtype = get("dtype", (str,), "bfloat16", "a string such as 'bfloat16'")
+    dtype = _DTYPES.get(torch_dtype, "bf16")
+    quant = get("quantization_config", (dict,), {}, "a JSON object (or null)")
+    method = get("quant_method", (str,), None, "a string", quant)
+    weight_bits = get("weight_bits", (int, float), None, "a number")
+    name = get("_name_or_path", (str,), "", "a string")
     is_bitnet = model_type == "bitnet"
-    dtype = _DTYPES.get(str(cfg.get("torch_dtype", cfg.get("dtype", "bfloat16"))), "bf16")
-    if quant.get("quant_method") == "bitnet":
-        skip = set(quant.get("modules_to_not_convert") or [])
-        ternary = tuple(p for p in PROJECTIONS if p not in skip)
-        fmt = "packed_u8_autobitlinear" if quant.get("linear_class") == "autobitlinear" else "packed_u8_bitlinear"
+    if method == "bitnet":
+        skip = get("modules_to_not_convert", (list,), [], "a list of module names (strings)", quant)
+        if not all(isinstance(m, str) for m in skip):
+            raise bad("quantization_config.modules_to_not_convert", skip, "must be a list of module names (strings)")
+        linear_class = get("linear_class", (str,), None, "a string", quant)
+        if linear_class is not None and linear_class not in _LINEAR_CLASSES:
+            raise bad("quantization_config.linear_class", linear_class, "must be 'autobitlinear' or 'bitlinear'")
+        ternary = tuple(p for p in PROJECTIONS if p not in set(skip))
+        fmt = "packed_u8_autobitlinear" if linear_class == "autobitlinear" else "packed_u8_bitlinear"
         act = "int8"
-    elif is_bitnet or cfg.get("weight_bits") == 1:
+    elif is_bitnet or weight_bits == 1:
         ternary, act = PROJECTIONS, "int8"
         fmt = f"{dtype}_latent" if dtype in ("bf16", "fp16") else "fp16_latent"
     else:
         ternary, act, fmt = (), dtype, dtype if dtype in ("bf16", "fp16") else "fp16"
-    name = cfg.get("_name_or_path") or path.parent.name or "model"
-    name = re.sub(r"[^a-z0-9._-]+", "-", str(name).lower().split("/")[-1]).strip("-") or "model"
+    short = re.sub(r"[^a-z0-9._-]+", "-", (name or path.parent.name or "model").lower().split("/")[-1])
     fields = {
-        "name": name,
-        "hf_id": str(cfg.get("_name_or_path", "")),
+        "name": short.strip("-")[:100] or "model",
+        "hf_id": name,
         "arch": "bitnet" if is_bitnet else "llama",
         "hidden_size": hidden,
-        "intermediate_size": cfg["intermediate_size"],
-        "num_layers": cfg["num_hidden_layers"],
+        "intermediate_size": sizes["intermediate_size"],
+        "num_layers": sizes["num_layers"],
         "num_heads": heads,
-        "num_kv_heads": cfg.get("num_key_value_heads") or heads,
-        "head_dim": cfg.get("head_dim") or (hidden // heads if isinstance(hidden, int) and isinstance(heads, int) and heads else 0),
-        "vocab_size": cfg["vocab_size"],
-        "max_position": cfg.get("max_position_embeddings", 2048),
-        "activation": {"relu2": "relu2", "silu": "silu", "swish": "silu"}.get(cfg.get("hidden_act", "silu"), cfg.get("hidden_act")),
-        "rope_theta": cfg.get("rope_theta") or (cfg.get("rope_parameters") or {}).get("rope_theta", 10000.0),
-        "tie_embeddings": cfg.get("tie_word_embeddings", False),
-        "norm_eps": cfg.get("rms_norm_eps", 1e-6),
+        "num_kv_heads": sizes.get("num_kv_heads", heads),
+        "head_dim": sizes.get("head_dim", hidden // heads),
+        "vocab_size": sizes["vocab_size"],
+        "max_position": sizes.get("max_position", 2048),
+        "activation": _ACTS[act_name],
+        "rope_theta": floats.get("rope_theta", 10000.0),
+        "tie_embeddings": tie,
+        "norm_eps": floats.get("rms_norm_eps", 1e-6),
         "sub_norms": is_bitnet,
         "ternary_linears": ternary,
         "act_dtype": act,
@@ -338,3 +472,36 @@ def spec_from_hf_config(path: str | Path) -> ModelSpec:
         return from_mapping(ModelSpec, fields)
     except SpecError as err:
         raise TritiumError(f"config {path}: {err}") from None
+
+
+def _json_type(value: object) -> str:
+    """The JSON name of a parsed value's type."""
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number",
+             float: "a number", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 60
+_REPR.maxlist = _REPR.maxdict = 4
+_REPR.maxlevel = 2
+
+
+class _Shown:
+    """A value for an error message, abbreviated: ``repr`` of a huge integer says its
+    digit count, long strings and deep or long containers are cut short."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object):
+        self.value = value
+
+    def __repr__(self) -> str:
+        v = self.value
+        if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 10**18:
+            try:
+                digits = str(len(str(abs(v))))
+            except ValueError:  # past sys.get_int_max_str_digits()
+                digits = f"about {int(v.bit_length() * math.log10(2)) + 1}"
+            return f"<a {'negative ' if v < 0 else ''}{digits}-digit integer>"
+        return _REPR.repr(v)
