@@ -203,3 +203,15 @@ def test_giant_tensor_streams_under_an_address_space_limit(tmp_path, name):
     # zeros are -1 codes in packed U8 and I2_S, zero weights (scale 0) in F16 and TQ2_0
     assert found["zero_frac"] == (0.0 if name.startswith(("U8", "I2_S")) else 1.0)
     assert found["grown_kib"] < 96 << 10
+
+
+@pytest.mark.parametrize("kind, shape", [("I2_S", (6, 192)), ("latent-F16", (5, 30)), ("TQ2_0", (3, 512))])
+def test_progress_is_monotone_and_ends_at_the_tensor_size(tmp_path, monkeypatch, kind, shape):
+    """Pieces that share an I2_S block at their ends do not count its bytes twice."""
+    write(kind, tmp_path, ragged_trits(*shape, seed=3))
+    tiny_chunks(monkeypatch, values=30, nbytes=10)
+    calls = []
+    read_weight_stats(tmp_path, progress=lambda done, total: calls.append((done, total)))
+    assert all(a[0] <= b[0] for a, b in zip(calls, calls[1:])) and calls[-1][0] == calls[-1][1]
+    stored = [a[0] for a in calls]
+    assert len(set(stored)) > 3 and max(stored) == calls[-1][1]

@@ -266,6 +266,7 @@ def i2s_rows(root: Path, info: TensorInfo) -> RowPass:
 
     def run(progress: Progress) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         join = _RowJoin(cols)
+        counted = 0  # code bytes reported to progress (pieces may share a block at their ends)
         with _Stored(root, info) as data:
             for r0, r1, c0, c1 in _tiles(rows, cols, 4 * CHUNK_BYTES, I2S_BLOCK):
                 n = r1 - r0
@@ -283,7 +284,8 @@ def i2s_rows(root: Path, info: TensorInfo) -> RowPass:
                         f"{info.file}: tensor {info.name!r}: rows {r0}..{r1 - 1} hold the invalid I2_S code 11 "
                         "(allowed: 00 = -1, 01 = 0, 10 = +1)"
                     )
-                progress(codes.size)
+                progress(block1 * 32 - counted)
+                counted = block1 * 32
                 done = join.feed(c1, pos, neg)
                 if done is not None:
                     yield r0, done[0], done[1]
