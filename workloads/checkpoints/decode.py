@@ -1,4 +1,4 @@
-"""Per-tensor ternary statistics, one encoding at a time, streaming row chunks.
+"""Per-tensor ternary statistics, one encoding at a time, streaming bounded pieces.
 
 Each function here reads one projection tensor in pieces of at most
 :data:`CHUNK_BYTES` stored bytes (or :data:`CHUNK_VALUES` weights when decoding to
@@ -18,9 +18,10 @@ the tally and the absmean scale (:class:`RowCounts`):
   ``auto`` picks ``sign`` when the tensor has at most :data:`MAX_TERNARY_LEVELS`
   distinct non-zero magnitudes (TriLM stores ``+-scale`` with up to 6 scales per
   matrix), else ``absmean``;
-* GGUF TQ1_0/TQ2_0 and other block types (:func:`dequantized_chunks`): pieces
-  dequantized by ``gguf.quants`` (TQ2_0's 2-bit code 3, not a trit, is refused), then ``sign`` for TQ types (scale = mean |W| over
-  non-zeros, i.e. the fp16 block scales) or the float mode for the others;
+* GGUF TQ1_0/TQ2_0 and other block types (:func:`dequantized_chunks`): pieces of
+  whole blocks dequantized by ``gguf.quants`` (TQ2_0's 2-bit code 3, not a trit,
+  is refused first), then ``sign`` for TQ types (scale = mean |W| over non-zeros,
+  i.e. the fp16 block scales) or the float mode for the others;
 * GGUF I2_S (:func:`i2s_counts`): one fp32 scale after the codes.
 """
 
