@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 
-__all__ = ["TritiumError", "SpecError", "CheckpointError", "TraceError", "did_you_mean"]
+__all__ = ["TritiumError", "SpecError", "CheckpointError", "TraceError", "did_you_mean", "shown", "shown_path", "printable"]
 
 
 class TritiumError(Exception):
@@ -30,7 +30,7 @@ class SpecError(TritiumError, ValueError):
     def _text(self) -> str:
         if self.value is _MISSING:
             return f"{self.key}: missing; {self.allowed}"
-        return f"{self.key} = {self.value!r}: {self.allowed}"
+        return f"{self.key} = {shown(self.value)}: {self.allowed}"
 
     def prefixed(self, prefix: str) -> "SpecError":
         """The same error with ``prefix`` prepended to its key (``"tlu." + "rows"``)."""
@@ -43,6 +43,45 @@ class CheckpointError(TritiumError):
 
 class TraceError(TritiumError):
     """A trace, scenario or workload file is malformed or impossible."""
+
+
+_SHOWN_CHARS = 120
+
+
+def shown(value: object) -> str:
+    """``repr(value)`` fit for a one-line message: an integer too long to print usefully
+    (or at all: Python refuses to print one of more than 4,300 digits) becomes its digit
+    count, and anything longer than 120 characters is cut in the middle.
+
+    >>> shown(10**5000), shown("x" * 3)
+    ('<an integer of 5001 digits>', "'xxx'")
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        digits = len(str(abs(value))) if value.bit_length() < 14000 else int(value.bit_length() * 0.30103) + 1
+        return f"<an integer of {digits} digits>"
+    return _cut(repr(value))
+
+
+def shown_path(path: object) -> str:
+    """A file name fit for a one-line message: :func:`printable`, and cut in the middle
+    when longer than 120 characters."""
+    return _cut(printable(str(path)))
+
+
+def printable(text: str) -> str:
+    """``text`` with the bytes of a non-UTF-8 file name (Python's lone surrogates) shown as
+    ``\\xNN`` escapes, so it can be printed and encoded as UTF-8."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _cut(text: str) -> str:
+    if len(text) <= _SHOWN_CHARS:
+        return text
+    half = _SHOWN_CHARS // 2 - 3
+    return f"{text[:half]}...({len(text)} characters)...{text[-half:]}"
 
 
 def did_you_mean(name: object, choices: list[str]) -> str:

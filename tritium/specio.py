@@ -23,12 +23,13 @@ from typing import Any, Iterable, Mapping, TypeVar
 
 import tomli_w
 
-from tritium.errors import _MISSING, SpecError, TritiumError
+from tritium.errors import _MISSING, SpecError, TritiumError, shown_path
 
 __all__ = [
     "from_mapping",
     "to_mapping",
     "load_toml",
+    "parse_toml",
     "dumps_toml",
     "check_int",
     "check_float",
@@ -184,21 +185,82 @@ def to_mapping(obj: object) -> dict[str, Any]:
     return out
 
 
+MAX_TOML_BYTES = 16 * 2**20
+"""Largest description file :func:`load_toml` reads (16 MiB; a chip or space is a few KB)."""
+
+MAX_TOML_DEPTH = 32
+"""Deepest nesting of tables and arrays a description may have (chips nest three)."""
+
+_INT64 = (-(2**63), 2**63 - 1)
+
+
 def load_toml(path: str | Path, what: str = "file") -> dict[str, Any]:
-    """Parse a TOML file, turning I/O and syntax problems into one-line errors."""
+    """Parse a TOML file, turning I/O and syntax problems into one-line errors.
+
+    Raises :class:`TritiumError` (naming ``what`` and the file) when the file cannot be
+    read, is larger than :data:`MAX_TOML_BYTES`, is not UTF-8, or :func:`parse_toml`
+    refuses its text.
+    """
     path = Path(path)
+    name = shown_path(path)
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_TOML_BYTES + 1)
     except FileNotFoundError:
-        raise TritiumError(f"{what} {path}: no such file") from None
+        raise TritiumError(f"{what} {name}: no such file") from None
+    except IsADirectoryError:
+        raise TritiumError(f"{what} {name}: is a directory, not a TOML file") from None
     except OSError as err:
-        raise TritiumError(f"{what} {path}: cannot read ({err.strerror})") from None
+        raise TritiumError(f"{what} {name}: cannot read ({err.strerror or type(err).__name__})") from None
+    if len(raw) > MAX_TOML_BYTES:
+        raise TritiumError(f"{what} {name}: larger than {MAX_TOML_BYTES} bytes; a description is a few KB")
     try:
-        return tomllib.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise TritiumError(f"{what} {path}: not UTF-8 text, so not TOML") from None
+        raise TritiumError(f"{what} {name}: not UTF-8 text, so not TOML") from None
+    return parse_toml(text, f"{what} {name}")
+
+
+def parse_toml(text: str, where: str = "TOML") -> dict[str, Any]:
+    """Parse TOML text into a dict, refusing what TOML itself forbids or no description needs.
+
+    Raises :class:`TritiumError` (starting with ``where``) for malformed TOML, an integer
+    outside the 64-bit range TOML allows (the TOML spec requires refusing those; Python
+    would also refuse to read one of more than 4,300 digits), or nesting deeper than
+    :data:`MAX_TOML_DEPTH`.
+    """
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise TritiumError(f"{what} {path}: malformed TOML ({err})") from None
+        raise TritiumError(f"{where}: malformed TOML ({err})") from None
+    except RecursionError:
+        raise TritiumError(f"{where}: malformed TOML (nested too deeply for the parser; a description may "
+                           f"nest at most {MAX_TOML_DEPTH} levels)") from None
+    except ValueError as err:  # tomllib's int() of more than sys.get_int_max_str_digits() digits
+        raise TritiumError(f"{where}: malformed TOML (an integer outside the 64-bit range TOML allows: "
+                           f"{str(err).split(':')[0]})") from None
+    _check_tree(data, where)
+    return data
+
+
+def _check_tree(data: dict, where: str) -> None:
+    """Depth and integer range over the parsed tree, iteratively (no recursion to exhaust)."""
+    stack: list[tuple[object, str, int]] = [(data, "", 0)]
+    while stack:
+        node, key, depth = stack.pop()
+        if isinstance(node, dict):
+            items = [(f"{key}.{k}" if key else str(k), v) for k, v in node.items()]
+        elif isinstance(node, list):
+            items = [(f"{key}[{i}]", v) for i, v in enumerate(node)]
+        else:
+            if isinstance(node, int) and not isinstance(node, bool) and not _INT64[0] <= node <= _INT64[1]:
+                raise TritiumError(f"{where}: malformed TOML ({shown_path(key)} is an integer outside the 64-bit "
+                                   "range TOML allows)")
+            continue
+        if depth >= MAX_TOML_DEPTH:
+            raise TritiumError(f"{where}: malformed TOML ({shown_path(key)} is nested more than "
+                               f"{MAX_TOML_DEPTH} levels deep)")
+        stack.extend((v, k, depth + 1) for k, v in items)
 
 
 def dumps_toml(obj: object, header: str = "") -> str:
