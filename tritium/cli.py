@@ -14,14 +14,23 @@ from pathlib import Path
 
 import tritium
 from tritium import cli_analysis, cli_dse, cli_hdl, cli_scaling
-from tritium.cliutil import ProgressBar, mapping_args, precision_args, print_json, scenario_args
+from tritium.cliutil import (
+    USER_ERRORS, ProgressBar, mapping_args, one_line, precision_args, print_json, scenario_args, user_error,
+)
 from tritium.errors import TritiumError
 
 __all__ = ["main", "build_parser"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit status."""
+    """Run the CLI; returns the exit status.
+
+    What a user can cause prints one ``error:`` line and returns 2: a :class:`TritiumError`,
+    and the few built-in errors that only come from the user's files, names and numbers
+    (:func:`tritium.cliutil.user_error`: a file that cannot be read or written, a number
+    too large, nesting too deep, a corrupt results database). Anything else is a bug
+    and keeps its traceback.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):
@@ -30,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args) or 0
     except TritiumError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {one_line(str(err))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -41,6 +50,12 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
+    except USER_ERRORS as err:
+        message = user_error(err)
+        if message is None:
+            raise
+        print(f"error: {one_line(message)}", file=sys.stderr)
+        return 2
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,13 +1,99 @@
-"""Helpers shared by the CLI's command modules: scenario options, JSON output, progress bars."""
+"""Helpers shared by the CLI's command modules: scenario options, JSON output, progress bars,
+and the mapping of the built-in errors a user can cause to one ``error:`` line."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sqlite3
 import sys
+import tomllib
 
+from tritium.errors import printable, shown_path
 from tritium.fileio import json_text
 
-__all__ = ["scenario_args", "precision_args", "mapping_args", "print_json", "ProgressBar"]
+__all__ = ["scenario_args", "precision_args", "mapping_args", "print_json", "ProgressBar", "USER_ERRORS",
+           "user_error", "one_line"]
+
+USER_ERRORS = (OSError, OverflowError, RecursionError, ValueError, sqlite3.DatabaseError)
+"""Built-in error classes some of whose instances come from what the user gave; :func:`user_error`
+says which (a ValueError only from parsing, not every one)."""
+
+_MAX_MESSAGE = 1000
+
+
+_PLACES = {
+    "tritium.analysis.dse.store": "reading the sweep's results.sqlite",
+    "tritium.workloads.models": "reading a model's config.json",
+    "tritium.workloads.checkpoints": "reading a checkpoint",
+}
+"""Where an error arose (the innermost Tritium module of its traceback), in the user's words."""
+
+
+def _place(err: BaseException) -> str:
+    """`` while reading ...`` for the innermost Tritium frame of ``err``'s traceback, or ``""``."""
+    module, tb = "", err.__traceback__
+    while tb is not None:
+        name = tb.tb_frame.f_globals.get("__name__", "")
+        if name.startswith("tritium.") and not name.startswith(("tritium.cli", "tritium.errors")):
+            module = name
+        tb = tb.tb_next
+    for prefix, words in _PLACES.items():
+        if module == prefix or module.startswith(prefix + "."):
+            return f" while {words}"
+    return ""
+
+
+def user_error(err: BaseException) -> str | None:
+    """The one-line message for an error the user's input caused, or None for a bug.
+
+    - :class:`OSError`: a file or folder that cannot be read or written (names it).
+    - :class:`OverflowError`: a number too large for the arithmetic it feeds.
+    - :class:`RecursionError`: input nested too deeply (JSON or TOML).
+    - :class:`ValueError`: only parsing errors: malformed JSON or TOML, text or a file name
+      that is not valid UTF-8, an integer of more digits than Python converts (4,300).
+    - :class:`sqlite3.DatabaseError`: a sweep's ``results.sqlite`` that is damaged, not a
+      database, or not one a sweep wrote (``sqlite3.ProgrammingError`` and ``InterfaceError``
+      are misuse of the API: bugs).
+    """
+    message = _message(err)
+    if message is None or (isinstance(err, OSError) and err.filename is not None):
+        return message  # a message naming its file says where already
+    return message + _place(err)
+
+
+def _message(err: BaseException) -> str | None:
+    if isinstance(err, OSError):
+        if err.filename is None:
+            return f"{err.strerror or err}"
+        names = shown_path(err.filename) + (f" -> {shown_path(err.filename2)}" if err.filename2 else "")
+        return f"{names}: {err.strerror or type(err).__name__}"
+    if isinstance(err, OverflowError):
+        return f"a number is too large ({err})"
+    if isinstance(err, RecursionError):
+        return "input nested too deeply to read (JSON or TOML nests a few levels in any real file)"
+    if isinstance(err, sqlite3.DatabaseError) and not isinstance(err, sqlite3.ProgrammingError):
+        return f"database damaged or not written by tritium sweep ({err})"
+    if isinstance(err, json.JSONDecodeError):
+        return f"malformed JSON ({err.msg} at line {err.lineno})"
+    if isinstance(err, tomllib.TOMLDecodeError):
+        return f"malformed TOML ({err})"
+    if isinstance(err, UnicodeDecodeError):
+        return f"text that is not valid UTF-8 ({err.reason} at byte {err.start})"
+    if isinstance(err, UnicodeError):
+        return f"a file name or text that cannot be written as UTF-8 ({err.reason})"
+    if isinstance(err, ValueError) and "integer string conversion" in str(err):
+        return "a number of more than 4300 digits (JSON and TOML numbers are at most 64-bit)"
+    return None
+
+
+def one_line(message: str) -> str:
+    """``message`` as one printable line: newlines folded, bytes of non-UTF-8 file names shown as
+    escapes, at most 1000 characters."""
+    text = printable(" ".join(message.splitlines()))
+    if len(text) > _MAX_MESSAGE:
+        text = text[: _MAX_MESSAGE - 40] + f"... ({len(text)} characters)"
+    return text
 
 # The choices of workloads.models.LM_HEAD_DTYPES / KV_DTYPES and sim.mapping.OBJECTIVES, spelled
 # here so --help does not import the simulator (tests/cli/test_cli.py checks they agree).
