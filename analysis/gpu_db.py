@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from tritium.errors import SpecError, TritiumError, did_you_mean
+from tritium.errors import SpecError, TritiumError, did_you_mean, shown, shown_path
 from tritium.fileio import write_text_atomic
 from tritium.sim.chip_parts import DRAM_TYPES
 from tritium.specio import check_choice, check_float, check_int, dumps_toml, from_mapping, load_toml
 
-__all__ = ["INTERCONNECTS", "GPU_ALIASES", "Gpu", "load_gpu", "list_gpus", "gpu_to_toml", "save_gpu"]
+__all__ = ["INTERCONNECTS", "GPU_ALIASES", "GPU_RANGES", "Gpu", "load_gpu", "list_gpus", "gpu_to_toml", "save_gpu"]
 
 INTERCONNECTS = ("nvlink", "pcie", "none")
 """Values of :attr:`Gpu.interconnect`: what carries tensor-parallel all-reduces."""
@@ -44,7 +44,25 @@ GPU_ALIASES = {
 """Short names :func:`load_gpu` also accepts (after lower-casing and turning spaces
 and underscores into ``-``)."""
 
-_NAME = re.compile(r"[a-z0-9._-]+")
+_NAME = re.compile(r"[a-z0-9._-]{1,64}")
+
+GPU_RANGES: dict[str, tuple[float, float]] = {
+    "bf16_tflops": (0.01, 1e5),
+    "int8_tops": (0.01, 2e5),
+    "fp32_tflops": (0.01, 1e5),
+    "memory_bandwidth_gb_s": (1.0, 1e5),
+    "mem_gb": (0.1, 1e4),
+    "tdp_w": (1.0, 1e4),
+    "boost_clock_mhz": (100.0, 1e4),
+    "die_mm2": (1.0, 2000.0),
+    "transistors_billion": (0.01, 1e4),
+    "price_usd": (1.0, 1e7),
+    "interconnect_gb_s": (0.1, 1e5),
+}
+"""Physical range of each numeric :class:`Gpu` key, (low, high) inclusive, in the key's unit:
+from below an embedded GPU (a Jetson Nano: 0.5 TFLOPS, 25 GB/s, 5 W) to far above any
+card made (a B200: 2,250 dense BF16 TFLOPS, 8 TB/s, 1,000 W). ``sms`` is 1 to 1024 and
+``node_nm`` 1 to 250; ``idle_w`` is 0 up to ``tdp_w``."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,13 +118,13 @@ class Gpu:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
-            raise SpecError("name", self.name, "must be a non-empty string of a-z, 0-9, '.', '_' and '-'")
+            raise SpecError("name", self.name, "must be 1 to 64 characters of a-z, 0-9, '.', '_' and '-'")
         for key in ("description", "node"):
             if not isinstance(getattr(self, key), str):
                 raise SpecError(key, getattr(self, key), "must be a string")
-        for key, hi in (("bf16_tflops", 1e5), ("int8_tops", 2e5), ("fp32_tflops", 1e5),
-                        ("memory_bandwidth_gb_s", 1e5), ("mem_gb", 1e4), ("tdp_w", 1e4), ("boost_clock_mhz", 1e4)):
-            self._positive(key, hi)
+        for key in ("bf16_tflops", "int8_tops", "fp32_tflops", "memory_bandwidth_gb_s", "mem_gb", "tdp_w",
+                    "boost_clock_mhz"):
+            self._in_range(key)
         check_float("idle_w", self.idle_w, lo=0, hi=self.tdp_w)
         if self.idle_w >= self.tdp_w:
             raise SpecError("idle_w", self.idle_w, f"must be below tdp_w ({self.tdp_w:g} W)")
@@ -114,9 +132,9 @@ class Gpu:
         check_choice("memory_type", self.memory_type, DRAM_TYPES)
         check_int("sms", self.sms, lo=1, hi=1024)
         check_int("node_nm", self.node_nm, lo=1, hi=250)
-        for key, hi in (("die_mm2", 2000.0), ("transistors_billion", 1e4), ("price_usd", 1e7)):
+        for key in ("die_mm2", "transistors_billion", "price_usd"):
             if getattr(self, key) is not None:
-                self._positive(key, hi)
+                self._in_range(key)
         if not isinstance(self.price_is_estimate, bool):
             raise SpecError("price_is_estimate", self.price_is_estimate, "must be true or false")
         if self.price_is_estimate and self.price_usd is None:
@@ -127,14 +145,15 @@ class Gpu:
                 raise SpecError("interconnect_gb_s", self.interconnect_gb_s, "must be 0 when interconnect = 'none'")
             object.__setattr__(self, "interconnect_gb_s", 0.0)
         else:
-            self._positive("interconnect_gb_s", 1e5)
+            self._in_range("interconnect_gb_s")
         if (not isinstance(self.sources, tuple) or not self.sources
                 or not all(isinstance(s, str) and s.strip() for s in self.sources)):
             raise SpecError("sources", self.sources, "must be a non-empty list of strings saying where the figures come from")
 
-    def _positive(self, key: str, hi: float) -> None:
+    def _in_range(self, key: str) -> None:
         value = getattr(self, key)
-        check_float(key, value, lo=0, lo_open=True, hi=hi)
+        lo, hi = GPU_RANGES[key]
+        check_float(key, value, lo=lo, hi=hi)
         object.__setattr__(self, key, float(value))
 
     @property
@@ -201,12 +220,19 @@ def load_gpu(spec: str | os.PathLike | Gpu) -> Gpu:
         return spec
     if isinstance(spec, str) and _normalise(spec) in _database():
         return _database()[_normalise(spec)]
-    if isinstance(spec, (str, os.PathLike)) and Path(spec).is_file():
+    if isinstance(spec, (str, os.PathLike)) and _is_file(Path(spec)):
         path = Path(spec)
-        return _gpu_from_mapping(load_toml(path, what="GPU file"), source=str(path))
-    raise TritiumError(f"unknown GPU '{spec}': not in the database ({', '.join(list_gpus())}; "
+        return _gpu_from_mapping(load_toml(path, what="GPU file"), source=f"GPU file {shown_path(path)}")
+    raise TritiumError(f"unknown GPU {shown(str(spec))}: not in the database ({', '.join(list_gpus())}; "
                        f"aliases {', '.join(sorted(GPU_ALIASES))}) and no such TOML file"
                        + did_you_mean(spec, list_gpus()))
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # a name too long for the OS, or with a NUL byte: no such file
+        return False
 
 
 def gpu_to_toml(gpu: Gpu) -> str:

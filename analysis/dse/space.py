@@ -71,11 +71,13 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from tritium.errors import _MISSING, SpecError, TritiumError
-from tritium.specio import check_choice, check_float, check_int, load_toml
+from tritium.specio import check_choice, check_float, check_int, load_toml, parse_toml
 
 __all__ = [
     "METRICS",
     "SEARCH_STRATEGIES",
+    "MAX_SAMPLES",
+    "MAX_EVALUATIONS",
     "DERIVED_PARAMS",
     "Metric",
     "Param",
@@ -123,6 +125,11 @@ _WORKLOAD_KEYS = ("name", "model", "ternarize", "batch", "prefill", "decode", "l
 _SEARCH_KEYS = ("strategy", "samples", "seed", "max_evaluations", "band")
 _RANGE_KEYS = ("start", "stop", "step", "factor")
 _MAX_VALUES = 4096  # per parameter
+MAX_SAMPLES = 100_000
+"""Most points a random or guided search may draw (the shipped edge grid is 10,368 points; 100,000
+simulated points are hours of CPU, and the draw's bookkeeping stays in tens of MB)."""
+MAX_EVALUATIONS = 10_000_000
+"""Largest guided-search budget (``max_evaluations``)."""
 _FROZEN_FIELDS = ("name", "description")
 _UNSTORED_KEYS = ("description", "objectives", "search")  # no stored record depends on them
 
@@ -191,9 +198,11 @@ class SearchSpec:
 
     Attributes:
         strategy: ``"grid"``, ``"random"`` or ``"guided"``.
-        samples: random: points drawn; guided: the initial random sample. >= 1.
-        seed: seed of the random draws, >= 0.
-        max_evaluations: guided: stop after this many points (0: when the search converges).
+        samples: random: points drawn; guided: the initial random sample. 1 to
+            :data:`MAX_SAMPLES`.
+        seed: seed of the random draws, 0 to 2^63 - 1.
+        max_evaluations: guided: stop after this many points (0: when the search converges),
+            at most :data:`MAX_EVALUATIONS`.
         band: guided: relative width of the band around the front whose neighbours the
             second phase explores, 0 to 0.5 (0: front only).
     """
@@ -206,9 +215,13 @@ class SearchSpec:
 
     def __post_init__(self) -> None:
         check_choice("search.strategy", self.strategy, SEARCH_STRATEGIES)
-        check_int("search.samples", self.samples, lo=1)
-        check_int("search.seed", self.seed, lo=0)
-        check_int("search.max_evaluations", self.max_evaluations, lo=0)
+        if isinstance(self.samples, int) and not isinstance(self.samples, bool) and self.samples > MAX_SAMPLES:
+            raise SpecError("search.samples", self.samples,
+                            f"must be an integer from 1 to {MAX_SAMPLES} (points a random or guided search draws; "
+                            "a larger sample would hold gigabytes before the first point is stored)")
+        check_int("search.samples", self.samples, lo=1, hi=MAX_SAMPLES)
+        check_int("search.seed", self.seed, lo=0, hi=2**63 - 1)
+        check_int("search.max_evaluations", self.max_evaluations, lo=0, hi=MAX_EVALUATIONS)
         check_float("search.band", self.band, lo=0.0, hi=0.5)
         object.__setattr__(self, "band", float(self.band))
 
@@ -310,12 +323,7 @@ def space_from_toml(text: str, *, base_dir: str | os.PathLike = ".", source: str
 
     ``base`` (a :class:`~tritium.sim.Chip`) replaces the chip the text names (used to reopen
     a sweep folder with the base chip it stored)."""
-    import tomllib
-
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise TritiumError(f"space {source}: malformed TOML ({err})") from None
+    data = parse_toml(text, f"space {source}")
     return _space(data, text, source, Path(base_dir), base)
 
 
@@ -455,6 +463,8 @@ def _check_type(key: str, value: object, tp: type) -> None:
     if not ok:
         raise SpecError(key, value, {int: "must be an integer", float: "must be a number",
                                      str: "must be a string", bool: "must be true or false"}[tp])
+    if tp is float and not math.isfinite(value):
+        raise SpecError(key, value, "must be a finite number (not nan or inf)")
 
 
 def _range(key: str, spec: Mapping, tp: type) -> tuple:
