@@ -1,17 +1,19 @@
-"""The ternary linear unit: ``rows`` adder trees, each with its own accumulator.
+"""The ternary linear unit: ``rows`` adder trees, each with ``acc_per_tree`` accumulators.
 
 Every cycle one activation slice is broadcast to all trees and each tree gets its own
-``width`` weight codes. A tree's sum reaches its accumulator :attr:`Tlu.latency` =
+``width`` weight codes. A tree's sum reaches an accumulator :attr:`Tlu.latency` =
 ``TluSpec.pipeline_depth_cycles`` cycles after the slice was on the inputs: the
-sign-select register, the tree's stage registers and the accumulator register. The
-accumulator *loads* the sum of a pass's first slice and *adds* every later one,
-wrapping at ``acc_bits`` like :func:`tritium.sim.golden.ternary_matmul`, so passes
-follow each other with no bubble.
+sign-select register, the tree's stage registers and the accumulator register. Each
+slice names the accumulator it goes to (``acc_sel``, one per token of a token block:
+the weight-stationary block of :mod:`tritium.sim.mapping`); that accumulator *loads*
+the sum of its pass's first slice and *adds* every later one, wrapping at ``acc_bits``
+like :func:`tritium.sim.golden.ternary_matmul`, so passes (and the tokens of a block,
+interleaved slice by slice) follow each other with no bubble.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -23,7 +25,7 @@ __all__ = ["Tlu"]
 
 
 class Tlu(wiring.Component):
-    """``tlu.rows`` pipelined adder trees with accumulators, sized from a :class:`TluSpec`.
+    """``tlu.rows`` pipelined adder trees with ``tlu.acc_per_tree`` accumulators each.
 
     Ports:
 
@@ -32,9 +34,16 @@ class Tlu(wiring.Component):
     - ``valid_in``: In(1), a slice is on the inputs this cycle.
     - ``first_in``: In(1), it is the first slice of a pass (the accumulators load).
     - ``last_in``: In(1), it is the last slice of a pass.
-    - ``acc``: Out(ArrayLayout(signed(acc_bits), rows)), the accumulators.
+    - ``acc_sel``: In(range(max(2, acc_per_tree))), the accumulator (of every tree) the
+      slice adds into, or loads with ``first_in``; ignored when ``acc_per_tree`` is 1.
+    - ``acc``: Out(ArrayLayout(signed(acc_bits), rows)), each tree's accumulator that the
+      latest slice went to.
     - ``done``: Out(1), ``acc`` holds the finished sums of a pass this cycle: a pass
       whose last slice was on the inputs in cycle c is done in cycle c + :attr:`latency`.
+
+    Passes in different accumulators may interleave slice by slice (one slice per cycle
+    in all); a pass's slices must all name the same accumulator. With ``acc_per_tree`` = 1
+    the unit is one accumulator per tree and passes follow each other.
 
     Zero handling ``"gate"`` gates the trees' sign-select registers (see
     :class:`~tritium.hdl.tree.AdderTree`); values and cycles do not change.
@@ -57,6 +66,7 @@ class Tlu(wiring.Component):
                 "valid_in": In(1),
                 "first_in": In(1),
                 "last_in": In(1),
+                "acc_sel": In(range(max(2, tlu.acc_per_tree))),
                 "acc": Out(data.ArrayLayout(signed(tlu.acc_bits), tlu.rows)),
                 "done": Out(1),
             }
@@ -72,18 +82,33 @@ class Tlu(wiring.Component):
             m.d.comb += [tree.act.eq(self.act), tree.w.eq(self.w[r]), tree.valid_in.eq(self.valid_in)]
             trees.append(tree)
 
-        # first/last travel beside the trees' valid chain (all trees have the same latency)
-        first, last = self.first_in, self.last_in
+        # first/last/acc_sel travel beside the trees' valid chain (all trees have the same latency)
+        first, last, sel = self.first_in, self.last_in, self.acc_sel
         for stage in range(trees[0].latency):
             first_next, last_next = Signal(name=f"first{stage + 1}"), Signal(name=f"last{stage + 1}")
-            m.d.sync += [first_next.eq(first), last_next.eq(last)]
-            first, last = first_next, last_next
+            sel_next = Signal.like(self.acc_sel, name=f"acc_sel{stage + 1}")
+            m.d.sync += [first_next.eq(first), last_next.eq(last), sel_next.eq(sel)]
+            first, last, sel = first_next, last_next, sel_next
         valid = trees[0].valid_out
-
-        acc = [Signal(signed(tlu.acc_bits), name=f"acc{r}", reset_less=True) for r in range(tlu.rows)]
-        with m.If(valid):
-            for tree, reg in zip(trees, acc):
-                m.d.sync += reg.eq(Mux(first, tree.sum, reg + tree.sum))  # truncation wraps
         m.d.sync += self.done.eq(valid & last)
-        m.d.comb += [self.acc[r].eq(reg) for r, reg in enumerate(acc)]
+
+        if tlu.acc_per_tree == 1:
+            acc = [Signal(signed(tlu.acc_bits), name=f"acc{r}", reset_less=True) for r in range(tlu.rows)]
+            with m.If(valid):
+                for tree, reg in zip(trees, acc):
+                    m.d.sync += reg.eq(Mux(first, tree.sum, reg + tree.sum))  # truncation wraps
+            m.d.comb += [self.acc[r].eq(reg) for r, reg in enumerate(acc)]
+            return m
+
+        # acc_per_tree accumulators per tree; `shown` remembers which one the latest slice updated
+        shown = Signal.like(self.acc_sel)
+        with m.If(valid):
+            m.d.sync += shown.eq(sel)
+        for r, tree in enumerate(trees):
+            bank = Array(Signal(signed(tlu.acc_bits), name=f"acc{r}_{b}", reset_less=True)
+                         for b in range(tlu.acc_per_tree))
+            current = bank[sel]
+            with m.If(valid):
+                m.d.sync += current.eq(Mux(first, tree.sum, current + tree.sum))  # truncation wraps
+            m.d.comb += self.acc[r].eq(bank[shown])
         return m

@@ -106,3 +106,47 @@ def test_latency_is_pipeline_depth_and_skip_is_refused():
     assert Tlu(tlu).latency == tlu.pipeline_depth_cycles == 1 + 2 + 1
     with pytest.raises(SpecError, match="tlu.zero_handling = 'skip'"):
         Tlu(TluSpec(rows=2, width=16, zero_handling="skip"))
+
+
+@pytest.mark.parametrize("block", [2, 3])
+def test_token_block_interleaves_passes_in_their_own_accumulators(block):
+    """Slice-outer, token-inner order: token j's slices go to accumulator j, done in token order."""
+    tlu = TluSpec(rows=2, width=4, acc_bits=11, acc_per_tree=3)  # wraps: sums reach 4 x 128 x slices
+    k = 10
+    slices = math.ceil(k / tlu.width)
+    rng = np.random.default_rng(block)
+    acts = rng.integers(-128, 128, size=(block, slices * tlu.width))
+    acts[:, k:] = 0
+    acts[0, :k] = -128
+    weights = rng.integers(-1, 2, size=(tlu.rows, slices * tlu.width))
+    weights[:, k:] = 0
+    weights[0, :k] = -1
+    dut = Tlu(tlu)
+    done = []
+
+    async def testbench(ctx):
+        schedule = [(s, j) for s in range(slices) for j in range(block)]
+        for cycle in range(len(schedule) + tlu.pipeline_depth_cycles + 2):
+            if cycle < len(schedule):
+                s, j = schedule[cycle]
+                cut = slice(s * tlu.width, (s + 1) * tlu.width)
+                ctx.set(dut.act, [int(x) for x in acts[j, cut]])
+                ctx.set(dut.w, [[int(c) for c in CODES[row % 4]] for row in weights[:, cut]])
+                ctx.set(dut.valid_in, 1)
+                ctx.set(dut.first_in, int(s == 0))
+                ctx.set(dut.last_in, int(s == slices - 1))
+                ctx.set(dut.acc_sel, j)
+            else:
+                ctx.set(dut.valid_in, 0)
+            _, _, is_done, acc = await ctx.tick().sample(dut.done, dut.acc)
+            if is_done:
+                done.append((cycle, [int(v) for v in acc]))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(testbench)
+    sim.run()
+    last_issue = (slices - 1) * block
+    assert [c for c, _ in done] == [last_issue + j + tlu.pipeline_depth_cycles for j in range(block)]
+    golden = ternary_matmul(acts[:, :k], weights[:, :k], tlu, check_overflow=False)
+    assert [values for _, values in done] == golden.outputs.tolist()
