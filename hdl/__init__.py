@@ -2,12 +2,13 @@
 
 >>> from tritium.hdl import gemm_limits
 >>> gemm_limits("fpga-proto")
-GemmLimits(weight_words=1024, act_slices=256, result_words=682, rows=8, width=64)
+GemmLimits(weight_words=1024, act_slices=256, result_words=682, rows=8, width=64, acc_per_tree=1)
 """
 
 from tritium.hdl.core import COUNTER_BITS, GemmLimits, TritiumCore
-from tritium.hdl.elaborate import MAX_BUFFER_KIB, MAX_TLU_INPUTS, check_buildable, core_depths, elaborate, gemm_limits
-from tritium.hdl.export import export, testbench_vectors, top_name
+from tritium.hdl.elaborate import (MAX_BUFFER_KIB, MAX_TLU_INPUTS, check_buildable, core_depths, core_schedule,
+                                    elaborate, gemm_limits, port_cycles)
+from tritium.hdl.export import CASE_FIELDS, export, testbench_vectors, top_name
 from tritium.hdl.memory import ActivationBuffer, WeightDecoder, WeightMemory, lane_bytes, pack_lane
 from tritium.hdl.simulate import SimStats, act_beats, run_gemm, sim_speed, tree_sim_speed, weight_beats
 from tritium.hdl.tlu import Tlu
@@ -37,6 +38,8 @@ __all__ = [
     "COUNTER_BITS",
     "elaborate",
     "core_depths",
+    "port_cycles",
+    "core_schedule",
     "gemm_limits",
     "check_buildable",
     "MAX_TLU_INPUTS",
@@ -49,6 +52,7 @@ __all__ = [
     "export",
     "top_name",
     "testbench_vectors",
+    "CASE_FIELDS",
     "tree_sim_speed",
     "SerialHarness",
     "SelfTest",

@@ -9,12 +9,16 @@ The same :class:`~tritium.sim.chip.Chip` that drives the simulator sizes the RTL
 - the activation buffer from ``chip.sram.act.capacity_kib``: as many slices of
   ``width`` activations as fit;
 - the result memory, which stands for the results' way back into the activation buffer,
-  with the activation buffer's capacity in words of ``rows`` accumulators.
+  with the activation buffer's capacity in words of ``rows`` accumulators;
+- the TLU's accumulators per tree from ``chip.tlu.acc_per_tree`` (the largest token block);
+- the controller's port throttling from the SRAM ports (:func:`port_cycles`): each
+  memory is one array that can deliver a word per cycle, and the controller issues no
+  faster than ``chip.sram.weight.bits_per_cycle`` and ``chip.sram.act.bits_per_cycle``
+  (banks x port bits) deliver a weight word and an activation slice, exactly as
+  :func:`tritium.sim.mapping.tlu_schedule` charges them.
 
-Banks and port widths of the SRAM description are not modelled: each memory is one
-array read one word per cycle, which is what the TLU's schedule needs. A chip of
-several cores (or chips) builds **one** core's datapath; each core is identical and the
-cycle contract is per core (``tlu_cycles(..., cores=1)``).
+A chip of several cores (or chips) builds **one** core's datapath; each core is
+identical and the cycle contract is per core (``tlu_schedule(..., cores=1)``).
 """
 
 from __future__ import annotations
@@ -22,12 +26,14 @@ from __future__ import annotations
 import os
 
 from tritium.errors import SpecError
-from tritium.hdl.core import COUNTER_BITS, GemmLimits, TritiumCore
+from tritium.hdl.core import COUNTER_BITS, GemmLimits, TritiumCore, max_compute_cycles
 from tritium.hdl.memory import lane_bytes
 from tritium.hdl.tree import check_zero_handling
 from tritium.sim.chip import Chip, load_chip
+from tritium.sim.mapping import TluSchedule, tlu_schedule
 
-__all__ = ["elaborate", "core_depths", "gemm_limits", "check_buildable", "MAX_TLU_INPUTS", "MAX_BUFFER_KIB"]
+__all__ = ["elaborate", "core_depths", "core_schedule", "port_cycles", "gemm_limits", "check_buildable", "MAX_TLU_INPUTS",
+           "MAX_BUFFER_KIB"]
 
 MAX_TLU_INPUTS = 4096
 """Largest ``rows * width`` the HDL builds (edge-lpddr5's 64 x 64). Larger TLUs (the
@@ -67,6 +73,32 @@ def core_depths(chip: Chip) -> dict[str, int]:
     return words
 
 
+def core_schedule(chip: Chip, m: int, k: int, n: int, *, token_block: int = 1) -> TluSchedule:
+    """The schedule one core of ``chip`` runs an M x K x N GEMM in: :func:`tritium.sim.mapping.tlu_schedule`
+    with one core and the chip's weight and activation buffer ports (banks x port bits per cycle).
+
+    Its ``cycles``, ``weight_word_reads``, ``act_slice_reads`` and ``result_writes`` are what the
+    elaborated core's ``compute_cycles`` and memory strobes count.
+
+    Raises:
+        SpecError: a bad shape or token block (as tlu_schedule raises it).
+    """
+    return tlu_schedule(chip.tlu, m, k, n, cores=1, token_block=token_block,
+                        weight_port_bits=chip.sram.weight.bits_per_cycle, act_port_bits=chip.sram.act.bits_per_cycle)
+
+
+def port_cycles(chip: Chip) -> dict[str, int]:
+    """``{"word_cycles": ..., "slice_cycles": ...}``: the cycles ``chip``'s weight and activation
+    buffer ports take to deliver one weight word and one activation slice to one core's TLU,
+    as :func:`core_schedule` counts them (1 when a port is as wide as the TLU consumes).
+
+    >>> port_cycles(load_chip("fpga-proto"))
+    {'word_cycles': 1, 'slice_cycles': 1}
+    """
+    schedule = core_schedule(chip, 1, 1, 1)
+    return {"word_cycles": schedule.word_cycles, "slice_cycles": schedule.slice_cycles}
+
+
 def check_buildable(chip: Chip) -> None:
     """Raise :class:`SpecError` if the HDL cannot build ``chip`` (see :func:`elaborate`)."""
     tlu = chip.tlu
@@ -78,7 +110,7 @@ def check_buildable(chip: Chip) -> None:
             f"{tlu.rows} x {tlu.width} = {tlu.rows * tlu.width} (use fewer rows or a narrower width)",
         )
     depths = core_depths(chip)
-    if depths["act_depth"] * depths["weight_depth"] + tlu.pipeline_depth_cycles >= 2**COUNTER_BITS:
+    if max_compute_cycles(tlu, depths["weight_depth"], depths["act_depth"], **port_cycles(chip)) >= 2**COUNTER_BITS:
         raise SpecError(
             "sram.act.capacity_kib", chip.sram.act.capacity_kib,
             f"with this weight buffer, allows GEMMs longer than the {COUNTER_BITS}-bit compute cycle counter holds",
@@ -97,6 +129,7 @@ def gemm_limits(chip: Chip | str | os.PathLike) -> GemmLimits:
     return GemmLimits(
         weight_words=depths["weight_depth"], act_slices=depths["act_depth"],
         result_words=depths["result_depth"], rows=chip.tlu.rows, width=chip.tlu.width,
+        acc_per_tree=chip.tlu.acc_per_tree,
     )
 
 
@@ -107,7 +140,8 @@ def elaborate(chip: Chip | str | os.PathLike) -> TritiumCore:
         chip: a :class:`Chip`, a preset name or a chip TOML path.
 
     Returns:
-        The core, sized from the chip (see the module docstring); ``core.chip`` is the chip.
+        The core, sized from the chip (see the module docstring); ``core.chip`` is the chip,
+        ``core.word_cycles`` and ``core.slice_cycles`` its port throttling.
 
     Raises:
         SpecError: the HDL cannot build the chip: ``tlu.zero_handling = "skip"``, a TLU of
@@ -119,6 +153,6 @@ def elaborate(chip: Chip | str | os.PathLike) -> TritiumCore:
     """
     chip = load_chip(chip)
     check_buildable(chip)
-    core = TritiumCore(chip.tlu, **core_depths(chip), src_loc_at=1)
+    core = TritiumCore(chip.tlu, **core_depths(chip), **port_cycles(chip), src_loc_at=1)
     core.chip = chip
     return core

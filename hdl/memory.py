@@ -107,9 +107,11 @@ class WeightMemory(wiring.Component):
 
     - ``wr_addr``: In(unsigned(addr_bits)), ``wr_lane``: In(range(rows)),
       ``wr_data``: In(unsigned(8 * lane_bytes)), ``wr_en``: In(1): write one lane.
-    - ``rd_addr``: In(unsigned(addr_bits)): the word read each cycle.
+    - ``rd_addr``: In(unsigned(addr_bits)): the word read when ``rd_en`` is high.
+    - ``rd_en``: In(1, init=1): read this cycle (the read port's enable; while it is
+      low the port keeps the word it read last).
     - ``codes``: Out(ArrayLayout(ArrayLayout(unsigned(2), width), rows)): the decoded
-      word that ``rd_addr`` named in the previous cycle.
+      word of the latest read (``rd_addr`` of the previous cycle when ``rd_en`` was high).
 
     Args:
         tlu: sizes the lanes (rows, width, weight_encoding).
@@ -127,6 +129,7 @@ class WeightMemory(wiring.Component):
                 "wr_data": In(unsigned(8 * self.lane_bytes)),
                 "wr_en": In(1),
                 "rd_addr": In(unsigned(self.addr_bits)),
+                "rd_en": In(1, init=1),
                 "codes": Out(data.ArrayLayout(data.ArrayLayout(unsigned(2), self.tlu.width), tlu.rows)),
             }
         )
@@ -143,6 +146,7 @@ class WeightMemory(wiring.Component):
             wr.addr.eq(self.wr_addr),
             wr.data.eq(self.wr_data.replicate(rows)),
             rd.addr.eq(self.rd_addr),
+            rd.en.eq(self.rd_en),
             decoder.word.eq(rd.data),
             self.codes.eq(decoder.codes),
         ]
@@ -154,8 +158,9 @@ class ActivationBuffer(wiring.Component):
     """The activation buffer: ``depth`` slices of ``width`` signed activations.
 
     Ports: ``wr_addr``, ``wr_data`` (ArrayLayout(signed(act_bits), width)), ``wr_en``
-    write one slice; ``rd_addr`` names the slice read each cycle, and ``rd_data`` holds
-    it one cycle later.
+    write one slice; ``rd_addr`` names the slice read in a cycle with ``rd_en`` (In(1,
+    init=1), the read port's enable) high, and ``rd_data`` holds it from the next cycle
+    until the next read.
     """
 
     def __init__(self, tlu: TluSpec, depth: int):
@@ -168,6 +173,7 @@ class ActivationBuffer(wiring.Component):
                 "wr_data": In(layout),
                 "wr_en": In(1),
                 "rd_addr": In(unsigned(self.addr_bits)),
+                "rd_en": In(1, init=1),
                 "rd_data": Out(layout),
             }
         )
@@ -181,6 +187,7 @@ class ActivationBuffer(wiring.Component):
             wr.data.eq(self.wr_data),
             wr.en.eq(self.wr_en),
             rd.addr.eq(self.rd_addr),
+            rd.en.eq(self.rd_en),
             self.rd_data.eq(rd.data),
         ]
         return m

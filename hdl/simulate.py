@@ -35,7 +35,13 @@ class SimStats:
 
     Attributes:
         m, k, n: the GEMM shape.
+        token_block: the token block the core ran with.
         compute_cycles: the core's ``compute_cycles`` output after the run.
+        weight_reads, act_reads, result_writes: cycles in which the weight memory's read
+            port, the activation buffer's read port and the result memory's write port
+            were enabled (the core's ``weight_read``, ``act_read`` and ``result_write``
+            strobes, sampled every cycle of the run): weight words, activation slices
+            and result words moved while computing.
         total_cycles: clock cycles simulated, from ``start`` to the last result.
         setup_s: seconds to elaborate and compile the design for simulation.
         run_s: seconds to simulate ``total_cycles``.
@@ -47,7 +53,11 @@ class SimStats:
     m: int
     k: int
     n: int
+    token_block: int
     compute_cycles: int
+    weight_reads: int
+    act_reads: int
+    result_writes: int
     total_cycles: int
     setup_s: float
     run_s: float
@@ -100,18 +110,22 @@ def _resolve(chip_or_core: Chip | TritiumCore | str | os.PathLike) -> tuple[TluS
 
 
 def run_gemm(
-    chip_or_core: Chip | TritiumCore | str | os.PathLike, acts: np.ndarray, weights: np.ndarray
+    chip_or_core: Chip | TritiumCore | str | os.PathLike, acts: np.ndarray, weights: np.ndarray, *,
+    token_block: int | None = None,
 ) -> tuple[np.ndarray, int, SimStats]:
     """Compute ``acts @ weights.T`` on the core's RTL in :mod:`amaranth.sim`.
 
-    The testbench pulses ``start`` with the shape, streams the weights then the
-    activations one beat per cycle, and collects the results with ``ready`` held high.
+    The testbench pulses ``start`` with the shape and token block, streams the weights
+    then the activations one beat per cycle, collects the results with ``ready`` held
+    high, and counts the cycles in which the core's memory strobes are high.
 
     Args:
         chip_or_core: a chip (or preset name or TOML path), elaborated with
             :func:`~tritium.hdl.elaborate.elaborate`, or an elaborated core to reuse.
         acts: integer (M, K) signed ``act_bits``-bit activations.
         weights: integer (N, K) trits.
+        token_block: tokens per weight-word read, 1 to ``tlu.acc_per_tree`` (default:
+            ``tlu.acc_per_tree``).
 
     Returns:
         ``(outputs, compute_cycles, stats)``: int64 (M, N) accumulator values (wrapped at
@@ -120,7 +134,8 @@ def run_gemm(
 
     Raises:
         SpecError: ``acts`` or ``weights`` has a bad shape or value.
-        TritiumError: the shape does not fit the core's buffers (``core.limits``).
+        TritiumError: the shape does not fit the core's buffers (``core.limits``), or the
+            token block is out of range.
     """
     t0 = time.perf_counter()
     tlu, limits, chip = _resolve(chip_or_core)
@@ -134,22 +149,29 @@ def run_gemm(
         raise SpecError("weights", int(np.abs(weights).max()), "must be trits -1, 0, +1")
     m, k = acts.shape
     n = weights.shape[0]
-    limits.check(m, k, n)
+    block = tlu.acc_per_tree if token_block is None else token_block
+    limits.check(m, k, n, block)
     core = elaborate(chip) if chip is not None else chip_or_core
     wbeats, abeats = weight_beats(tlu, weights), act_beats(tlu, acts)
     results: list[int] = []
     cycles: list[int] = []
     marks: list[float] = []  # wall clock at the end of loading and at the first result
     ticks = [0]
+    strobes = (core.weight_read, core.act_read, core.result_write)
+    counts = [0, 0, 0]
 
     async def testbench(ctx):
         async def tick(*sampled):
             ticks[0] += 1
-            return await ctx.tick().sample(*sampled)
+            values = await ctx.tick().sample(*strobes, *sampled)
+            for i, value in enumerate(values[2:5]):
+                counts[i] += value
+            return values[:2] + values[5:]
 
         ctx.set(core.m, m)
         ctx.set(core.k, k)
         ctx.set(core.n, n)
+        ctx.set(core.token_block, block)
         ctx.set(core.start, 1)
         await tick()
         ctx.set(core.start, 0)
@@ -184,7 +206,8 @@ def run_gemm(
     outputs = np.array(results, dtype=np.int64).reshape(m, n)
     run_s = t2 - t1
     stats = SimStats(
-        m=m, k=k, n=n, compute_cycles=cycles[0], total_cycles=ticks[0],
+        m=m, k=k, n=n, token_block=block, compute_cycles=cycles[0], weight_reads=counts[0], act_reads=counts[1],
+        result_writes=counts[2], total_cycles=ticks[0],
         setup_s=t1 - t0, run_s=run_s, cycles_per_s=_rate(ticks[0], run_s),
         compute_cycles_per_s=_rate(cycles[0], marks[1] - marks[0]),
     )
@@ -200,10 +223,11 @@ def sim_speed(chip: Chip | TritiumCore | str | os.PathLike = "fpga-proto", *, m:
     """Simulate one random M x K x N GEMM on ``chip``'s core and return its :class:`SimStats`.
 
     ``stats.cycles_per_s`` is the Amaranth simulation speed (all phases: loading,
-    computing and streaming out). The shape must fit the core's buffers.
+    computing and streaming out). The shape must fit the core's buffers; the core runs
+    with its largest token block.
     """
     tlu, limits, _ = _resolve(chip)
-    limits.check(m, k, n)
+    limits.check(m, k, n, tlu.acc_per_tree)
     case = golden_vectors(tlu, m=m, k=k, n=n, seed=seed)[0]
     _, _, stats = run_gemm(chip, case.acts, case.weights)
     return stats
