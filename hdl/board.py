@@ -33,8 +33,8 @@ from amaranth.lib import io
 
 from tritium.errors import SpecError, TritiumError
 from tritium.fileio import json_text, write_text_atomic
-from tritium.hdl.elaborate import elaborate, gemm_limits
-from tritium.hdl.export import testbench_vectors, top_name
+from tritium.hdl.elaborate import elaborate
+from tritium.hdl.export import CASE_FIELDS, testbench_vectors, top_name
 from tritium.hdl.selftest import SelfTest
 from tritium.hdl.synth import abc9_crashed, classic_lut_mapping
 from tritium.hdl.tools import log_tail, run_process, say_if_cold, tool_path, tool_versions
@@ -195,7 +195,7 @@ def build_board(chip: Chip | str | os.PathLike, board: str, out_dir: str | os.Pa
     tlu = chip.tlu
     k = 2 * tlu.width if k is None else k
     n = tlu.rows + 1 if n is None else n
-    vectors = testbench_vectors(tlu, gemm_limits(chip), m=m, k=k, n=n, seed=seed)
+    vectors = testbench_vectors(chip, m=m, k=k, n=n, seed=seed)
     name = top_name(chip)
     say(f"elaborating {name} with its self-test for {board} ({platform.device}-{platform.package})")
     top = BoardTop(SelfTest(elaborate(chip), vectors))
@@ -235,13 +235,13 @@ def build_board(chip: Chip | str | os.PathLike, board: str, out_dir: str | os.Pa
     clocks = {key: float(v["achieved"]) for key, v in data.get("fmax", {}).items()}
     fmax = min(clocks.values()) if clocks else None
     clock_mhz = _clock_mhz(platform)
-    checked = len(vectors["expected"]) + len(vectors["cases"]) // 4
+    checked = len(vectors["expected"]) + len(vectors["cases"]) // len(CASE_FIELDS)
     rep = BuildReport(
         board=board, device=f"{platform.device}-{platform.speed}{platform.package}", chip=chip.name, top=name,
         bitstream=str(bit), clock_mhz=clock_mhz, fmax_mhz=fmax,
         timing_met=None if fmax is None else fmax >= clock_mhz, utilization=util,
         dsps=util.get("MULT18X18D", (0, 0))[0], block_rams=util.get("DP16KD", (0, 0))[0],
-        vectors={"gemms": len(vectors["cases"]) // 4, "checks": checked}, build_s=round(wall, 3),
+        vectors={"gemms": len(vectors["cases"]) // len(CASE_FIELDS), "checks": checked}, build_s=round(wall, 3),
         classic_abc=classic,
         tools=tool_versions(*_TOOLS.values()),
         logs={"build": str(log), "yosys": str(build_dir / f"{name}.rpt"), "nextpnr": str(build_dir / f"{name}.tim"),

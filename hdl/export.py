@@ -5,10 +5,15 @@ character that is not a letter, digit or ``_`` replaced by ``_``):
 
 - ``T.v``: the core (``amaranth.back.verilog``, ``emit_src=False``: no source paths).
 - ``tb_T.sv``: a SystemVerilog testbench (Icarus: ``iverilog -g2012``). It runs every
-  golden case through the core's streams, compares each result with the golden model
-  and ``compute_cycles`` with :func:`tritium.sim.cycles.tlu_cycles`, prints one line per
-  mismatch and a final ``PASS <n> vectors`` or ``FAIL <e> of <n> vectors``, and on any
-  mismatch (or a hang) stops with ``$fatal`` (non-zero exit status).
+  golden case through the core's streams with the core's token block, compares each
+  result with the golden model, and ``compute_cycles`` and the cycles the core's
+  ``weight_read``, ``act_read`` and ``result_write`` strobes were high with the
+  schedule's ``cycles``, ``weight_word_reads``, ``act_slice_reads`` and ``result_writes``
+  (:func:`tritium.hdl.elaborate.core_schedule`, i.e. :func:`tritium.sim.mapping.tlu_schedule`
+  with the chip's ports), prints one line per mismatch and a final ``PASS <n> vectors``
+  or ``FAIL <e> of <n> vectors`` (a vector is one result, or one case's schedule: its
+  cycles and memory accesses together), and on any mismatch (or a hang) stops with
+  ``$fatal`` (non-zero exit status).
 - ``T_cases.hex``, ``T_weights.hex``, ``T_acts.hex``, ``T_expected.hex``: the vectors
   for ``$readmemh``, read from the current folder (or ``+vectors=DIR``).
 - ``files.f``: the Verilog files, relative to the folder (``iverilog -g2012 -c files.f``).
@@ -29,17 +34,18 @@ from typing import Callable
 from amaranth.back import verilog
 
 from tritium.fileio import write_text_atomic
-from tritium.hdl.core import GemmLimits, TritiumCore
-from tritium.hdl.elaborate import elaborate, gemm_limits
+from tritium.hdl.core import TritiumCore
+from tritium.hdl.elaborate import core_schedule, elaborate, gemm_limits
 from tritium.hdl.simulate import act_beats, weight_beats
 from tritium.sim.chip import Chip, chip_to_toml, load_chip
-from tritium.sim.chip_parts import TluSpec
-from tritium.sim.cycles import tlu_cycles
 from tritium.sim.golden import golden_vectors
 
-__all__ = ["export", "top_name", "testbench_vectors"]
+__all__ = ["export", "top_name", "testbench_vectors", "CASE_FIELDS"]
 
-_CASE_FIELDS = 4  # m, k, n, expected compute cycles
+CASE_FIELDS = ("m", "k", "n", "cycles", "token_block", "weight_reads", "act_reads", "result_writes")
+"""The fields of one case in :func:`testbench_vectors`'s ``cases``, in order: the shape, the
+expected compute cycles, the token block it runs with, and the expected weight-word reads,
+activation-slice reads and result-word writes."""
 
 
 def top_name(chip: Chip) -> str:
@@ -54,22 +60,33 @@ def _hexfile(values: list[int], bits: int) -> str:
 
 
 def testbench_vectors(
-    tlu: TluSpec, limits: GemmLimits, *, m: int, k: int, n: int, seed: int = 0
+    chip: Chip | str | os.PathLike, *, m: int, k: int, n: int, seed: int = 0, token_block: int | None = None
 ) -> dict[str, list[int]]:
-    """The golden cases of an M x K x N GEMM as testbench streams.
+    """The golden cases of an M x K x N GEMM on one core of ``chip`` as testbench streams.
 
-    Returns ``{"cases": [m, k, n, cycles, ...], "weights": beats, "acts": beats,
-    "expected": results}``, the cases of :func:`tritium.sim.golden.golden_vectors`
-    one after the other (the ``ragged`` case has its own K).
+    Returns ``{"cases": [m, k, n, cycles, token_block, weight_reads, act_reads,
+    result_writes, ...] (:data:`CASE_FIELDS` per case), "weights": beats, "acts": beats,
+    "expected": results}``, the cases of :func:`tritium.sim.golden.golden_vectors` one
+    after the other (the ``ragged`` case has its own K), each with the schedule one
+    core runs it in (:func:`tritium.hdl.elaborate.core_schedule`).
+
+    Args:
+        token_block: tokens per weight-word read (default: the TLU's ``acc_per_tree``).
 
     Raises:
-        TritiumError: a case does not fit the core's buffers (``limits``).
+        SpecError: the HDL cannot build the chip.
+        TritiumError: a case does not fit the core's buffers, or a bad token block.
     """
+    chip = load_chip(chip)
+    tlu, limits = chip.tlu, gemm_limits(chip)
+    block = tlu.acc_per_tree if token_block is None else token_block
     out: dict[str, list[int]] = {"cases": [], "weights": [], "acts": [], "expected": []}
     for case in golden_vectors(tlu, m=m, k=k, n=n, seed=seed):
         (cm, ck), cn = case.acts.shape, case.weights.shape[0]
-        limits.check(cm, ck, cn)
-        out["cases"] += [cm, ck, cn, tlu_cycles(tlu, cm, ck, cn, cores=1)]
+        limits.check(cm, ck, cn, block)
+        schedule = core_schedule(chip, cm, ck, cn, token_block=block)
+        out["cases"] += [cm, ck, cn, schedule.cycles, block, schedule.weight_word_reads, schedule.act_slice_reads,
+                         schedule.result_writes]
         out["weights"] += weight_beats(tlu, case.weights)
         out["acts"] += act_beats(tlu, case.acts)
         out["expected"] += [int(v) for v in case.result.outputs.ravel()]
@@ -79,13 +96,14 @@ def testbench_vectors(
 def _testbench(core: TritiumCore, top: str, counts: dict[str, int]) -> str:
     tlu = core.tlu
     widths = {
-        "m": len(core.m), "k": len(core.k), "n": len(core.n),
+        "m": len(core.m), "k": len(core.k), "n": len(core.n), "tb": len(core.token_block),
         "wp": len(core.weights.payload), "ap": len(core.acts.payload.as_value()), "acc": tlu.acc_bits,
     }
     return f"""// Self-checking testbench for {top} (generated by Tritium; run with iverilog -g2012).
 // Reads its vectors from the current folder, or from +vectors=DIR.
 module tb_{top};
-  localparam integer NCASES = {counts["cases"] // _CASE_FIELDS};
+  localparam integer FIELDS = {len(CASE_FIELDS)};  // {", ".join(CASE_FIELDS)}
+  localparam integer NCASES = {counts["cases"] // len(CASE_FIELDS)};
   localparam integer WIDTH = {tlu.width};
   localparam integer ROWS = {tlu.rows};
   localparam integer TIMEOUT = {max(100000, 20 * sum(counts.values()))};
@@ -98,6 +116,7 @@ module tb_{top};
   reg [{widths["m"] - 1}:0] m = 0;
   reg [{widths["k"] - 1}:0] k = 0;
   reg [{widths["n"] - 1}:0] n = 0;
+  reg [{widths["tb"] - 1}:0] token_block = 0;
   reg [{widths["wp"] - 1}:0] weights__payload = 0;
   reg weights__valid = 0;
   wire weights__ready;
@@ -107,23 +126,36 @@ module tb_{top};
   wire [{widths["acc"] - 1}:0] results__payload;
   wire results__valid;
   reg results__ready = 0;
-  wire busy, done;
+  wire busy, done, weight_read, act_read, result_write;
   wire [31:0] compute_cycles;
 
   {top} dut (
-    .clk(clk), .rst(rst), .start(start), .m(m), .k(k), .n(n),
+    .clk(clk), .rst(rst), .start(start), .m(m), .k(k), .n(n), .token_block(token_block),
     .weights__payload(weights__payload), .weights__valid(weights__valid), .weights__ready(weights__ready),
     .acts__payload(acts__payload), .acts__valid(acts__valid), .acts__ready(acts__ready),
     .results__payload(results__payload), .results__valid(results__valid), .results__ready(results__ready),
-    .busy(busy), .done(done), .compute_cycles(compute_cycles)
+    .busy(busy), .done(done), .compute_cycles(compute_cycles),
+    .weight_read(weight_read), .act_read(act_read), .result_write(result_write)
   );
+
+  // cycles in which each memory strobe is high, from start to start
+  integer weight_reads = 0, act_reads = 0, result_writes = 0;
+  always @(posedge clk) begin
+    if (start) begin
+      weight_reads <= 0; act_reads <= 0; result_writes <= 0;
+    end else begin
+      weight_reads <= weight_reads + weight_read;
+      act_reads <= act_reads + act_read;
+      result_writes <= result_writes + result_write;
+    end
+  end
 
   reg [31:0] cases [0:{counts["cases"] - 1}];
   reg [{widths["wp"] - 1}:0] wvec [0:{counts["weights"] - 1}];
   reg [{widths["ap"] - 1}:0] avec [0:{counts["acts"] - 1}];
   reg [{widths["acc"] - 1}:0] evec [0:{counts["expected"] - 1}];
   string vdir;
-  integer c, i, wi, ai, ei, errors, checked, cm, ck, cn, slices, cycles_seen;
+  integer c, i, wi, ai, ei, errors, checked, cm, ck, cn, slices, cycles_seen, schedule_ok;
 
   initial begin
     cycles_seen = 0;
@@ -148,10 +180,10 @@ module tb_{top};
     repeat (2) @(negedge clk);
     rst = 0;
     for (c = 0; c < NCASES; c = c + 1) begin
-      cm = cases[4 * c]; ck = cases[4 * c + 1]; cn = cases[4 * c + 2];
+      cm = cases[FIELDS * c]; ck = cases[FIELDS * c + 1]; cn = cases[FIELDS * c + 2];
       slices = (ck + WIDTH - 1) / WIDTH;
       @(negedge clk);
-      m = cm; k = ck; n = cn; start = 1;
+      m = cm; k = ck; n = cn; token_block = cases[FIELDS * c + 4]; start = 1;
       @(negedge clk);
       start = 0;
       for (i = 0; i < slices * cn; i = i + 1) begin
@@ -178,18 +210,27 @@ module tb_{top};
         @(negedge clk);
       end
       results__ready = 0;
-      if (compute_cycles !== cases[4 * c + 3]) begin
-        errors = errors + 1;
+      schedule_ok = 1;
+      if (compute_cycles !== cases[FIELDS * c + 3]) begin
+        schedule_ok = 0;
         $display("FAIL case %0d (M=%0d K=%0d N=%0d): compute_cycles %0d, expected %0d",
-                 c, cm, ck, cn, compute_cycles, cases[4 * c + 3]);
+                 c, cm, ck, cn, compute_cycles, cases[FIELDS * c + 3]);
       end
+      if (weight_reads !== cases[FIELDS * c + 5] || act_reads !== cases[FIELDS * c + 6]
+          || result_writes !== cases[FIELDS * c + 7]) begin
+        schedule_ok = 0;
+        $display("FAIL case %0d (M=%0d K=%0d N=%0d): weight/act reads, result writes %0d/%0d/%0d, expected %0d/%0d/%0d",
+                 c, cm, ck, cn, weight_reads, act_reads, result_writes,
+                 cases[FIELDS * c + 5], cases[FIELDS * c + 6], cases[FIELDS * c + 7]);
+      end
+      if (!schedule_ok) errors = errors + 1;
       checked = checked + 1;
     end
     if (errors != 0) begin
       $display("FAIL %0d of %0d vectors", errors, checked);
       $fatal(1, "FAIL");
     end
-    $display("PASS %0d vectors (%0d GEMMs: results and compute cycles)", checked, NCASES);
+    $display("PASS %0d vectors (%0d GEMMs: results, compute cycles and memory accesses)", checked, NCASES);
     $finish;
   end
 endmodule
@@ -232,7 +273,8 @@ targets:
 
 def export(
     chip: Chip | str | os.PathLike, out_dir: str | os.PathLike, *, m: int = 2, k: int | None = None,
-    n: int | None = None, seed: int = 0, progress: Callable[[str], None] | None = None,
+    n: int | None = None, seed: int = 0, token_block: int | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> list[Path]:
     """Write one core of ``chip`` as Verilog with its testbench, vectors, file list and FuseSoC core.
 
@@ -243,6 +285,8 @@ def export(
             the last tile is partial; the ``ragged`` case adds a K that is not a multiple
             of the width).
         seed: the vectors' random seed.
+        token_block: the token block the testbench runs the core with (default: the
+            TLU's ``acc_per_tree``, its largest).
         progress: called with a one-line message before each long step.
 
     Returns:
@@ -250,7 +294,7 @@ def export(
 
     Raises:
         SpecError: the HDL cannot build the chip (see :func:`~tritium.hdl.elaborate.elaborate`).
-        TritiumError: the cases do not fit the core's buffers.
+        TritiumError: the cases do not fit the core's buffers, or a bad token block.
     """
     chip = load_chip(chip)
     tlu = chip.tlu
@@ -258,7 +302,7 @@ def export(
     n = tlu.rows + 1 if n is None else n
     top = top_name(chip)
     say = progress or (lambda message: None)
-    vectors = testbench_vectors(tlu, gemm_limits(chip), m=m, k=k, n=n, seed=seed)
+    vectors = testbench_vectors(chip, m=m, k=k, n=n, seed=seed, token_block=token_block)
     core = elaborate(chip)
     say(f"converting {top} to Verilog with yosys ({tlu.rows * tlu.width} tree inputs; a core of thousands "
         "takes minutes)")

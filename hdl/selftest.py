@@ -2,11 +2,13 @@
 
 :class:`SelfTest` wraps one :class:`~tritium.hdl.core.TritiumCore` with read-only
 memories holding the golden cases of :func:`tritium.hdl.export.testbench_vectors` (the
-same vectors the Icarus testbench runs), feeds them through the core's streams, compares
-every result with the golden model's and each GEMM's ``compute_cycles`` with the
-simulator's TLU cycle function, and repeats forever. Its outputs drive a board's LEDs
-(:func:`tritium.hdl.board.build_board`): a prototype that lights ``passed`` has computed
-the golden model's answers in the simulator's cycles, on the FPGA.
+same vectors the Icarus testbench runs), feeds them through the core's streams with
+each case's token block, compares every result with the golden model's, and each GEMM's
+``compute_cycles`` and the cycles its memory strobes (``weight_read``, ``act_read``,
+``result_write``) were high with the simulator's schedule, and repeats forever. Its
+outputs drive a board's LEDs (:func:`tritium.hdl.board.build_board`): a prototype that
+lights ``passed`` has computed the golden model's answers in the simulator's cycles and
+memory accesses, on the FPGA.
 
 The per-case beat counts are precomputed into the case ROM, so the self-test has no
 multiplier: the whole design stays MAC-free (zero DSP blocks).
@@ -21,10 +23,12 @@ from amaranth.lib.wiring import Out
 
 from tritium.errors import TritiumError
 from tritium.hdl.core import TritiumCore
+from tritium.hdl.export import CASE_FIELDS as VECTOR_FIELDS
 
 __all__ = ["SelfTest", "CASE_FIELDS"]
 
-CASE_FIELDS = ("m", "k", "n", "cycles", "weight_beats", "act_beats", "result_beats")
+_COUNTS = ("weight_reads", "act_reads", "result_writes")
+CASE_FIELDS = ("m", "k", "n", "cycles", "token_block", *_COUNTS, "weight_beats", "act_beats", "result_beats")
 """The fields of one case in the case ROM, in order."""
 
 
@@ -35,15 +39,15 @@ class SelfTest(wiring.Component):
 
     - ``passed`` Out(1): at least one loop over all cases has finished and no check has
       failed since reset.
-    - ``failed`` Out(1): a result or a cycle count differed from the golden one (latched
-      until reset).
+    - ``failed`` Out(1): a result, a cycle count or a memory access count differed from
+      the golden one (latched until reset).
     - ``loops`` Out(16): finished loops over all cases (wraps).
     - ``busy`` Out(1): the core's ``busy``.
 
     Args:
         core: the core (a submodule named ``core``).
-        vectors: :func:`tritium.hdl.export.testbench_vectors` of the core's TLU and limits:
-            ``cases`` (m, k, n, cycles per case), ``weights``, ``acts``, ``expected``.
+        vectors: :func:`tritium.hdl.export.testbench_vectors` of the core's chip: ``cases``
+            (:data:`tritium.hdl.export.CASE_FIELDS` per case), ``weights``, ``acts``, ``expected``.
 
     Raises:
         TritiumError: ``core`` is not a TritiumCore, or ``vectors`` is empty or inconsistent.
@@ -53,17 +57,18 @@ class SelfTest(wiring.Component):
         if not isinstance(core, TritiumCore):
             raise TritiumError(f"the self-test wraps a TritiumCore, not {type(core).__name__}")
         tlu = core.tlu
-        flat = list(vectors.get("cases", ()))
-        if not flat or len(flat) % 4:
-            raise TritiumError("self-test vectors: 'cases' must hold (m, k, n, cycles) for at least one case")
+        flat, per = list(vectors.get("cases", ())), len(VECTOR_FIELDS)
+        if not flat or len(flat) % per:
+            raise TritiumError(f"self-test vectors: 'cases' must hold ({', '.join(VECTOR_FIELDS)}) for at least "
+                               "one case")
         cases, totals = [], {"weights": 0, "acts": 0, "expected": 0}
-        for i in range(0, len(flat), 4):
-            m, k, n, cycles = flat[i:i + 4]
+        for i in range(0, len(flat), per):
+            m, k, n = flat[i:i + 3]
             slices = -(-k // tlu.width)
             beats = {"weights": slices * n, "acts": slices * m, "expected": m * n}
             for key, count in beats.items():
                 totals[key] += count
-            cases.append((m, k, n, cycles, beats["weights"], beats["acts"], beats["expected"]))
+            cases.append((*flat[i:i + per], beats["weights"], beats["acts"], beats["expected"]))
         for key, count in totals.items():
             if len(vectors.get(key, ())) != count:
                 raise TritiumError(f"self-test vectors: {key!r} has {len(vectors.get(key, ()))} beats, "
@@ -76,9 +81,12 @@ class SelfTest(wiring.Component):
         m = Module()
         m.submodules.core = core = self.core
         tlu, ncases = core.tlu, len(self.cases)
-        widths = {"m": len(core.m), "k": len(core.k), "n": len(core.n), "cycles": len(core.compute_cycles)}
-        beat_bits = max(1, max(max(c[4:]) for c in self.cases).bit_length())
-        layout = [widths["m"], widths["k"], widths["n"], widths["cycles"], beat_bits, beat_bits, beat_bits]
+        widths = {"m": len(core.m), "k": len(core.k), "n": len(core.n), "cycles": len(core.compute_cycles),
+                  "token_block": len(core.token_block)}
+        count_bits = max(1, max(max(c[5:8]) for c in self.cases).bit_length())
+        beat_bits = max(1, max(max(c[8:]) for c in self.cases).bit_length())
+        layout = [widths["m"], widths["k"], widths["n"], widths["cycles"], widths["token_block"],
+                  count_bits, count_bits, count_bits, beat_bits, beat_bits, beat_bits]
         packed = []
         for case in self.cases:
             word, shift = 0, 0
@@ -124,6 +132,7 @@ class SelfTest(wiring.Component):
             core.weights.valid.eq(wi != w_end),
             core.acts.valid.eq(ai != a_end),
             core.m.eq(fields["m"]), core.k.eq(fields["k"]), core.n.eq(fields["n"]),
+            core.token_block.eq(fields["token_block"]),
             self.failed.eq(failed), self.passed.eq(passed & ~failed), self.loops.eq(loops),
             self.busy.eq(core.busy),
         ]
@@ -134,6 +143,14 @@ class SelfTest(wiring.Component):
         m.d.sync += [got.eq(core.results.payload.as_unsigned()), want.eq(e_rd.data), taken.eq(e_take)]
         with m.If(taken & (got != want)):
             m.d.sync += failed.eq(1)
+        # cycles each memory strobe is high, from start to start (one more bit: a count
+        # past the expected one must not wrap onto it)
+        counts = {key: Signal(count_bits + 1, name=key) for key in _COUNTS}
+        for key, strobe in zip(_COUNTS, (core.weight_read, core.act_read, core.result_write)):
+            with m.If(core.start):
+                m.d.sync += counts[key].eq(0)
+            with m.Elif(strobe & ~counts[key][-1]):
+                m.d.sync += counts[key].eq(counts[key] + 1)
 
         with m.FSM():
             with m.State("FETCH"):  # the case ROM reads `case`
@@ -150,9 +167,12 @@ class SelfTest(wiring.Component):
                 m.d.comb += core.results.ready.eq(ei != e_end)
                 with m.If(core.done):
                     m.next = "CHECK"
-            with m.State("CHECK"):  # compute_cycles holds the finished GEMM's count
+            with m.State("CHECK"):  # compute_cycles and the strobe counts hold the finished GEMM's
                 with m.If(core.compute_cycles != fields["cycles"]):
                     m.d.sync += failed.eq(1)
+                for key in _COUNTS:
+                    with m.If(counts[key] != fields[key]):
+                        m.d.sync += failed.eq(1)
                 with m.If(case == ncases - 1):
                     m.d.sync += [case.eq(0), wi.eq(0), ai.eq(0), ei.eq(0), w_end.eq(0), a_end.eq(0),
                                  e_end.eq(0), loops.eq(loops + 1), passed.eq(1)]

@@ -124,6 +124,48 @@ def test_icarus_fails_on_a_wrong_cycle_count(exported, tmp_path):
 
 
 @needs_iverilog
+def test_icarus_fails_on_a_wrong_memory_access_count(exported, tmp_path):
+    out, _ = exported
+    work = tmp_path / "work"
+    shutil.copytree(out, work)
+    cases = work / "tritium_fpga_proto_cases.hex"
+    lines = cases.read_text().splitlines()
+    lines[5] = f"{int(lines[5], 16) - 1:08x}"  # case 0 expects one weight-word read fewer
+    cases.write_text("\n".join(lines) + "\n")
+    run = run_icarus(work)
+    assert run.returncode != 0
+    assert "FAIL case 0 (M=2 K=32 N=5): weight/act reads, result writes" in run.stdout
+    assert "FAIL 1 of 88 vectors" in run.stdout
+
+
+def test_cases_carry_the_token_block_and_the_schedule():
+    from tritium.hdl import CASE_FIELDS, core_schedule, testbench_vectors
+
+    chip = small_chip(acc_per_tree=3)
+    vectors = testbench_vectors(chip, m=5, k=40, n=6)
+    first = dict(zip(CASE_FIELDS, vectors["cases"][:len(CASE_FIELDS)]))
+    schedule = core_schedule(chip, 5, 40, 6, token_block=3)
+    assert first == {"m": 5, "k": 40, "n": 6, "cycles": schedule.cycles, "token_block": 3,
+                     "weight_reads": schedule.weight_word_reads, "act_reads": schedule.act_slice_reads,
+                     "result_writes": schedule.result_writes}
+    assert schedule.word_cycles == 2 and schedule.weight_word_reads == 2 * 3 * 2  # tiles x slices x blocks
+    with pytest.raises(TritiumError, match="token_block = 4: must be an integer from 1 to"):
+        testbench_vectors(chip, m=5, k=40, n=6, token_block=4)
+
+
+@needs_iverilog
+def test_icarus_with_a_token_block_and_narrow_ports(tmp_path):
+    chip = small_chip(acc_per_tree=3)  # one 64-bit port each: a weight word and a slice take 2 cycles
+    chip = dataclasses.replace(chip, sram=dataclasses.replace(
+        chip.sram, weight=BufferSpec(capacity_kib=1, banks=1, port_bits=16)))  # a word takes 8 cycles
+    out = tmp_path / "out"
+    export(chip, out, m=5, k=21, n=6)  # blocks of 3 and 2 tokens
+    run = run_icarus(out)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.strip().splitlines()[-1].startswith("PASS ")
+
+
+@needs_iverilog
 def test_icarus_with_gating_and_five_trit_weights(tmp_path):
     chip = small_chip(rows=3, width=8, levels_per_stage=2, zero_handling="gate", weight_encoding="5trit",
                       acc_bits=12)  # narrow accumulator: the extreme cases wrap
