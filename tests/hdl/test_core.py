@@ -94,9 +94,17 @@ def test_fpga_proto_golden_vectors_and_sim_speed(capsys):
               f"{stats.run_s:.2f} s, setup {stats.setup_s:.2f} s)")
 
 
-def test_streams_tolerate_gaps_and_backpressure():
-    """Input bubbles and a stalling consumer change neither the results nor compute_cycles."""
-    core = elaborate(small_chip(rows=3, width=8))
+@pytest.mark.parametrize("token_block", [None, 2])
+def test_streams_tolerate_gaps_and_backpressure(token_block):
+    """Input bubbles and a stalling consumer change neither the results nor compute_cycles.
+
+    Without a token block the core is driven as before token blocks existed (token_block
+    left at 0: one token per weight read, tlu_cycles); with one, on a slow weight port."""
+    chip = small_chip(rows=3, width=8, acc_per_tree=2 if token_block else 1)
+    if token_block:  # a 48-bit weight word through a 16-bit port: 3 cycles
+        chip = dataclasses.replace(chip, sram=dataclasses.replace(
+            chip.sram, weight=BufferSpec(capacity_kib=1, banks=1, port_bits=16)))
+    core = elaborate(chip)
     rng = np.random.default_rng(4)
     m, k, n = 3, 20, 7
     acts = rng.integers(-128, 128, size=(m, k))
@@ -107,6 +115,8 @@ def test_streams_tolerate_gaps_and_backpressure():
         ctx.set(core.m, m)
         ctx.set(core.k, k)
         ctx.set(core.n, n)
+        if token_block:
+            ctx.set(core.token_block, token_block)
         ctx.set(core.start, 1)
         await ctx.tick()
         ctx.set(core.start, 0)
@@ -132,7 +142,10 @@ def test_streams_tolerate_gaps_and_backpressure():
         ctx.set(core.results.ready, 0)
         await ctx.tick()
         busy_seen.append(ctx.get(core.busy))
-        assert ctx.get(core.compute_cycles) == tlu_cycles(core.tlu, m, k, n)
+        expected = core_schedule(chip, m, k, n, token_block=token_block or 1).cycles
+        assert ctx.get(core.compute_cycles) == expected
+        if not token_block:
+            assert expected == tlu_cycles(core.tlu, m, k, n)
 
     sim = Simulator(core)
     sim.add_clock(1e-8)

@@ -4,14 +4,17 @@
 from __future__ import annotations
 
 import dataclasses
+import doctest
+import importlib
 
 import pytest
 from amaranth.hdl import Shape, signed
 from amaranth.lib import data
 
 from tritium.errors import SpecError, TritiumError
-from tritium.hdl import MAX_BUFFER_KIB, elaborate, gemm_limits
+from tritium.hdl import MAX_BUFFER_KIB, TritiumCore, core_schedule, elaborate, gemm_limits, port_cycles
 from tritium.sim import BufferSpec, load_chip
+from tritium.sim.mapping import tlu_schedule
 
 
 def test_fpga_proto_is_sized_from_its_description():
@@ -78,3 +81,36 @@ def test_too_large_or_too_small_buffers_are_refused():
 def test_unknown_chip_is_refused():
     with pytest.raises(TritiumError, match="unknown chip 'no-such-chip'"):
         elaborate("no-such-chip")
+
+
+def test_accumulators_and_port_throttling_come_from_the_chip():
+    chip = load_chip("fpga-proto")
+    assert port_cycles(chip) == {"word_cycles": 1, "slice_cycles": 1}  # 1024-bit words, 512-bit slices
+    narrow = dataclasses.replace(
+        chip, tlu=dataclasses.replace(chip.tlu, acc_per_tree=4),
+        sram=dataclasses.replace(chip.sram, weight=BufferSpec(capacity_kib=128, banks=1, port_bits=256),
+                                 act=BufferSpec(capacity_kib=16, banks=2, port_bits=64)),
+    )
+    assert port_cycles(narrow) == {"word_cycles": 4, "slice_cycles": 4}
+    core = elaborate(narrow)
+    assert (core.word_cycles, core.slice_cycles, core.limits.acc_per_tree) == (4, 4, 4)
+    assert Shape.cast(core.signature.members["token_block"].shape).width == 3  # 0 to 4
+    assert core_schedule(narrow, 5, 130, 11, token_block=4) == tlu_schedule(
+        narrow.tlu, 5, 130, 11, token_block=4, weight_port_bits=256, act_port_bits=128)
+    with pytest.raises(TritiumError, match=r"token_block = 5: must be an integer from 1 to .* acc_per_tree = 4"):
+        core.limits.check(5, 130, 11, 5)
+
+
+def test_bad_port_cycles_are_refused():
+    tlu = load_chip("fpga-proto").tlu
+    for value in (0, 1.5, True):
+        with pytest.raises(TritiumError, match=rf"^word_cycles = {value!r}: must be an integer >= 1"):
+            TritiumCore(tlu, weight_depth=4, act_depth=4, result_depth=4, word_cycles=value)
+    with pytest.raises(TritiumError, match="more than the 32-bit compute cycle counter holds"):
+        TritiumCore(tlu, weight_depth=2**16, act_depth=2**15, result_depth=4, slice_cycles=2)
+
+
+def test_doctests():
+    module = importlib.import_module("tritium.hdl.elaborate")  # the package's `elaborate` is the function
+    result = doctest.testmod(module)
+    assert result.attempted >= 1 and result.failed == 0
