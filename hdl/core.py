@@ -15,14 +15,16 @@ GEMM (acts M x K signed ``act_bits``-bit, weights N x K trits), in four phases:
                    for token in block:          # one activation-buffer read each
                        the TLU adds the slice into the token's accumulator
 
-   Each finished (tile, token) word of ``rows`` sums is written to the result memory
-   (tile-major). A (tile, block, slice) *group* of b tokens takes exactly
+   A (tile, block, slice) *group* of b tokens takes exactly
    ``max(b * slice_cycles, word_cycles)`` cycles: ``word_cycles`` and ``slice_cycles``
    are the cycles the chip's weight and activation buffer ports need to deliver one
-   weight word and one activation slice (:func:`tritium.sim.mapping.tlu_schedule`), so
-   the controller waits out the rest of the group before issuing: ``max(0, word_cycles
-   - b * slice_cycles)`` cycles before the group's first token, ``slice_cycles - 1``
-   before each token, each token issued in the cycle its slice has arrived.
+   weight word and one activation slice (:func:`tritium.sim.mapping.tlu_schedule`): the
+   controller waits ``max(0, word_cycles - b * slice_cycles)`` cycles before the
+   group's first token and ``slice_cycles - 1`` before each token, so the group's last
+   token issues in the group's last cycle. With ``slice_cycles = word_cycles = 1`` it
+   never waits: one token's slice per cycle, back to back. The tokens of a block
+   finish together in the block's last slice; each writes its word of sums, so the
+   result memory is written in order (tile-major) and read out token-major.
 4. **Stream out** the M x N results (token-major) on the ``results`` stream.
 
 The compute phase takes exactly :func:`tritium.sim.mapping.tlu_schedule`'s ``cycles``
