@@ -32,8 +32,8 @@ from tritium.hdl.tree import check_zero_handling
 from tritium.sim.chip import Chip, load_chip
 from tritium.sim.mapping import TluSchedule, tlu_schedule
 
-__all__ = ["elaborate", "core_depths", "core_schedule", "port_cycles", "gemm_limits", "check_buildable", "MAX_TLU_INPUTS",
-           "MAX_BUFFER_KIB"]
+__all__ = ["elaborate", "core_depths", "core_schedule", "port_cycles", "gemm_limits", "check_buildable",
+           "MAX_TLU_INPUTS", "MAX_BUFFER_KIB"]
 
 MAX_TLU_INPUTS = 4096
 """Largest ``rows * width`` the HDL builds (edge-lpddr5's 64 x 64). Larger TLUs (the
