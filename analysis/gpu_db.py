@@ -79,7 +79,10 @@ class Gpu:
         fp32_tflops: non-tensor FP32 throughput of the CUDA cores (FMA = 2 FLOP);
             element-wise work, softmax and weight unpacking run here.
         memory_bandwidth_gb_s: peak DRAM bandwidth, 10**9 B/s.
-        mem_gb: DRAM capacity, 10**9 B. memory_type: one of :data:`tritium.sim.DRAM_TYPES`.
+        mem_gb: DRAM capacity, 10**9 B.
+        memory_type: the card's DRAM, a key of :data:`tritium.sim.DRAM_TYPES` (required, no
+            default): the GPU model takes each kernel's sustained share of peak bandwidth and
+            the DRAM's pJ/bit for it from :mod:`tritium.sim.dram`, as the chip simulator does.
         tdp_w: board power limit, W. idle_w: power with no work, W (< tdp_w).
         sms: streaming multiprocessors (the unit of wave quantization).
         boost_clock_mhz: published boost clock, MHz (turns seconds into the cycle columns).
@@ -179,6 +182,9 @@ def _normalise(name: str) -> str:
 
 def _gpu_from_mapping(data: object, source: str) -> Gpu:
     try:
+        if isinstance(data, dict) and "memory_type" not in data:
+            raise SpecError("memory_type", "(missing)", "is required: the card's DRAM type, one of "
+                            f"{', '.join(DRAM_TYPES)} (its sustained bandwidth and pJ/bit come from tritium.sim.dram)")
         return from_mapping(Gpu, data)
     except SpecError as err:
         raise SpecError(err.key, err.value, f"{err.allowed} (in {source})") from None

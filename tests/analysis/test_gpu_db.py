@@ -7,6 +7,7 @@ import pytest
 
 from tritium.analysis.gpu import GPU_ALIASES, Gpu, gpu_to_toml, list_gpus, load_gpu, save_gpu
 from tritium.errors import SpecError, TritiumError
+from tritium.sim.chip_parts import DRAM_TYPES
 
 ISSUE_CARDS = {"h100-sxm", "h100-pcie", "h200", "a100-80gb", "l4", "l40s", "rtx-4090", "rtx-3090",
                "jetson-agx-orin-64gb"}
@@ -75,7 +76,6 @@ def test_unknown_key_is_refused(tmp_path):
 @pytest.mark.parametrize("key, value, phrase", [
     ("tdp_w", -5.0, "tdp_w"),
     ("idle_w", 100.0, "idle_w"),
-    ("memory_type", "HBM9", "memory_type"),
     ("interconnect", "infiniband", "interconnect"),
     ("sms", 0, "sms"),
     ("sources", [], "sources"),
@@ -90,6 +90,23 @@ def test_bad_values_are_refused(tmp_path, key, value, phrase):
 def test_missing_field_is_refused(tmp_path):
     with pytest.raises(SpecError, match="tdp_w"):
         load_gpu(_user_file(tmp_path, tdp_w=None))
+
+
+@pytest.mark.parametrize("value", [None, "HBM9", "hbm3"])
+def test_memory_type_is_required_and_named(tmp_path, value):
+    """No default: the GPU's DRAM physics come from tritium.sim.dram by this key; the one error lists the types."""
+    with pytest.raises(SpecError) as err:
+        load_gpu(_user_file(tmp_path, memory_type=value))
+    text = str(err.value)
+    assert text.count("\n") == 0 and text.startswith("memory_type")
+    assert all(t in text for t in DRAM_TYPES) and str(tmp_path / "gpu.toml") in text
+
+
+@pytest.mark.parametrize("name", sorted(ISSUE_CARDS))
+def test_every_card_names_its_memory_type_with_a_source(name):
+    gpu = load_gpu(name)
+    assert gpu.memory_type in DRAM_TYPES
+    assert any(s.startswith("[V] memory_type " + gpu.memory_type + ":") for s in gpu.sources)
 
 
 def test_interconnect_none_needs_zero_bandwidth():
