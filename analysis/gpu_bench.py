@@ -11,9 +11,11 @@ one: torch on CUDA, board energy from NVML) for
 
 and returns a :class:`BenchReport` whose :class:`~tritium.analysis.gpu_params.Calibration`
 holds the measured shapes (their times replace the model's on this GPU, their power the
-power model's), the GEMM and bandwidth efficiencies refitted to the big GEMM and the copy,
-the measured idle power, and the memory and compute power coefficients solved from the
-copy's and the GEMM's power (the GEMM's only when it ran below the power limit). What
+power model's), the GEMM efficiency and the copy kernel efficiency (over the DRAM model's
+sustained share for the card's memory type) refitted to the big GEMM and the copy, the
+measured idle power, and the memory-path and compute power coefficients solved from the
+copy's and the GEMM's power, less the DRAM devices' power by the DRAM model (the GEMM's
+only when it ran below the power limit). What
 matmuls cannot measure (step overhead, attention bandwidth, launch costs) keeps the
 default's values. ``tritium gpu-bench`` writes the calibration as TOML; ``--calibration
 FILE`` on ``tritium compare`` and ``tritium report`` uses it.
@@ -32,9 +34,10 @@ import pandas as pd
 
 from tritium.analysis.gpu_calibrate import bisect_increasing, copy_tbps, gemm_tflops
 from tritium.analysis.gpu_db import Gpu, load_gpu
-from tritium.analysis.gpu_kernels import dram_s, matmul_compute_s, peak_ops
+from tritium.analysis.gpu_kernels import Traffic, dram_pj, dram_s, matmul_compute_s, peak_ops, sustained_share
 from tritium.analysis.gpu_model import gemm_kernels
-from tritium.analysis.gpu_params import DEFAULT_CALIBRATION, MEASURABLE_WEIGHTS, Calibration, MeasuredGemm
+from tritium.analysis.gpu_params import (COPY_EFFICIENCY_MAX, DEFAULT_CALIBRATION, MEASURABLE_WEIGHTS, Calibration,
+                                         MeasuredGemm)
 from tritium.errors import SpecError, TritiumError
 from tritium.specio import check_choice
 
@@ -44,7 +47,7 @@ __all__ = ["Sample", "Measurement", "NoCudaError", "TorchCuda", "BenchReport", "
 BIG_GEMM = 8192
 """Side of the square BF16 GEMM the GEMM efficiency is fitted to (the H100 anchor's size)."""
 COPY_BYTES = 2**30
-"""Bytes of the device-to-device copy the bandwidth efficiency is fitted to."""
+"""Bytes of the device-to-device copy the copy kernel efficiency is fitted to."""
 _POWER_LIMITED = 0.97  # a kernel drawing this fraction of TDP or more ran power-limited
 
 
@@ -210,13 +213,13 @@ def _model_seconds(gpu: Gpu, row) -> float:
     cal = DEFAULT_CALIBRATION
     peak = peak_ops(gpu, "int8" if row.weights == "int8" else "bf16")
     size = 1 if row.weights == "int8" else 2
-    nbytes = row.k * row.n * size + row.m * row.k * size + row.m * row.n * 2
-    return max(matmul_compute_s(gpu, cal, row.m, row.k, row.n, peak), dram_s(gpu, cal, nbytes))
+    traffic = Traffic(stream=row.k * row.n * size, mixed=row.m * row.k * size + row.m * row.n * 2)
+    return max(matmul_compute_s(gpu, cal, row.m, row.k, row.n, peak), dram_s(gpu, traffic, cal.matmul_kernel_efficiency))
 
 
 def _fit(gpu: Gpu, big: Sample, copy: Sample, idle: float | None, name: str, device: str, software: str,
          measured: tuple[MeasuredGemm, ...]) -> tuple[Calibration, list[str]]:
-    """Refit GEMM and bandwidth efficiency, idle power and the power coefficients."""
+    """Refit GEMM and copy kernel efficiency, idle power and the power coefficients."""
     notes = []
     base = DEFAULT_CALIBRATION.with_(name=name, gpu=gpu.name, gemm=measured,
                                      idle_w=idle if idle is not None and idle < gpu.tdp_w else None)
@@ -228,39 +231,49 @@ def _fit(gpu: Gpu, big: Sample, copy: Sample, idle: float | None, name: str, dev
     eff = bisect_increasing(lambda e: gemm_tflops(base.with_(gemm_efficiency=e), gpu), tflops, 1e-3, 1.0)
     base = base.with_(gemm_efficiency=min(eff, 1.0))
     tbps = 2.0 * COPY_BYTES / copy.seconds / 1e12
-    bw = bisect_increasing(lambda e: copy_tbps(base.with_(bandwidth_efficiency=e), gpu), tbps, 1e-3, 1.0)
-    base = base.with_(bandwidth_efficiency=min(bw, 1.0))
+    bw = bisect_increasing(lambda e: copy_tbps(base.with_(copy_kernel_efficiency=e), gpu), tbps, 1e-3,
+                           COPY_EFFICIENCY_MAX)
+    base = base.with_(copy_kernel_efficiency=min(bw, COPY_EFFICIENCY_MAX))
     idle_w = base.idle_w if base.idle_w is not None else gpu.idle_w
     span = gpu.tdp_w - idle_w
     floor = base.power_floor
-    u_m_copy = 2.0 * COPY_BYTES / (gpu.peak_bandwidth_bytes_s * copy.seconds)
-    memory = base.power_memory
+    copied = Traffic(mixed=2.0 * COPY_BYTES)
+    u_m_copy = copied.total / (_reach(gpu, copied, base.copy_kernel_efficiency) * copy.seconds)
+    dram_copy = dram_pj(gpu, copied) * 1e-12 / copy.seconds / span  # the DRAM devices, share of the span
+    memory = base.power_memory_path
     if copy.watts is None:
-        notes.append("copy power not read: power_memory kept at the default")
+        notes.append("copy power not read: power_memory_path kept at the default")
     elif copy.watts >= _POWER_LIMITED * gpu.tdp_w:
-        notes.append(f"the copy ran power-limited ({copy.watts:.0f} W): power_memory kept at the default")
+        notes.append(f"the copy ran power-limited ({copy.watts:.0f} W): power_memory_path kept at the default")
     else:
-        memory = max(0.0, ((copy.watts - idle_w) / span - floor) / u_m_copy)
+        memory = max(0.0, ((copy.watts - idle_w) / span - floor - dram_copy) / u_m_copy)
     compute = base.power_compute
     seconds = big.seconds
     u_c = 2.0 * BIG_GEMM**3 / (peak_ops(gpu, "bf16") * seconds)
-    u_m = 3 * 2 * BIG_GEMM**2 / (gpu.peak_bandwidth_bytes_s * seconds)
+    gemm = Traffic(stream=2.0 * BIG_GEMM**2, mixed=4.0 * BIG_GEMM**2)
+    u_m = gemm.total / (_reach(gpu, gemm, base.matmul_kernel_efficiency) * seconds)
+    dram_gemm = dram_pj(gpu, gemm) * 1e-12 / seconds / span
     if big.watts is None:
         notes.append("GEMM power not read: power_compute kept at the default")
     elif big.watts >= _POWER_LIMITED * gpu.tdp_w:
-        needed = (1.0 - floor - memory * u_m) / u_c
+        needed = (1.0 - floor - memory * u_m - dram_gemm) / u_c
         compute = max(compute, needed)
         notes.append(f"the {BIG_GEMM}^3 GEMM ran power-limited ({big.watts:.0f} W of {gpu.tdp_w:g} W): "
                      f"power_compute = {compute:.3g}, at least the {needed:.3g} that reaches TDP")
     else:
-        compute = max(0.0, ((big.watts - idle_w) / span - floor - memory * u_m) / u_c)
+        compute = max(0.0, ((big.watts - idle_w) / span - floor - memory * u_m - dram_gemm) / u_c)
     if idle is None:
         notes.append(f"idle power not read: the database's {gpu.idle_w:g} W is used")
     description = (f"measured by tritium gpu-bench on {device} ({software}): {tflops:.1f} TFLOP/s BF16 "
                    f"{BIG_GEMM}^3, {tbps:.2f} TB/s copy, {len(measured)} trace GEMM shapes; step overhead, "
                    "attention bandwidth and launch costs are the default calibration's")
-    cal = base.with_(power_memory=min(memory, 100.0), power_compute=min(compute, 100.0), description=description)
+    cal = base.with_(power_memory_path=min(memory, 100.0), power_compute=min(compute, 100.0), description=description)
     return cal, notes
+
+
+def _reach(gpu: Gpu, traffic: Traffic, efficiency: float) -> float:
+    """Bytes per second a kernel of ``efficiency`` moves ``traffic`` at (peak x sustained share x efficiency)."""
+    return gpu.peak_bandwidth_bytes_s * sustained_share(gpu, traffic) * efficiency
 
 
 class TorchCuda:

@@ -18,10 +18,14 @@ continuous batching interleaves it), energy with all energy over generated token
 
 :func:`fit_calibration` derives the fitted parameters of
 :data:`~tritium.analysis.gpu_params.DEFAULT_CALIBRATION` from the anchors marked
-"fitted", in order: GEMM efficiency, bandwidth efficiency, then step overhead and
-attention bandwidth (batch-8 and batch-64 throughput), then the power floor and
-coefficients (batch-8 and batch-64 J/token; the busy floor is set from idle readouts).
-The other anchors are held out. :func:`calibration_report` tabulates model vs measured.
+"fitted", in order: GEMM efficiency, copy kernel efficiency, the matmul kernel efficiency
+and the W2A8 factor (BitNet table), then step overhead and attention kernel efficiency
+(batch-8 and batch-64 throughput), then the compute and memory-path power coefficients
+(batch-8 and batch-64 J/token; the busy floor is set from idle readouts). The DRAM's
+sustained shares and pJ/bit are the DRAM model's (:mod:`tritium.sim.dram`), not fitted.
+The other anchors are held out, among them the same GEMM and copy measured on a lent H200
+(HBM3e: the copy tests the DRAM model's type dependence). :func:`calibration_report`
+tabulates model vs measured.
 """
 
 from __future__ import annotations
@@ -35,10 +39,11 @@ import numpy as np
 import pandas as pd
 
 from tritium.analysis.gpu_db import Gpu, load_gpu
-from tritium.analysis.gpu_kernels import (WEIGHT_MODES, dram_s, linear_step_bytes, matmul_compute_s,
-                                          mode_bandwidth_factor, mode_unpack_ops, peak_ops, weight_matmul)
+from tritium.analysis.gpu_kernels import (WEIGHT_MODES, Traffic, dram_pj, dram_s, linear_step_traffic,
+                                          matmul_compute_s, mode_bandwidth_factor, mode_unpack_ops, peak_ops,
+                                          sustained_share, weight_matmul)
 from tritium.analysis.gpu_model import gpu_baseline
-from tritium.analysis.gpu_params import DEFAULT_CALIBRATION, Calibration, with_engine
+from tritium.analysis.gpu_params import COPY_EFFICIENCY_MAX, DEFAULT_CALIBRATION, Calibration, with_engine
 from tritium.workloads.trace import Scenario, trace
 
 __all__ = ["Anchor", "ANCHORS", "SCENARIO_PREFILL", "SCENARIO_DECODE", "ANCHOR_GPU", "ANCHOR_MODEL",
@@ -57,6 +62,7 @@ SCENARIO_DECODE = 400
 _ML_ENERGY = ("ML.ENERGY v3, Llama-3.1-8B-Instruct BF16, vLLM, 1x H100 (ml-energy/leaderboard "
               "public/data/models/meta-llama__Llama-3.1-8B-Instruct__lm-arena-chat.json)")
 _LENT = "measured on a lent H100 80GB HBM3 (shared/reference/energy_gpu_carbon.md §2)"
+_LENT_H200 = "measured on a lent H200 141GB HBM3e (shared/reference/energy_gpu_carbon.md §2)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +127,9 @@ ANCHORS: tuple[Anchor, ...] = (
     Anchor("Llama-3.1-8B batch 256", "joules_per_token", 256, 0.0766, "J/token", False, _ML_ENERGY, 0.15),
     Anchor("Llama-2-7B batch 1, cuda-graph engine", "tokens_per_s", 1, 104.9, "tokens/s", False, _GPT_FAST, 0.10,
            gpu="a100-80gb", model="llama-2-7b", prefill=5, decode=200, engine="cuda-graph"),
+    Anchor("H200 BF16 GEMM 8192^3", "gemm_tflops", 0, 788.0, "TFLOP/s", False, _LENT_H200, 0.02, gpu="h200"),
+    Anchor("H200 device-to-device copy", "copy_tbps", 0, 4.3, "TB/s", False, _LENT_H200 + "; read + write", 0.08,
+           gpu="h200"),
 )
 """Measured figures, fitted ones first (see the module docstring)."""
 
@@ -149,10 +158,11 @@ def gemv_tbps(cal: Calibration, weights: str = "bf16", gpu: Gpu | str = A100_40G
     gpu = _anchor_gpu(gpu) if isinstance(gpu, str) else gpu
     mode = WEIGHT_MODES[weights]
     peak, factor, unpack = peak_ops(gpu, mode.peak), mode_bandwidth_factor(cal, mode), mode_unpack_ops(cal, mode)
-    nbytes = np.array([linear_step_bytes(mode, 1, k, n) for n, k in shapes])
-    seconds = np.array([weight_matmul(gpu, cal, 1, k, n, peak=peak, nbytes=b, factor=factor, unpack_ops=unpack,
+    traffic = [linear_step_traffic(mode, 1, k, n) for n, k in shapes]
+    nbytes = np.array([t.total for t in traffic])
+    seconds = np.array([weight_matmul(gpu, cal, 1, k, n, peak=peak, traffic=t, factor=factor, unpack_ops=unpack,
                                       gemv_slots_per_mac=mode.gemv_slots_per_mac).seconds + cal.kernel_latency_s
-                        for (n, k), b in zip(shapes, nbytes)])
+                        for (n, k), t in zip(shapes, traffic)])
     return 1.0 / float(np.polyfit(nbytes, seconds, 1)[0]) / 1e12
 
 
@@ -163,16 +173,23 @@ def gemm_tflops(cal: Calibration, gpu: Gpu | str = ANCHOR_GPU, size: int = _GEMM
     return 2.0 * size**3 / seconds / 1e12
 
 
+def _gemm_traffic(size: int) -> Traffic:
+    """A ``size^3`` BF16 GEMM's compulsory traffic: B streamed as weights, A read and C written."""
+    return Traffic(stream=2.0 * size * size, mixed=2 * 2.0 * size * size)
+
+
 def _gemm_seconds(gpu: Gpu, cal: Calibration, size: int) -> float:
     compute = matmul_compute_s(gpu, cal, size, size, size, peak_ops(gpu, "bf16"))
-    memory = dram_s(gpu, cal, 3 * 2 * size * size)
+    memory = dram_s(gpu, _gemm_traffic(size), cal.matmul_kernel_efficiency)
     return max(compute, memory) + cal.launch_overhead_s + cal.kernel_latency_s
 
 
 def copy_tbps(cal: Calibration, gpu: Gpu | str = ANCHOR_GPU, nbytes: int = _COPY_BYTES) -> float:
-    """Model TB/s (read + write) of one device-to-device copy of ``nbytes``."""
+    """Model TB/s (read + write) of one device-to-device copy of ``nbytes``: the DRAM model's
+    ``mixed`` share of the GPU's peak (reads and writes half and half) x ``copy_kernel_efficiency``."""
     gpu = load_gpu(gpu)
-    seconds = dram_s(gpu, cal, 2 * nbytes) + cal.launch_overhead_s + cal.kernel_latency_s
+    seconds = dram_s(gpu, Traffic(mixed=2.0 * nbytes), cal.copy_kernel_efficiency) + cal.launch_overhead_s \
+        + cal.kernel_latency_s
     return 2 * nbytes / seconds / 1e12
 
 
@@ -193,9 +210,9 @@ def serving_point(cal: Calibration, batch: int, gpu: Gpu | str = ANCHOR_GPU) -> 
 
 def _model_value(anchor: Anchor, cal: Calibration) -> float:
     if anchor.quantity == "gemm_tflops":
-        return gemm_tflops(cal)
+        return gemm_tflops(cal, anchor.gpu)
     if anchor.quantity == "copy_tbps":
-        return copy_tbps(cal)
+        return copy_tbps(cal, anchor.gpu)
     if anchor.quantity == "gemv_tbps":
         return gemv_tbps(cal, anchor.weights, anchor.gpu)
     if anchor.model:
@@ -247,16 +264,18 @@ def _fmt(value: float) -> str:
 
 
 def _anchor(quantity: str, batch: int) -> Anchor:
-    return next(a for a in ANCHORS if a.quantity == quantity and a.batch == batch and not a.model)
+    return next(a for a in ANCHORS if a.quantity == quantity and a.batch == batch and not a.model and a.fitted)
 
 
 def fit_calibration(base: Calibration = DEFAULT_CALIBRATION) -> Calibration:
     """Fit the anchored parameters of ``base`` to the "fitted" anchors; return the result.
 
-    Order: ``gemm_efficiency`` (8192^3 GEMM), ``bandwidth_efficiency`` (copy),
-    ``matmul_bandwidth_factor`` and ``w2a8_bandwidth_factor`` (BitNet's M = 1 kernel table), then
-    ``step_overhead_s`` and ``attention_bandwidth_factor`` (batch 8 and 64 tokens/s), then
-    ``power_compute`` and ``power_memory`` (batch 8 and 64 J/token). ``power_floor`` is not
+    Order: ``gemm_efficiency`` (8192^3 GEMM), ``copy_kernel_efficiency`` (copy),
+    ``matmul_kernel_efficiency`` and ``w2a8_bandwidth_factor`` (BitNet's M = 1 kernel table), then
+    ``step_overhead_s`` and ``attention_kernel_efficiency`` (batch 8 and 64 tokens/s), then
+    ``power_compute`` and ``power_memory_path`` (batch 8 and 64 J/token). The DRAM's own
+    sustained shares and pJ/bit are the DRAM model's (:mod:`tritium.sim.dram`), not fitted:
+    the kernel efficiencies are what each kernel loses beyond them. ``power_floor`` is not
     fitted (the anchors cannot separate it from the other two; see
     :class:`~tritium.analysis.gpu_params.Calibration`); check with
     :func:`gemm_power_demand` that a dense GEMM then demands at least TDP, as measured
@@ -266,11 +285,12 @@ def fit_calibration(base: Calibration = DEFAULT_CALIBRATION) -> Calibration:
     cal = base
     cal = replace(cal, gemm_efficiency=bisect_increasing(lambda e: gemm_tflops(replace(cal, gemm_efficiency=e)),
                                                _anchor("gemm_tflops", 0).measured, 0.05, 1.0))
-    cal = replace(cal, bandwidth_efficiency=bisect_increasing(lambda e: copy_tbps(replace(cal, bandwidth_efficiency=e)),
-                                                    _anchor("copy_tbps", 0).measured, 0.05, 1.0))
+    cal = replace(cal, copy_kernel_efficiency=bisect_increasing(
+        lambda e: copy_tbps(replace(cal, copy_kernel_efficiency=e)), _anchor("copy_tbps", 0).measured, 0.05,
+        COPY_EFFICIENCY_MAX))
     gemv = {a.weights: a for a in ANCHORS if a.quantity == "gemv_tbps"}
-    cal = replace(cal, matmul_bandwidth_factor=bisect_increasing(
-        lambda f: gemv_tbps(replace(cal, matmul_bandwidth_factor=f), "bf16", gemv["bf16"].gpu),
+    cal = replace(cal, matmul_kernel_efficiency=bisect_increasing(
+        lambda f: gemv_tbps(replace(cal, matmul_kernel_efficiency=f), "bf16", gemv["bf16"].gpu),
         gemv["bf16"].measured, 0.05, 1.0))
     cal = replace(cal, w2a8_bandwidth_factor=bisect_increasing(
         lambda f: gemv_tbps(replace(cal, w2a8_bandwidth_factor=f), "w2a8", gemv["w2a8"].gpu),
@@ -278,31 +298,35 @@ def fit_calibration(base: Calibration = DEFAULT_CALIBRATION) -> Calibration:
     speed = [(8, _anchor("tokens_per_s", 8).measured), (64, _anchor("tokens_per_s", 64).measured)]
 
     def throughput(x: np.ndarray) -> np.ndarray:
-        trial = replace(cal, step_overhead_s=float(x[0]), attention_bandwidth_factor=float(x[1]))
+        trial = replace(cal, step_overhead_s=float(x[0]), attention_kernel_efficiency=float(x[1]))
         return np.array([serving_point(trial, b)["tokens_per_s"] / target - 1 for b, target in speed])
 
-    x = _newton(throughput, np.array([cal.step_overhead_s, cal.attention_bandwidth_factor]),
+    x = _newton(throughput, np.array([cal.step_overhead_s, cal.attention_kernel_efficiency]),
                 lo=np.array([0.0, 0.05]), hi=np.array([0.05, 1.0]))
-    cal = replace(cal, step_overhead_s=float(x[0]), attention_bandwidth_factor=float(x[1]))
+    cal = replace(cal, step_overhead_s=float(x[0]), attention_kernel_efficiency=float(x[1]))
     energy = [(8, _anchor("joules_per_token", 8).measured), (64, _anchor("joules_per_token", 64).measured)]
 
     def power(x: np.ndarray) -> np.ndarray:
-        trial = replace(cal, power_compute=float(x[0]), power_memory=float(x[1]))
+        trial = replace(cal, power_compute=float(x[0]), power_memory_path=float(x[1]))
         return np.array([serving_point(trial, b)["joules_per_token"] / target - 1 for b, target in energy])
 
-    x = _newton(power, np.array([cal.power_compute, cal.power_memory]), lo=np.array([0.0, 0.0]), hi=np.array([20.0, 20.0]))
-    return replace(cal, power_compute=float(x[0]), power_memory=float(x[1]))
+    x = _newton(power, np.array([cal.power_compute, cal.power_memory_path]), lo=np.array([0.0, 0.0]),
+                hi=np.array([20.0, 20.0]))
+    return replace(cal, power_compute=float(x[0]), power_memory_path=float(x[1]))
 
 
 def gemm_power_demand(cal: Calibration, gpu: Gpu | str = ANCHOR_GPU, size: int = _GEMM) -> float:
     """Power a ``size^3`` BF16 GEMM would draw without the TDP cap, as a fraction of TDP."""
     gpu = load_gpu(gpu)
     seconds = _gemm_seconds(gpu, cal, size)
+    traffic = _gemm_traffic(size)
     u_c = 2.0 * size**3 / (peak_ops(gpu, "bf16") * seconds)
-    u_m = 3 * 2 * size**2 / (gpu.peak_bandwidth_bytes_s * seconds)
+    reach = gpu.peak_bandwidth_bytes_s * sustained_share(gpu, traffic) * cal.matmul_kernel_efficiency
+    u_m = traffic.total / (reach * seconds)
     idle = cal.idle_w if cal.idle_w is not None else gpu.idle_w
     span = gpu.tdp_w - idle
-    return (idle + span * (cal.power_floor + cal.power_compute * u_c + cal.power_memory * u_m)) / gpu.tdp_w
+    dram_w = dram_pj(gpu, traffic) * 1e-12 / seconds
+    return (idle + span * (cal.power_floor + cal.power_compute * u_c + cal.power_memory_path * u_m) + dram_w) / gpu.tdp_w
 
 
 def bisect_increasing(func: Callable[[float], float], target: float, lo: float, hi: float) -> float:

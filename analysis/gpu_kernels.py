@@ -31,17 +31,27 @@ compute-bound; with the same numbers it lands near the roofline ridge, peak op/s
 bandwidth times bytes per weight / 2 (Marlin's README: on GPUs of 100-200 FLOP per byte,
 4-bit weights stay memory-bound below 25-50 MACs per weight).
 
-**DRAM time** = bytes / (peak bandwidth x ``bandwidth_efficiency`` x the kernel's
-bandwidth factor): compulsory traffic only (each weight, input and output byte once;
-re-reads hit L2). A weight matmul's factor is ``matmul_bandwidth_factor`` times its
-mode's (W2A8, W4A16, W8A8) factor.
+**DRAM time** (:func:`dram_s`): each kernel's compulsory traffic (each weight, input and
+output byte once; re-reads hit L2) is split by access pattern as the chip's is
+(:class:`Traffic`: weights ``stream``, KV-cache reads and embedding rows ``kv``,
+activations and copies ``mixed``), and each pattern's bytes move at peak x the share
+the GPU's DRAM type sustains for it (:func:`tritium.sim.dram.sustained_bandwidth_fraction`
+of ``gpu.memory_type``: refresh, row misses, read/write turnaround, the same model the
+chip pays) x the kernel's efficiency beyond the DRAM (``copy_kernel_efficiency``,
+``attention_kernel_efficiency``, or for a weight matmul ``matmul_kernel_efficiency`` times
+its mode's factor: W2A8, W4A16, W8A8).
 
-**Power** of one kernel = idle + (TDP - idle) x min(1, floor + c x u_c + m x u_m) with
-u_c its tensor utilization and u_m its DRAM bandwidth utilization over its whole time,
-measured against the bandwidth that kind of kernel can reach (peak x its bandwidth
-factor): a paged-attention or W2A8 kernel that streams slower than a plain GEMV because
-its SMs are busy gathering or unpacking is not idling ([E]; with u_m against the bare
-peak the batch-64 ML.ENERGY energy came out 15% low, see ``GPU_CALIBRATION.md``).
+**Power** of one kernel = idle + (TDP - idle) x min(1, floor + c x u_c + p x u_m) + the
+DRAM devices' dynamic power, all capped at TDP. u_c is its tensor utilization and u_m its
+DRAM bandwidth utilization over its whole time, measured against the bandwidth that
+kernel can reach (peak x sustained share x kernel efficiency): a paged-attention or W2A8
+kernel that streams slower than a plain GEMV because its SMs are busy gathering or
+unpacking is not idling ([E]; with u_m against the bare peak the batch-64 ML.ENERGY
+energy came out 15% low, see ``GPU_CALIBRATION.md``); p (``power_memory_path``) prices
+the GPU's own memory path (load/store, L2, crossbar, controllers, PHY). The DRAM devices
+cost the DRAM model's pJ/bit per pattern (:func:`tritium.sim.dram.effective_pj_per_bit`:
+activations, core access, I/O; :func:`dram_pj`); their background and refresh power
+stays inside the GPU's measured idle power, which is read with the memory powered.
 """
 
 from __future__ import annotations
@@ -52,9 +62,12 @@ from dataclasses import dataclass
 
 from tritium.analysis.gpu_db import Gpu
 from tritium.analysis.gpu_params import Calibration
+from tritium.sim.dram import dram_energy_j, dram_params, effective_pj_per_bit, sustained_bandwidth_fraction
 
 __all__ = ["WeightMode", "WEIGHT_MODES", "TILE_ROWS", "TILE_COLS", "STREAM_BLOCK_M", "STREAM_MAX_M", "UNPACK_REUSE_M",
-           "tile_efficiency", "peak_ops", "cuda_core_s", "matmul_compute_s", "dram_s", "MatmulTime", "weight_matmul",
+           "tile_efficiency", "peak_ops", "cuda_core_s", "matmul_compute_s", "Traffic", "GPU_PATTERNS",
+           "dram_fraction", "sustained_share", "dram_s", "dram_pj", "dram_summary", "KernelEnergy",
+           "linear_step_traffic", "MatmulTime", "weight_matmul",
            "mode_bandwidth_factor", "mode_unpack_ops", "linear_step_bytes", "crossover_batch", "allreduce", "idle_w",
            "power_split"]
 
@@ -69,7 +82,7 @@ class WeightMode:
         act_bytes: bytes per input activation element. peak: "bf16" or "int8" tensor cores.
         unpack: which calibration term prices in-register weight unpacking ("", "w4a16", "w2a8").
         bandwidth: which calibration factor scales the kernel's bandwidth beyond
-            ``matmul_bandwidth_factor`` ("", "int8", "w4a16", "w2a8"; "" = 1).
+            ``matmul_kernel_efficiency`` ("", "int8", "w4a16", "w2a8"; "" = 1).
         gemv_slots_per_mac: CUDA-core instruction slots per MAC of its M = 1 GEMV kernel
             (0: the mode has none and runs tensor cores at M = 1, as Marlin does).
         kernel: the real kernel it stands for.
@@ -145,9 +158,60 @@ def matmul_compute_s(gpu: Gpu, cal: Calibration, m: int, k: int, n: int, peak: f
     return best
 
 
-def dram_s(gpu: Gpu, cal: Calibration, nbytes: float, factor: float = 1.0) -> float:
-    """Time to stream ``nbytes`` through DRAM at ``factor`` of the calibrated bandwidth."""
-    return nbytes / (gpu.peak_bandwidth_bytes_s * cal.bandwidth_efficiency * factor)
+GPU_PATTERNS = ("stream", "kv", "mixed")
+"""The :data:`tritium.sim.dram.PATTERNS` a GPU kernel's traffic is split into (as the chip's)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Traffic:
+    """DRAM bytes of one kernel call by access pattern (names of :data:`tritium.sim.dram.PATTERNS`).
+
+    Attributes:
+        stream: weights streamed in order. kv: KV-cache pages read or appended, embedding
+            rows gathered. mixed: activations read and written, copies.
+    """
+
+    stream: float = 0.0
+    kv: float = 0.0
+    mixed: float = 0.0
+
+    @property
+    def total(self) -> float:
+        """All bytes."""
+        return self.stream + self.kv + self.mixed
+
+    def items(self) -> tuple[tuple[str, float], ...]:
+        """(pattern, bytes) pairs in :data:`GPU_PATTERNS` order."""
+        return (("stream", self.stream), ("kv", self.kv), ("mixed", self.mixed))
+
+    def scaled(self, k: float) -> "Traffic":
+        """Every pattern's bytes times ``k``."""
+        return Traffic(self.stream * k, self.kv * k, self.mixed * k)
+
+
+def dram_fraction(gpu: Gpu, pattern: str) -> float:
+    """Share of peak bandwidth ``gpu``'s DRAM type sustains for ``pattern`` (the DRAM model's)."""
+    return sustained_bandwidth_fraction(gpu.memory_type, pattern)
+
+
+def sustained_share(gpu: Gpu, traffic: Traffic) -> float:
+    """Share of peak the DRAM sustains for this mix of patterns (time-weighted, as the chip's); 1 if empty."""
+    total = traffic.total
+    if total <= 0:
+        return 1.0
+    return total / sum(b / dram_fraction(gpu, p) for p, b in traffic.items() if b)
+
+
+def dram_s(gpu: Gpu, traffic: Traffic, efficiency: float) -> float:
+    """Time to move ``traffic``: each pattern's bytes over peak x its sustained share x ``efficiency``
+    (the kernel's own efficiency beyond the DRAM's, a ``*_kernel_efficiency`` of the calibration)."""
+    return sum(b / dram_fraction(gpu, p) for p, b in traffic.items() if b) / (gpu.peak_bandwidth_bytes_s * efficiency)
+
+
+def dram_pj(gpu: Gpu, traffic: Traffic) -> float:
+    """Dynamic energy of the DRAM devices for ``traffic``, pJ: the DRAM model's pJ/bit per pattern
+    (activation, core access and I/O; :func:`tritium.sim.dram.effective_pj_per_bit`)."""
+    return sum(b * 8 * effective_pj_per_bit(gpu.memory_type, p) for p, b in traffic.items() if b)
 
 
 STREAM_BLOCK_M = 16
@@ -176,10 +240,11 @@ class MatmulTime:
 
 
 def mode_bandwidth_factor(cal: Calibration, mode: WeightMode | None) -> float:
-    """Fraction of the calibrated bandwidth a matmul in ``mode`` streams at (None: a plain 16-bit one)."""
+    """The efficiency beyond the DRAM's sustained share a matmul in ``mode`` streams at (None: a plain
+    16-bit one): ``matmul_kernel_efficiency`` times the mode's factor."""
     extra = {"": 1.0, "int8": cal.int8_bandwidth_factor, "w4a16": cal.w4a16_bandwidth_factor,
              "w2a8": cal.w2a8_bandwidth_factor}[mode.bandwidth if mode is not None else ""]
-    return cal.matmul_bandwidth_factor * extra
+    return cal.matmul_kernel_efficiency * extra
 
 
 def mode_unpack_ops(cal: Calibration, mode: WeightMode | None) -> float:
@@ -190,19 +255,26 @@ def mode_unpack_ops(cal: Calibration, mode: WeightMode | None) -> float:
 
 def linear_step_bytes(mode: WeightMode, m: int, k: int, n: int) -> float:
     """DRAM bytes of one ``m x k x n`` linear in ``mode``: weights (with scales), inputs, BF16 outputs."""
-    return k * n * (mode.weight_bits + mode.scale_bits_per_weight) / 8 + m * k * mode.act_bytes + m * n * 2
+    return linear_step_traffic(mode, m, k, n).total
 
 
-def weight_matmul(gpu: Gpu, cal: Calibration, m: int, k: int, n: int, *, peak: float, nbytes: float, factor: float,
-                  unpack_ops: float = 0.0, gemv_slots_per_mac: float = 0.0) -> MatmulTime:
-    """The fastest path of one ``m x k x n`` matmul streaming ``nbytes`` (see the module docstring).
+def linear_step_traffic(mode: WeightMode, m: int, k: int, n: int) -> Traffic:
+    """:func:`linear_step_bytes` by pattern: weights (with scales) ``stream``, inputs and outputs ``mixed``."""
+    return Traffic(stream=k * n * (mode.weight_bits + mode.scale_bits_per_weight) / 8,
+                   mixed=m * k * mode.act_bytes + m * n * 2)
+
+
+def weight_matmul(gpu: Gpu, cal: Calibration, m: int, k: int, n: int, *, peak: float, traffic: Traffic,
+                  factor: float, unpack_ops: float = 0.0, gemv_slots_per_mac: float = 0.0) -> MatmulTime:
+    """The fastest path of one ``m x k x n`` matmul moving ``traffic`` (see the module docstring).
 
     Args:
-        peak: tensor peak of the mode, op/s. factor: its bandwidth factor
-            (:func:`mode_bandwidth_factor`). unpack_ops: CUDA-core slots per weight to unpack
-            it. gemv_slots_per_mac: slots per MAC of the mode's M = 1 GEMV kernel (0: none).
+        peak: tensor peak of the mode, op/s. traffic: its DRAM bytes by pattern
+            (:func:`linear_step_traffic`). factor: its efficiency beyond the DRAM's sustained
+            share (:func:`mode_bandwidth_factor`). unpack_ops: CUDA-core slots per weight to
+            unpack it. gemv_slots_per_mac: slots per MAC of the mode's M = 1 GEMV kernel (0: none).
     """
-    memory = dram_s(gpu, cal, nbytes, factor)
+    memory = dram_s(gpu, traffic, factor)
     paths = []
     if m == 1 and gemv_slots_per_mac > 0:
         paths.append(MatmulTime("gemv", cuda_core_s(gpu, cal, k * n * (gemv_slots_per_mac + unpack_ops)), memory))
@@ -221,7 +293,7 @@ def crossover_batch(gpu: Gpu, cal: Calibration, mode: WeightMode, k: int, n: int
     factor = mode_bandwidth_factor(cal, mode)
     unpack = mode_unpack_ops(cal, mode)
     for m in range(1, limit + 1):
-        t = weight_matmul(gpu, cal, m, k, n, peak=peak, nbytes=linear_step_bytes(mode, m, k, n), factor=factor,
+        t = weight_matmul(gpu, cal, m, k, n, peak=peak, traffic=linear_step_traffic(mode, m, k, n), factor=factor,
                           unpack_ops=unpack, gemv_slots_per_mac=mode.gemv_slots_per_mac)
         if t.compute_bound:
             return m
@@ -241,28 +313,76 @@ def idle_w(gpu: Gpu, cal: Calibration) -> float:
     return cal.idle_w if cal.idle_w is not None else gpu.idle_w
 
 
-def power_split(gpu: Gpu, cal: Calibration, *, seconds: float, ops: float, peak: float, dram_bytes: float,
-                link_bytes: float, bandwidth_factor: float = 1.0) -> tuple[float, float, float, float]:
-    """Energy of one GPU running a kernel for ``seconds``: (static, compute, memory, link) joules.
+@dataclass(frozen=True, slots=True)
+class KernelEnergy:
+    """Energy of one GPU running one kernel, J.
+
+    Attributes:
+        static_j: idle plus the busy floor over the kernel's time. compute_j: tensor or
+            CUDA cores. dram_j: the DRAM devices (the DRAM model's pJ/bit per pattern).
+        memory_path_j: the GPU's own memory path (load/store, L2, crossbar, controllers,
+            PHY). link_j: the chip-to-chip link.
+    """
+
+    static_j: float = 0.0
+    compute_j: float = 0.0
+    dram_j: float = 0.0
+    memory_path_j: float = 0.0
+    link_j: float = 0.0
+
+    @property
+    def total_j(self) -> float:
+        return self.static_j + self.compute_j + self.dram_j + self.memory_path_j + self.link_j
+
+
+def power_split(gpu: Gpu, cal: Calibration, *, seconds: float, ops: float, peak: float, traffic: Traffic,
+                link_bytes: float, efficiency: float = 1.0) -> KernelEnergy:
+    """Energy of one GPU running a kernel for ``seconds`` (see the module docstring).
 
     Static = (idle + floor x (TDP - idle)) x seconds; the dynamic parts follow the
-    kernel's tensor utilization ``ops / (peak x seconds)``, DRAM utilization
-    ``dram_bytes / (peak bandwidth x bandwidth_factor x seconds)`` and link bits, and are
+    kernel's tensor utilization ``ops / (peak x seconds)``, its DRAM utilization
+    ``traffic / (what it can reach x seconds)`` (reach = peak x :func:`sustained_share` x
+    ``efficiency``), the DRAM model's pJ/bit (:func:`dram_pj`) and link bits, and are
     scaled down together so the total never exceeds TDP x seconds.
     """
     if seconds <= 0:
-        return 0.0, 0.0, 0.0, 0.0
+        return KernelEnergy()
     idle = idle_w(gpu, cal)
     span = max(gpu.tdp_w - idle, 0.0)
     static = (idle + cal.power_floor * span) * seconds
     u_c = ops / (peak * seconds) if peak > 0 else 0.0
-    u_m = dram_bytes / (gpu.peak_bandwidth_bytes_s * bandwidth_factor * seconds)
+    reach = gpu.peak_bandwidth_bytes_s * sustained_share(gpu, traffic) * efficiency
+    u_m = traffic.total / (reach * seconds)
     compute = span * cal.power_compute * u_c * seconds
-    memory = span * cal.power_memory * u_m * seconds
+    path = span * cal.power_memory_path * u_m * seconds
+    dram = dram_pj(gpu, traffic) * 1e-12
     link = link_bytes * 8 * cal.link_pj_per_bit * 1e-12
     room = max(gpu.tdp_w * seconds - static, 0.0)
-    dynamic = compute + memory + link
+    dynamic = compute + dram + path + link
     if dynamic > room:
         scale = room / dynamic
-        compute, memory, link = compute * scale, memory * scale, link * scale
-    return static, compute, memory, link
+        compute, dram, path, link = compute * scale, dram * scale, path * scale, link * scale
+    return KernelEnergy(static, compute, dram, path, link)
+
+
+def dram_summary(gpu: Gpu, cal: Calibration) -> dict[str, float]:
+    """What the GPU's DRAM gives each kernel class, from :mod:`tritium.sim.dram` and ``cal``.
+
+    Returns ``{pattern}_fraction`` (share of peak the DRAM type sustains for "stream", "kv",
+    "mixed"), ``{pattern}_pj_per_bit`` (the DRAM devices' dynamic energy), ``matmul_share``,
+    ``attention_share``, ``copy_share`` (share of peak a BF16 weight stream, the KV reads of
+    attention and a copy reach: sustained fraction x kernel efficiency) and
+    ``background_w`` (the DRAM model's standby and refresh power for this card's DRAM, counted
+    inside its idle power, not added).
+    """
+    out = {}
+    for p in ("stream", "kv", "mixed"):
+        out[f"{p}_fraction"] = dram_fraction(gpu, p)
+        out[f"{p}_pj_per_bit"] = effective_pj_per_bit(gpu.memory_type, p)
+    out["matmul_share"] = out["stream_fraction"] * cal.matmul_kernel_efficiency
+    out["attention_share"] = out["kv_fraction"] * cal.attention_kernel_efficiency
+    out["copy_share"] = out["mixed_fraction"] * cal.copy_kernel_efficiency
+    units = gpu.memory_bandwidth_gb_s / dram_params(gpu.memory_type).unit_gb_s
+    one = dram_energy_j(gpu.memory_type, 0.0, 0.0, 1.0, 1, capacity_gib=gpu.mem_gb * 1e9 / 2**30)
+    out["background_w"] = one["background"] * units + one["refresh"]
+    return out

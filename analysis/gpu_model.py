@@ -34,6 +34,13 @@ head split their outputs, o and down their inputs and end with a ring all-reduce
 their BF16 output over the GPU's interconnect (NVLink on SXM parts, PCIe otherwise);
 attention splits its heads, norms and residuals are replicated.
 
+**DRAM.** Each kernel's traffic is split by access pattern as the chip's is (weights
+``stream``; KV-cache reads and appends and embedding rows ``kv``; activations ``mixed``)
+and moves at the share of peak the GPU's DRAM type sustains for that pattern
+(:mod:`tritium.sim.dram`, the chip's model) times the kernel's fitted efficiency beyond it;
+the DRAM devices cost that model's pJ/bit per pattern. Their background and refresh power
+is inside the GPU's measured idle power (``dram_background_j`` is NaN: not counted twice).
+
 **Columns.** ``seconds`` is wall time; ``cycles`` = seconds x boost clock;
 ``compute_cycles``, ``dram_cycles`` and ``link_cycles`` are each side alone;
 ``sram_cycles`` = 0 (on-chip traffic is inside the fitted efficiencies). ``bound`` is the
@@ -42,7 +49,9 @@ largest of compute, dram, launch (launch + latency overhead) and link. ``unit`` 
 energies are totals over all ``gpus``. Energy: the compute part of each kernel's
 dynamic power goes to ``energy_tlu_j`` for linear rows (the TLU's counterpart),
 ``energy_attention_j`` for attention rows and ``energy_vector_j`` for the rest; the
-DRAM part to ``energy_dram_j``; the link to ``energy_link_j``; ``energy_sram_j`` = 0;
+DRAM devices (the DRAM model's pJ/bit) to ``energy_dram_j``; the GPU's own memory path
+(load/store, L2, crossbar, controllers, PHY: ``power_memory_path``) to ``energy_sram_j``,
+its on-chip memory traffic; the link to ``energy_link_j``;
 idle plus the busy floor is ``energy_static_j`` in the totals (per-op ``energy_j``
 excludes it, as in :func:`tritium.sim.simulate`). The seed-ratio totals
 (``seed_arithmetic_ratio``, ``fp16_matmul_arithmetic_j``, ``tlu_arithmetic_ratio``,
@@ -61,13 +70,17 @@ import pandas as pd
 from tritium.analysis.gpu_db import Gpu, load_gpu
 from tritium.analysis.gpu_kernels import (
     WEIGHT_MODES,
+    Traffic,
     WeightMode,
     allreduce,
     cuda_core_s,
     dram_s,
-    linear_step_bytes,
+    dram_summary,
+    idle_w,
+    linear_step_traffic,
     mode_bandwidth_factor,
     mode_unpack_ops,
+    KernelEnergy,
     peak_ops,
     power_split,
     weight_matmul,
@@ -111,14 +124,18 @@ class _Cost:
     link_s: float = 0.0
     ops: float = 0.0  # tensor (or CUDA-core) operations
     peak: float = 0.0  # the op/s those ops are measured against (0: no tensor work)
-    dram_bytes: float = 0.0
+    traffic: Traffic = Traffic()  # DRAM bytes by access pattern
     link_bytes: float = 0.0
-    bandwidth_factor: float = 1.0  # the kernel's achievable share of the streaming bandwidth
+    efficiency: float = 1.0  # the kernel's efficiency beyond the DRAM's sustained share
     measured_w: float | None = None  # board power gpu-bench measured for this kernel
 
     @property
     def seconds(self) -> float:
         return max(self.compute_s, self.memory_s) + self.overhead_s + self.link_s
+
+    @property
+    def dram_bytes(self) -> float:
+        return self.traffic.total
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,16 +318,16 @@ def _gemm_group(ctx: _Context, rows: list[dict]) -> list[_Cost]:
     widths = [r["n"] for r in rows]
     total_n = sum(widths)
     if mode is not None:
-        step_bytes = linear_step_bytes(mode, m, k_loc, n_loc)
+        step = linear_step_traffic(mode, m, k_loc, n_loc)
         peak = peak_ops(gpu, mode.peak)
         gemv_slots = mode.gemv_slots_per_mac
     else:
         size = DTYPE_BYTES.get(first["weight_dtype"], 2)
-        step_bytes = k_loc * n_loc * size + m * k_loc * size + m * n_loc * size
+        step = Traffic(stream=k_loc * n_loc * size, mixed=m * k_loc * size + m * n_loc * size)
         peak = peak_ops(gpu, {"int8": "int8", "fp32": "fp32"}.get(first["weight_dtype"], "bf16"))
         gemv_slots = _GEMV_SLOTS.get(first["weight_dtype"], 0.0)
     factor = mode_bandwidth_factor(cal, mode)
-    timed = weight_matmul(gpu, cal, m, k_loc, n_loc, peak=peak, nbytes=step_bytes, factor=factor,
+    timed = weight_matmul(gpu, cal, m, k_loc, n_loc, peak=peak, traffic=step, factor=factor,
                           unpack_ops=mode_unpack_ops(cal, mode), gemv_slots_per_mac=gemv_slots)
     compute, memory = timed.compute_s, timed.memory_s
     measured = cal.measured(gpu.name, label, m, k_loc, n_loc)
@@ -318,10 +335,10 @@ def _gemm_group(ctx: _Context, rows: list[dict]) -> list[_Cost]:
         scale = measured.seconds / max(compute, memory)
         compute, memory = compute * scale, memory * scale
     overhead = ctx.per_launch(phase)
-    quant_bytes = 0.0
+    quant = Traffic()
     if mode is not None and mode.act_bytes == 1 and not ctx.trace_quantizes:
-        quant_bytes = m * k_loc * 3.0  # read the BF16 input, write INT8
-        overhead += ctx.per_launch(phase) + dram_s(gpu, cal, quant_bytes)
+        quant = Traffic(mixed=m * k_loc * 3.0)  # read the BF16 input, write INT8
+        overhead += ctx.per_launch(phase) + dram_s(gpu, quant, cal.copy_kernel_efficiency)
     link_s, link_bytes = allreduce(gpu, cal, m * n_loc * _OUT_BYTES, g) if row_parallel else (0.0, 0.0)
     out = []
     for i, (row, n) in enumerate(zip(rows, widths)):
@@ -330,15 +347,21 @@ def _gemm_group(ctx: _Context, rows: list[dict]) -> list[_Cost]:
             unit="cuda" if timed.path == "gemv" else "tensor", path=timed.path, compute_s=steps * compute * share, memory_s=steps * memory * share,
             overhead_s=steps * overhead if i == 0 else 0.0, link_s=steps * link_s * share,
             ops=2.0 * m * k_loc * n_loc * share * steps, peak=peak,
-            dram_bytes=steps * (step_bytes * share + (quant_bytes if i == 0 else 0.0)),
-            link_bytes=steps * link_bytes * share, bandwidth_factor=factor,
+            traffic=_plus(step.scaled(steps * share), quant.scaled(steps if i == 0 else 0.0)),
+            link_bytes=steps * link_bytes * share, efficiency=factor,
             measured_w=measured.watts if measured is not None else None,
         ))
     return out
 
 
+def _plus(a: Traffic, b: Traffic) -> Traffic:
+    return Traffic(a.stream + b.stream, a.kv + b.kv, a.mixed + b.mixed)
+
+
 def _attention(ctx: _Context, row: dict) -> _Cost:
-    """Fused attention: QK reads Q and the K cache, PV reads V and writes O, softmax on CUDA cores."""
+    """Fused attention: QK reads Q and the K cache, PV reads V and writes O, softmax on CUDA cores.
+
+    The KV cache moves at the DRAM's ``kv`` share, Q and O at its ``mixed`` share."""
     gpu, cal = ctx.gpu, ctx.cal
     share = math.ceil(row["groups"] / ctx.gpus) / row["groups"]
     if row["kind"] == "softmax":
@@ -346,17 +369,21 @@ def _attention(ctx: _Context, row: dict) -> _Cost:
     peak = peak_ops(gpu, "bf16")
     ops = 2.0 * row["macs"] * share
     if row["kind"] == "attn_qk":
-        nbytes, overhead = (row["act_in_bytes"] + row["kv_read_bytes"]) * share, row["steps"] * ctx.per_launch(row["phase"])
+        act, overhead = row["act_in_bytes"], row["steps"] * ctx.per_launch(row["phase"])
     else:
-        nbytes, overhead = (row["kv_read_bytes"] + row["act_out_bytes"]) * share, 0.0
-    memory = dram_s(gpu, cal, nbytes, cal.attention_bandwidth_factor)
+        act, overhead = row["act_out_bytes"], 0.0
+    traffic = Traffic(kv=row["kv_read_bytes"] * share, mixed=act * share)
+    memory = dram_s(gpu, traffic, cal.attention_kernel_efficiency)
     return _Cost(unit="tensor", compute_s=ops / (peak * cal.attention_efficiency), memory_s=memory,
-                 overhead_s=overhead, ops=ops, peak=peak, dram_bytes=nbytes,
-                 bandwidth_factor=cal.attention_bandwidth_factor)
+                 overhead_s=overhead, ops=ops, peak=peak, traffic=traffic,
+                 efficiency=cal.attention_kernel_efficiency)
 
 
 def _vector(ctx: _Context, row: dict, *, after_residual: bool, before_norm: bool, after_norm: bool = False) -> _Cost:
     """Element-wise and row-wise kernels: bandwidth-bound, one launch each unless fused.
+
+    Activations move at the DRAM's ``mixed`` share, KV appends and embedding rows at its
+    ``kv`` share (as the chip's), at ``copy_kernel_efficiency`` of that.
 
     A quantize right after an RMSNorm is that norm's epilogue (vLLM's fused RMSNorm +
     dynamic per-token INT8 quant kernel): no launch, no re-read, only its INT8 output.
@@ -370,12 +397,16 @@ def _vector(ctx: _Context, row: dict, *, after_residual: bool, before_norm: bool
     share = 1.0 / ctx.gpus if split else 1.0
     norm_quant = kind == "quantize" and after_norm
     reads = 0 if (kind == "rmsnorm" and after_residual) or norm_quant else row["act_in_bytes"]
-    nbytes = (reads + row["act_out_bytes"] + row["weight_bytes"] + row["kv_write_bytes"]) * share
+    rows_gathered = row["weight_bytes"] if kind == "embedding" else 0.0
+    traffic = Traffic(stream=(row["weight_bytes"] - rows_gathered) * share,
+                      kv=(row["kv_write_bytes"] + rows_gathered) * share,
+                      mixed=(reads + row["act_out_bytes"]) * share)
     fused = (kind == "residual" and before_norm) or norm_quant
     overhead = 0.0 if fused else row["steps"] * ctx.per_launch(row["phase"])
     compute = cuda_core_s(gpu, cal, row["elements"] * share * VECTOR_OPS_PER_ELEMENT.get(kind, 1))
-    return _Cost(unit="fused" if fused else "cuda", compute_s=compute, memory_s=dram_s(gpu, cal, nbytes),
-                 overhead_s=overhead, dram_bytes=nbytes)
+    return _Cost(unit="fused" if fused else "cuda", compute_s=compute,
+                 memory_s=dram_s(gpu, traffic, cal.copy_kernel_efficiency), overhead_s=overhead, traffic=traffic,
+                 efficiency=cal.copy_kernel_efficiency)
 
 
 # -- table and totals --------------------------------------------------------------
@@ -414,30 +445,32 @@ def _op_table(ctx: _Context, trace: pd.DataFrame, costs: list[_Cost]) -> tuple[p
     static_j = 0.0
     kinds = trace.kind.to_numpy()
     for i, c in enumerate(costs):
-        static, compute, memory, link = power_split(gpu, cal, seconds=c.seconds, ops=c.ops, peak=c.peak,
-                                                    dram_bytes=c.dram_bytes, link_bytes=c.link_bytes,
-                                                    bandwidth_factor=c.bandwidth_factor)
+        e = power_split(gpu, cal, seconds=c.seconds, ops=c.ops, peak=c.peak, traffic=c.traffic,
+                        link_bytes=c.link_bytes, efficiency=c.efficiency)
         if c.measured_w is not None:  # measured board power: the model only splits it
-            static, compute, memory = _measured_split(c.measured_w * c.seconds, static, compute, memory)
+            e = _measured_split(c.measured_w * c.seconds, e)
         where = "tlu" if kinds[i] in _GEMM_KINDS else "attention" if kinds[i] in _ATTENTION_KINDS else "vector"
-        energy[where][i] = compute * g
-        energy["dram"][i] = memory * g
-        energy["link"][i] = link * g
-        static_j += static * g
+        energy[where][i] = e.compute_j * g
+        energy["dram"][i] = e.dram_j * g
+        energy["sram"][i] = e.memory_path_j * g
+        energy["link"][i] = e.link_j * g
+        static_j += e.static_j * g
     for comp in ENERGY_COMPONENTS:
         out[f"energy_{comp}_j"] = energy[comp]
     out["energy_j"] = sum(energy[comp] for comp in ENERGY_COMPONENTS) if len(costs) else np.zeros(0)
     return out, static_j
 
 
-def _measured_split(joules: float, static: float, compute: float, memory: float) -> tuple[float, float, float]:
-    """Split a measured kernel energy into (static, compute, memory) as the model would."""
-    static = min(static, joules)
-    dynamic = compute + memory
+def _measured_split(joules: float, e: KernelEnergy) -> KernelEnergy:
+    """Split a measured kernel energy (the link's aside) into static, compute, DRAM and memory path as
+    the model would."""
+    static = min(e.static_j, joules)
+    dynamic = e.compute_j + e.dram_j + e.memory_path_j
     rest = joules - static
     if dynamic <= 0:
-        return static + rest, 0.0, 0.0
-    return static, rest * compute / dynamic, rest * memory / dynamic
+        return KernelEnergy(static_j=static + rest, link_j=e.link_j)
+    return KernelEnergy(static, rest * e.compute_j / dynamic, rest * e.dram_j / dynamic,
+                        rest * e.memory_path_j / dynamic, e.link_j)
 
 
 def _totals(ctx: _Context, trace: pd.DataFrame, ops: pd.DataFrame, static_j: float, attrs: dict) -> dict:
@@ -512,6 +545,15 @@ def _memory_needed(ctx: _Context, trace: pd.DataFrame) -> MemoryNeed:
                          activation_bytes=activations * ctx.gpus, reserve_bytes=reserve)
 
 
+def _dram_note(gpu: Gpu, cal: Calibration) -> str:
+    d = dram_summary(gpu, cal)
+    return (f"DRAM {gpu.memory_type} (tritium.sim.dram, as the chip's): sustains {d['stream_fraction']:.1%} of peak "
+            f"for weight streams, {d['kv_fraction']:.1%} for KV pages, {d['mixed_fraction']:.1%} for activations; "
+            f"kernels reach {d['matmul_share']:.1%} (matmul), {d['attention_share']:.1%} (attention), "
+            f"{d['copy_share']:.1%} (copy) of peak; {d['stream_pj_per_bit']:.2f} pJ/bit streamed; its standby and "
+            f"refresh (~{d['background_w']:.1f} W by the DRAM model) are inside the {idle_w(gpu, cal):g} W idle power")
+
+
 def _notes(ctx: _Context, weights: str, memory: MemoryNeed, engine: str) -> list[str]:
     """The model's caveats; ``memory``: what all GPUs must hold (:func:`_memory_needed`)."""
     gpu, cal, g = ctx.gpu, ctx.cal, ctx.gpus
@@ -528,8 +570,8 @@ def _notes(ctx: _Context, weights: str, memory: MemoryNeed, engine: str) -> list
         f"{memory.activation_bytes / g / 1e9:.2f}, runtime reserve {memory.reserve_bytes / g / 1e9:.2f}) vs {gpu.mem_gb:g} GB"
         + ("" if fits else f" (does not fit: the timing assumes it did; tensor parallelism over at least "
                            f"{math.ceil(total / (gpu.mem_gb * 1e9))} GPUs would hold it)"),
-        f"calibration '{cal.name}': GEMM {cal.gemm_efficiency:.0%} of peak per full wave, DRAM "
-        f"{cal.bandwidth_efficiency:.0%} of peak (matmuls {cal.matmul_bandwidth_factor:.0%} of that)",
+        f"calibration '{cal.name}': GEMM {cal.gemm_efficiency:.0%} of peak per full wave",
+        _dram_note(gpu, cal),
         f"serving engine '{engine}': {'CUDA graphs' if cal.cuda_graphs else 'eager launches'} in decode, "
         f"{cal.step_overhead_s * 1e3:.3g} ms host time per forward pass",
         "fusion: merged q/k/v and gate/up GEMMs, dequantize in the GEMM epilogue, residual+rmsnorm, "

@@ -92,7 +92,8 @@ def test_tensor_parallel_and_multichip_systems():
 
 
 def test_calibration_file_is_used(tmp_path):
-    path = save_calibration(DEFAULT_CALIBRATION.with_(name="slow", gemm_efficiency=0.2, bandwidth_efficiency=0.2),
+    path = save_calibration(DEFAULT_CALIBRATION.with_(name="slow", gemm_efficiency=0.2, copy_kernel_efficiency=0.2,
+                                                      matmul_kernel_efficiency=0.2),
                             tmp_path / "slow.toml")
     base = compare(prefill=32, decode=4)
     slow = compare(prefill=32, decode=4, calibration=path)

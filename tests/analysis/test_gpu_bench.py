@@ -6,7 +6,7 @@ import pytest
 
 from tritium.analysis.gpu import DEFAULT_CALIBRATION, gpu_baseline, load_calibration, load_gpu, save_calibration
 from tritium.analysis.gpu_bench import BIG_GEMM, COPY_BYTES, NoCudaError, Sample, TorchCuda, detect_gpu, gpu_bench
-from tritium.analysis.gpu_kernels import dram_s, matmul_compute_s, peak_ops
+from tritium.analysis.gpu_kernels import Traffic, dram_s, matmul_compute_s, peak_ops, power_split
 from tritium.analysis.gpu_model import gemm_kernels
 from tritium.errors import SpecError, TritiumError
 from tritium.workloads import Scenario, trace
@@ -15,11 +15,15 @@ from tritium.workloads import Scenario, trace
 class SyntheticGpu:
     """A GPU whose kernels follow the model with known 'true' parameters."""
 
-    def __init__(self, gpu, *, gemm_efficiency=0.7, bandwidth_efficiency=0.8, idle_w=55.0, power_compute=0.5,
-                 power_memory=0.6, name="NVIDIA H100 80GB HBM3", int8=True):
+    def __init__(self, gpu, *, gemm_efficiency=0.7, copy_kernel_efficiency=0.8, idle_w=55.0, power_compute=0.5,
+                 power_memory_path=0.6, name="NVIDIA H100 80GB HBM3", int8=True, matmul_kernel_efficiency=None):
         self.gpu = load_gpu(gpu)
-        self.cal = DEFAULT_CALIBRATION.with_(gemm_efficiency=gemm_efficiency, bandwidth_efficiency=bandwidth_efficiency)
-        self.idle, self.c, self.m, self.name, self.int8 = idle_w, power_compute, power_memory, name, int8
+        matmul = DEFAULT_CALIBRATION.matmul_kernel_efficiency if matmul_kernel_efficiency is None \
+            else matmul_kernel_efficiency
+        self.cal = DEFAULT_CALIBRATION.with_(gemm_efficiency=gemm_efficiency, copy_kernel_efficiency=copy_kernel_efficiency,
+                                             idle_w=idle_w, power_compute=power_compute,
+                                             power_memory_path=power_memory_path, matmul_kernel_efficiency=matmul)
+        self.idle, self.name, self.int8 = idle_w, name, int8
         self.calls = []
 
     def device_name(self):
@@ -31,10 +35,10 @@ class SyntheticGpu:
     def idle_power_w(self):
         return self.idle
 
-    def _watts(self, seconds, ops, peak, nbytes):
-        span = self.gpu.tdp_w - self.idle
-        u_c, u_m = ops / (peak * seconds), nbytes / (self.gpu.peak_bandwidth_bytes_s * seconds)
-        return self.idle + span * min(1.0, self.cal.power_floor + self.c * u_c + self.m * u_m)
+    def _watts(self, seconds, ops, peak, traffic, efficiency):
+        e = power_split(self.gpu, self.cal, seconds=seconds, ops=ops, peak=peak, traffic=traffic, link_bytes=0.0,
+                        efficiency=efficiency)
+        return e.total_j / seconds
 
     def matmul(self, m, k, n, weights):
         self.calls.append((m, k, n, weights))
@@ -42,13 +46,16 @@ class SyntheticGpu:
             return None
         size = 1 if weights == "int8" else 2
         peak = peak_ops(self.gpu, "int8" if weights == "int8" else "bf16")
-        nbytes = (m * k + k * n) * size + m * n * 2
-        seconds = max(matmul_compute_s(self.gpu, self.cal, m, k, n, peak), dram_s(self.gpu, self.cal, nbytes))
-        return Sample(seconds, self._watts(seconds, 2.0 * m * k * n, peak, nbytes))
+        traffic = Traffic(stream=k * n * size, mixed=m * k * size + m * n * 2)
+        eff = self.cal.matmul_kernel_efficiency
+        seconds = max(matmul_compute_s(self.gpu, self.cal, m, k, n, peak), dram_s(self.gpu, traffic, eff))
+        return Sample(seconds, self._watts(seconds, 2.0 * m * k * n, peak, traffic, eff))
 
     def copy(self, nbytes):
-        seconds = dram_s(self.gpu, self.cal, 2 * nbytes)
-        return Sample(seconds, self._watts(seconds, 0.0, 1.0, 2 * nbytes))
+        traffic = Traffic(mixed=2.0 * nbytes)  # one kernel, as the model times it (launch and latency included)
+        seconds = dram_s(self.gpu, traffic, self.cal.copy_kernel_efficiency) + self.cal.launch_overhead_s \
+            + self.cal.kernel_latency_s
+        return Sample(seconds, self._watts(seconds, 0.0, 1.0, traffic, self.cal.copy_kernel_efficiency))
 
 
 @pytest.fixture(scope="module")
@@ -62,9 +69,9 @@ def test_bench_recovers_the_synthetic_gpu(table):
     cal = report.calibration
     assert report.gpu == "h100-sxm" and cal.gpu == "h100-sxm"
     assert cal.gemm_efficiency == pytest.approx(0.7, rel=0.01)
-    assert cal.bandwidth_efficiency == pytest.approx(0.8, rel=0.01)
+    assert cal.copy_kernel_efficiency == pytest.approx(0.8, rel=0.01)
     assert cal.idle_w == 55.0
-    assert cal.power_memory == pytest.approx(0.6, rel=1e-6)
+    assert cal.power_memory_path == pytest.approx(0.6, rel=1e-6)
     assert cal.power_compute == pytest.approx(0.5, rel=1e-6)
     # every distinct GEMM kernel the model runs was timed, in both modes
     wanted = {(k.m, k.k, k.n, k.weights) for w in ("bf16", "int8") for k in gemm_kernels(table, weights=w)}
@@ -78,7 +85,8 @@ def test_bench_recovers_the_synthetic_gpu(table):
 
 
 def test_written_calibration_loads_and_drives_the_model(table, tmp_path):
-    report = gpu_bench(table, measurement=SyntheticGpu("h100", gemm_efficiency=0.5, bandwidth_efficiency=0.6))
+    report = gpu_bench(table, measurement=SyntheticGpu("h100", gemm_efficiency=0.5, copy_kernel_efficiency=0.6,
+                                                                 matmul_kernel_efficiency=0.5))
     path = save_calibration(report.calibration, tmp_path / "h100.toml")
     cal = load_calibration(path)
     assert cal == report.calibration

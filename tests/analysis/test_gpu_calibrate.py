@@ -20,8 +20,8 @@ from tritium.analysis.gpu_calibrate import (
 from tritium.errors import SpecError, TritiumError
 
 DOC = Path(__file__).resolve().parents[2] / "analysis" / "GPU_CALIBRATION.md"
-FITTED = ("gemm_efficiency", "bandwidth_efficiency", "matmul_bandwidth_factor", "w2a8_bandwidth_factor",
-          "step_overhead_s", "attention_bandwidth_factor", "power_compute", "power_memory")
+FITTED = ("gemm_efficiency", "copy_kernel_efficiency", "matmul_kernel_efficiency", "w2a8_bandwidth_factor",
+          "step_overhead_s", "attention_kernel_efficiency", "power_compute", "power_memory_path")
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,7 @@ def test_fit_reproduces_the_default_calibration():
     for key in FITTED:
         assert getattr(fitted, key) == pytest.approx(getattr(DEFAULT_CALIBRATION, key), rel=1e-3), key
     # and from a different starting point it lands on the same throughput parameters
-    moved = fit_calibration(DEFAULT_CALIBRATION.with_(step_overhead_s=5e-4, attention_bandwidth_factor=0.8))
+    moved = fit_calibration(DEFAULT_CALIBRATION.with_(step_overhead_s=5e-4, attention_kernel_efficiency=0.8))
     for key in FITTED[:6]:
         assert getattr(moved, key) == pytest.approx(getattr(DEFAULT_CALIBRATION, key), rel=1e-3), key
 
@@ -83,20 +83,24 @@ def test_calibration_round_trips_through_toml(tmp_path):
     assert re.search(r"^gemm = \[$", path.read_text(), re.M)
 
 
+_GOOD = ("gemm_efficiency = 0.8\ncopy_kernel_efficiency = 1.0\nmatmul_kernel_efficiency = 0.78\n"
+         "w2a8_bandwidth_factor = 0.71\nstep_overhead_s = 0.001\nattention_kernel_efficiency = 0.5\n"
+         "power_floor = 0.07\npower_compute = 2\npower_memory_path = 0.5\n")
+
+
 @pytest.mark.parametrize("text, key", [
-    ("gemm_efficiency = 0.8\nbandwidth_efficiency = 0.9\nmatmul_bandwidth_factor = 0.86\nw2a8_bandwidth_factor = 0.71\n"
-     "step_overhead_s = 0.001\n"
-     "attention_bandwidth_factor = 0.5\npower_floor = 0.07\npower_compute = 2\npower_memory = 0.8\nwarp_size = 32\n",
-     "warp_size"),
-    ("gemm_efficiency = 1.5\nbandwidth_efficiency = 0.9\nstep_overhead_s = 0.001\n"
-     "attention_bandwidth_factor = 0.5\npower_floor = 0.07\npower_compute = 2\npower_memory = 0.8\n",
-     "gemm_efficiency"),
-    ("gemm_efficiency = 0.8\nbandwidth_efficiency = 0.9\nmatmul_bandwidth_factor = 0.86\nw2a8_bandwidth_factor = 0.71\n"
-     "step_overhead_s = 0.001\n"
-     "attention_bandwidth_factor = 0.5\npower_floor = 0.07\npower_compute = 2\npower_memory = 0.8\n"
-     "[[gemm]]\nm = 8\nk = 16\nn = 16\nweights = 'w2a8'\nseconds = 1e-5\n",
-     "weights"),
-    ("bandwidth_efficiency = 0.9\n", "gemm_efficiency"),
+    (_GOOD + "warp_size = 32\n", "warp_size"),
+    (_GOOD.replace("gemm_efficiency = 0.8", "gemm_efficiency = 1.5"), "gemm_efficiency"),
+    (_GOOD.replace("copy_kernel_efficiency = 1.0", "copy_kernel_efficiency = 1.3"), "copy_kernel_efficiency"),
+    (_GOOD + "[[gemm]]\nm = 8\nk = 16\nn = 16\nweights = 'w2a8'\nseconds = 1e-5\n", "weights"),
+    ("copy_kernel_efficiency = 0.9\n", "gemm_efficiency"),
+    # keys from before the DRAM model: refused with the name that replaced them, never read with a new meaning
+    (_GOOD + "bandwidth_efficiency = 0.9\n", "bandwidth_efficiency.*renamed copy_kernel_efficiency"),
+    (_GOOD.replace("power_memory_path", "power_memory"), "power_memory.*renamed power_memory_path"),
+    (_GOOD.replace("attention_kernel_efficiency", "attention_bandwidth_factor"),
+     "attention_bandwidth_factor.*renamed attention_kernel_efficiency"),
+    (_GOOD.replace("matmul_kernel_efficiency", "matmul_bandwidth_factor"),
+     "matmul_bandwidth_factor.*renamed matmul_kernel_efficiency"),
 ])
 def test_bad_calibration_files(tmp_path, text, key):
     path = tmp_path / "bad.toml"
