@@ -1,0 +1,521 @@
+"""Clock, voltage, timing, die overheads, PHY shoreline and power of a chip's silicon.
+
+Plain numbers in, small frozen records out, so the simulator can call it without this
+module knowing its internals. Every figure lives in ``silicon_data.toml`` with its source;
+docs/silicon.md gives the equations. In short:
+
+- **Gate delay vs voltage** (alpha-power law): ``FO4(V) = FO4(Vnom) * [V / (V - Vt)^a] /
+  [Vnom / (Vnom - Vt)^a]``; dynamic energy ``~ (V / Vnom)^2``; leakage power
+  ``~ (V / Vnom) * 10^(eta (V - Vnom) / S)`` (DIBL ``eta``, subthreshold swing ``S``).
+- **Critical stage** (ASIC-sourced FO4 depths; the register overhead FPGA-calibrated):
+  a tree stage is ``derate * (overhead + sum of its adder levels)``, each level a prefix
+  adder of ``act_bits + 1 + level`` bits; the sign-select/broadcast, accumulator and
+  MAC-product stages likewise; an SRAM stage is one compiled macro's cycle.
+- **Reachable clock**: ``1 / (stage FO4 * FO4(V))`` at the overdrive limit.
+
+>>> p = Pipeline(width=64, levels_per_stage=2, rows=64, sram_bank_kib=128, mac_bits=8)
+>>> 2000 < reachable_clock_mhz(7, p) < 3500
+True
+>>> operating_point(7, 1000.0, p, dvfs=True).energy_factor < 1   # DVFS: 1 GHz below nominal V
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from typing import Mapping
+
+from tritium.errors import SpecError
+from tritium.sim.chip import NODES_NM, Chip
+from tritium.sim.chip_parts import DRAM_TYPES
+from tritium.specio import check_choice, check_float, check_int, check_power_of_two
+
+__all__ = [
+    "Pipeline", "OperatingPoint", "PeakPower", "CappedClock", "node_voltage", "fo4_ps",
+    "stage_depths_fo4", "reachable_clock_mhz", "operating_point", "check_clock", "pipeline_of",
+    "die_overheads_mm2", "phy_edge_mm", "ucie_edge_mm", "shoreline_check", "power_density_check",
+    "peak_power_w", "power_capped_clock", "stage_overhead_fo4", "sources",
+]
+
+
+@functools.cache
+def _data() -> dict:
+    text = resources.files("tritium.sim").joinpath("silicon_data.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+def _node(node_nm: int) -> dict:
+    check_int("node_nm", node_nm)
+    check_choice("node_nm", node_nm, NODES_NM)
+    return _data()["nodes"][f"nm_{node_nm}"]
+
+
+def sources() -> dict[str, str]:
+    """The source of every table of ``silicon_data.toml`` (``table``) and of every entry
+    that names its own (``table.entry``)."""
+    out = {}
+    for name, body in _data().items():
+        if "source" in body:
+            out[name] = body["source"]
+        out.update({f"{name}.{k}": v["source"] for k, v in body.items() if isinstance(v, dict) and "source" in v})
+    return out
+
+
+# --- voltage and gate delay -------------------------------------------------------------
+
+
+def node_voltage(node_nm: int) -> tuple[float, float, float]:
+    """``(vmin, vnom, vmax)`` of ``node_nm``, volts: the near-threshold floor, the nominal
+    supply and the sign-off overdrive limit."""
+    n = _node(node_nm)
+    lim = _data()["voltage_range"]["limits"]
+    vmin = max(n["vt_v"] + lim["floor_above_vt_v"], n["vnom_v"] * lim["floor_fraction_of_nominal"])
+    return vmin, n["vnom_v"], n["vnom_v"] * (1 + lim["overdrive_fraction"])
+
+
+def _delay_shape(v: float, vt: float) -> float:
+    return v / (v - vt) ** _data()["alpha_power"]["law"]["alpha"]
+
+
+def fo4_ps(node_nm: int, voltage_v: float | None = None) -> float:
+    """Sign-off FO4 inverter delay at ``node_nm`` and ``voltage_v`` (default nominal), ps.
+
+    Raises:
+        SpecError: ``voltage_v`` outside the node's ``(vmin, vmax)``.
+    """
+    n = _node(node_nm)
+    vmin, vnom, vmax = node_voltage(node_nm)
+    v = vnom if voltage_v is None else voltage_v
+    check_float("voltage_v", v, lo=vmin - 1e-9, hi=vmax + 1e-9)
+    return n["fo4_ps"] * _delay_shape(v, n["vt_v"]) / _delay_shape(vnom, n["vt_v"])
+
+
+def _leakage_factor(node_nm: int, v: float) -> float:
+    n = _node(node_nm)
+    dev = _data()["leakage"]["finfet" if n.get("finfet", node_nm <= 16) else "planar"]
+    vnom = n["vnom_v"]
+    return (v / vnom) * 10 ** (dev["dibl_v_per_v"] * (v - vnom) / dev["swing_v_per_decade"])
+
+
+# --- pipeline stages --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pipeline:
+    """What sets a chip's critical stage (build one from a chip with :func:`pipeline_of`).
+
+    Attributes:
+        width: adder-tree inputs (a power of two, 2 to 4096).
+        levels_per_stage: adder levels between pipeline registers, 1 to log2(width).
+        act_bits: activation bits, 2 to 16.
+        rows: trees the activation slice is broadcast to, >= 1.
+        acc_bits: accumulator bits, 2 to 64.
+        sram_bank_kib: the largest SRAM bank (buffer capacity / banks), KiB, > 0.
+        mac_bits: MAC-array multiplier width, 8 or 16, or 0 for no MAC array.
+    """
+
+    width: int
+    levels_per_stage: int
+    act_bits: int = 8
+    rows: int = 1
+    acc_bits: int = 32
+    sram_bank_kib: float = 32.0
+    mac_bits: int = 0
+
+    def __post_init__(self) -> None:
+        check_power_of_two("width", self.width, lo=2, hi=4096)
+        check_int("levels_per_stage", self.levels_per_stage, lo=1, hi=self.width.bit_length() - 1)
+        check_int("act_bits", self.act_bits, lo=2, hi=16)
+        check_int("rows", self.rows, lo=1)
+        check_int("acc_bits", self.acc_bits, lo=2, hi=64)
+        check_float("sram_bank_kib", self.sram_bank_kib, lo=0, lo_open=True)
+        check_int("mac_bits", self.mac_bits)
+        check_choice("mac_bits", self.mac_bits, (0, 8, 16))
+
+
+def pipeline_of(chip: Chip) -> Pipeline:
+    """The :class:`Pipeline` of ``chip``'s core."""
+    bufs = (chip.sram.weight, chip.sram.act, chip.sram.kv)
+    return Pipeline(width=chip.tlu.width, levels_per_stage=chip.tlu.levels_per_stage, act_bits=chip.tlu.act_bits,
+                    rows=chip.tlu.rows, acc_bits=chip.tlu.acc_bits,
+                    sram_bank_kib=max(b.capacity_kib / b.banks for b in bufs),
+                    mac_bits=chip.attention.mac_bits if chip.attention.unit == "mac_array" else 0)
+
+
+def _adder_fo4(bits: int) -> float:
+    a = _data()["timing"]["adder"]
+    return a["base_fo4"] + a["fo4_per_log2_bit"] * math.log2(bits)
+
+
+def _tree_logic_fo4(width: int, act_bits: int, k: int) -> float:
+    """Deepest stage of a tree's adder levels (without register overhead), ideal FO4."""
+    levels = width.bit_length() - 1
+    groups = [range(s, min(s + k, levels + 1)) for s in range(1, levels + 1, k)]
+    return max(sum(_adder_fo4(act_bits + 1 + lv) for lv in g) for g in groups)
+
+
+@functools.cache
+def stage_overhead_fo4() -> float:
+    """Register overhead of a stage (clock-to-q, setup, skew, the wire into and out of the
+    register), ideal FO4: FPGA-calibrated. The value makes the model's ratios
+    ``stage(k) / stage(1)`` of the 64-input tree best match (least squares) the ECP5 fmax
+    ratios measured at ``levels_per_stage`` k = 1, 2, 3, 6 (``[ecp5_tree64]``)."""
+    meas = {int(k.removeprefix("k_")): v["fmax_mhz"] for k, v in _data()["ecp5_tree64"].items() if k != "source"}
+    base = _tree_logic_fo4(64, 8, 1)
+
+    def err(o: float) -> float:
+        return sum((meas[1] / meas[k] - (o + _tree_logic_fo4(64, 8, k)) / (o + base)) ** 2 for k in meas)
+
+    lo, hi = 0.0, 50.0
+    for _ in range(100):  # golden-section search; err is unimodal in o
+        a, b = hi - (hi - lo) / 1.618034, lo + (hi - lo) / 1.618034
+        lo, hi = (lo, b) if err(a) < err(b) else (a, hi)
+    return (lo + hi) / 2
+
+
+def stage_depths_fo4(pipeline: Pipeline) -> dict[str, float]:
+    """Depth of each pipeline stage of ``pipeline`` in FO4 at the sign-off corner.
+
+    ``tree`` (deepest adder stage), ``select`` (broadcast to ``rows`` trees and the sign-select),
+    ``accumulate`` (one ``acc_bits`` add), ``mac`` (the registered product; absent without a MAC
+    array): ``derate * (overhead + logic)``. ``sram``: one compiled macro's cycle (custom
+    layout, no derate).
+    """
+    t = _data()["timing"]
+    ovh, derate = stage_overhead_fo4(), t["asic"]["derate"]
+    out = {
+        "tree": derate * (ovh + _tree_logic_fo4(pipeline.width, pipeline.act_bits, pipeline.levels_per_stage)),
+        "select": derate * (ovh + max(1.0, math.log(pipeline.rows, 4)) + t["sign_select"]["fo4"]),
+        "accumulate": derate * (ovh + _adder_fo4(pipeline.acc_bits)),
+    }
+    if pipeline.mac_bits:
+        out["mac"] = derate * (ovh + t["multiplier"][f"int{pipeline.mac_bits}_fo4"])
+    s = t["sram"]
+    out["sram"] = s["base_fo4"] + s["fo4_per_log2_kib"] * math.log2(max(1.0, min(pipeline.sram_bank_kib,
+                                                                                   s["max_macro_kib"])))
+    return out
+
+
+def _critical(pipeline: Pipeline) -> tuple[str, float]:
+    depths = stage_depths_fo4(pipeline)
+    name = max(depths, key=depths.get)
+    return name, depths[name]
+
+
+def reachable_clock_mhz(node_nm: int, pipeline: Pipeline, voltage_v: float | None = None) -> float:
+    """Fastest clock ``pipeline`` closes at on ``node_nm``, MHz: at ``voltage_v``, by default
+    the node's overdrive limit (the most it reaches)."""
+    v = node_voltage(node_nm)[2] if voltage_v is None else voltage_v
+    return 1e6 / (_critical(pipeline)[1] * fo4_ps(node_nm, v))
+
+
+# --- operating points -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OperatingPoint:
+    """A clock on a node and what it costs.
+
+    Attributes:
+        node_nm, clock_mhz: the node and clock asked for.
+        voltage_v: the supply that clock needs (lowest that closes; never below vmin, and
+            never below nominal when DVFS is off).
+        nominal_v: the node's nominal supply.
+        energy_factor: dynamic energy per event over nominal, (V / Vnom)^2.
+        leakage_factor: leakage power over nominal.
+        fmax_mhz: the reachable clock at the overdrive limit.
+        critical_stage: the stage that sets fmax (``tree``, ``sram``, ``mac``, ...).
+        feasible: clock_mhz <= fmax_mhz.
+    """
+
+    node_nm: int
+    clock_mhz: float
+    voltage_v: float
+    nominal_v: float
+    energy_factor: float
+    leakage_factor: float
+    fmax_mhz: float
+    critical_stage: str
+    feasible: bool
+
+
+def _voltage_for(node_nm: int, pipeline: Pipeline, clock_mhz: float) -> float:
+    vmin, _, vmax = node_voltage(node_nm)
+    if reachable_clock_mhz(node_nm, pipeline, vmin) >= clock_mhz:
+        return vmin
+    lo, hi = vmin, vmax
+    for _ in range(60):  # the clock reached grows with V (alpha > 1, V > Vt)
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if reachable_clock_mhz(node_nm, pipeline, mid) < clock_mhz else (lo, mid)
+    return hi
+
+
+def operating_point(node_nm: int, clock_mhz: float, pipeline: Pipeline, *, dvfs: bool = False) -> OperatingPoint:
+    """The supply ``clock_mhz`` needs on ``node_nm`` for ``pipeline``, and its energy and leakage.
+
+    Without ``dvfs`` (the default) a clock nominal voltage reaches runs at nominal, a faster
+    one at the voltage it needs (energy factor > 1); with ``dvfs`` a slower clock also runs
+    at the lowest voltage that closes it (not below the node's floor). A clock past the overdrive limit is
+    returned with ``feasible = False`` at the limit's voltage (:func:`check_clock` raises).
+    """
+    check_float("clock_mhz", clock_mhz, lo=0, lo_open=True)
+    _, vnom, vmax = node_voltage(node_nm)
+    fmax = reachable_clock_mhz(node_nm, pipeline)
+    v = vmax if clock_mhz > fmax else _voltage_for(node_nm, pipeline, clock_mhz)
+    if not dvfs:
+        v = max(v, vnom)
+    return OperatingPoint(node_nm, float(clock_mhz), v, vnom, (v / vnom) ** 2, _leakage_factor(node_nm, v), fmax,
+                          _critical(pipeline)[0], clock_mhz <= fmax)
+
+
+_KNOBS = {
+    "tree": "fewer tlu.levels_per_stage",
+    "select": "fewer tlu.rows per core (a shorter broadcast)",
+    "accumulate": "a narrower tlu.acc_bits",
+    "mac": "a lower clock (the MAC array's product stage)",
+    "sram": "more SRAM banks (smaller macros)",
+}
+
+
+def check_clock(chip: Chip) -> OperatingPoint:
+    """Return ``chip``'s operating point, or raise if its clock is past what it reaches.
+
+    Raises:
+        SpecError: key ``clock_mhz``; the message names the clock, the reachable fmax, the
+            critical stage and the knob that would raise it.
+    """
+    pipe = pipeline_of(chip)
+    op = operating_point(chip.node_nm, chip.clock_mhz, pipe)
+    if op.feasible:
+        return op
+    knob = _KNOBS[op.critical_stage]
+    if op.critical_stage == "tree" and pipe.levels_per_stage > 1:
+        fewer = dataclasses.replace(pipe, levels_per_stage=pipe.levels_per_stage - 1)
+        knob = (f"tlu.levels_per_stage = {pipe.levels_per_stage - 1} (reaches "
+                f"{reachable_clock_mhz(chip.node_nm, fewer):.0f} MHz)")
+    raise SpecError("clock_mhz", chip.clock_mhz,
+                    f"above the {op.fmax_mhz:.0f} MHz the pipeline reaches at {chip.node_nm} nm (critical stage "
+                    f"{op.critical_stage!r}, at the {node_voltage(chip.node_nm)[2]:.3g} V overdrive limit); use "
+                    f"clock_mhz <= {math.floor(op.fmax_mhz)}, or {knob}, or a faster node")
+
+
+# --- everything on the die --------------------------------------------------------------
+
+
+def _density(node_nm: int) -> float:
+    from tritium.sim.tech import tech
+
+    return tech(node_nm).logic_mtr_per_mm2
+
+
+def die_overheads_mm2(node_nm: int, *, cores: int, logic_mm2: float, sram_mm2: float, dma_engines: int,
+                      dram_channels: int, links: int = 0, noc_flit_bits: int = 256) -> dict[str, float]:
+    """Area of what the datapath model leaves out, mm^2, by item, with ``total``.
+
+    Args:
+        node_nm: process node.
+        cores: cores on the die (each has a network port).
+        logic_mm2, sram_mm2: the die's datapath logic and SRAM area (all cores).
+        dma_engines: DMA engines on the die.
+        dram_channels, links: memory-controller and chip-link ports on the network.
+        noc_flit_bits: network flit width, bits.
+
+    Returns:
+        ``control`` and ``io`` (fractions of logic + SRAM, TPU floorplan), ``noc`` (with more
+        than one core, a router per port (cores, DRAM controllers, links): Intel's 80-tile
+        router scaled by flit width and logic density; one core wires point to point to its
+        controllers, counted in ``control``), ``dma``, ``pll``, ``dft``
+        (scan on logic, BIST on SRAM), ``total``.
+    """
+    for key, value in (("cores", cores), ("dma_engines", dma_engines), ("dram_channels", dram_channels)):
+        check_int(key, value, lo=1 if key != "dram_channels" else 0)
+    check_int("links", links, lo=0)
+    check_int("noc_flit_bits", noc_flit_bits, lo=8, hi=8192)
+    check_float("logic_mm2", logic_mm2, lo=0)
+    check_float("sram_mm2", sram_mm2, lo=0)
+    o = _data()["overheads"]
+    core = logic_mm2 + sram_mm2
+    r = o["noc_router"]
+    from tritium.sim.tech import data_entries
+
+    d_ref = {d.key: d.value for d in data_entries()}[f"logic_density.nm_{r['node_nm']}.mtr_per_mm2"]
+    router = r["mm2"] * noc_flit_bits / r["flit_bits"] * d_ref / _density(node_nm)
+    pll = o["pll"]["finfet_mm2" if _node(node_nm).get("finfet", node_nm <= 16) else "planar_mm2"]
+    out = {
+        "control": o["control"]["fraction_of_core"] * core,
+        "noc": router * (cores + dram_channels + links) if cores > 1 else 0.0,
+        "dma": dma_engines * o["dma_engine"]["kgates"] * 1e3 * o["dma_engine"]["transistors_per_gate"]
+        / (_density(node_nm) * 1e6),
+        "pll": pll * o["pll"]["count"],
+        "io": o["io"]["fraction_of_core"] * core,
+        "dft": o["dft"]["logic_fraction"] * logic_mm2 + o["dft"]["sram_fraction"] * sram_mm2,
+    }
+    out["total"] = sum(out.values())
+    return out
+
+
+def phy_edge_mm(dram_type: str, channels: int = 1) -> float:
+    """Die edge ``channels`` PHYs of ``dram_type`` occupy, mm (HBM: the stacks' widths)."""
+    check_choice("dram_type", dram_type, DRAM_TYPES)
+    check_int("channels", channels, lo=0)
+    table = _data()["phy_edge"]
+    if dram_type in table:
+        return table[dram_type]["edge_mm"] * channels
+    from tritium.sim.tech import tech
+
+    return tech(7).dram_phy_mm2(dram_type) / table["other"]["depth_mm"] * channels
+
+
+def ucie_edge_mm(bandwidth_gb_s: float, package: str = "standard") -> float:
+    """Die edge a UCIe die-to-die interface of ``bandwidth_gb_s`` needs, mm."""
+    check_choice("package", package, ("standard", "advanced"))
+    check_float("bandwidth_gb_s", bandwidth_gb_s, lo=0)
+    return bandwidth_gb_s / _data()["ucie"][package]["gb_s_per_mm"]
+
+
+def link_phy_edge_mm(bandwidth_gb_s: float) -> float:
+    """Die edge of a board-level SerDes link (NVLink-class) of ``bandwidth_gb_s``, mm."""
+    from tritium.sim.tech import tech
+
+    return tech(7).link_phy_mm2(bandwidth_gb_s) / _data()["phy_edge"]["other"]["depth_mm"]
+
+
+def shoreline_check(die_mm2: float, phy_edge_mm: float, *, edges: int = 4) -> tuple[float, str]:
+    """Grow a die until its edge holds its PHYs (white space), assuming a square die.
+
+    Args:
+        die_mm2: die area before the check, mm^2.
+        phy_edge_mm: die edge the PHYs need, mm (:func:`phy_edge_mm`, :func:`ucie_edge_mm`).
+        edges: die edges PHYs may use, 1 to 4.
+
+    Returns:
+        ``(die_mm2_after, note)``: the area unchanged when ``edges * side`` holds the PHYs,
+        else ``(phy_edge_mm / edges)^2``; the note says which, with the numbers.
+    """
+    check_float("die_mm2", die_mm2, lo=0, lo_open=True)
+    check_float("phy_edge_mm", phy_edge_mm, lo=0)
+    check_int("edges", edges, lo=1, hi=4)
+    side = math.sqrt(die_mm2)
+    if edges * side >= phy_edge_mm:
+        return die_mm2, (f"square die {side:.2f} mm a side: {edges} edges ({edges * side:.1f} mm) hold the "
+                         f"{phy_edge_mm:.1f} mm of PHYs")
+    grown = (phy_edge_mm / edges) ** 2
+    return grown, (f"square die {side:.2f} mm a side: {edges} edges ({edges * side:.1f} mm) cannot hold "
+                   f"{phy_edge_mm:.1f} mm of PHYs; grown to {math.sqrt(grown):.2f} mm a side, {grown:.1f} mm^2 "
+                   f"({grown - die_mm2:.1f} mm^2 of white space)")
+
+
+def power_density_check(power_w: float, die_mm2: float, limit_w_per_mm2: float) -> float:
+    """Power density ``power_w / die_mm2``, W/mm^2; raise if above ``limit_w_per_mm2``.
+
+    Raises:
+        SpecError: key ``power_density_limit_w_per_mm2``, naming the density and the limit.
+    """
+    check_float("power_w", power_w, lo=0)
+    check_float("die_mm2", die_mm2, lo=0, lo_open=True)
+    check_float("power_density_limit_w_per_mm2", limit_w_per_mm2, lo=0, lo_open=True)
+    density = power_w / die_mm2
+    if density > limit_w_per_mm2:
+        raise SpecError("power_density_limit_w_per_mm2", limit_w_per_mm2,
+                        f"exceeded: {power_w:.3g} W on {die_mm2:.3g} mm^2 is {density:.3g} W/mm^2; lower the "
+                        "clock (power cap), or spread the design over a larger die")
+    return density
+
+
+# --- power ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PeakPower:
+    """Power with every unit busy every cycle.
+
+    Attributes:
+        dynamic_w: sum over units of events per cycle x pJ per event x clock x energy factor.
+        static_w: leakage at nominal x leakage factor.
+        by_unit: (unit, watts) pairs of the dynamic part, in the caller's order.
+    """
+
+    dynamic_w: float
+    static_w: float
+    by_unit: tuple[tuple[str, float], ...]
+
+    @property
+    def total_w(self) -> float:
+        """Dynamic plus static, W."""
+        return self.dynamic_w + self.static_w
+
+
+def peak_power_w(clock_mhz: float, events_per_cycle: Mapping[str, float], energy_pj: Mapping[str, float],
+                 static_w: float, *, energy_factor: float = 1.0, leakage_factor: float = 1.0) -> PeakPower:
+    """Peak power from per-unit event rates and energies the caller passes.
+
+    ``events_per_cycle[u]`` events of ``energy_pj[u]`` pJ each, every cycle, for each unit
+    ``u`` (the same keys); ``static_w`` the nominal leakage; factors from an
+    :class:`OperatingPoint`.
+
+    >>> peak_power_w(1000.0, {"tlu": 4096}, {"tlu": 0.05}, 0.1).total_w
+    0.3048
+    """
+    check_float("clock_mhz", clock_mhz, lo=0, lo_open=True)
+    check_float("static_w", static_w, lo=0)
+    if set(events_per_cycle) != set(energy_pj):
+        raise SpecError("energy_pj", sorted(energy_pj), f"must name the same units as events_per_cycle "
+                        f"({sorted(events_per_cycle)})")
+    units = []
+    for unit, n in events_per_cycle.items():
+        check_float(f"events_per_cycle.{unit}", n, lo=0)
+        check_float(f"energy_pj.{unit}", energy_pj[unit], lo=0)
+        units.append((unit, n * energy_pj[unit] * 1e-12 * clock_mhz * 1e6 * energy_factor))
+    return PeakPower(sum(w for _, w in units), static_w * leakage_factor, tuple(units))
+
+
+@dataclass(frozen=True, slots=True)
+class CappedClock:
+    """The clock a power cap allows: its operating point and peak power."""
+
+    clock_mhz: float
+    operating_point: OperatingPoint
+    peak: PeakPower
+
+
+def power_capped_clock(node_nm: int, pipeline: Pipeline, cap_w: float, events_per_cycle: Mapping[str, float],
+                       energy_pj: Mapping[str, float], static_w: float, *,
+                       max_clock_mhz: float | None = None) -> CappedClock:
+    """The fastest clock (at most ``max_clock_mhz``, default the reachable fmax) whose peak
+    power, along the V/f curve, is at most ``cap_w``.
+
+    ``energy_pj`` and ``static_w`` are at nominal voltage; each candidate clock runs at the
+    voltage :func:`operating_point` gives it with ``dvfs=True``, scaling both.
+
+    Raises:
+        SpecError: key ``power_cap_w`` when even the lowest clock (1 MHz, near-threshold)
+            draws more than the cap (leakage alone may).
+    """
+    check_float("power_cap_w", cap_w, lo=0, lo_open=True)
+    top = reachable_clock_mhz(node_nm, pipeline)
+    if max_clock_mhz is not None:
+        check_float("max_clock_mhz", max_clock_mhz, lo=1)
+        top = min(top, max_clock_mhz)
+
+    def at(f: float) -> CappedClock:
+        op = operating_point(node_nm, f, pipeline, dvfs=True)
+        return CappedClock(f, op, peak_power_w(f, events_per_cycle, energy_pj, static_w,
+                                               energy_factor=op.energy_factor, leakage_factor=op.leakage_factor))
+
+    best = at(top)
+    if best.peak.total_w <= cap_w:
+        return best
+    low = at(1.0)
+    if low.peak.total_w > cap_w:
+        raise SpecError("power_cap_w", cap_w, f"below the {low.peak.total_w:.3g} W the chip draws at 1 MHz "
+                        f"(leakage {low.peak.static_w:.3g} W at {low.operating_point.voltage_v:.3g} V); raise the cap")
+    lo, hi = 1.0, top
+    for _ in range(60):  # peak power grows with the clock (and its voltage)
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if at(mid).peak.total_w <= cap_w else (lo, mid)
+    return at(lo)

@@ -1,0 +1,173 @@
+"""tritium.sim.silicon: V/f curves, the reachable clock, die overheads, PHY shoreline, power."""
+
+import dataclasses
+
+import pytest
+
+from tritium.errors import SpecError
+from tritium.sim import silicon as si
+from tritium.sim.chip import NODES_NM, list_presets, preset
+
+EDGE = si.Pipeline(width=64, levels_per_stage=2, rows=64, acc_bits=24, sram_bank_kib=128, mac_bits=8)
+
+
+@pytest.mark.parametrize("node", NODES_NM)
+def test_voltage_range_and_fo4_falls_with_voltage(node):
+    vmin, vnom, vmax = si.node_voltage(node)
+    assert 0 < vmin < vnom < vmax
+    assert si.fo4_ps(node, vmin) > si.fo4_ps(node) > si.fo4_ps(node, vmax) > 0
+    with pytest.raises(SpecError, match="voltage_v"):
+        si.fo4_ps(node, vmax * 1.2)
+
+
+def test_fo4_shrinks_with_the_node():
+    fo4 = [si.fo4_ps(n) for n in NODES_NM]  # NODES_NM runs from 45 nm down to 3 nm
+    assert fo4 == sorted(fo4, reverse=True)
+
+
+def test_higher_clock_needs_higher_voltage():
+    clocks = [400.0, 800.0, 1200.0, 1600.0, 2000.0, 2200.0]
+    volts = [si.operating_point(7, f, EDGE, dvfs=True).voltage_v for f in clocks]
+    assert volts == sorted(volts) and volts[0] < volts[-1]
+    factors = [si.operating_point(7, f, EDGE, dvfs=True).energy_factor for f in clocks]
+    assert factors == sorted(factors)
+
+
+def test_operating_point_factors():
+    _, vnom, vmax = si.node_voltage(7)
+    nominal = si.operating_point(7, 1000.0, EDGE)
+    assert nominal.voltage_v == vnom and nominal.energy_factor == 1.0 and nominal.leakage_factor == pytest.approx(1.0)
+    low = si.operating_point(7, 1000.0, EDGE, dvfs=True)
+    assert low.voltage_v < vnom
+    assert low.energy_factor == pytest.approx((low.voltage_v / vnom) ** 2)
+    assert 0 < low.leakage_factor < 1
+    fast = si.operating_point(7, 0.99 * nominal.fmax_mhz, EDGE)
+    assert vnom < fast.voltage_v <= vmax and fast.energy_factor > 1 and fast.leakage_factor > 1 and fast.feasible
+    past = si.operating_point(7, 2 * nominal.fmax_mhz, EDGE)
+    assert not past.feasible and past.voltage_v == pytest.approx(vmax)
+
+
+def test_more_levels_per_stage_lowers_the_tree_stage():
+    depths = [si.stage_depths_fo4(dataclasses.replace(EDGE, levels_per_stage=k))["tree"] for k in range(1, 7)]
+    assert all(a < b for a, b in zip(depths, depths[1:]))
+    logic_only = dataclasses.replace(EDGE, sram_bank_kib=1, mac_bits=0)
+    fmax = [si.reachable_clock_mhz(7, dataclasses.replace(logic_only, levels_per_stage=k)) for k in range(1, 7)]
+    assert all(a >= b for a, b in zip(fmax, fmax[1:])) and fmax[0] > fmax[-1]
+
+
+def test_fpga_calibration_reproduces_ecp5_ratios():
+    """The fitted register overhead makes the tree's stage ratios track ECP5 within 10%."""
+    measured = {1: 233.21, 2: 169.81, 3: 122.94, 6: 67.69}
+    tree = {k: si.stage_depths_fo4(si.Pipeline(width=64, levels_per_stage=k))["tree"] for k in measured}
+    for k in measured:
+        assert tree[k] / tree[1] == pytest.approx(measured[1] / measured[k], rel=0.10)
+    assert 3 < si.stage_overhead_fo4() < 12
+
+
+def test_sram_stage_grows_with_macro_size_up_to_the_largest_macro():
+    d = [si.stage_depths_fo4(dataclasses.replace(EDGE, sram_bank_kib=k))["sram"] for k in (1, 8, 64, 512)]
+    assert d[0] < d[1] < d[2] == d[3]
+
+
+@pytest.mark.parametrize("name", list_presets())
+def test_every_preset_closes_timing(name):
+    chip = preset(name)
+    op = si.check_clock(chip)
+    assert op.feasible and op.fmax_mhz >= chip.clock_mhz
+
+
+def test_5ghz_edge_is_refused_with_clock_fmax_and_knob():
+    chip = dataclasses.replace(preset("edge-lpddr5"), clock_mhz=5000.0)
+    with pytest.raises(SpecError) as err:
+        si.check_clock(chip)
+    fmax = si.reachable_clock_mhz(7, si.pipeline_of(chip))
+    text = str(err.value)
+    assert err.value.key == "clock_mhz"
+    assert "5000" in text and f"{fmax:.0f} MHz" in text and "7 nm" in text and "sram" in text
+
+
+def test_tree_bound_clock_names_levels_per_stage():
+    chip = preset("lowcost-28nm")  # levels_per_stage 3: the tree is its critical stage
+    op = si.check_clock(chip)
+    assert op.critical_stage == "tree"
+    with pytest.raises(SpecError, match=r"tlu\.levels_per_stage = 2 \(reaches \d+ MHz\)"):
+        si.check_clock(dataclasses.replace(chip, clock_mhz=min(5000.0, op.fmax_mhz * 1.05)))
+
+
+def test_pipeline_validates():
+    with pytest.raises(SpecError, match="levels_per_stage"):
+        si.Pipeline(width=64, levels_per_stage=7)
+    with pytest.raises(SpecError, match="mac_bits"):
+        si.Pipeline(width=64, levels_per_stage=1, mac_bits=4)
+
+
+def _overheads(cores, node=7):
+    return si.die_overheads_mm2(node, cores=cores, logic_mm2=2.0 * cores, sram_mm2=3.0 * cores, dma_engines=2,
+                                dram_channels=2)
+
+
+def test_overheads_grow_with_cores_and_have_every_item():
+    one, four, sixteen = (_overheads(n) for n in (1, 4, 16))
+    assert set(one) == {"control", "noc", "dma", "pll", "io", "dft", "total"}
+    assert one["noc"] == 0.0 and four["noc"] > 0
+    assert one["total"] < four["total"] < sixteen["total"]
+    assert one["total"] == pytest.approx(sum(v for k, v in one.items() if k != "total"))
+
+
+def test_overheads_shrink_with_the_node_for_logic():
+    assert _overheads(4, node=7)["noc"] < _overheads(4, node=28)["noc"]
+    assert _overheads(4, node=7)["dma"] < _overheads(4, node=28)["dma"]
+
+
+def test_phy_edges():
+    assert si.phy_edge_mm("HBM3", 5) == pytest.approx(55.0)
+    assert si.phy_edge_mm("LPDDR5", 2) == pytest.approx(2 * si.phy_edge_mm("LPDDR5"))
+    assert si.ucie_edge_mm(1317.0, "advanced") == pytest.approx(1.0)
+    assert si.ucie_edge_mm(224.0) == pytest.approx(1.0)
+    with pytest.raises(SpecError, match="dram_type"):
+        si.phy_edge_mm("HBM9")
+
+
+def test_shoreline_grows_a_die_too_small_for_its_phys():
+    same, note = si.shoreline_check(100.0, 30.0)
+    assert same == 100.0 and "hold" in note
+    grown, note = si.shoreline_check(70.0, 55.0)
+    assert grown == pytest.approx((55.0 / 4) ** 2) and "white space" in note
+    two_edges, _ = si.shoreline_check(70.0, 55.0, edges=2)
+    assert two_edges > grown
+
+
+def test_power_density_limit():
+    assert si.power_density_check(10.0, 100.0, 0.5) == pytest.approx(0.1)
+    with pytest.raises(SpecError, match="power_density_limit_w_per_mm2"):
+        si.power_density_check(100.0, 100.0, 0.5)
+
+
+def test_peak_power_sums_units_and_scales():
+    p = si.peak_power_w(1000.0, {"tlu": 4096, "sram": 1024}, {"tlu": 0.05, "sram": 0.1}, 0.2,
+                        energy_factor=2.0, leakage_factor=1.5)
+    assert dict(p.by_unit) == pytest.approx({"tlu": 0.4096, "sram": 0.2048})
+    assert p.static_w == pytest.approx(0.3) and p.total_w == pytest.approx(0.6144 + 0.3)
+    with pytest.raises(SpecError, match="energy_pj"):
+        si.peak_power_w(1000.0, {"tlu": 1}, {"mac": 1.0}, 0.0)
+
+
+def test_power_cap_lowers_the_clock_until_it_fits():
+    events, pj = {"tlu": 4096.0}, {"tlu": 0.5}
+    free = si.power_capped_clock(7, EDGE, 1000.0, events, pj, 0.1)
+    assert free.clock_mhz == pytest.approx(si.reachable_clock_mhz(7, EDGE))
+    capped = si.power_capped_clock(7, EDGE, 1.0, events, pj, 0.1)
+    assert capped.clock_mhz < free.clock_mhz and capped.peak.total_w <= 1.0 + 1e-9
+    tighter = si.power_capped_clock(7, EDGE, 0.5, events, pj, 0.1)
+    assert tighter.clock_mhz < capped.clock_mhz
+    assert tighter.operating_point.voltage_v <= capped.operating_point.voltage_v
+    with pytest.raises(SpecError, match="power_cap_w"):
+        si.power_capped_clock(7, EDGE, 0.01, events, pj, 0.1)
+
+
+def test_every_table_has_a_source():
+    src = si.sources()
+    for table in ("nodes", "alpha_power", "voltage_range", "leakage", "ecp5_tree64", "phy_edge", "ucie"):
+        assert src[table]
+    for entry in ("timing.adder", "timing.asic", "timing.sram", "overheads.control", "overheads.noc_router"):
+        assert src[entry]
