@@ -38,7 +38,7 @@ from tritium.specio import check_choice, check_float, check_int, check_power_of_
 __all__ = [
     "Pipeline", "OperatingPoint", "PeakPower", "CappedClock", "node_voltage", "fo4_ps",
     "stage_depths_fo4", "reachable_clock_mhz", "operating_point", "check_clock", "pipeline_of",
-    "die_overheads_mm2", "phy_edge_mm", "ucie_edge_mm", "shoreline_check", "power_density_check",
+    "die_overheads_mm2", "phy_edge_mm", "ucie_edge_mm", "link_phy_edge_mm", "shoreline_check", "power_density_check",
     "peak_power_w", "power_capped_clock", "stage_overhead_fo4", "sources",
 ]
 
@@ -294,6 +294,8 @@ def check_clock(chip: Chip) -> OperatingPoint:
     if op.feasible:
         return op
     knob = _KNOBS[op.critical_stage]
+    if op.critical_stage == "sram" and pipe.sram_bank_kib >= _data()["timing"]["sram"]["max_macro_kib"]:
+        knob = "SRAM macros split further (banks already at the largest compiled macro; more banks do not help)"
     if op.critical_stage == "tree" and pipe.levels_per_stage > 1:
         fewer = dataclasses.replace(pipe, levels_per_stage=pipe.levels_per_stage - 1)
         knob = (f"tlu.levels_per_stage = {pipe.levels_per_stage - 1} (reaches "
@@ -301,7 +303,7 @@ def check_clock(chip: Chip) -> OperatingPoint:
     raise SpecError("clock_mhz", chip.clock_mhz,
                     f"above the {op.fmax_mhz:.0f} MHz the pipeline reaches at {chip.node_nm} nm (critical stage "
                     f"{op.critical_stage!r}, at the {node_voltage(chip.node_nm)[2]:.3g} V overdrive limit); use "
-                    f"clock_mhz <= {math.floor(op.fmax_mhz)}, or {knob}, or a faster node")
+                    f"clock_mhz <= {math.floor(op.fmax_mhz)}; {knob}; or a faster node")
 
 
 # --- everything on the die --------------------------------------------------------------
