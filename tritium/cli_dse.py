@@ -35,6 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="local worker processes (default: the CPUs available; 0: in this process)")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="evaluate on the workers of this Dask scheduler")
     p.add_argument("--resume", action="store_true", help="continue the sweep in DIR; stored points are not recomputed")
+    p.add_argument("--force", action="store_true",
+                   help="overwrite a space.toml or base.toml in DIR that Tritium did not write")
     p.add_argument("--strategy", choices=SEARCH_STRATEGIES, help="override the space's [search] strategy")
     p.add_argument("--samples", type=int, metavar="N", help="override [search] samples (random: points; guided: "
                                                            "initial sample)")
@@ -51,6 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workload", help="one workload's front (default: every workload)")
     p.add_argument("--all", action="store_true", help="include points that miss the space's constraints")
     p.add_argument("--csv", metavar="FILE", help="also write the front (with chip TOML) as CSV")
+    p.add_argument("--force", action="store_true", help="overwrite a FILE that Tritium did not write")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_pareto)
 
@@ -69,6 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workload", help="the workload the limits apply to (default: the space's first)")
     p.add_argument("--hdl", action="store_true", help="only chips the HDL generator builds (for tritium hdl export)")
     p.add_argument("--out", metavar="DEST", help="folder for the TOML files (default: DIR/picked)")
+    p.add_argument("--force", action="store_true", help="overwrite files in DEST that Tritium did not write")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_pick)
 
@@ -126,7 +130,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             bar.bar.set_postfix_str(f"{p.rate_per_s:.1f} pt/s{eta}, {p.invalid} invalid, {p.errors} failed")
 
         summary = sweep(space, args.out, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
-                        progress=progress)
+                        progress=progress, force=args.force)
     plots = plot_sweep(args.out) if args.plots and summary.ok else []
     if args.json:
         out = {k: getattr(summary, k) for k in summary.__dataclass_fields__}
@@ -150,8 +154,10 @@ def _duration(seconds: float) -> str:
 
 def _cmd_pareto(args: argparse.Namespace) -> int:
     from tritium.analysis.dse import load_space_of, pareto
-    from tritium.fileio import atomic_path
+    from tritium.fileio import atomic_path, check_overwrite, record_written
 
+    if args.csv:
+        check_overwrite([args.csv], force=args.force)
     space = load_space_of(args.dir)
     objectives = _objectives(args.objectives) or list(space.objectives)
     front = pareto(args.dir, objectives, workload=args.workload, feasible_only=not args.all)
@@ -159,6 +165,7 @@ def _cmd_pareto(args: argparse.Namespace) -> int:
     if args.csv:
         with atomic_path(args.csv) as tmp:
             front.to_csv(tmp, index=False)
+        record_written([args.csv])
     if args.json:
         cols = ["id", "workload", *objectives, *paths]
         print_json(front[cols].to_dict("records"))
@@ -191,7 +198,7 @@ def _cmd_pick(args: argparse.Namespace) -> int:
 
     limits = {k: getattr(args, k) for k in PICK_LIMITS}
     paths = pick(args.dir, args.out, objectives=_objectives(args.objectives), rank_by=args.rank_by, top=args.top,
-                 workload=args.workload, hdl=args.hdl, **limits)
+                 workload=args.workload, hdl=args.hdl, force=args.force, **limits)
     if args.json:
         print_json([str(p) for p in paths])
         return 0

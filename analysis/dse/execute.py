@@ -13,6 +13,10 @@ scheduler gives up on, ``KilledWorker``, is resubmitted here, :data:`MAX_ATTEMPT
 all); a local worker process that dies breaks the pool, which is restarted with the unfinished
 batches resubmitted.
 
+Local workers die with their driver, however it dies (even SIGKILL): each sets Linux's
+parent-death signal and watches the driver's pid from a thread (:func:`_worker_init`); once
+they are gone, the forkserver and the resource tracker see their pipes close and exit.
+
 CLI semantics (``tritium sweep`` is a thin wrapper): ``tritium sweep SPACE.toml --out DIR
 [--workers N] [--scheduler tcp://HOST:PORT] [--resume]`` calls ``sweep(SPACE, DIR,
 workers=N, scheduler=ADDR, resume=..., progress=bar)``, draws :class:`SweepProgress` as a
@@ -22,10 +26,14 @@ progress bar with ETA (``total`` is None for the guided search: a count, no ETA)
 
 from __future__ import annotations
 
+import ctypes
 import math
 import multiprocessing
 import os
+import select
+import signal
 import sys
+import threading
 import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -123,7 +131,7 @@ def default_workers() -> int:
 def sweep(space: str | os.PathLike | Space, out_dir: str | os.PathLike, *, workers: int | None = None,
           scheduler: str | None = None, resume: bool = False,
           progress: Callable[[SweepProgress], None] | None = None, batch_size: int | None = None,
-          connect_timeout_s: float = 20.0) -> SweepSummary:
+          connect_timeout_s: float = 20.0, force: bool = False) -> SweepSummary:
     """Evaluate the design space ``space`` (a TOML path or a :class:`Space`) into ``out_dir``.
 
     Args:
@@ -135,14 +143,17 @@ def sweep(space: str | os.PathLike | Space, out_dir: str | os.PathLike, *, worke
         progress: called with a :class:`SweepProgress` after every finished batch.
         batch_size: points per task (default: up to 32, smaller for small waves).
         connect_timeout_s: how long to try reaching the Dask scheduler.
+        force: a new sweep may overwrite a ``space.toml`` or ``base.toml`` in ``out_dir``
+            that Tritium did not write.
 
     Returns:
         A :class:`SweepSummary`. Results are in ``out_dir/results.sqlite``
         (:func:`~tritium.analysis.dse.store.load_results`).
 
     Raises:
-        TritiumError: a bad space; ``out_dir`` holds another sweep, or holds this one and
-            ``resume`` is false; the scheduler cannot be reached; a batch failed
+        TritiumError: a bad space; another sweep is writing ``out_dir``; ``out_dir`` holds
+            another sweep, or holds this one and ``resume`` is false, or holds inputs' copies
+            Tritium did not write; the scheduler cannot be reached; a batch failed
             :data:`MAX_ATTEMPTS` times.
         SpecError: ``workers`` or ``batch_size`` is not a valid count.
     """
@@ -157,7 +168,8 @@ def sweep(space: str | os.PathLike | Space, out_dir: str | os.PathLike, *, worke
                                                                         else workers)
     store = None
     try:
-        store = ResultStore.open(out_dir, space, resume=resume, strategy=strategy.name, executor=runner.describe())
+        store = ResultStore.open(out_dir, space, resume=resume, strategy=strategy.name, executor=runner.describe(),
+                                 force=force)
         return _drive(space, strategy, runner, store, progress, batch_size)
     finally:
         runner.close()
@@ -244,7 +256,8 @@ class _LocalRunner:
                 mp.set_forkserver_preload(["tritium.analysis.dse.evaluate", "tritium.sim", "tritium.workloads"])
             else:
                 mp = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=mp)
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=mp, initializer=_worker_init,
+                                             initargs=(os.getpid(),))
         return self._pool
 
     def submit(self, batch: Batch, attempt: int = 1) -> None:
@@ -283,6 +296,46 @@ class _LocalRunner:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+
+def _worker_init(driver_pid: int) -> None:
+    """First thing in every local worker: die with the sweep's driver.
+
+    The worker's parent is the forkserver, so the parent-death signal covers the forkserver;
+    a thread waiting on the driver's pid (a pidfd where Linux has them, else polling) covers
+    the driver. Nothing is lost: only the driver writes results.
+    """
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # no prctl: the watchdog alone
+    threading.Thread(target=_watch, args=(driver_pid,), name="tritium-driver-watch", daemon=True).start()
+
+
+def _watch(pid: int) -> None:
+    """Return never; end this process when process ``pid`` has ended."""
+    try:
+        handle = os.pidfd_open(pid)
+    except ProcessLookupError:
+        os._exit(1)
+    except (AttributeError, OSError):  # no pidfd (not Linux, or a kernel before 5.3): poll
+        while _alive(pid):
+            time.sleep(0.5)
+        os._exit(1)
+    select.select([handle], [], [])
+    os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class _DaskRunner:

@@ -2,10 +2,14 @@
 
 ``OUT/results.sqlite`` holds one row per evaluated point (its id, workload, parameters, the
 full chip TOML, status and error, metrics, feasibility), the space it came from and the
-resolved base chip. Only the sweep's driver writes; each batch of finished points is one
+resolved base chip. Only the sweep's driver writes, holding an exclusive lock on
+``OUT/.sweep.lock`` (:class:`SweepLock`) for its whole run, so a second sweep into the same
+folder is refused before it changes anything. Each batch of finished points is one
 transaction, so a point is in the file completely or not at all, and a sweep killed at any
-moment (even SIGKILL) keeps every point it had written. ``OUT/space.toml`` and
-``OUT/base.toml`` are copies of the inputs, for people.
+moment (even SIGKILL) keeps every point it had written; readers open the file read-only and
+see whole transactions only. ``OUT/space.toml`` and ``OUT/base.toml`` are copies of the
+inputs, for people; files of those names that Tritium did not write are not overwritten
+(unless forced).
 
 :func:`load_results` reads the table back as a DataFrame: one row per point, the metrics of
 :data:`~tritium.analysis.dse.space.METRICS` as columns, and one column per varied parameter
@@ -14,22 +18,29 @@ named by its dotted key (``tlu.rows``).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
+import os
 import sqlite3
 import time
 from pathlib import Path
 from typing import Iterable, Iterator
+from urllib.parse import quote
 
 import pandas as pd
 
 from tritium.analysis.dse.space import METRICS, Space, space_from_toml
-from tritium.errors import TritiumError
-from tritium.fileio import atomic_path, write_text_atomic
+from tritium.errors import TritiumError, shown_path
+from tritium.fileio import atomic_path, check_overwrite, record_written, write_text_atomic
 
-__all__ = ["RESULTS_FILE", "ResultStore", "load_results", "load_space_of", "results_path"]
+__all__ = ["RESULTS_FILE", "LOCK_FILE", "INPUT_FILES", "ResultStore", "SweepLock", "load_results", "load_space_of",
+           "results_path"]
 
 RESULTS_FILE = "results.sqlite"
+LOCK_FILE = ".sweep.lock"
+INPUT_FILES = ("space.toml", "base.toml")
+"""The copies of a sweep's inputs written beside its results."""
 SCHEMA_VERSION = "1"
 _METRIC_COLUMNS = tuple(METRICS)
 _SCHEMA = f"""
@@ -60,30 +71,107 @@ def _connect(path: Path) -> sqlite3.Connection:
     return con
 
 
+class SweepLock:
+    """The exclusive lock a sweep's driver holds on ``OUT/.sweep.lock`` while it writes ``OUT``.
+
+    An ``fcntl.flock`` lock, so the kernel drops it when the driver dies, however it dies.
+    The file holds the driver's pid, for the message another writer gets.
+    """
+
+    def __init__(self, fd: int, path: Path):
+        self._fd, self.path = fd, path
+
+    @classmethod
+    def acquire(cls, out_dir: str | Path) -> "SweepLock":
+        """Lock the existing folder ``out_dir``, or raise at once.
+
+        Raises:
+            TritiumError: another process holds the lock (``OUT is being written by another
+                sweep (pid N)``).
+        """
+        path = Path(out_dir) / LOCK_FILE
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _holder(fd)
+            os.close(fd)
+            raise TritiumError(f"{shown_path(out_dir)} is being written by another sweep (pid {holder})") from None
+        except BaseException:
+            os.close(fd)
+            raise
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        return cls(fd, path)
+
+    def release(self) -> None:
+        """Let go of the lock (the file stays: removing it would race with the next writer)."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> "SweepLock":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def _holder(fd: int) -> str:
+    """The pid in a lock file held by another process (which may not have written it yet)."""
+    for _ in range(20):
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        if text.isdigit():
+            return text
+        time.sleep(0.05)
+    return "unknown"
+
+
 class ResultStore:
     """The results database of one sweep folder, opened by the sweep's driver (the only writer)."""
 
-    def __init__(self, con: sqlite3.Connection, path: Path, run: int, seq: int):
-        self._con, self.path, self.run, self._seq = con, path, run, seq
+    def __init__(self, con: sqlite3.Connection, path: Path, run: int, seq: int, lock: SweepLock):
+        self._con, self.path, self.run, self._seq, self._lock = con, path, run, seq, lock
 
     @classmethod
-    def open(cls, out_dir: str | Path, space: Space, *, resume: bool, strategy: str, executor: str) -> "ResultStore":
-        """Create ``out_dir``'s database for ``space``, or reopen it to resume.
+    def open(cls, out_dir: str | Path, space: Space, *, resume: bool, strategy: str, executor: str,
+             force: bool = False) -> "ResultStore":
+        """Lock ``out_dir`` and create its database for ``space``, or reopen it to resume.
+
+        The lock (:class:`SweepLock`) is held until :meth:`close`. ``force`` lets a new
+        sweep overwrite a ``space.toml`` or ``base.toml`` in ``out_dir`` that Tritium did
+        not write.
 
         Raises:
-            TritiumError: the folder already holds results and ``resume`` is false; or it
-                holds the results of a different space (or base chip) than ``space``.
+            TritiumError: another sweep is writing the folder; the folder already holds
+                results and ``resume`` is false; or it holds the results of a different space
+                (or base chip) than ``space``; it holds a ``space.toml`` or ``base.toml``
+                Tritium did not write (without ``force``).
         """
         out = Path(out_dir)
         if out.exists() and not out.is_dir():
             raise TritiumError(f"{out}: not a folder (the sweep writes {RESULTS_FILE} and plots into a folder)")
+        path = out / RESULTS_FILE
+        if not path.is_file():  # a new sweep writes the inputs' copies: refuse before changing anything
+            check_overwrite([out / name for name in INPUT_FILES], force=force)
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise TritiumError(f"{out}: cannot create the results folder ({err.strerror})") from None
-        path = out / RESULTS_FILE
+        lock = SweepLock.acquire(out)
+        try:
+            return cls._open_locked(out, path, space, lock, resume=resume, strategy=strategy, executor=executor,
+                                    force=force)
+        except BaseException:
+            lock.release()
+            raise
+
+    @classmethod
+    def _open_locked(cls, out: Path, path: Path, space: Space, lock: SweepLock, *, resume: bool, strategy: str,
+                     executor: str, force: bool) -> "ResultStore":
         existed = path.is_file()
         if not existed:  # readers never see a database without its tables and meta
+            check_overwrite([out / name for name in INPUT_FILES], force=force)
             with atomic_path(path) as tmp:
                 fresh = sqlite3.connect(tmp, isolation_level=None)
                 try:
@@ -112,6 +200,7 @@ class ResultStore:
                 raise TritiumError(f"{out}: holds a sweep of a different space ('{meta.get('name')}': its name, "
                                    f"parameters, workloads, constraints or base chip differ); cannot resume it")
             if not meta:  # an empty SQLite file someone made: adopt it
+                check_overwrite([out / name for name in INPUT_FILES], force=force)
                 with _transaction(con):
                     _write_meta(con, space)
                 _write_inputs(out, space)
@@ -122,7 +211,7 @@ class ResultStore:
         except BaseException:
             con.close()
             raise
-        return cls(con, path, run, seq)
+        return cls(con, path, run, seq, lock)
 
     def done_ids(self) -> set[str]:
         """Ids of the points already in the file."""
@@ -166,10 +255,14 @@ class ResultStore:
                                  "ORDER BY n DESC LIMIT ?", (limit,)).fetchall()
 
     def close(self) -> None:
+        """Checkpoint the log into the database, close it and release the folder's lock."""
         try:
-            self._con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            try:
+                self._con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                self._con.close()
         finally:
-            self._con.close()
+            self._lock.release()
 
 
 class _transaction:
@@ -207,8 +300,8 @@ def _write_inputs(out: Path, space: Space) -> None:
     """Copies of the inputs, for people: ``space.toml`` and the resolved ``base.toml``."""
     from tritium.sim import chip_to_toml
 
-    write_text_atomic(out / "space.toml", space.text)
-    write_text_atomic(out / "base.toml", chip_to_toml(space.base))
+    record_written([write_text_atomic(out / "space.toml", space.text),
+                    write_text_atomic(out / "base.toml", chip_to_toml(space.base))])
 
 
 def _check_schema(out: Path, meta: dict) -> None:
@@ -219,7 +312,7 @@ def _check_schema(out: Path, meta: dict) -> None:
 
 def _read_only(out_dir: str | Path) -> sqlite3.Connection:
     path = results_path(out_dir)
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30.0)
+    con = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, timeout=30.0)
     try:
         try:
             meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
