@@ -29,9 +29,10 @@ import pandas as pd
 from tritium.analysis.dse.space import METRICS
 from tritium.analysis.dse.store import load_results, load_space_of
 from tritium.errors import SpecError, TritiumError
-from tritium.fileio import write_text_atomic
+from tritium.fileio import check_overwrite, record_written, write_text_atomic
 
-__all__ = ["non_dominated", "minimization_matrix", "pareto", "pick", "picked_metrics", "PICK_LIMITS"]
+__all__ = ["non_dominated", "minimization_matrix", "pareto", "pick", "picked_metrics", "chip_file_name",
+           "PICK_LIMITS"]
 
 PICK_LIMITS = ("max_area_mm2", "max_power_w", "min_tokens_per_s", "max_joules_per_token", "max_cost_usd",
                "max_time_per_output_token_s", "max_time_to_first_token_s")
@@ -142,7 +143,8 @@ def pick(out_dir: str | Path, dest: str | Path | None = None, *, max_area_mm2: f
          max_joules_per_token: float | None = None, max_cost_usd: float | None = None,
          max_time_per_output_token_s: float | None = None, max_time_to_first_token_s: float | None = None,
          objectives: Sequence[str] | None = None, rank_by: str | None = None, top: int = 5,
-         workload: str | None = None, feasible_only: bool = True, hdl: bool = False) -> list[Path]:
+         workload: str | None = None, feasible_only: bool = True, hdl: bool = False,
+         force: bool = False) -> list[Path]:
     """Write the best chips of a sweep that meet the given limits as chip TOML files; return their paths.
 
     Candidates are the simulated points of one workload (``workload``; default the space's
@@ -150,14 +152,19 @@ def pick(out_dir: str | Path, dest: str | Path | None = None, *, max_area_mm2: f
     constraints. Of those, the Pareto front over ``objectives`` (default the space's) is
     ranked by ``rank_by`` (default the first objective), best first, and the first ``top``
     are written to ``dest`` (default ``OUT/picked``), each atomically as ``<chip name>.toml``
-    with a comment header giving its metrics: ready for ``tritium simulate --chip`` and
+    (the name made a plain file name: :func:`chip_file_name`; nothing is written outside
+    ``dest``) with a comment header giving its metrics: ready for ``tritium simulate --chip`` and
     ``tritium report --chip``. ``hdl`` keeps only chips the HDL generator builds
     (:func:`tritium.hdl.check_buildable`: zero handling ``none`` or ``gate``, TLU and buffer
     sizes within its limits), ready for ``tritium hdl export --chip`` as well. No candidate:
     an empty list.
 
+    A file of the same name in ``dest`` that Tritium did not write is not overwritten
+    unless ``force``.
+
     Raises:
-        TritiumError: no sweep in ``out_dir``; an unknown workload.
+        TritiumError: no sweep in ``out_dir``; an unknown workload; a picked chip stored as
+            anything but a valid chip; a file in the way (without ``force``).
         SpecError: a limit that is not a finite number; bad objectives; ``top`` < 1.
     """
     space = load_space_of(out_dir)
@@ -183,15 +190,56 @@ def pick(out_dir: str | Path, dest: str | Path | None = None, *, max_area_mm2: f
         df = df[np.array([_buildable(text) for text in df.chip_toml], dtype=bool)]
     best = _sorted(_front(df, objectives), rank_by).head(top)
     folder = Path(dest) if dest is not None else Path(out_dir) / "picked"
-    paths = []
+    files: dict[Path, str] = {}
     for row in best.itertuples(index=False):
-        name = re.search(r"^name = \"(.+)\"$", row.chip_toml, re.M).group(1)
+        name = chip_file_name(_chip_name(out_dir, row.id, row.chip_toml))
+        if folder / f"{name}.toml" in files:  # two chips of one name: both kept
+            tag = chip_file_name(row.id)[:40]
+            name = f"{name[:_MAX_NAME - 1 - len(tag)]}-{tag}"
         header = "".join(f"# {m} = {getattr(row, m):.6g} {METRICS[m].unit}\n" for m in METRICS
                          if not math.isnan(getattr(row, m)))
-        text = (f"# Picked from sweep {out_dir} (space '{space.name}', point {row.id}, workload {row.workload})\n"
-                f"{header}\n{row.chip_toml}")
-        paths.append(write_text_atomic(folder / f"{name}.toml", text))
+        files[folder / f"{name}.toml"] = (f"# Picked from sweep {_one_line(out_dir)} (space '{_one_line(space.name)}', "
+                                          f"point {_one_line(row.id)}, workload {_one_line(row.workload)})\n"
+                                          f"{header}\n{row.chip_toml}")
+    check_overwrite(files, force=force)
+    paths = [write_text_atomic(path, text) for path, text in files.items()]
+    record_written(paths)
     return paths
+
+
+_MAX_NAME = 100
+
+
+def chip_file_name(name: str) -> str:
+    """``name`` (a chip's, from a results file anyone may have written) as a plain file name
+    stem: letters, digits, ``.``, ``-`` and ``_`` kept, anything else (``/``, ``\\``, spaces,
+    control characters) made ``_``, no leading dot, at most 100 characters.
+
+    >>> chip_file_name("edge-7nm_a1"), chip_file_name("../../x"), chip_file_name("/etc/passwd")
+    ('edge-7nm_a1', '_._.._x', '_etc_passwd')
+    """
+    stem = re.sub(r"[^A-Za-z0-9._-]", "_", str(name))[:_MAX_NAME]
+    stem = re.sub(r"^\.", "_", stem)
+    return stem if stem.strip("._") else "chip"
+
+
+def _chip_name(out_dir, point: str, chip_toml: str) -> str:
+    """The name of a stored chip, which must still be a valid chip (the file may have been tampered with)."""
+    import tomllib
+
+    from tritium.sim import Chip
+    from tritium.specio import from_mapping
+
+    try:
+        return from_mapping(Chip, tomllib.loads(chip_toml)).name
+    except (tomllib.TOMLDecodeError, RecursionError, ValueError) as err:  # SpecError is a ValueError
+        raise TritiumError(f"{out_dir}: point {_one_line(point)} holds a chip that is not valid chip TOML "
+                           f"({_one_line(err)})") from None
+
+
+def _one_line(text: object) -> str:
+    """Stored text fit for a one-line comment (a tampered name could end the comment)."""
+    return " ".join(str(text).splitlines())
 
 
 def picked_metrics(path: str | Path) -> dict[str, float]:
