@@ -4,7 +4,8 @@
 embedded as base64 PNG; no external resource of any kind), ``report.md`` with its plots
 beside it in ``plots/`` (PNG and SVG), and the resolved inputs (``chip.toml``,
 ``gpu.toml``, ``calibration.toml``, ``comparison.json``). :func:`write_report` writes them
-into a folder, each file atomically.
+as one folder, swapped in whole (:func:`tritium.fileio.replace_folder`): a run killed at any
+moment leaves the old report or the new one.
 """
 
 from __future__ import annotations
@@ -23,12 +24,16 @@ from tritium.analysis.gpu_db import gpu_to_toml
 from tritium.analysis.gpu_params import calibration_to_toml
 from tritium.analysis.plots import figure_bytes
 from tritium.analysis.report import RATIOS, Report
-from tritium.fileio import json_text, write_bytes_atomic
+from tritium.fileio import json_text, record_written, replace_folder
 from tritium.sim import chip_to_toml
 from tritium.specio import dumps_toml
 from tritium.workloads import load_model
 
-__all__ = ["render", "write_report", "PNG_DPI"]
+__all__ = ["render", "write_report", "PNG_DPI", "REPORT_ENTRIES"]
+
+REPORT_ENTRIES = ("report.html", "report.md", "plots", "chip.toml", "gpu.toml", "calibration.toml",
+                  "comparison.json")
+"""The top-level entries of a report folder (:func:`render`'s paths)."""
 
 PNG_DPI = 100
 """Resolution of the PNG plots (10 x 5.6 inch figures: about 1000 x 560 pixels)."""
@@ -194,10 +199,24 @@ def render(report: Report) -> dict[str, bytes]:
     return files
 
 
-def write_report(report: Report, out_dir: str | os.PathLike) -> list[Path]:
-    """Write :func:`render`'s files under ``out_dir`` (created if needed); return their paths."""
-    out = Path(out_dir)
-    return [write_bytes_atomic(out / name, data) for name, data in render(report).items()]
+def write_report(report: Report, out_dir: str | os.PathLike, *, force: bool = False) -> list[Path]:
+    """Write :func:`render`'s files as the folder ``out_dir``; return their paths.
+
+    The report is built in a temporary folder beside ``out_dir`` and swapped in whole,
+    replacing an earlier report there (:func:`tritium.fileio.replace_folder`).
+
+    Raises:
+        TritiumError: ``out_dir`` is not a folder, or holds a file Tritium did not write
+            (under a report's name: unless ``force``; any other: always).
+    """
+    out, files = Path(out_dir), render(report)
+    with replace_folder(out, force=force) as tmp:
+        for name, data in files.items():
+            (tmp / name).parent.mkdir(exist_ok=True)
+            (tmp / name).write_bytes(data)
+        written = [tmp / name for name in files]
+        record_written(written)
+    return [out / name for name in files]
 
 
 def _calibration_text(r: Report) -> tuple[str, str]:

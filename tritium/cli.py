@@ -18,6 +18,7 @@ from tritium.cliutil import (
     USER_ERRORS, ProgressBar, mapping_args, one_line, precision_args, print_json, scenario_args, user_error,
 )
 from tritium.errors import TritiumError
+from tritium.fileio import check_overwrite, record_written
 
 __all__ = ["main", "build_parser"]
 
@@ -98,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ternarize", action="store_true", help="make every projection of an FP model ternary")
     precision_args(p)
     p.add_argument("--out", metavar="FILE", help="write the trace table (.parquet or .csv)")
+    p.add_argument("--force", action="store_true", help="overwrite a FILE that Tritium did not write")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=_cmd_trace)
 
@@ -116,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     precision_args(p)
     mapping_args(p)
     p.add_argument("--out", metavar="DIR", help="write ops.parquet, totals.json and chip.toml here")
+    p.add_argument("--force", action="store_true",
+                   help="overwrite files of those names in DIR that Tritium did not write (your own chip.toml)")
     p.add_argument("--json", action="store_true", help="print the totals as JSON")
     p.set_defaults(func=_cmd_simulate)
 
@@ -190,6 +194,7 @@ def _cmd_trace(args: argparse.Namespace) -> int:
         suffix = Path(args.out).suffix.lower()
         if suffix not in (".parquet", ".csv"):
             raise TritiumError(f"--out {args.out}: unknown format {suffix or '(none)'!r}; use .parquet or .csv")
+        check_overwrite([args.out], force=args.force)
     with ProgressBar("reading checkpoint") as progress:
         table = build_trace(args.model, scenario, checkpoint=args.checkpoint, weight_model=weight_model,
                             ternarize=args.ternarize, scale_convention=args.scale_convention,
@@ -198,6 +203,7 @@ def _cmd_trace(args: argparse.Namespace) -> int:
     summary = summarize(table)
     if args.out:
         save_trace(table, args.out)
+        record_written([args.out])
     if args.json:
         print_json(summary.to_dict())
     else:
@@ -229,12 +235,18 @@ def _print_summary(s, table) -> None:
               f"{measured} of {len(ternary)} ternary matrices measured)")
 
 
+_SIMULATE_FILES = ("ops.parquet", "totals.json", "chip.toml")
+"""What ``simulate --out DIR`` writes (:func:`tritium.sim.write_result`)."""
+
+
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from tritium.sim import load_chip, simulate, write_result
     from tritium.workloads import Scenario, build_trace
 
     chip = load_chip(args.chip)
     scenario = Scenario(batch=args.batch, prefill=args.prefill, decode=args.decode)
+    outputs = [Path(args.out) / name for name in _SIMULATE_FILES] if args.out else []
+    check_overwrite(outputs, force=args.force)  # before the work, and never the user's own chip.toml
     with ProgressBar("reading checkpoint") as progress:
         table = build_trace(args.model, scenario, checkpoint=args.checkpoint, ternarize=args.ternarize,
                             lm_head_dtype=args.lm_head_dtype, kv_dtype=args.kv_dtype,
@@ -244,6 +256,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
                           progress=progress)
     if args.out:
         write_result(result, chip, args.out)
+        record_written(outputs)
     if args.json:
         print_json(result.summary())
     else:

@@ -58,7 +58,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "resolved chip, GPU and calibration beside them. With no options: BitNet "
                                    "b1.58 2B4T on edge-lpddr5 against an H100 SXM.")
     _comparison_args(p)
-    p.add_argument("--out", required=True, metavar="DIR", help="folder to write the report into")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="the report's folder: new, empty, or an earlier report (replaced whole)")
+    p.add_argument("--force", action="store_true",
+                   help="replace files of the report's names in DIR that Tritium did not write")
     p.set_defaults(func=_cmd_report)
 
 
@@ -200,14 +203,16 @@ def _cell(value: float) -> str:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from tritium.analysis.report import build_report
-    from tritium.analysis.report_render import write_report
+    from tritium.analysis.report_render import REPORT_ENTRIES, write_report
+    from tritium.fileio import check_replaceable
 
+    check_replaceable(args.out, REPORT_ENTRIES, force=args.force)  # before minutes of work, not after
     command = _report_command(args)
     start = time.perf_counter()
     with ProgressBar("comparing", unit="run") as progress:
         report = build_report(args.model, args.chip, args.gpu, command=command, progress=progress,
                               **_comparison_kwargs(args))
-    paths = write_report(report, args.out)
+    paths = write_report(report, args.out, force=args.force)
     seconds = time.perf_counter() - start
     print(f"report written to {args.out}: report.html (self-contained), report.md and "
           f"{sum(p.parent.name == 'plots' for p in paths)} plot files in plots/, chip.toml, gpu.toml, "
