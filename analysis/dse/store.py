@@ -310,6 +310,10 @@ def _check_schema(out: Path, meta: dict) -> None:
                            f"this one reads {SCHEMA_VERSION}); sweep again into a new folder")
 
 
+_READ_META = ("schema", "name", "space_toml", "base_toml", "params")
+"""The meta keys the readers need (a sweep writes them with the tables, in one transaction)."""
+
+
 def _read_only(out_dir: str | Path) -> sqlite3.Connection:
     path = results_path(out_dir)
     con = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, timeout=30.0)
@@ -319,6 +323,10 @@ def _read_only(out_dir: str | Path) -> sqlite3.Connection:
         except sqlite3.DatabaseError as err:
             raise TritiumError(f"{path}: not a Tritium results database ({err})") from None
         _check_schema(Path(out_dir), meta)
+        missing = [key for key in _READ_META if not isinstance(meta.get(key), str)]
+        if missing:
+            raise TritiumError(f"{path}: not a whole Tritium results database (its meta table lacks "
+                               f"{', '.join(missing)})")
     except BaseException:
         con.close()
         raise
