@@ -1,5 +1,5 @@
-"""Never overwrite a file Tritium did not write unless --force (issue 12 item 9): simulate, trace,
-sweep, report; one error line, exit 2, the user's file untouched."""
+"""Never overwrite a file Tritium did not write unless --force (issue 12 item 9): simulate, sweep,
+report; one error line, exit 2, the user's file untouched."""
 
 from __future__ import annotations
 
@@ -56,17 +56,6 @@ def test_simulate_replaces_its_own_outputs(tmp_path, capsys):
     (out / "totals.json").write_text("{}")  # changed since: the user's now
     code, _, err = run(capsys, "simulate", "--model", "trilm-99m", *SCENARIO, "--out", out)
     _refused(code, err, "totals.json")
-
-
-def test_trace_out(tmp_path, capsys):
-    theirs = tmp_path / "t.csv"
-    theirs.write_text("mine\n")
-    code, _, err = run(capsys, "trace", "trilm-99m", *SCENARIO, "--out", theirs)
-    _refused(code, err, "t.csv")
-    assert theirs.read_text() == "mine\n"
-    for extra in (["--force"], []):  # forced once, then its own
-        code, _, err = run(capsys, "trace", "trilm-99m", *SCENARIO, "--out", theirs, *extra)
-        assert code == 0, err
 
 
 def test_sweep_into_a_folder_with_the_users_inputs(tmp_path, capsys):
