@@ -160,7 +160,6 @@ def tlu_schedule(
     :func:`tritium.sim.cycles.tlu_cycles`.
 
     >>> from tritium.sim.chip_parts import TluSpec
-from tritium.sim.collectives import collective
     >>> tlu = TluSpec(rows=8, width=64, acc_per_tree=4)
     >>> s = tlu_schedule(tlu, 8, 256, 16, token_block=4)
     >>> (s.cycles, s.weight_word_reads, s.act_slice_reads)   # 2 tiles x 8 tokens x 4 slices + depth 8

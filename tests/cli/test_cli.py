@@ -343,8 +343,7 @@ def _directory(path: Path) -> None:
     (_sql("UPDATE points SET params = '{\"tlu.rows\": " + "9" * 4400 + "}'"), "more than 4300 digits"),
     (_sql("UPDATE meta SET value = '[' WHERE key = 'params'"), "malformed JSON"),
     (_directory, "no sweep results here"),
-    pytest.param(_sql("DELETE FROM meta"), "meta", marks=pytest.mark.xfail(
-        reason="analysis/dse/store.py reads meta['base_toml'] without checking it is there (KeyError)")),
+    (_sql("DELETE FROM meta"), "meta"),
 ])
 def test_corrupt_results_database_is_one_line(capsys, tmp_path, sweep_dir, damage, message):
     folder = tmp_path / "sweep"
