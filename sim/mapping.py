@@ -47,6 +47,7 @@ width: :func:`precision_passes`.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from dataclasses import dataclass
@@ -170,9 +171,13 @@ def tlu_schedule(
     for key, value in (("M", m), ("K", k), ("N", n), ("cores", cores)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise SpecError(key, value, "must be an integer >= 1")
-    if not 1 <= token_block <= tlu.acc_per_tree:
+    if isinstance(token_block, bool) or not isinstance(token_block, (int, np.integer)) \
+            or not 1 <= token_block <= tlu.acc_per_tree:
         raise SpecError("token_block", token_block, f"must be an integer from 1 to tlu.acc_per_tree = "
                         f"{tlu.acc_per_tree}")
+    for key, bits in (("weight_port_bits", weight_port_bits), ("act_port_bits", act_port_bits)):
+        if bits is not None and (isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or bits < 1):
+            raise SpecError(key, bits, "must be an integer >= 1 (bits per cycle), or None for a port that keeps up")
     word_bits = tlu_word_bits(tlu)
     slice_bits = tlu.width * tlu.act_bits
     word_cycles = 1 if weight_port_bits is None else max(1, -(-word_bits // weight_port_bits))
@@ -415,11 +420,10 @@ def _with_collective(chip: Chip, row, cost: OpCost) -> OpCost:
     one = collective(kind, row.m * row.n * 2, chip.chips, bandwidth_gb_s=link.bandwidth_gb_s,
                      latency_s=link.latency_ns * 1e-9, efficiency=link.efficiency, algorithm=link.algorithm,
                      topology=link.topology, dims_x=link.dims_x)
-    fields = {f: getattr(cost, f) for f in OpCost.__slots__}
-    fields["link_bytes"] = math.ceil(one.bytes_sent * row.steps)
-    fields["link_cycles"] = math.ceil(one.seconds * chip.clock_hz) * row.steps
-    fields["mapping"] = f"{cost.mapping}; {one.algorithm} {kind.replace('_', '-')} over {chip.chips} chips"
-    return OpCost(**fields)
+    return dataclasses.replace(
+        cost, link_bytes=math.ceil(one.bytes_sent * row.steps),
+        link_cycles=math.ceil(one.seconds * chip.clock_hz) * row.steps,
+        mapping=f"{cost.mapping}; {one.algorithm} {kind.replace('_', '-')} over {chip.chips} chips")
 
 
 def _finish(chip: Chip, unit, unit_cycles, cycles, dram: _Dram, reads, writes, **events) -> OpCost:
@@ -681,13 +685,7 @@ def _mac_op(chip: Chip, placement: Placement, row, objective: str, scaling: str)
         writes["weight"] += row.weight_bytes
         reads["weight"] += row.weight_bytes
         fits = (row.act_in_bytes + row.act_out_bytes / cores) <= act_cap * row.steps
-        reads["act"] += row.act_in_bytes
-        writes["act"] += row.act_out_bytes
-        if not fits:
-            dram.reads["mixed"] += row.act_in_bytes
-            dram.writes["mixed"] += row.act_out_bytes
-            writes["act"] += row.act_in_bytes
-            reads["act"] += row.act_out_bytes
+        _through_act_buffer(row, fits, reads, writes, dram)
         mapping = f"output-stationary, weights streamed once, {passes} pass{'es' if passes > 1 else ''}"
     else:
         passes = _passes(chip, row.act_dtype, row.act_dtype)
@@ -737,13 +735,7 @@ def _mac_op(chip: Chip, placement: Placement, row, objective: str, scaling: str)
         else:
             kv_read = row.kv_read_bytes
             fits = (row.act_in_bytes + row.act_out_bytes) / cores <= act_cap * row.steps
-            reads["act"] += row.act_in_bytes
-            writes["act"] += row.act_out_bytes
-            if not fits:
-                dram.reads["mixed"] += row.act_in_bytes
-                dram.writes["mixed"] += row.act_out_bytes
-                writes["act"] += row.act_in_bytes
-                reads["act"] += row.act_out_bytes
+            _through_act_buffer(row, fits, reads, writes, dram)
             mapping = f"unfused attention{'' if fits else ', scores through DRAM'}, {passes} pass" + (
                 "es" if passes > 1 else "")
         if placement.kv_resident:
@@ -759,6 +751,18 @@ def _mac_op(chip: Chip, placement: Placement, row, objective: str, scaling: str)
 
 
 # -- vector ops ----------------------------------------------------------------------------------
+
+def _through_act_buffer(row, fits: bool, reads: dict, writes: dict, dram: "_Dram") -> None:
+    """An op's inputs read from and outputs written to the activation buffer; when they do not
+    ``fit`` they also come from and go to DRAM (staged through the buffer, pattern ``mixed``)."""
+    reads["act"] += row.act_in_bytes
+    writes["act"] += row.act_out_bytes
+    if not fits:
+        dram.reads["mixed"] += row.act_in_bytes
+        dram.writes["mixed"] += row.act_out_bytes
+        writes["act"] += row.act_in_bytes
+        reads["act"] += row.act_out_bytes
+
 
 TP_REPLICATED = ("attn_norm", "ffn_norm", "final_norm", "attn_residual", "ffn_residual", "attn_quant",
                  "ffn_quant", "head_quant")
@@ -787,14 +791,8 @@ def _vector_op(chip: Chip, row) -> OpCost:
         return _finish(chip, "vector", unit_cycles, unit_cycles, dram, reads, writes, vector_ops=vops,
                        mapping="fused into the accumulator drain")
     reads["weight"] += row.weight_bytes  # norm gains
-    reads["act"] += row.act_in_bytes
-    writes["act"] += row.act_out_bytes
     fits = (row.act_in_bytes + row.act_out_bytes) / chip.total_cores <= chip.sram.act.capacity_bytes * row.steps
-    if not fits:
-        dram.reads["mixed"] += row.act_in_bytes
-        dram.writes["mixed"] += row.act_out_bytes
-        writes["act"] += row.act_in_bytes
-        reads["act"] += row.act_out_bytes
+    _through_act_buffer(row, fits, reads, writes, dram)
     cycles = max(unit_cycles, math.ceil(_port_cycles(chip, reads, writes)))
     return _finish(chip, "vector", unit_cycles, cycles, dram, reads, writes, vector_ops=vops,
                    mapping="streamed through the activation buffer" if fits else "streamed from and to DRAM")

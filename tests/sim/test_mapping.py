@@ -193,3 +193,11 @@ def test_skip_pays_for_its_index_and_gather_network():
     assert r.area_mm2["tlu"] > g.area_mm2["tlu"]
     assert any("model only, no RTL" in n for n in r.notes)
     assert not any("no RTL" in n for n in g.notes)
+
+
+@pytest.mark.parametrize("kw, key", [(dict(token_block=True), "token_block"), (dict(token_block=2.0), "token_block"),
+                                     (dict(weight_port_bits=0), "weight_port_bits"),
+                                     (dict(act_port_bits=-8), "act_port_bits")])
+def test_schedule_inputs_of_the_wrong_kind_are_one_error(kw, key):
+    with pytest.raises(SpecError, match=rf"^{key} = "):
+        tlu_schedule(TluSpec(rows=4, width=8, acc_per_tree=2), 4, 8, 4, **kw)
