@@ -390,6 +390,9 @@ DRAM_TYPES: types.MappingProxyType[str, DramType] = types.MappingProxyType(
 # Per-channel bandwidth above this multiple of the fastest published figure is
 # taken for a unit mistake (a whole bus entered as one channel, Gb/s for GB/s).
 _DRAM_HEADROOM = 2.0
+_MIN_BANDWIDTH_GB_S = 0.1
+"""Slowest DRAM channel or chip link accepted, GB/s: a 16-bit SDR SDRAM at 50 MHz. Below it a
+request's cycle counts would leave the exact integer range long before the physics means anything."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -401,7 +404,7 @@ class DramSpec:
         channels: independent channels; what one is depends on the type (a 64-bit
             channel for (LP)DDR, an x32 device for GDDR, a stack for HBM), >= 1.
         channel_bandwidth_gb_s: peak bandwidth of one channel, GB/s (10**9 bytes/s),
-            > 0 and at most twice the type's fastest published figure.
+            at least 0.1 (a 16-bit SDR SDRAM at 50 MHz) and at most twice the type's fastest published figure.
         energy_pj_per_bit: dynamic access energy including I/O, pJ per bit moved: 0 (the
             default) takes it from the DRAM model (:mod:`tritium.sim.dram`: activations,
             core reads and writes and I/O for each op's access pattern, with background and
@@ -421,6 +424,7 @@ class DramSpec:
     def __post_init__(self) -> None:
         check_choice("type", self.type, DRAM_TYPES)
         check_int("channels", self.channels, lo=1, hi=64)
+        check_float("channel_bandwidth_gb_s", self.channel_bandwidth_gb_s, lo=_MIN_BANDWIDTH_GB_S)
         _number(self, "channel_bandwidth_gb_s")
         check_float("energy_pj_per_bit", self.energy_pj_per_bit, lo=0, hi=1000)
         object.__setattr__(self, "energy_pj_per_bit", float(self.energy_pj_per_bit))
@@ -453,7 +457,7 @@ class LinkSpec:
     """The chip-to-chip links of a multi-chip system (tensor-parallel traffic).
 
     Attributes:
-        bandwidth_gb_s: bandwidth one chip sends to the others, per direction, GB/s, > 0.
+        bandwidth_gb_s: bandwidth one chip sends to the others, per direction, GB/s, 0.1 to 100,000.
         latency_ns: one-way latency of a transfer (one hop), ns, > 0.
         energy_pj_per_bit: energy per bit sent, pJ, > 0.
         topology: ``"ring"``, ``"torus2d"`` or ``"switch"`` (:data:`~tritium.sim.collectives.TOPOLOGIES`).
@@ -473,6 +477,7 @@ class LinkSpec:
     dims_x: int = 0
 
     def __post_init__(self) -> None:
+        check_float("bandwidth_gb_s", self.bandwidth_gb_s, lo=_MIN_BANDWIDTH_GB_S, hi=100_000)
         _number(self, "bandwidth_gb_s", hi=100_000)
         _number(self, "latency_ns", hi=1_000_000)
         _number(self, "energy_pj_per_bit", hi=1000)
