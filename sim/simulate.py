@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from tritium.errors import TritiumError
 from tritium.sim.chip import Chip, load_chip
 from tritium.sim.energy import ENERGY_COMPONENTS, area_breakdown, dram_background_w, op_energy, static_power_w
 from tritium.sim.tech import arithmetic_energy_ratio, tech
@@ -119,6 +120,7 @@ def simulate(
         chip.tlu.check_reduction_length(facts.max_ternary_k)
     placement = placement_for(chip, facts.ternary_weights, facts.kv_bytes)
     works, timings = _distinct_costs(chip, placement, facts, mapping_objective, scaling)
+    _check_cycle_range(chip, facts, timings, attrs)
     ops = _op_table(chip, facts, works, timings, scaling)
     block_cycles = _compose(chip, facts, timings, progress)
     totals = _totals(chip, facts, ops, block_cycles, scaling, attrs)
@@ -231,6 +233,29 @@ def _distinct_costs(chip: Chip, placement: Placement, facts: TraceFacts, objecti
         works.append(work)
         timings.append(timing)
     return works, timings
+
+
+MAX_CYCLES = 2**62
+"""Most cycles a request may take: per-op and block cycle counts are int64, and every op's
+serial cost (compute, DRAM in and out and link, one after another) summed over the request must
+stay below this, checked exactly in Python integers before any int64 array is formed."""
+
+
+def _check_cycle_range(chip: Chip, facts: TraceFacts, timings, attrs: dict) -> None:
+    """Refuse a request whose cycle count could leave int64 (an absurdly slow DRAM or link for its clock)."""
+    if not timings:
+        return
+    per_step = [t.compute + t.dram_in + t.dram_out + t.link for t in timings]
+    steps = np.zeros(len(timings), dtype=np.int64)  # steps per row are bounded by the scenario (<= 2^21)
+    np.add.at(steps, facts.codes, facts.steps)
+    total = sum(cycles * int(n) for cycles, n in zip(per_step, steps.tolist()))
+    if total >= MAX_CYCLES:
+        years = total / chip.clock_hz / 3.15576e7
+        raise TritiumError(
+            f"simulate: the request (batch {attrs.get('batch')}, prefill {attrs.get('prefill')}, decode "
+            f"{attrs.get('decode')}) would take up to {total:.3g} cycles on {chip.name} ({years:.3g} years at "
+            f"{chip.clock_mhz:g} MHz), more than the 2^62 a simulation counts exactly; shorten the request or give "
+            f"the chip more DRAM or link bandwidth for its clock")
 
 
 def _ceil_div(a: int, b: int) -> int:

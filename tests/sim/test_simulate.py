@@ -236,3 +236,30 @@ def test_decode_is_never_faster_than_its_bytes_over_the_sustained_bandwidth(name
     assert r.totals["time_per_output_token_s"] >= per_token / best
     note = next(n for n in r.notes if n.startswith("DRAM: "))
     assert f"{chip.dram.type} sustains" in note and "refresh costs" in note
+
+
+def test_a_request_past_the_exact_cycle_range_is_refused_not_wrapped():
+    """Issue 12: a 5 GHz clock on a 0.1 GB/s DRAM made int64 cycle counts wrap; now one error."""
+    from tritium.errors import TritiumError
+    from tritium.sim.simulate import MAX_CYCLES
+
+    chip = load_chip("fpga-proto")
+    slow = dataclasses.replace(chip, clock_mhz=5000.0,
+                               dram=dataclasses.replace(chip.dram, channel_bandwidth_gb_s=0.1))
+    from tritium.workloads import zoo_model
+
+    model = zoo_model("llama-3-70b").ternarized()
+    long_prompt = trace(model, Scenario(batch=1, prefill=1_000_000, decode=16))
+    with pytest.raises(TritiumError, match=r"more than the 2\^62 a simulation counts exactly"):
+        simulate(slow, long_prompt)
+    # the same request at a sane clock and bandwidth stays in range and every count is non-negative
+    result = simulate(chip, trace(model, Scenario(batch=1, prefill=4096, decode=16)))
+    assert (result.ops["cycles"] >= 0).all() and result.ops["cycles"].sum() < MAX_CYCLES
+    assert result.totals["dram_bytes"] > 0
+
+
+@pytest.mark.parametrize("part, key", [("dram", "channel_bandwidth_gb_s"), ("link", "bandwidth_gb_s")])
+def test_bandwidth_below_the_floor_names_the_key(part, key):
+    chip = load_chip("multichip-hbm3")
+    with pytest.raises(SpecError, match=rf"{key} = 1e-09: must be a number (>= 0.1|from 0.1 to)"):
+        dataclasses.replace(getattr(chip, part), **{key: 1e-9})
