@@ -99,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ternarize", action="store_true", help="make every projection of an FP model ternary")
     precision_args(p)
     p.add_argument("--out", metavar="FILE", help="write the trace table (.parquet or .csv)")
+    p.add_argument("--force", action="store_true", help="overwrite FILE even if Tritium did not write it")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=_cmd_trace)
 
@@ -193,6 +194,7 @@ def _cmd_trace(args: argparse.Namespace) -> int:
         suffix = Path(args.out).suffix.lower()
         if suffix not in (".parquet", ".csv"):
             raise TritiumError(f"--out {args.out}: unknown format {suffix or '(none)'!r}; use .parquet or .csv")
+        check_overwrite([args.out], force=args.force)  # before the work: never the user's own file
     with ProgressBar("reading checkpoint") as progress:
         table = build_trace(args.model, scenario, checkpoint=args.checkpoint, weight_model=weight_model,
                             ternarize=args.ternarize, scale_convention=args.scale_convention,
@@ -201,6 +203,7 @@ def _cmd_trace(args: argparse.Namespace) -> int:
     summary = summarize(table)
     if args.out:
         save_trace(table, args.out)
+        record_written([args.out])
     if args.json:
         print_json(summary.to_dict())
     else:

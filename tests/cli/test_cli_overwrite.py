@@ -107,3 +107,18 @@ def test_report_replaces_its_own_folder_whole(tmp_path, capsys):
     assert code == 0, err
     assert (out / "report.html").stat().st_ino != first and [p.name for p in tmp_path.iterdir()] == ["rep"]
     assert not (out / "plots" / "stale.png").exists()
+
+
+def test_trace_out_replaces_its_own_table_but_not_the_users_file(tmp_path, capsys):
+    out = tmp_path / "t.csv"
+    for _ in range(2):
+        code, _, err = run(capsys, "trace", "trilm-99m", *SCENARIO, "--out", out)
+        assert code == 0, err
+    mine = tmp_path / "mine.csv"
+    mine.write_text("my,own\n1,2\n")
+    code, _, err = run(capsys, "trace", "trilm-99m", *SCENARIO, "--out", mine)
+    _refused(code, err, "mine.csv")
+    assert mine.read_text() == "my,own\n1,2\n"
+    code, _, err = run(capsys, "trace", "trilm-99m", *SCENARIO, "--out", mine, "--force")
+    assert code == 0, err
+    assert "my,own" not in mine.read_text()

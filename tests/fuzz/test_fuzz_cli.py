@@ -67,7 +67,7 @@ def test_trace_numbers(capsys, tmp_path_factory, monkeypatch, model, batch, pref
     out = work / "out" / "t.parquet"
     code, _ = ran_cleanly(capsys, ["trace", model, "--batch", batch, "--prefill", prefill, "--decode", decode,
                                    "--json", "--out", str(out)])
-    assert files_under(work) <= {Path("out"), Path("out/t.parquet")}
+    assert files_under(work) <= {Path("out"), Path("out/t.parquet"), Path("out/.tritium-files.json")}
     assert (code == 0) == out.is_file()
 
 
