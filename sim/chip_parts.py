@@ -19,10 +19,15 @@ import types
 from dataclasses import dataclass
 
 from tritium.errors import SpecError
+from tritium.sim.datapath import LUT_GROUPS, LUT_TABLES, STYLES, check_lut, check_mac, lut_pipeline_depth, \
+    mac_pipeline_depth
 from tritium.specio import check_choice, check_float, check_int, check_power_of_two
 
 __all__ = [
+    "STYLES",
     "ZERO_HANDLING",
+    "ZERO_ACT",
+    "STYLE_KEYS",
     "WEIGHT_ENCODINGS",
     "ATTENTION_UNITS",
     "VECTOR_PRECISIONS",
@@ -40,6 +45,13 @@ __all__ = [
 
 ZERO_HANDLING = ("none", "gate", "skip")
 """Values of :attr:`TluSpec.zero_handling`."""
+ZERO_ACT = ("none", "gate", "skip")
+"""Values of :attr:`TluSpec.zero_act` (zero activations; ``docs/datapaths.md``)."""
+STYLE_KEYS = {"adder_tree": (), "lut": ("lut_group", "lut_table_bits", "lut_tables", "lut_share_rows"),
+              "mac": ("mac_bits",)}
+"""The ``[tlu]`` keys that belong to one datapath style (:data:`STYLES`); another style given them is an error."""
+_LUT_DEFAULTS = {"lut_group": 2, "lut_tables": "registers"}
+_MAC_DEFAULTS = {"mac_bits": 8}
 WEIGHT_ENCODINGS = ("2bit", "5trit")
 """Values of :attr:`TluSpec.weight_encoding`."""
 ATTENTION_UNITS = ("mac_array", "vector")
@@ -70,11 +82,26 @@ def _part(key: str, value: object, cls: type) -> None:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TluSpec:
-    """The ternary linear unit of one core: ``rows`` adder trees, ``width`` inputs each.
+    """The ternary linear unit of one core: ``rows`` rows (outputs), ``width`` inputs each.
 
-    Each cycle one slice of ``width`` activations is broadcast to all trees; each tree
-    sign-selects its ``width`` ternary weights, sums through ``levels`` adder levels and
-    adds the sum into its own accumulator.
+    Each cycle one slice of ``width`` activations is broadcast to all rows; each row
+    combines it with its ``width`` ternary weights and adds the result into its own
+    accumulator. How a row does that is its datapath ``style`` (``docs/datapaths.md``;
+    the schedules the RTL matches are in :mod:`tritium.sim.datapath`):
+
+    - ``"adder_tree"`` (the default): each row sign-selects its activations and sums them
+      through ``levels`` adder levels.
+    - ``"lut"``: a table builder forms, for every group of ``lut_group`` activations, the
+      partial sums of all their ternary weight combinations; each row's weights index
+      the tables (one read per group) and an adder tree sums the reads.
+    - ``"mac"``: the baseline every reviewer asks for: each row multiplies its ``width``
+      activations by its weights (decoded to integers) on ``mac_bits``-bit multipliers
+      and sums the products through an adder tree.
+
+    Keys of one style given with another style are an error (:data:`STYLE_KEYS`); a
+    style's keys left out take their defaults (``lut_group`` 2, ``lut_tables``
+    ``"registers"``, ``mac_bits`` 8; ``lut_table_bits`` and ``lut_share_rows`` stay None:
+    exact entries, all rows sharing one table copy).
 
     Attributes:
         rows: adder trees (outputs produced together), >= 1.
@@ -95,6 +122,22 @@ class TluSpec:
             activation slice per cycle and adds into that token's accumulator (the
             weight-stationary token block of :mod:`tritium.sim.mapping`); 1 is one token
             per weight read.
+        style: the datapath, one of :data:`STYLES`.
+        lut_group: ``lut`` only: activations per table (g), one of
+            :data:`~tritium.sim.datapath.LUT_GROUPS` and at most ``width``.
+        lut_table_bits: ``lut`` only: bits of a table entry, from the exact width
+            (:func:`~tritium.sim.datapath.lut_entry_bits`) to 64; None: exact.
+        lut_tables: ``lut`` only: where built tables live, ``"registers"`` (flip-flops
+            read through multiplexers) or ``"sram"`` (a small register-file macro).
+        lut_share_rows: ``lut`` only: rows sharing one copy of the tables (a copy is
+            built per ``lut_share_rows`` rows), 1 to ``rows``; None: all rows share one.
+        mac_bits: ``mac`` only: multiplier operand width, ``act_bits`` to 32.
+        zero_act: zero activations: ``"none"``; ``"gate"`` (a zero detector per
+            broadcast activation holds the datapath inputs it feeds still: energy saved,
+            cycles unchanged); ``"skip"`` (each cycle a compaction network picks up to
+            ``width`` non-zero activations out of a window of ``2 * width``, and each row
+            selects the matching weights: cycles follow the op's activation sparsity;
+            ``adder_tree`` and ``mac`` only, not with ``zero_handling = "skip"``).
     """
 
     rows: int
@@ -105,6 +148,13 @@ class TluSpec:
     zero_handling: str = "none"
     weight_encoding: str = "2bit"
     acc_per_tree: int = 1
+    style: str = "adder_tree"
+    lut_group: int | None = None
+    lut_table_bits: int | None = None
+    lut_tables: str | None = None
+    lut_share_rows: int | None = None
+    mac_bits: int | None = None
+    zero_act: str = "none"
 
     def __post_init__(self) -> None:
         check_int("rows", self.rows, lo=1, hi=65536)
@@ -122,6 +172,47 @@ class TluSpec:
         check_choice("zero_handling", self.zero_handling, ZERO_HANDLING)
         check_choice("weight_encoding", self.weight_encoding, WEIGHT_ENCODINGS)
         check_int("acc_per_tree", self.acc_per_tree, lo=1, hi=64)
+        self._check_style()
+        check_choice("zero_act", self.zero_act, ZERO_ACT)
+        if self.zero_act == "skip" and self.style == "lut":
+            raise SpecError("zero_act", self.zero_act, "must be 'none' or 'gate' with style = 'lut' (a table "
+                            "groups lut_group activations, so one zero cannot be skipped)")
+        if self.zero_act == "skip" and self.zero_handling == "skip":
+            raise SpecError("zero_act", self.zero_act, "must be 'none' or 'gate' with zero_handling = 'skip' "
+                            "(one gather network per row: skip zero weights or zero activations, not both)")
+
+    def _check_style(self) -> None:
+        check_choice("style", self.style, STYLES)
+        for style, keys in STYLE_KEYS.items():
+            if style == self.style:
+                continue
+            for key in keys:
+                if getattr(self, key) is not None:
+                    raise SpecError(key, getattr(self, key), f"is a key of style = {style!r}: leave it out "
+                                    f"with style = {self.style!r}")
+        if self.style != "adder_tree" and self.zero_handling == "skip":
+            raise SpecError("zero_handling", self.zero_handling, f"must be 'none' or 'gate' with style = "
+                            f"{self.style!r} ('skip' compresses the weights of an adder tree)")
+        defaults = _LUT_DEFAULTS if self.style == "lut" else _MAC_DEFAULTS if self.style == "mac" else {}
+        for key, value in defaults.items():
+            if getattr(self, key) is None:
+                object.__setattr__(self, key, value)
+        if self.style == "lut":
+            if isinstance(self.lut_group, bool) or not isinstance(self.lut_group, int):
+                raise SpecError("lut_group", self.lut_group, f"must be an integer from {LUT_GROUPS[0]} to "
+                                f"{min(LUT_GROUPS[-1], self.width)}")
+            try:
+                check_lut(self.width, self.lut_group, self.act_bits, self.lut_table_bits, self.lut_share_rows,
+                          self.rows, self.lut_tables)
+            except SpecError as err:  # datapath names tlu.<key>; a part names its own keys
+                raise SpecError(err.key.removeprefix("tlu."), err.value, err.allowed) from None
+            if self.lut_share_rows is not None:
+                check_int("lut_share_rows", self.lut_share_rows, lo=1, hi=self.rows)
+        elif self.style == "mac":
+            try:
+                check_mac(self.act_bits, self.mac_bits)
+            except SpecError as err:
+                raise SpecError(err.key.removeprefix("tlu."), err.value, err.allowed) from None
 
     @property
     def levels(self) -> int:
@@ -149,7 +240,13 @@ class TluSpec:
         ``1 + adder_stages + 1``: the sign-select register, one register after every
         ``levels_per_stage`` adder levels (the last one ends the tree), and the
         accumulator register. See :meth:`dot_product_cycles` for how it is counted.
+        The ``lut`` and ``mac`` styles have their own depths
+        (:func:`~tritium.sim.datapath.lut_pipeline_depth`, :func:`~tritium.sim.datapath.mac_pipeline_depth`).
         """
+        if self.style == "lut":
+            return lut_pipeline_depth(self.width, self.lut_group, self.levels_per_stage)
+        if self.style == "mac":
+            return mac_pipeline_depth(self.width, self.levels_per_stage)
         return 1 + self.adder_stages + 1
 
     @property
