@@ -60,6 +60,10 @@ NODES_NM = (45, 40, 28, 22, 16, 12, 7, 5, 3)
 _NAME = re.compile(r"[a-z0-9._-]+")
 
 
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Chip:
     """A ternary-LLM accelerator: ``chips`` identical chips of ``cores`` identical cores.
@@ -78,6 +82,17 @@ class Chip:
         dma: the DMA engines of each chip.
         dram: the DRAM attached to each chip.
         link: the chip-to-chip link; required when ``chips > 1``, absent otherwise.
+        pipeline_stages: pipeline-parallel stages the ``chips`` are split into, a divisor of
+            ``chips`` (default 1: pure tensor parallelism); each stage is a tensor-parallel
+            group of ``chips / pipeline_stages`` chips holding a contiguous run of layers.
+        micro_batches: micro-batches a request's batch is cut into through the pipeline, 1 to
+            4096 (0, the default: as many as there are stages, capped at the batch).
+        dvfs: run a clock slower than nominal voltage reaches at the lowest voltage that closes
+            it (dynamic energy ~ V^2, leakage falls); default false (nominal voltage).
+        power_cap_w: most a chip (die, its DRAM and link PHYs, all busy) may draw, W; the clock
+            is lowered along the voltage/frequency curve until peak power fits. 0 (default): no cap.
+        power_density_limit_w_per_mm2: most peak die power per mm^2 the package can cool; a chip
+            past it is refused. 0 (default): no limit.
     """
 
     name: str
@@ -93,6 +108,11 @@ class Chip:
     dma: DmaSpec
     dram: DramSpec
     link: LinkSpec | None = None
+    pipeline_stages: int = 1
+    micro_batches: int = 0
+    dvfs: bool = False
+    power_cap_w: float = 0.0
+    power_density_limit_w_per_mm2: float = 0.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
@@ -121,7 +141,28 @@ class Chip:
         if self.link is not None:
             _part("link", self.link, LinkSpec)
             if self.link.topology == "torus2d":
-                torus_dims(self.chips, self.link.dims_x)
+                torus_dims(self.chips // self.pipeline_stages if _is_int(self.pipeline_stages) and
+                           self.pipeline_stages >= 1 and self.chips % self.pipeline_stages == 0 else self.chips,
+                           self.link.dims_x)
+        check_int("pipeline_stages", self.pipeline_stages, lo=1, hi=self.chips)
+        if self.chips % self.pipeline_stages:
+            divisors = [d for d in range(1, self.chips + 1) if self.chips % d == 0]
+            raise SpecError("pipeline_stages", self.pipeline_stages,
+                            f"must divide chips = {self.chips} (stages of equal tensor-parallel groups): one of "
+                            f"{', '.join(map(str, divisors[:16]))}{' ...' if len(divisors) > 16 else ''}")
+        check_int("micro_batches", self.micro_batches, lo=0, hi=4096)
+        if not isinstance(self.dvfs, bool):
+            raise SpecError("dvfs", self.dvfs, "must be true or false")
+        for key in ("power_cap_w", "power_density_limit_w_per_mm2"):
+            value = getattr(self, key)
+            hi = 100_000 if key == "power_cap_w" else 10.0
+            check_float(key, value, lo=0, hi=hi)
+            object.__setattr__(self, key, float(value))
+
+    @property
+    def tp_chips(self) -> int:
+        """Chips in one tensor-parallel group (one pipeline stage): chips / pipeline_stages."""
+        return self.chips // self.pipeline_stages
 
     @property
     def total_cores(self) -> int:

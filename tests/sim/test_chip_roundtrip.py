@@ -34,8 +34,8 @@ from tritium.specio import from_mapping
 TEXT = "aZ09 _-.#=[]{}'\"\\\n\t\r\x00\x1f\x7fé€😀"
 
 
-def positive(hi: float = 1e6) -> st.SearchStrategy[float]:
-    return st.floats(min_value=0.0, max_value=hi, exclude_min=True, allow_nan=False, allow_infinity=False)
+def positive(hi: float = 1e6, lo: float = 0.0) -> st.SearchStrategy[float]:
+    return st.floats(min_value=lo, max_value=hi, exclude_min=lo == 0.0, allow_nan=False, allow_infinity=False)
 
 
 @st.composite
@@ -77,19 +77,20 @@ def drams(draw) -> DramSpec:
     return DramSpec(
         type=dram_type,
         channels=draw(st.integers(1, 64)),
-        channel_bandwidth_gb_s=draw(positive(2 * DRAM_TYPES[dram_type].peak_channel_gb_s)),
+        channel_bandwidth_gb_s=draw(positive(2 * DRAM_TYPES[dram_type].peak_channel_gb_s, lo=0.1)),
         energy_pj_per_bit=draw(positive(1e3)),
         latency_ns=draw(positive(1e5)),
         capacity_gib=draw(positive(65536.0)),
     )
 
 
-links = st.builds(LinkSpec, bandwidth_gb_s=positive(1e5), latency_ns=positive(1e6), energy_pj_per_bit=positive(1e3))
+links = st.builds(LinkSpec, bandwidth_gb_s=positive(1e5, lo=0.1), latency_ns=positive(1e6), energy_pj_per_bit=positive(1e3))
 
 
 @st.composite
 def chips(draw) -> Chip:
     n_chips = draw(st.integers(1, 64))
+    stages = draw(st.sampled_from([d for d in range(1, n_chips + 1) if n_chips % d == 0]))
     return Chip(
         name=draw(st.text("abcxyz0189._-", min_size=1, max_size=24)),
         description=draw(st.text(TEXT, max_size=40)),
@@ -111,6 +112,11 @@ def chips(draw) -> Chip:
         ),
         dram=draw(drams()),
         link=draw(links) if n_chips > 1 else None,
+        pipeline_stages=stages,
+        micro_batches=draw(st.integers(0, 4096)),
+        dvfs=draw(st.booleans()),
+        power_cap_w=draw(st.one_of(st.just(0.0), positive(1e5))),
+        power_density_limit_w_per_mm2=draw(st.one_of(st.just(0.0), positive(10.0))),
     )
 
 
