@@ -1,15 +1,19 @@
 """What a chip costs to make: dies per wafer, yield, wafer price by node, package, test, DRAM, masks.
 
 The method is the one ttm-cas (ISCA 2023) and LLMCompass (ISCA 2024) use
-(``shared/reference/energy_gpu_carbon.md`` §5):
+(docs/sources.md, "Cost"):
 
-- gross dies per 300 mm wafer ``DPW = pi (d/2)^2 / A - pi d / sqrt(2 A)`` (not rounded, as in
-  ttm-cas: an average over the wafer, edge dies included);
+- gross dies per 300 mm wafer ``DPW = floor(pi (d/2)^2 / A - pi d / sqrt(2 A))``: the wafer's area
+  over the die's, less the partial dies lost along the edge (the formula ttm-cas and LLMCompass
+  use, :func:`dies_per_wafer`), rounded down to whole dies (:func:`whole_dies_per_wafer`);
 - die yield from the defect density D0 (per cm^2) and the die area A (cm^2): negative binomial
   ``(1 + A D0 / alpha)^-alpha`` with ``alpha = 3`` by default, or Murphy ``((1 - e^-AD) / AD)^2``
   or Poisson ``e^-AD``;
-- cost per good die = wafer price / (DPW x yield); then package, assembly, test, the chip's DRAM
-  and, given a production volume, the mask set spread over it.
+- cost per good die = wafer price / (DPW x yield); then package, assembly, test and the chip's
+  DRAM: the *cost to make* one chip (``unit_cost_usd``);
+- given a production ``volume``, the NRE (one mask set at the node, plus the design,
+  verification and IP cost the caller gives as ``nre_usd``) spread over it: the *amortized*
+  cost per chip (``cost_per_chip_usd``).
 
 The figures (wafer price, D0, masks by node; package and test; DRAM price by type) live in
 ``cost_data.toml`` beside this file, each with its source; nodes between two entries are
@@ -17,8 +21,9 @@ linearly interpolated and reported as ``[E]``. Worked example, the reference's t
 (100 mm^2 at 7 nm, before package and test):
 
 >>> from tritium.analysis.cost import die_cost
->>> round(die_cost(100.0, 7).cost_per_good_die_usd, 2)
-16.9
+>>> d = die_cost(100.0, 7)
+>>> d.dies_per_wafer, round(d.cost_per_good_die_usd, 2)
+(640, 16.9)
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ __all__ = [
     "GpuCost",
     "gpu_cost",
     "dies_per_wafer",
+    "whole_dies_per_wafer",
+    "DPW_FORMULA",
     "die_yield",
     "wafer_price",
     "defect_density",
@@ -59,6 +66,8 @@ YIELD_MODELS = ("negative_binomial", "murphy", "poisson")
 """Die-yield models :func:`die_yield` knows."""
 
 _GIVEN = "given by the caller"
+DPW_FORMULA = "floor(pi (d/2)^2 / A - pi d / sqrt(2 A)), d = 300 mm wafer, A = die area"
+"""How :func:`whole_dies_per_wafer` counts gross dies (shown beside the count in reports)."""
 _GIB_TO_GB = 2**30 / 1e9
 
 
@@ -164,8 +173,18 @@ def memory_price(dram_type: str) -> Figure:
     return table[dram_type]
 
 
+def whole_dies_per_wafer(die_mm2: float, wafer_mm: float = 300.0) -> int:
+    """Whole gross dies per wafer: :func:`dies_per_wafer` rounded down (:data:`DPW_FORMULA`).
+
+    >>> whole_dies_per_wafer(100.0), whole_dies_per_wafer(814.0)
+    (640, 63)
+    """
+    return math.floor(dies_per_wafer(die_mm2, wafer_mm))
+
+
 def dies_per_wafer(die_mm2: float, wafer_mm: float = 300.0) -> float:
-    """Gross dies per wafer, ``pi (d/2)^2 / A - pi d / sqrt(2 A)`` (A in mm^2, d in mm), unrounded.
+    """Gross dies per wafer, ``pi (d/2)^2 / A - pi d / sqrt(2 A)`` (A in mm^2, d in mm), unrounded
+    (the closed form; :func:`whole_dies_per_wafer` is the count).
 
     >>> round(dies_per_wafer(100.0), 1)
     640.2
@@ -211,7 +230,7 @@ class DieCost:
         die_area_mm2, node_nm, wafer_mm: the die and the process.
         wafer_usd: price of one processed wafer. d0_per_cm2: defect density.
         yield_model, alpha: the yield model and its clustering parameter.
-        dies_per_wafer: gross dies per wafer (unrounded). die_yield: fraction good.
+        dies_per_wafer: whole gross dies per wafer (:func:`whole_dies_per_wafer`). die_yield: fraction good.
         cost_per_good_die_usd: wafer_usd / (dies_per_wafer x die_yield).
         notes: caveats (a die beyond the reticle limit).
         sources: the source of every figure used, by field name.
@@ -224,7 +243,7 @@ class DieCost:
     d0_per_cm2: float
     yield_model: str
     alpha: float
-    dies_per_wafer: float
+    dies_per_wafer: int
     die_yield: float
     cost_per_good_die_usd: float
     notes: tuple[str, ...] = ()
@@ -244,12 +263,12 @@ def die_cost(die_mm2: float, node_nm: float, *, yield_model: str = "negative_bin
     """
     data = _data()
     wafer_mm = float(data["wafer"]["diameter_mm"])
-    sources = {"wafer_mm": data["wafer"]["source"]}
+    sources = {"wafer_mm": data["wafer"]["source"], "dies_per_wafer": f"{DPW_FORMULA} ({data['wafer']['dpw_source']})"}
     wafer = _given_or(wafer_usd, "wafer_usd", lambda: wafer_price(node_nm))
     d0 = _given_or(d0_per_cm2, "d0_per_cm2", lambda: defect_density(node_nm), lo_zero=True)
     a = _given_or(alpha, "alpha", lambda: Figure(float(data["yield"]["alpha"]), data["yield"]["source"]))
     sources |= {"wafer_usd": wafer.source, "d0_per_cm2": d0.source, "alpha": a.source}
-    dpw = dies_per_wafer(die_mm2, wafer_mm)
+    dpw = whole_dies_per_wafer(die_mm2, wafer_mm)
     y = die_yield(die_mm2, d0.value, model=yield_model, alpha=a.value)
     reticle = _entries("wafer")["reticle_limit_mm2"]
     notes = ()
@@ -281,10 +300,12 @@ class CostReport:
         package_test_usd: package + assembly + test.
         dram_type, dram_gb (10^9 bytes, per chip), memory_usd_per_gb, memory_usd: the DRAM
             attached to one chip.
-        volume: chips produced to spread the masks over (None: no NRE counted).
-        mask_set_usd: one mask set at the node. nre_per_unit_usd: mask_set_usd / volume (0
-            without a volume).
-        cost_per_chip_usd: good die + package_test + memory + NRE share, one chip.
+        unit_cost_usd: cost to make one chip: good die + package_test + memory (no NRE).
+        volume: chips produced to spread the NRE over (None: no NRE counted).
+        mask_set_usd: one mask set at the node. design_nre_usd: design, verification and IP
+            as given by the caller (0 unless given). nre_usd: mask_set_usd + design_nre_usd.
+        nre_per_unit_usd: nre_usd / volume (0 without a volume).
+        cost_per_chip_usd: amortized cost of one chip: unit_cost_usd + nre_per_unit_usd.
         system_cost_usd: chips x cost_per_chip_usd.
         notes: caveats. sources: the source of every figure used, by field name.
     """
@@ -310,8 +331,11 @@ class CostReport:
     dram_gb: float
     memory_usd_per_gb: float
     memory_usd: float
+    unit_cost_usd: float
     volume: int | None
     mask_set_usd: float
+    design_nre_usd: float
+    nre_usd: float
     nre_per_unit_usd: float
     cost_per_chip_usd: float
     system_cost_usd: float
@@ -326,15 +350,17 @@ class CostReport:
         return out
 
 
-def chip_cost(chip: Chip, die_area_mm2: float, *, volume: int | None = None,
+def chip_cost(chip: Chip, die_area_mm2: float, *, volume: int | None = None, nre_usd: float | None = None,
               yield_model: str = "negative_binomial", alpha: float | None = None,
               wafer_usd: float | None = None, d0_per_cm2: float | None = None,
               package_usd: float | None = None, memory_usd_per_gb: float | None = None) -> CostReport:
     """What one ``chip`` with its DRAM costs to make, and the whole ``chip.chips`` system.
 
     ``die_area_mm2`` is one chip's die area (``SimResult.area_mm2["total"]``). Node and DRAM
-    (type, ``capacity_gib`` per chip) come from ``chip``. ``volume`` (chips produced) spreads one
-    mask set over them; without it no NRE is counted. ``package_usd`` overrides the $20
+    (type, ``capacity_gib`` per chip) come from ``chip``. ``volume`` (chips produced) spreads the
+    NRE over them: one mask set at the node plus ``nre_usd`` (design, verification, IP licences:
+    the caller's figure, 0 unless given); without a volume no NRE is counted and the cost per
+    chip is the cost to make it. ``package_usd`` overrides the $20
     flip-chip package (an HBM part on a silicon interposer costs far more); the other
     overrides are as in :func:`die_cost` and :func:`memory_price`.
 
@@ -350,6 +376,11 @@ def chip_cost(chip: Chip, die_area_mm2: float, *, volume: int | None = None,
         raise SpecError("chip", chip, "must be a tritium.sim.Chip (load it with load_chip)")
     if volume is not None:
         check_int("volume", volume, lo=1)
+    if nre_usd is not None:
+        check_float("nre_usd", nre_usd, lo=0)
+        if volume is None:
+            raise SpecError("volume", None, f"needed to spread nre_usd = {nre_usd:g} over production: "
+                                            "give the number of chips made (an integer >= 1)")
     die = die_cost(die_area_mm2, chip.node_nm, yield_model=yield_model, alpha=alpha,
                    wafer_usd=wafer_usd, d0_per_cm2=d0_per_cm2)
     pkg = _data()["package"]
@@ -361,14 +392,18 @@ def chip_cost(chip: Chip, die_area_mm2: float, *, volume: int | None = None,
     mem = _given_or(memory_usd_per_gb, "memory_usd_per_gb", lambda: memory_price(chip.dram.type), lo_zero=True)
     dram_gb = chip.dram.capacity_gib * _GIB_TO_GB
     masks = mask_set_cost(chip.node_nm)
-    nre = masks.value / volume if volume else 0.0
+    design = float(nre_usd or 0.0)
+    nre = (masks.value + design) / volume if volume else 0.0
     package_test = package.value + assembly.value + test_usd
-    per_chip = die.cost_per_good_die_usd + package_test + mem.value * dram_gb + nre
+    unit = die.cost_per_good_die_usd + package_test + mem.value * dram_gb
+    per_chip = unit + nre
     sources = dict(die.sources) | {"package_usd": package.source, "assembly_usd": assembly.source,
                                    "test_fraction": test.source, "memory_usd_per_gb": mem.source,
                                    "mask_set_usd": masks.source}
-    notes = die.notes + (("no NRE counted: pass volume= to spread the mask set over production",)
-                         if volume is None else ())
+    if nre_usd is not None:
+        sources["design_nre_usd"] = _GIVEN
+    notes = die.notes + (("no NRE counted: give a production volume to spread the mask set (and any design "
+                          "NRE) over it",) if volume is None else ())
     return CostReport(
         chip=chip.name, chips=chip.chips, node_nm=chip.node_nm, die_area_mm2=die.die_area_mm2,
         wafer_mm=die.wafer_mm, wafer_usd=die.wafer_usd, d0_per_cm2=die.d0_per_cm2,
@@ -376,8 +411,8 @@ def chip_cost(chip: Chip, die_area_mm2: float, *, volume: int | None = None,
         die_yield=die.die_yield, cost_per_good_die_usd=die.cost_per_good_die_usd,
         package_usd=package.value, assembly_usd=assembly.value, test_fraction=test.value,
         test_usd=test_usd, package_test_usd=package_test, dram_type=chip.dram.type, dram_gb=dram_gb,
-        memory_usd_per_gb=mem.value, memory_usd=mem.value * dram_gb, volume=volume,
-        mask_set_usd=masks.value, nre_per_unit_usd=nre, cost_per_chip_usd=per_chip,
+        memory_usd_per_gb=mem.value, memory_usd=mem.value * dram_gb, unit_cost_usd=unit, volume=volume,
+        mask_set_usd=masks.value, design_nre_usd=design, nre_usd=masks.value + design, nre_per_unit_usd=nre, cost_per_chip_usd=per_chip,
         system_cost_usd=chip.chips * per_chip, notes=notes, sources=sources,
     )
 
@@ -424,7 +459,7 @@ def gpu_cost(gpu: Any, count: int = 1) -> GpuCost:
     >>> from tritium.analysis.gpu import load_gpu
     >>> r = gpu_cost(load_gpu("h100"))
     >>> (round(r.die.cost_per_good_die_usd), round(r.memory_usd), r.price_usd)
-    (982, 680, 27500.0)
+    (990, 680, 27500.0)
     """
     check_int("count", count, lo=1)
     pkg = _data()["package"]

@@ -19,6 +19,7 @@ from tritium.analysis.cost import (
     die_cost,
     die_yield,
     dies_per_wafer,
+    whole_dies_per_wafer,
     mask_set_cost,
     memory_price,
     wafer_price,
@@ -26,8 +27,9 @@ from tritium.analysis.cost import (
 from tritium.errors import SpecError
 from tritium.sim import DRAM_TYPES, NODES_NM, load_chip, list_presets
 
-# shared/reference/energy_gpu_carbon.md §5: cost per good die (alpha 3; D0 0.15/cm^2 at 7 nm,
-# 0.20 at 5 and 3 nm; 3 nm wafer $20k), excluding package, test and NRE.
+# The worked cost table of the method's sources (docs/sources.md, "Cost"): cost per good die (alpha 3;
+# D0 0.15/cm^2 at 7 nm, 0.20 at 5 and 3 nm; 3 nm wafer $20k), excluding package, test and NRE, with
+# the unrounded gross-die formula; die_cost counts whole dies (floor), so it is checked within 1%.
 WORKED_TABLE = {
     (100, 7): 17, (100, 5): 32, (100, 3): 38,
     (300, 7): 72, (300, 5): 149, (300, 3): 175,
@@ -38,7 +40,30 @@ TAG = re.compile(r"^\[(V|R|E|V-news)\]")
 
 @pytest.mark.parametrize(("area", "node"), sorted(WORKED_TABLE))
 def test_reference_worked_cost_table(area, node):
-    assert round(die_cost(area, node).cost_per_good_die_usd) == WORKED_TABLE[area, node]
+    d = die_cost(area, node)
+    assert round(d.wafer_usd / (dies_per_wafer(area) * d.die_yield)) == WORKED_TABLE[area, node]
+    assert d.cost_per_good_die_usd == pytest.approx(WORKED_TABLE[area, node], rel=0.01)
+
+
+def test_dies_per_wafer_is_a_whole_count():
+    d = die_cost(814.0, 5)
+    assert d.dies_per_wafer == 63 and isinstance(d.dies_per_wafer, int)
+    assert whole_dies_per_wafer(100.0) == 640
+    assert "floor" in d.sources["dies_per_wafer"]
+
+
+def test_volume_and_design_nre_amortized():
+    chip = load_chip("edge-lpddr5")
+    plain = chip_cost(chip, 7.0)
+    assert plain.cost_per_chip_usd == plain.unit_cost_usd and plain.nre_usd == plain.mask_set_usd
+    r = chip_cost(chip, 7.0, volume=1_000_000, nre_usd=20e6)
+    assert r.design_nre_usd == 20e6 and r.nre_usd == pytest.approx(r.mask_set_usd + 20e6)
+    assert r.nre_per_unit_usd == pytest.approx((10.5e6 + 20e6) / 1e6)
+    assert r.cost_per_chip_usd == pytest.approx(r.unit_cost_usd + r.nre_per_unit_usd)
+    with pytest.raises(SpecError, match="volume"):
+        chip_cost(chip, 7.0, nre_usd=1e6)
+    with pytest.raises(SpecError, match="nre_usd"):
+        chip_cost(chip, 7.0, volume=10, nre_usd=-1.0)
 
 
 def test_dies_per_wafer_by_hand():
@@ -65,7 +90,7 @@ def test_yield_models_by_hand():
 def test_cost_per_good_die_is_wafer_over_good_dies():
     d = die_cost(300.0, 5, yield_model="murphy", wafer_usd=12000.0, d0_per_cm2=0.1)
     assert d.wafer_usd == 12000.0 and d.d0_per_cm2 == 0.1
-    assert d.cost_per_good_die_usd == pytest.approx(12000.0 / (dies_per_wafer(300.0) * die_yield(300.0, 0.1, model="murphy")))
+    assert d.cost_per_good_die_usd == pytest.approx(12000.0 / (whole_dies_per_wafer(300.0) * die_yield(300.0, 0.1, model="murphy")))
     assert d.sources["wafer_usd"] == d.sources["d0_per_cm2"] == "given by the caller"
 
 
