@@ -1,0 +1,242 @@
+"""Iteration costs from the device's own model, cached per grid point, and their exactness check.
+
+:meth:`IterationCosts.exact` costs one iteration by running the device's model (the chip
+simulator's SimPy timeline, or the GPU model) on its full trace
+(:func:`~tritium.analysis.serving.iteration.iteration_trace`). A serving run has tens of
+thousands of distinct iterations, so :meth:`IterationCosts.cost` composes each from three parts,
+each from the same model and cached:
+
+* the pass without attention and LM head, by tokens ``M`` (and phase): one full-model block of
+  ``M`` decode tokens, less its attention and head ops' own seconds (what the timeline overlaps
+  stays in this part);
+* the LM head (and its quantize op), by sequences sampled;
+* attention, per kernel: the decode group as ``a(c) + n b(c)`` at mean context ``c`` over ``n``
+  sequences (``a`` and ``b`` from one and two sequences: the GPU pays a launch per kernel, the
+  chip's cost is per sequence), each prefill chunk by its tokens and cached prefix.
+
+Context lengths (the decode group's mean, a chunk's prefix) are bucketed on a grid: every integer
+up to 64, then points 1/32 apart (geometric), interpolated linearly in between. A chunk's tokens
+are exact. The pass's tokens ``M`` are exact on the GPU (its kernels' time steps with tiles and
+waves) and on the grid on the chip (its time is piecewise linear in ``M``).
+:meth:`IterationCosts.check` compares the composed cost with :meth:`exact` at given iterations:
+the serving run reports that error (see :func:`tritium.analysis.serving.serve`).
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from tritium.analysis.serving.device import BlockCost, Device
+from tritium.analysis.serving.iteration import AttentionGroup, IterationShape, attention_trace, iteration_trace
+
+__all__ = ["IterationCosts", "grid_points", "GRID_EXACT", "GRID_STEP"]
+
+GRID_EXACT = 64
+"""Every integer up to here is a grid point (decode batch sizes, short contexts)."""
+
+GRID_STEP = 1 / 32
+"""Above :data:`GRID_EXACT`, grid points are this much apart, relatively (3.1%)."""
+
+_ATTENTION = ("attn_qk", "softmax", "attn_pv")
+_HEAD = ("head_quant", "lm_head")
+
+
+def _make_grid(limit: int = 1 << 27) -> list[int]:
+    points = list(range(1, GRID_EXACT + 1))
+    k = 1
+    while points[-1] < limit:
+        v = int(round(GRID_EXACT * (1 + GRID_STEP) ** k))
+        if v > points[-1]:
+            points.append(v)
+        k += 1
+    return points
+
+
+_GRID = _make_grid()
+
+
+def grid_points(x: float) -> tuple[int, int, float]:
+    """The grid points around ``x >= 1`` and the weight of the upper one: ``x = (1 - w) g0 + w g1``."""
+    i = bisect.bisect_left(_GRID, x)
+    if i < len(_GRID) and _GRID[i] == x:
+        return _GRID[i], _GRID[i], 0.0
+    lo, hi = _GRID[i - 1], _GRID[i]
+    return lo, hi, (x - lo) / (hi - lo)
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    seconds: float
+    joules: float  # dynamic
+
+    def lerp(self, other: "_Part", w: float) -> "_Part":
+        return _Part(self.seconds + w * (other.seconds - self.seconds), self.joules + w * (other.joules - self.joules))
+
+
+def _extrapolate(three: _Part, four: _Part, layers: int) -> _Part:
+    return _Part(three.seconds + (layers - 3) * (four.seconds - three.seconds),
+                 three.joules + (layers - 3) * (four.joules - three.joules))
+
+
+def _sums(ops, mask) -> _Part:
+    return _Part(float(ops.seconds.to_numpy()[mask].sum()), float(ops.energy_j.to_numpy()[mask].sum()))
+
+
+class IterationCosts:
+    """Seconds and joules of serving iterations on ``device`` (see the module docstring).
+
+    Joules are the whole device's: the ops' dynamic energy plus ``device.busy_w`` over the pass.
+    Caches grow with the grid points a run touches (a few hundred), not with its iterations.
+    """
+
+    def __init__(self, device: Device):
+        self.device = device
+        self.layers = device.spec.num_layers
+        self._dense: dict[tuple[str, int], tuple[_Part, _Part]] = {}  # (phase, M) -> (rest, head)
+        self._decode: dict[tuple[str, int], tuple[_Part, _Part]] = {}  # (phase, ctx) -> (a, b)
+        self._chunk: dict[tuple[int, int], _Part] = {}  # (tokens, prefix) -> attention
+        self.probes = 0  # model evaluations so far (blocks)
+
+    # -- the full model ---------------------------------------------------------------
+    def exact(self, shape: IterationShape) -> tuple[float, float]:
+        """Seconds and joules of ``shape`` from the device's model on its full iteration trace."""
+        (block,) = self.device.blocks(iteration_trace(self.device.spec, [shape]))
+        return block.seconds, block.dynamic_j + self.device.busy_w * block.seconds
+
+    # -- composed from cached parts ---------------------------------------------------
+    def cost(self, shape: IterationShape) -> tuple[float, float]:
+        """Seconds and joules of ``shape``, composed from cached parts (see the module docstring)."""
+        phase = shape.phase
+        rest = self._dense_at(phase, shape.tokens)[0]
+        seconds, joules = rest.seconds, rest.joules
+        if shape.logits:
+            head = self._dense_at(phase, shape.logits)[1]
+            seconds, joules = seconds + head.seconds, joules + head.joules
+        if shape.decodes:
+            n = shape.decodes
+            a, b = self._decode_at(phase, shape.decode_context / n)
+            seconds += a.seconds + n * b.seconds
+            joules += a.joules + n * b.joules
+        for tokens, prefix in shape.chunks:
+            part = self._chunk_at(tokens, prefix)
+            seconds, joules = seconds + part.seconds, joules + part.joules
+        return seconds, joules + self.device.busy_w * seconds
+
+    def check(self, shapes: list[IterationShape]) -> dict:
+        """The composed cost against :meth:`exact` at ``shapes``: relative errors of seconds and
+        joules (max and mean of their absolute values) and the shapes checked."""
+        rows = []
+        for shape in shapes:
+            s_fast, j_fast = self.cost(shape)
+            s_exact, j_exact = self.exact(shape)
+            rows.append((s_fast / s_exact - 1, j_fast / j_exact - 1))
+        err = np.abs(np.array(rows, dtype=np.float64).reshape(-1, 2))
+        return {"checked": len(rows),
+                "max_time_error": float(err[:, 0].max()) if len(rows) else 0.0,
+                "mean_time_error": float(err[:, 0].mean()) if len(rows) else 0.0,
+                "max_energy_error": float(err[:, 1].max()) if len(rows) else 0.0,
+                "mean_energy_error": float(err[:, 1].mean()) if len(rows) else 0.0}
+
+    def warm(self, phase: str, tokens: list[int]) -> None:
+        """Compute the dense parts at ``tokens`` in one evaluation of the device's model.
+
+        On an additive device (the GPU model) the passes are run with 3 and 4 decoder layers and
+        extrapolated to the model's, as the layers are identical: the same sum, a seventh of the work.
+        """
+        missing = sorted({t for t in tokens if (phase, t) not in self._dense})
+        if not missing:
+            return
+        shapes = [IterationShape(m, m, (), m) for m in missing]
+        spec = self.device.spec
+        if self.device.additive and spec.num_layers > 4:
+            few = [self._run_dense(dataclasses.replace(spec, num_layers=n), shapes, phase) for n in (3, 4)]
+            parts = [(_extrapolate(r3, r4, spec.num_layers), h3) for (r3, h3), (r4, _) in zip(*few)]
+        else:
+            parts = self._run_dense(spec, shapes, phase)
+        for m, part in zip(missing, parts):
+            self._dense[(phase, m)] = part
+
+    def _run_dense(self, spec, shapes: list[IterationShape], phase: str) -> list[tuple[_Part, _Part]]:
+        blocks = self.device.blocks(iteration_trace(spec, shapes, phases=[phase] * len(shapes)))
+        self.probes += len(blocks)
+        return [self._split(block) for block in blocks]
+
+    # -- parts --------------------------------------------------------------------------
+    @staticmethod
+    def _split(block: BlockCost) -> tuple[_Part, _Part]:
+        ops = block.ops
+        kind = ops.kind.to_numpy()
+        att = _sums(ops, np.isin(kind, _ATTENTION))
+        head = _sums(ops, np.isin(ops.op.to_numpy(), _HEAD))
+        rest = _Part(block.seconds - att.seconds - head.seconds, block.dynamic_j - att.joules - head.joules)
+        return rest, head
+
+    def _dense_at(self, phase: str, tokens: int) -> tuple[_Part, _Part]:
+        if self.device.additive:  # the GPU's kernels step with tiles and waves: no interpolation
+            if (phase, tokens) not in self._dense:
+                self.warm(phase, [tokens])
+            return self._dense[(phase, tokens)]
+        g0, g1, w = grid_points(tokens)
+        if (phase, g0) not in self._dense or (phase, g1) not in self._dense:
+            self.warm(phase, [g0, g1])
+        lo, hi = self._dense[(phase, g0)], self._dense[(phase, g1)]
+        if w == 0.0:
+            return lo
+        return lo[0].lerp(hi[0], w), lo[1].lerp(hi[1], w)
+
+    def _attention(self, phase: str, groups: list[AttentionGroup]) -> list[_Part]:
+        """Each group's attention over all layers (one evaluation for all of them)."""
+        block = self.device.op_cost(attention_trace(self.device.spec, groups, phase))
+        self.probes += 1
+        ops = block.ops
+        sec = ops.seconds.to_numpy().reshape(len(groups), len(_ATTENTION)).sum(axis=1)
+        jou = ops.energy_j.to_numpy().reshape(len(groups), len(_ATTENTION)).sum(axis=1)
+        return [_Part(float(s) * self.layers, float(j) * self.layers) for s, j in zip(sec, jou)]
+
+    def _decode_at(self, phase: str, context: float) -> tuple[_Part, _Part]:
+        g0, g1, w = grid_points(max(context, 1.0))
+        missing = [g for g in dict.fromkeys((g0, g1)) if (phase, g) not in self._decode]
+        if missing:
+            groups = [grp for g in missing for grp in (AttentionGroup.decode(1, g), AttentionGroup.decode(2, 2 * g))]
+            parts = self._attention(phase, groups)
+            for i, g in enumerate(missing):
+                one, two = parts[2 * i], parts[2 * i + 1]
+                b = _Part(two.seconds - one.seconds, two.joules - one.joules)
+                a = _Part(one.seconds - b.seconds, one.joules - b.joules)
+                self._decode[(phase, g)] = (a, b)
+        lo, hi = self._decode[(phase, g0)], self._decode[(phase, g1)]
+        if w == 0.0:
+            return lo
+        return lo[0].lerp(hi[0], w), lo[1].lerp(hi[1], w)
+
+    def _chunk_at(self, tokens: int, prefix: int) -> _Part:
+        if prefix == 0:
+            corners, wp = [(tokens, 0)], 0.0
+        else:
+            p0, p1, wp = grid_points(prefix)
+            corners = [(tokens, p0), (tokens, p1)]
+        self.warm_chunks(corners)
+        if len(corners) == 1:
+            return self._chunk[corners[0]]
+        return self._chunk[corners[0]].lerp(self._chunk[corners[1]], wp)
+
+    def warm_chunks(self, chunks: list[tuple[int, int]]) -> None:
+        """Compute the attention of prefill chunks ``(tokens, prefix)`` (prefix a grid point or 0)
+        in one evaluation."""
+        missing = [c for c in dict.fromkeys(chunks) if c not in self._chunk]
+        if missing:
+            for c, part in zip(missing, self._attention("prefill", [AttentionGroup.chunk(*c) for c in missing])):
+                self._chunk[c] = part
+
+    def peak_tokens_per_s(self, max_batch: int) -> float:
+        """The batch-limited peak: the most tokens per second any pass of at most ``max_batch``
+        sampled sequences reaches, taken over decode passes of ``n`` sequences at context 1 for
+        ``n`` = 1, 2, 4, ... and ``max_batch`` (the fewest tokens and shortest contexts a pass
+        sampling ``n`` sequences can have)."""
+        sizes = sorted({1 << k for k in range(int(math.log2(max_batch)) + 1)} | {max_batch})
+        return max(n / self.cost(IterationShape(n, n, (), n))[0] for n in sizes)
