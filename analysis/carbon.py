@@ -38,12 +38,16 @@ from tritium.analysis.cost import Figure, by_node, figures_of
 from tritium.errors import _MISSING, SpecError, TritiumError
 from tritium.sim.chip import Chip
 from tritium.sim.chip_parts import DRAM_TYPES
-from tritium.specio import check_float, check_int
+from tritium.specio import check_choice, check_float, check_int
 
 __all__ = [
     "DEFAULT_PUE",
     "UPTIME_PUE",
     "DEFAULT_REGIONS",
+    "DEVICE_CLASSES",
+    "Usage",
+    "device_class",
+    "default_usage",
     "GridIntensity",
     "Hardware",
     "EmbodiedReport",
@@ -65,6 +69,9 @@ UPTIME_PUE = 1.58
 """Uptime Institute's 2023 global average PUE, the documented alternative."""
 DEFAULT_REGIONS = ("world", "SE", "FR", "BR", "GB", "US", "DE", "CN", "TW", "IN", "PL", "ZA")
 """Regions :func:`carbon_by_region` shows by default: clean to dirty grids."""
+
+DEVICE_CLASSES = ("datacenter", "edge")
+"""Device classes with their own PUE, lifetime and utilization defaults (:func:`default_usage`)."""
 
 _SECONDS_PER_YEAR = 365.25 * 86400
 _J_PER_KWH = 3.6e6
@@ -157,6 +164,69 @@ def grid_intensity(region: str) -> GridIntensity:
         hint = "e.g. " + ", ".join(f"{r.name} ({r.key})" for r in rows[-1:] + rows[:3])
     raise TritiumError(f"unknown region {region!r}; {hint}; use 'world', an ISO alpha-2 or "
                        f"alpha-3 code or a country name ({len(rows)} regions)")
+
+
+# --- usage: PUE, lifetime, utilization by device class --------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Usage:
+    """How one side of a comparison is deployed: where, in what facility, for how long.
+
+    Attributes:
+        device_class: one of :data:`DEVICE_CLASSES`. region: grid region (see :func:`grid_intensity`).
+        pue: facility energy over IT energy, >= 1. lifetime_years: service life, > 0.
+        utilization: share of the lifetime spent serving, in (0, 1].
+        sources: where each default came from ("given by the caller" for what was given).
+    """
+
+    device_class: str
+    region: str = "world"
+    pue: float = DEFAULT_PUE
+    lifetime_years: float = 4.0
+    utilization: float = 0.5
+    sources: dict = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        check_choice("device_class", self.device_class, DEVICE_CLASSES)
+        if not isinstance(self.region, str):
+            raise SpecError("region", self.region, "must be 'world', an ISO code or a country name")
+        check_float("pue", self.pue, lo=1)
+        check_float("lifetime_years", self.lifetime_years, lo=0, lo_open=True)
+        check_float("utilization", self.utilization, lo=0, lo_open=True, hi=1)
+
+
+def device_class(dram_type: str | None, chips: int = 1) -> str:
+    """The device class of a system: ``"edge"`` for one chip or card on LPDDR or DDR memory,
+    else ``"datacenter"`` (HBM, GDDR, or several chips working as one).
+
+    >>> device_class("LPDDR5"), device_class("HBM3"), device_class("LPDDR5", chips=4)
+    ('edge', 'datacenter', 'datacenter')
+    """
+    kind = str(dram_type or "").upper()
+    return "edge" if chips == 1 and (kind.startswith("LPDDR") or kind.startswith("DDR")) else "datacenter"
+
+
+def default_usage(device_class: str, *, region: str = "world", pue: float | None = None,
+                  lifetime_years: float | None = None, utilization: float | None = None) -> Usage:
+    """The :class:`Usage` of ``device_class`` with its sourced defaults (``carbon_data.toml``
+    ``[pue]``, ``[usage]``, ``[usage_edge]``), each replaced where given.
+
+    >>> u = default_usage("edge")
+    >>> (u.pue, u.lifetime_years, u.utilization)
+    (1.0, 5.0, 0.1)
+
+    Raises:
+        SpecError: an unknown class or a bad number (names the parameter).
+    """
+    check_choice("device_class", device_class, DEVICE_CLASSES)
+    table = "usage_edge" if device_class == "edge" else "usage"
+    figures = {"pue": _figure("pue", "edge" if device_class == "edge" else "hyperscale"),
+               "lifetime_years": _figure(table, "lifetime_years"), "utilization": _figure(table, "utilization")}
+    given = {"pue": pue, "lifetime_years": lifetime_years, "utilization": utilization}
+    values = {k: _override(given[k], k, figures[k]) for k in figures}
+    return Usage(device_class=device_class, region=region, **{k: f.value for k, f in values.items()},
+                 sources={k: f.source for k, f in values.items()})
 
 
 # --- embodied --------------------------------------------------------------------------------
@@ -447,8 +517,8 @@ def carbon_per_million_tokens(result: object, hardware: object, *, region: str =
     g_per_s = emb.total_kg * 1000 / (life.value * _SECONDS_PER_YEAR * util.value)
     operational = energy_j / tokens * 1e6 / _J_PER_KWH * pue * grid.g_per_kwh
     embodied = g_per_s * busy_s / tokens * 1e6
-    pue_source = ("given by the caller" if pue not in (DEFAULT_PUE, UPTIME_PUE) else
-                  _figure("pue", "hyperscale" if pue == DEFAULT_PUE else "uptime_2023").source)
+    known = {DEFAULT_PUE: "hyperscale", UPTIME_PUE: "uptime_2023", 1.0: "edge"}
+    pue_source = _figure("pue", known[pue]).source if pue in known else "given by the caller"
     return CarbonReport(
         hardware=hw.name, region=grid.key, region_name=grid.name, grid_year=grid.year,
         grid_g_per_kwh=grid.g_per_kwh, pue=float(pue), lifetime_years=life.value, utilization=util.value,

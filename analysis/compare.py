@@ -22,19 +22,27 @@ import dataclasses
 import math
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 import pandas as pd
 
-from tritium.analysis.carbon import DEFAULT_PUE, CarbonReport, carbon_per_million_tokens, gpu_hardware
+from tritium.analysis.carbon import (
+    CarbonReport,
+    Usage,
+    carbon_per_million_tokens,
+    default_usage,
+    device_class,
+    gpu_hardware,
+    grid_intensity,
+)
 from tritium.analysis.cost import CostReport, GpuCost, chip_cost, gpu_cost
 from tritium.analysis.gpu_db import Gpu, load_gpu
 from tritium.analysis.gpu_kernels import WEIGHT_MODES
 from tritium.analysis.gpu_model import gpu_baseline
 from tritium.analysis.gpu_params import DEFAULT_CALIBRATION, Calibration, load_calibration
-from tritium.errors import TritiumError
+from tritium.errors import SpecError, TritiumError
 from tritium.sim import Chip, SimResult, load_chip, simulate
-from tritium.specio import check_choice
+from tritium.specio import check_choice, check_int
 from tritium.workloads import ModelSpec, Scenario, build_trace, load_model
 
 __all__ = ["DEFAULT_MODEL", "DEFAULT_CHIP", "DEFAULT_GPU", "Comparison", "compare", "with_precisions", "default_weights",
@@ -53,16 +61,24 @@ METRICS = (  # (metric, unit, lower is better)
     ("tokens/s", "tokens/s", False),
     ("J/token", "mJ", True),
     ("average power", "W", True),
+    ("peak power", "W", True),
     ("die area", "mm^2", True),
     ("dies in system", "", True),
-    ("cost per chip (to make)", "USD", True),
-    ("system cost (to make)", "USD", True),
-    ("card price (list/street)", "USD", True),
+    ("cost to make, one chip/card", "USD", True),
+    ("cost per chip with NRE", "USD", True),
+    ("system cost to make", "USD", True),
+    ("price to buy (list/street)", "USD", True),
     ("gCO2e per 1M tokens", "g", True),
     ("  operational", "g", True),
     ("  embodied", "g", True),
 )
-"""Rows of :meth:`Comparison.table`: name, unit, and whether lower is better."""
+"""Rows of :meth:`Comparison.table`: name, unit, and whether lower is better.
+
+The costs are labelled by kind: *cost to make* is the same model on both sides (good die,
+package and test, DRAM: :mod:`tritium.analysis.cost`); *with NRE* adds the chip's mask set and
+design NRE spread over the production volume given (n/a without one; a GPU's NRE is not
+published); *price to buy* is a card's list or street price (a chip has none: what it sells
+for is the maker's choice)."""
 
 # What the simulator and the GPU model say when the memory does not hold the model.
 _FIT_PHRASES = ("DRAM too small:", "(does not fit: the timing assumes it did")
@@ -78,8 +94,10 @@ class Comparison:
     """One request on a chip and on GPUs, with what each costs and emits.
 
     Attributes:
-        model: the model's name. scenario: batch, prefill, decode. region: grid region
-            of the carbon figures. pue: applied to both sides. weights: the GPU weight mode.
+        model: the model's name. scenario: the chip's batch, prefill, decode (the GPU's is
+            ``gpu_result.scenario``: its batch may differ). weights: the GPU weight mode.
+        chip_usage, gpu_usage: each side's :class:`~tritium.analysis.carbon.Usage` (device
+            class, grid region, PUE, lifetime, utilization).
         chip: the :class:`~tritium.sim.Chip`. gpu: the :class:`~tritium.analysis.gpu.Gpu`.
         gpus: GPUs in tensor parallelism. calibration: the GPU model's calibration.
         chip_result, gpu_result: the two :class:`~tritium.sim.SimResult`.
@@ -94,8 +112,8 @@ class Comparison:
 
     model: str
     scenario: dict
-    region: str
-    pue: float
+    chip_usage: Usage
+    gpu_usage: Usage
     weights: str
     chip: Chip
     gpu: Gpu
@@ -109,6 +127,44 @@ class Comparison:
     gpu_carbon: CarbonReport | None
     gpu_operational_g_per_mtok: float
     notes: tuple[str, ...]
+
+    @property
+    def region(self) -> str:
+        """The chip side's grid region (the GPU's is ``gpu_usage.region``)."""
+        return self.chip_usage.region
+
+    @property
+    def pue(self) -> float:
+        """The chip side's PUE (the GPU's is ``gpu_usage.pue``)."""
+        return self.chip_usage.pue
+
+    @property
+    def gpu_batch(self) -> int:
+        """The batch the GPU ran (the chip's is ``scenario["batch"]``)."""
+        return int(self.gpu_result.scenario["batch"])
+
+    def missing(self) -> dict[str, str]:
+        """Why a figure of :meth:`table` is n/a, by metric (the reasons a reader needs)."""
+        out = {}
+        if self.gpu_carbon is None:
+            out["  embodied"] = (f"{self.gpu.name}'s die area is not published, so its embodied carbon is "
+                                 "unknown; its total is operational only")
+        if self.gpu.die_mm2 is None:
+            for metric in ("die area", "cost to make, one chip/card", "system cost to make"):
+                out[metric] = f"{self.gpu.name}'s die area is not published"
+        if self.chip_cost.volume is None:
+            out["cost per chip with NRE"] = "no production volume given (--volume): NRE not spread"
+        else:
+            out["cost per chip with NRE"] = "a GPU maker's NRE is not published"
+        price = "a chip has no price to buy (what it sells for is its maker's choice)"
+        if self.gpu_cost.price_usd is None:
+            price += f"; {self.gpu.name}'s price is not published"
+        out["price to buy (list/street)"] = price
+        if not math.isfinite(self.chip_result.totals.get("peak_power_w", math.nan)):
+            out["peak power"] = "the simulator gives no peak power for the chip (totals lack peak_power_w)"
+        else:
+            out["peak power"] = "the GPU's is its board power limit (TDP)"
+        return out
 
     @property
     def warnings(self) -> list[str]:
@@ -133,19 +189,24 @@ class Comparison:
         c, g = self.chip_result.totals, self.gpu_result.totals
         emb_gpu = self.gpu_carbon.embodied_g_per_mtok if self.gpu_carbon is not None else math.nan
         price = self.gpu_cost.price_usd if self.gpu_cost.price_usd is not None else math.nan
+        gpu_area = self.gpu.die_mm2 if self.gpu.die_mm2 is not None else math.nan
+        nre = self.chip_cost.cost_per_chip_usd if self.chip_cost.volume is not None else math.nan
         return {
             "time to first token": (c["time_to_first_token_s"] * 1e3, g["time_to_first_token_s"] * 1e3),
             "time per output token": (c["time_per_output_token_s"] * 1e3, g["time_per_output_token_s"] * 1e3),
             "tokens/s": (c["tokens_per_s"], g["tokens_per_s"]),
             "J/token": (c["joules_per_token"] * 1e3, g["joules_per_token"] * 1e3),
             "average power": (c["average_power_w"], g["average_power_w"]),
-            "die area": (self.chip_result.area_mm2["total"], self.gpu_result.area_mm2["total"]),
+            "peak power": (float(c.get("peak_power_w", math.nan)), self.gpus * self.gpu.tdp_w),
+            "die area": (self.chip_result.area_mm2["total"], gpu_area),
             "dies in system": (float(self.chip.chips), float(self.gpus)),
-            "cost per chip (to make)": (self.chip_cost.cost_per_chip_usd, self.gpu_cost.cost_to_make_usd),
-            "system cost (to make)": (self.chip_cost.system_cost_usd, self.gpus * self.gpu_cost.cost_to_make_usd),
-            "card price (list/street)": (math.nan, self.gpus * price),
+            "cost to make, one chip/card": (self.chip_cost.unit_cost_usd, self.gpu_cost.cost_to_make_usd),
+            "cost per chip with NRE": (nre, math.nan),
+            "system cost to make": (self.chip.chips * self.chip_cost.unit_cost_usd,
+                                    self.gpus * self.gpu_cost.cost_to_make_usd),
+            "price to buy (list/street)": (math.nan, self.gpus * price),
             "gCO2e per 1M tokens": (self.chip_carbon.total_g_per_mtok,
-                                    self.gpu_operational_g_per_mtok + emb_gpu),
+                                    self.gpu_operational_g_per_mtok + (0.0 if math.isnan(emb_gpu) else emb_gpu)),
             "  operational": (self.chip_carbon.operational_g_per_mtok, self.gpu_operational_g_per_mtok),
             "  embodied": (self.chip_carbon.embodied_g_per_mtok, emb_gpu),
         }
@@ -154,7 +215,8 @@ class Comparison:
         """The side-by-side table: metric, unit, chip, gpu, gpu_over_chip (ratio), better.
 
         ``better`` is "chip", "gpu" or "" (equal, or a value missing); "dies in system"
-        has no winner.
+        has no winner. Where the GPU's embodied carbon is unknown (no published die area) its
+        total is its operational carbon (see :meth:`missing`).
         """
         rows = []
         for (metric, unit, lower), (chip, gpu) in zip(METRICS, self.values().values()):
@@ -170,10 +232,12 @@ class Comparison:
         """JSON-ready: inputs, the table, both results' totals and area, cost and carbon reports."""
         gpu_carbon = self.gpu_carbon.as_dict() if self.gpu_carbon is not None else None
         return {
-            "model": self.model, "scenario": self.scenario, "region": self.region, "pue": self.pue,
+            "model": self.model, "scenario": self.scenario, "gpu_scenario": dict(self.gpu_result.scenario),
+            "region": self.region, "pue": self.pue,
+            "chip_usage": _record(self.chip_usage), "gpu_usage": _record(self.gpu_usage),
             "chip": self.chip.name, "gpu": self.gpu.name, "gpus": self.gpus, "weights": self.weights,
             "calibration": self.calibration.name,
-            "table": self.table().to_dict("records"),
+            "table": self.table().to_dict("records"), "missing": self.missing(),
             "chip_result": self.chip_result.summary(), "gpu_result": self.gpu_result.summary(),
             "chip_cost": self.chip_cost.as_dict(), "gpu_cost": _record(self.gpu_cost),
             "chip_carbon": self.chip_carbon.as_dict(), "gpu_carbon": gpu_carbon,
@@ -198,16 +262,40 @@ def with_precisions(spec: ModelSpec, lm_head_dtype: str | None, kv_dtype: str | 
     return dataclasses.replace(spec, **changes) if changes else spec
 
 
+def _usage(side: str, dram_type: str, count: int, both: dict, own: Mapping[str, Any] | Usage | None) -> Usage:
+    """One side's :class:`Usage`: its class's defaults, then the values given for both sides,
+    then its own."""
+    if isinstance(own, Usage):
+        return own
+    own = dict(own or {})
+    unknown = sorted(set(own) - {"device_class", "region", "pue", "lifetime_years", "utilization"})
+    if unknown:
+        raise SpecError(f"{side}_usage.{unknown[0]}", own[unknown[0]],
+                        "allowed keys: device_class, region, pue, lifetime_years, utilization")
+    cls = own.pop("device_class", None) or device_class(dram_type, count)
+    values = {k: v for k, v in both.items() if v is not None} | {k: v for k, v in own.items() if v is not None}
+    region = values.pop("region", "world")
+    grid_intensity(region)  # an unknown region: one error naming it
+    return default_usage(cls, region=grid_intensity(region).key, **values)
+
+
 def compare(
-    model: str | os.PathLike = DEFAULT_MODEL,
+    model: str | os.PathLike | ModelSpec = DEFAULT_MODEL,
     chip: Chip | str | os.PathLike = DEFAULT_CHIP,
     gpu: Gpu | str | os.PathLike = DEFAULT_GPU,
     *,
     batch: int = 1,
     prefill: int = 512,
     decode: int = 128,
-    region: str = "world",
-    pue: float = DEFAULT_PUE,
+    region: str | None = None,
+    pue: float | None = None,
+    lifetime_years: float | None = None,
+    utilization: float | None = None,
+    chip_usage: Mapping[str, Any] | Usage | None = None,
+    gpu_usage: Mapping[str, Any] | Usage | None = None,
+    gpu_batch: int | None = None,
+    volume: int | None = None,
+    nre_usd: float | None = None,
     weights: str | None = None,
     gpus: int = 1,
     calibration: Calibration | str | os.PathLike | None = None,
@@ -220,12 +308,22 @@ def compare(
     """Run one request of ``model`` on ``chip`` and on ``gpus`` x ``gpu``; price and compare both.
 
     Args:
-        model: zoo name, HF id or config.json (see :func:`tritium.workloads.load_model`).
+        model: zoo name, HF id, config.json or :class:`~tritium.workloads.ModelSpec`
+            (see :func:`tritium.workloads.load_model`).
         chip: a :class:`~tritium.sim.Chip`, preset name or chip TOML file.
         gpu: a :class:`~tritium.analysis.gpu.Gpu`, database name or GPU TOML file.
         batch, prefill, decode: the scenario (sequences, prompt tokens, generated tokens).
-        region: grid region for operational carbon (see :func:`tritium.analysis.carbon.grid_intensity`).
-        pue: data-centre PUE, applied to both sides.
+        region, pue, lifetime_years, utilization: deployment of both sides (None: each side's
+            device-class default, :func:`tritium.analysis.carbon.default_usage`: a data-centre
+            device at PUE 1.1, 4 years, 50% busy; an edge device at PUE 1.0, 5 years, 10% busy;
+            region "world").
+        chip_usage, gpu_usage: one side's own values (keys ``device_class``, ``region``, ``pue``,
+            ``lifetime_years``, ``utilization``), over the ones for both; or a whole
+            :class:`~tritium.analysis.carbon.Usage`.
+        gpu_batch: the GPU's batch (default ``batch``): a data-centre GPU is usually run at
+            a larger batch than an edge chip. Per-token figures stay comparable.
+        volume: chips produced, to spread the NRE over (see :func:`tritium.analysis.cost.chip_cost`).
+        nre_usd: design, verification and IP NRE on top of the mask set (needs ``volume``).
         weights: GPU weight mode (default :func:`default_weights` of the model).
         gpus: GPUs in tensor parallelism.
         calibration: the GPU model's calibration, or a calibration TOML file
@@ -245,6 +343,7 @@ def compare(
         spec = with_precisions(spec, lm_head_dtype, kv_dtype)
     chip = load_chip(chip)
     card = load_gpu(gpu)
+    check_int("gpus", gpus, lo=1)
     mode = weights if weights is not None else "w2a8" if spec is None else default_weights(spec)
     check_choice("weights", mode, WEIGHT_MODES)
     if calibration is None:
@@ -253,6 +352,9 @@ def compare(
         cal = calibration
     else:
         cal = load_calibration(calibration)
+    both = {"region": region, "pue": pue, "lifetime_years": lifetime_years, "utilization": utilization}
+    chip_use = _usage("chip", chip.dram.type, chip.chips, both, chip_usage)
+    gpu_use = _usage("gpu", card.memory_type, gpus, both, gpu_usage)
     if trace is None:
         trace = build_trace(spec if spec is not None else model, Scenario(batch=batch, prefill=prefill, decode=decode))
     table = trace
@@ -260,26 +362,41 @@ def compare(
         raise TritiumError(f"{table.attrs.get('model') or model}: the request generates no tokens (decode = 0), so "
                            "there is no per-token figure to compare (a SCALE-Sim topology is one pass of its GEMMs: "
                            "use tritium simulate for it)")
+    gpu_table = table
+    if gpu_batch is not None and gpu_batch != int(table.attrs.get("batch") or batch):
+        check_int("gpu_batch", gpu_batch, lo=1)
+        if spec is None:
+            raise SpecError("gpu_batch", gpu_batch, "needs a model with a batch to vary (not a SCALE-Sim topology)")
+        gpu_table = build_trace(spec, Scenario(batch=gpu_batch, prefill=int(table.attrs.get("prefill", prefill)),
+                                               decode=int(table.attrs.get("decode", decode))))
     chip_result = simulate(chip, table, scaling=scaling, mapping_objective=mapping_objective)
-    gpu_result = gpu_baseline(card, table, weights=mode, gpus=gpus, calibration=cal)
-    costs = chip_cost(chip, chip_result.area_mm2["total"])
-    chip_carbon = carbon_per_million_tokens(chip_result, chip, region=region, pue=pue)
+    gpu_result = gpu_baseline(card, gpu_table, weights=mode, gpus=gpus, calibration=cal)
+    costs = chip_cost(chip, chip_result.area_mm2["total"], volume=volume, nre_usd=nre_usd)
+    chip_carbon = carbon_per_million_tokens(chip_result, chip, region=chip_use.region, pue=chip_use.pue,
+                                            lifetime_years=chip_use.lifetime_years,
+                                            utilization=chip_use.utilization)
     notes = [f"chip: {n}" for n in chip_result.notes] + [f"GPU: {n}" for n in gpu_result.notes]
     notes += [f"cost: {n}" for n in costs.notes]
     g_cost = gpu_cost(card, count=gpus)
     notes += [f"GPU cost: {n}" for n in g_cost.notes]
+    if gpu_table is not table:
+        notes.append(f"GPU batch {gpu_batch} against the chip's {chip_result.scenario['batch']}: per-token figures "
+                     "compare; time to first token and power are each at its own batch")
     if card.die_mm2 is not None:
-        gpu_carbon = carbon_per_million_tokens(gpu_result, gpu_hardware(card, count=gpus), region=region, pue=pue)
+        gpu_carbon = carbon_per_million_tokens(gpu_result, gpu_hardware(card, count=gpus), region=gpu_use.region,
+                                               pue=gpu_use.pue, lifetime_years=gpu_use.lifetime_years,
+                                               utilization=gpu_use.utilization)
         operational = gpu_carbon.operational_g_per_mtok
     else:
         gpu_carbon = None
         tokens = float(gpu_result.scenario["batch"] * gpu_result.scenario["decode"])  # > 0: checked above
-        grid = chip_carbon.grid_g_per_kwh
-        operational = gpu_result.totals["energy_j"] / tokens * 1e6 / 3.6e6 * pue * grid
-        notes.append(f"GPU carbon: {card.name}'s die area is not published: embodied carbon not counted")
+        grid = grid_intensity(gpu_use.region).g_per_kwh
+        operational = gpu_result.totals["energy_j"] / tokens * 1e6 / 3.6e6 * gpu_use.pue * grid
+        notes.append(f"GPU carbon: {card.name}'s die area is not published: embodied carbon not counted "
+                     "(its total is operational only)")
     return Comparison(
         model=str(table.attrs.get("model") or (spec.name if spec is not None else model)),
-        scenario=dict(chip_result.scenario), region=chip_carbon.region, pue=float(pue),
+        scenario=dict(chip_result.scenario), chip_usage=chip_use, gpu_usage=gpu_use,
         weights=mode, chip=chip, gpu=card, gpus=gpus, calibration=cal, chip_result=chip_result,
         gpu_result=gpu_result, chip_cost=costs, gpu_cost=g_cost, chip_carbon=chip_carbon, gpu_carbon=gpu_carbon,
         gpu_operational_g_per_mtok=operational, notes=tuple(notes),

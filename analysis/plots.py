@@ -9,10 +9,12 @@ for a 16:9 slide.
 from __future__ import annotations
 
 import io
+import math
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import matplotlib
+import matplotlib.patches
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -31,6 +33,9 @@ __all__ = [
     "latency_by_kind",
     "roofline",
     "area_breakdown",
+    "area_label",
+    "AREA_LABELS",
+    "AREA_SUBTOTALS",
     "carbon_by_region",
     "ratio_sweep",
     "headline_ratios",
@@ -181,53 +186,126 @@ def roofline(results: Sequence, peaks: Sequence[tuple[float, float]], labels: Se
     return fig
 
 
+AREA_LABELS = {
+    "tlu": "ternary linear unit (adder trees)",
+    "attention": "attention MAC array",
+    "vector": "vector unit",
+    "sram": "SRAM (weight, activation, KV buffers)",
+    "dram_phy": "DRAM PHYs",
+    "link_phy": "chip-to-chip link PHYs",
+    "control": "control and sequencing",
+    "noc": "network-on-chip",
+    "dma": "DMA engines",
+    "pll": "PLL and clocking",
+    "io": "I/O pads and bumps",
+    "dft": "test logic (DFT)",
+    "white_space": "white space (PHY shoreline)",
+    "whitespace": "white space (PHY shoreline)",
+}
+"""Readable names of the ``SimResult.area_mm2`` keys (others: :func:`area_label` spells them out)."""
+
+
+AREA_SUBTOTALS = ("total", "datapath")
+"""``area_mm2`` keys that sum others (not components of their own): left out of the breakdown."""
+
+
+def area_label(key: str) -> str:
+    """A readable name for an ``area_mm2`` key: :data:`AREA_LABELS`, else the key with ``_mm2``
+    dropped and underscores as spaces (``"noc_router_mm2"`` -> ``"noc router"``)."""
+    if key in AREA_LABELS:
+        return AREA_LABELS[key]
+    text = key.removesuffix("_mm2").replace("_", " ").strip()
+    words = [w.upper() if w in ("phy", "noc", "dma", "pll", "io", "dft", "sram", "dram") else w for w in text.split()]
+    return " ".join(words) or key
+
+
+def _area_text(value: float, total: float) -> str:
+    share = 100 * value / total if total else 0.0
+    digits = f"{value:,.3g}" if value < 100 else f"{value:,.0f}"
+    return f"{digits} mm$^2$ ({share:.1f}%)" if share >= 0.1 else f"{digits} mm$^2$ (<0.1%)"
+
+
 def area_breakdown(results: Sequence, labels: Sequence[str] | None = None) -> Figure:
-    """Stacked bars of die area by component (mm^2), one bar per result."""
+    """Die area by component (mm^2), one horizontal bar per component, largest first, each
+    annotated with its area and share of the die; several results side by side per component.
+
+    Any key of ``area_mm2`` is shown (readable names: :func:`area_label`), so die overheads a
+    simulator adds appear without a change here; the smallest stay readable from their labels.
+    """
     labels = list(labels or [_label(r) for r in results])
-    comps = list(dict.fromkeys(k for r in results for k in r.area_mm2 if k != "total"))
-    fig, ax = _figure()
-    bottom = np.zeros(len(results))
+    comps = list(dict.fromkeys(k for r in results for k in r.area_mm2 if k not in AREA_SUBTOTALS))
+    comps = [k for k in comps if any(float(r.area_mm2.get(k, 0.0)) > 0 for r in results)]
+    comps.sort(key=lambda k: -max(float(r.area_mm2.get(k, 0.0)) for r in results))
+    totals = [float(r.area_mm2.get("total", sum(v for k, v in r.area_mm2.items() if k not in AREA_SUBTOTALS)))
+              for r in results]
+    n = max(len(results), 1)
+    height = max(3.2, 0.9 + 0.42 * len(comps) * n)
+    fig, ax = _figure(figsize=(10, height))
     cmap = plt.get_cmap("tab10")
-    for i, comp in enumerate(comps):
-        values = np.array([r.area_mm2.get(comp, 0.0) for r in results])
-        if not values.any():
-            continue
-        ax.bar(labels, values, bottom=bottom, label=comp, color=cmap(i))
-        bottom += values
-    for x, total in enumerate(bottom):
-        ax.annotate(f"{total:,.1f}", (x, total), ha="center", va="bottom", fontsize=12)
-    _tilt(ax)
-    ax.set_ylabel("die area (mm$^2$)")
-    ax.set_title("Area by component (one die)")
-    ax.legend(frameon=False)
+    bar = 0.8 / n
+    ys = np.arange(len(comps))
+    widest = max([float(r.area_mm2.get(k, 0.0)) for r in results for k in comps] or [1.0])
+    for i, (r, total) in enumerate(zip(results, totals)):
+        values = np.array([float(r.area_mm2.get(k, 0.0)) for k in comps])
+        pos = ys + (i - (n - 1) / 2) * bar
+        ax.barh(pos, values, bar * 0.9, color=cmap(i), label=f"{labels[i]} ({total:,.3g} mm$^2$ die)")
+        for y, v in zip(pos, values):
+            ax.annotate(_area_text(v, total), (v, y), xytext=(4, 0), textcoords="offset points", va="center",
+                        fontsize=11)
+    ax.set_yticks(ys, [area_label(k) for k in comps])
+    ax.invert_yaxis()
+    ax.set_xlim(0, widest * 1.45)  # room for the largest bar's annotation
+    ax.set_xlabel("area of one die (mm$^2$)")
+    ax.grid(axis="y", visible=False)
+    ax.set_title("Die area by component" if n > 1 else f"Die area by component: {labels[0]}, {totals[0]:,.3g} mm$^2$")
+    if n > 1:
+        ax.legend(frameon=False, loc="lower right")
     return fig
 
 
-def carbon_by_region(per_region: Mapping[str, Mapping[str, tuple[float, float]]]) -> Figure:
-    """Grouped stacked bars: gCO2e per 1M tokens by region, operational + embodied.
+def carbon_by_region(per_region: Mapping[str, Mapping[str, tuple[float, float]]],
+                     highlight: Sequence[str] = (), names: Mapping[str, str] | None = None) -> Figure:
+    """gCO2e per 1M tokens by grid region: one panel per side (each on its own linear axis, so
+    neither hides the other), operational and embodied stacked, the total written beside each bar.
 
-    ``per_region[label][region] = (operational_g, embodied_g)``.
+    ``per_region[label][region] = (operational_g, embodied_g)``; an embodied figure that is NaN
+    (unknown) is drawn as none and the total is marked "operational only". ``highlight``:
+    regions to print in bold (the ones asked for). ``names``: a label per region key (default the key).
     """
     labels = list(per_region)
     regions = list(dict.fromkeys(reg for v in per_region.values() for reg in v))
-    fig, ax = _figure()
-    width = 0.8 / max(len(labels), 1)
+    height = max(3.5, 1.4 + 0.42 * len(regions))
+    with plt.rc_context(STYLE):
+        fig = Figure(figsize=(12, height))
+        axes = fig.subplots(1, max(len(labels), 1), sharey=True)
+    axes = np.atleast_1d(axes)
     cmap = plt.get_cmap("tab10")
-    xs = np.arange(len(regions))
-    for i, label in enumerate(labels):
-        op = np.array([per_region[label].get(reg, (0.0, 0.0))[0] for reg in regions])
-        emb = np.array([per_region[label].get(reg, (0.0, 0.0))[1] for reg in regions])
-        pos = xs + (i - (len(labels) - 1) / 2) * width
-        ax.bar(pos, op, width, color=cmap(i), label=f"{label} operational")
-        ax.bar(pos, emb, width, bottom=op, color=cmap(i), alpha=0.45, hatch="//", label=f"{label} embodied")
-    ax.set_xticks(xs, regions)
-    ax.set_yscale("log")
-    lows = [v for parts in per_region.values() for pair in parts.values() for v in pair[:1] if v > 0]
-    if lows:  # on a log axis a bar starts at the bottom edge: keep the smallest one in view
-        ax.set_ylim(bottom=min(lows) / 2)
-    ax.set_ylabel("gCO$_2$e per 1M generated tokens")
-    ax.set_title("Carbon by grid region")
-    ax.legend(frameon=False, ncols=2)
+    ys = np.arange(len(regions))
+    for i, (ax, label) in enumerate(zip(axes, labels)):
+        pairs = [per_region[label].get(reg, (math.nan, math.nan)) for reg in regions]
+        op = np.array([p[0] for p in pairs], dtype=float)
+        emb_raw = np.array([p[1] for p in pairs], dtype=float)
+        emb = np.nan_to_num(emb_raw)
+        ax.barh(ys, op, 0.7, color=cmap(i), label="operational")
+        ax.barh(ys, emb, 0.7, left=op, color=cmap(i), alpha=0.4, hatch="//", label="embodied")
+        widest = np.nanmax(op + emb) if len(op) else 1.0
+        for y, o, e, raw in zip(ys, op, emb, emb_raw):
+            text = f"{o + e:,.3g}" + (" (operational only)" if math.isnan(raw) else f"  ({100 * e / (o + e):.0f}% emb.)")
+            ax.annotate(text, (o + e, y), xytext=(4, 0), textcoords="offset points", va="center", fontsize=10)
+        ax.set_xlim(0, widest * 1.6 if widest > 0 else 1)
+        ax.set_title(label, fontsize=14)
+        ax.set_xlabel("gCO$_2$e per 1M generated tokens")
+        ax.grid(axis="y", visible=False)
+    handles = [matplotlib.patches.Patch(facecolor="#999999", label="operational"),
+               matplotlib.patches.Patch(facecolor="#999999", alpha=0.4, hatch="//", label="embodied")]
+    axes[0].set_yticks(ys, [(names or {}).get(reg, reg) for reg in regions])
+    for tick, reg in zip(axes[0].get_yticklabels(), regions):
+        if reg in highlight:
+            tick.set_fontweight("bold")
+    axes[0].invert_yaxis()
+    fig.suptitle("Carbon by grid region")
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.legend(handles=handles, loc="lower center", ncols=2, frameon=False)
     return fig
 
 
@@ -246,23 +324,51 @@ def ratio_sweep(xs: Sequence[float], ratios: Mapping[str, Sequence[float]], xlab
     return fig
 
 
+HEADLINE_STEPS = (
+    ("seed_arithmetic_ratio", "Arithmetic only: one FP16 multiply-add\nover one INT8 add (the 71.4x)"),
+    ("tlu_arithmetic_ratio", "+ the adder trees' pipeline registers\nand accumulators"),
+    ("tlu_with_operands_ratio", "+ reading weights and activations\nfrom on-chip SRAM"),
+    ("end_to_end_ratio", "+ DRAM, attention, norms, static power:\nthe whole chip"),
+)
+"""The steps of :func:`headline_ratios`: SimResult totals key, what that step counts."""
+
+
 def headline_ratios(chip_result, gpu_result=None) -> Figure:
-    """The seed's 71.4x arithmetic-energy ratio beside what Tritium measures end to end."""
+    """Where the 71.4x goes: the energy of FP16 multiply-adds for the trace's ternary matmuls
+    over the chip's energy, as more of the chip is counted (:data:`HEADLINE_STEPS`), then the
+    GPU's J/token over the chip's. Above 1 the chip uses less; a step that is n/a (no ternary
+    linears) is marked."""
     t = chip_result.totals
-    names = ["seed: FP16 MAC /\nINT8 add", "TLU arithmetic\n(regs, accumulators)",
-             "TLU + SRAM reads\nof its operands", "chip total vs FP16\nmatmul arithmetic"]
-    values = [t["seed_arithmetic_ratio"], t["tlu_arithmetic_ratio"], t["tlu_with_operands_ratio"],
-              t["end_to_end_ratio"]]
+    names, values = [], []
+    for key, text in HEADLINE_STEPS:
+        v = t.get(key)
+        names.append(text)
+        values.append(float(v) if v is not None and math.isfinite(float(v)) else math.nan)
     if gpu_result is not None:
-        names.append(f"{gpu_result.chip} J/token /\nchip J/token")
+        names.append(f"The real comparison: {gpu_result.chip}'s\nJ/token over the chip's J/token")
         values.append(gpu_result.totals["joules_per_token"] / t["joules_per_token"])
-    fig, ax = _figure()
+    fig, ax = _figure(figsize=(11, 1.6 + 1.05 * len(values)))
     colors = ["#6c757d", "#2a9d8f", "#e9c46a", "#e76f51", "#264653"][: len(values)]
-    bars = ax.bar(names, values, color=colors)
-    for bar, v in zip(bars, values):
-        ax.annotate(f"{v:,.2f}x", (bar.get_x() + bar.get_width() / 2, v), ha="center", va="bottom")
-    ax.set_yscale("log")
-    ax.axhline(1.0, color="black", lw=1, ls=":")
-    ax.set_ylabel("energy ratio (x, log)")
-    ax.set_title(f"How much of the 71.4x survives ({chip_result.model} on {chip_result.chip})")
+    ys = np.arange(len(values))
+    finite = [v for v in values if math.isfinite(v) and v > 0]
+    ax.barh(ys, [v if math.isfinite(v) and v > 0 else 0 for v in values], 0.6, color=colors)
+    ax.set_xscale("log")
+    lo, hi = (min(finite + [1.0]) / 3, max(finite + [1.0]) * 8) if finite else (0.1, 100)
+    ax.set_xlim(lo, hi)
+    for y, v in zip(ys, values):
+        if not (math.isfinite(v) and v > 0):
+            ax.annotate("n/a: no ternary linears", (lo, y), xytext=(4, 0), textcoords="offset points", va="center")
+            continue
+        word = "less" if v >= 1 else "more"
+        factor = v if v >= 1 else 1 / v
+        ax.annotate(f"{v:,.3g}x  (chip uses {factor:,.3g}x {word})", (v, y), xytext=(4, 0),
+                    textcoords="offset points", va="center", fontsize=12)
+    ax.set_yticks(ys, names)
+    ax.invert_yaxis()
+    ax.axvline(1.0, color="black", lw=1, ls=":")
+    ax.annotate("parity", (1.0, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -2), textcoords="offset points",
+                va="top", fontsize=10)
+    ax.grid(axis="y", visible=False)
+    ax.set_xlabel("energy ratio, FP16 arithmetic (or GPU) over the chip (log; above 1: the chip uses less)")
+    ax.set_title(f"Where the 71.4x goes: {chip_result.model} on {chip_result.chip}")
     return fig

@@ -21,7 +21,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from tritium.analysis import plots
-from tritium.analysis.carbon import DEFAULT_PUE, DEFAULT_REGIONS, carbon_by_region, gpu_hardware, grid_intensity
+from tritium.analysis.carbon import DEFAULT_REGIONS, Usage, carbon_by_region, gpu_hardware, grid_intensity
 from tritium.analysis.compare import DEFAULT_CHIP, DEFAULT_GPU, DEFAULT_MODEL, Comparison, compare, with_precisions
 from tritium.analysis.gpu_calibrate import calibration_report
 from tritium.analysis.gpu_kernels import WEIGHT_MODES, peak_ops
@@ -30,7 +30,8 @@ from tritium.analysis.gpu_params import DEFAULT_CALIBRATION, Calibration
 from tritium.errors import TritiumError
 from tritium.workloads import Scenario, build_trace, load_model
 
-__all__ = ["Report", "Plot", "build_report", "SWEEP_BATCHES", "SWEEP_PREFILLS", "RATIOS"]
+__all__ = ["Report", "Plot", "build_report", "hardware_table", "area_table", "SWEEP_BATCHES", "SWEEP_PREFILLS",
+           "RATIOS"]
 
 SWEEP_BATCHES = (1, 2, 4, 8, 16, 32, 64)
 """Batch sizes of the batch sweep."""
@@ -66,7 +67,10 @@ class Report:
             then each ratio of :data:`RATIOS`.
         weight_modes: the GPU in every weight mode: mode, kernel, TTFT, TPOT, tokens/s,
             J/token, average power (modes that do not apply are left out).
-        carbon_regions: gCO2e per 1M tokens by grid region, chip and GPU.
+        carbon_regions: gCO2e per 1M tokens by grid region, chip and GPU (each side at its own
+            PUE, lifetime and utilization; the regions asked for first).
+        hardware: :func:`hardware_table`: DRAM sustained bandwidth and why, collectives, power.
+        area: :func:`area_table`: the chip's die area by component.
         calibration_errors: :func:`~tritium.analysis.gpu_calibrate.calibration_report` of
             the default calibration (None when a measured one was used).
         plots: the figures, in the order shown.
@@ -80,6 +84,8 @@ class Report:
     carbon_regions: pd.DataFrame
     calibration_errors: pd.DataFrame | None
     plots: tuple[Plot, ...]
+    hardware: pd.DataFrame | None = None
+    area: pd.DataFrame | None = None
 
     @property
     def title(self) -> str:
@@ -95,8 +101,15 @@ def build_report(
     batch: int = 1,
     prefill: int = 512,
     decode: int = 128,
-    region: str = "world",
-    pue: float = DEFAULT_PUE,
+    region: str | None = None,
+    pue: float | None = None,
+    lifetime_years: float | None = None,
+    utilization: float | None = None,
+    chip_usage: dict | Usage | None = None,
+    gpu_usage: dict | Usage | None = None,
+    gpu_batch: int | None = None,
+    volume: int | None = None,
+    nre_usd: float | None = None,
     weights: str | None = None,
     gpus: int = 1,
     calibration: Calibration | str | os.PathLike | None = None,
@@ -113,7 +126,10 @@ def build_report(
     sweep batch and context length, and draw every plot.
 
     ``batches`` and ``prefills`` are the sweep points (prefills longer than the model's
-    context minus ``decode`` are dropped); ``regions`` the carbon plot's grid regions.
+    context minus ``decode`` are dropped; the GPU runs each sweep point at the chip's batch);
+    ``regions`` the carbon plot's grid regions, after the regions of the two sides.
+    ``region``, ``pue``, ``lifetime_years``, ``utilization``, ``chip_usage``, ``gpu_usage``,
+    ``gpu_batch``, ``volume`` and ``nre_usd`` are as in :func:`~tritium.analysis.compare.compare`.
     ``progress(done, total)`` is called after each comparison.
 
     Raises:
@@ -123,11 +139,13 @@ def build_report(
         raise TritiumError(f"{model}: a SCALE-Sim topology has no decode, batch or context to sweep, so it makes no "
                            "report; use tritium simulate for it, or a zoo name or config.json here")
     spec = with_precisions(load_model(model), lm_head_dtype, kv_dtype)
-    args = dict(region=region, pue=pue, weights=weights, gpus=gpus, calibration=calibration,
-                mapping_objective=mapping_objective)
+    args = dict(region=region, pue=pue, lifetime_years=lifetime_years, utilization=utilization,
+                chip_usage=chip_usage, gpu_usage=gpu_usage, volume=volume, nre_usd=nre_usd, weights=weights,
+                gpus=gpus, calibration=calibration, mapping_objective=mapping_objective)
     main_trace = build_trace(spec, Scenario(batch=batch, prefill=prefill, decode=decode))
-    main = compare(spec, chip, gpu, trace=main_trace, **args)
+    main = compare(spec, chip, gpu, trace=main_trace, gpu_batch=gpu_batch, **args)
     args["weights"], args["calibration"] = main.weights, main.calibration
+    args["chip_usage"], args["gpu_usage"] = main.chip_usage, main.gpu_usage
     if command is None:
         command = (f"tritium.analysis.report.build_report({str(model)!r}, {str(chip)!r}, {str(gpu)!r}, "
                    f"batch={batch}, prefill={prefill}, decode={decode}, region={region!r})")
@@ -136,7 +154,7 @@ def build_report(
     done = [1]
 
     def point(b: int, p: int) -> Comparison:
-        if (b, p) == (batch, prefill):
+        if (b, p) == (batch, prefill) and main.gpu_batch == batch:
             result = main
         else:
             result = compare(spec, main.chip, main.gpu, trace=build_trace(spec, Scenario(b, p, decode)), **args)
@@ -150,10 +168,12 @@ def build_report(
     batch_sweep = _sweep("batch", batches, lambda b: point(b, prefill))
     context_sweep = _sweep("prefill", prefills, lambda p: point(batch, p))
     modes = _weight_modes(main, main_trace)
-    regions_table = _regions(main, regions)
+    wanted = [main.chip_usage.region, main.gpu_usage.region, *regions]
+    regions_table = _regions(main, list(dict.fromkeys(grid_intensity(r).key for r in wanted)))
     errors = calibration_report() if main.calibration == DEFAULT_CALIBRATION else None
     figures = _plots(main, batch_sweep, context_sweep, regions_table, decode)
-    return Report(main, command, batch_sweep, context_sweep, modes, regions_table, errors, figures)
+    return Report(main, command, batch_sweep, context_sweep, modes, regions_table, errors, figures,
+                  hardware_table(main), area_table(main.chip_result))
 
 
 def _sweep(key: str, values: Sequence[int], run: Callable[[int], Comparison]) -> pd.DataFrame:
@@ -187,11 +207,17 @@ def _weight_modes(c: Comparison, trace: pd.DataFrame) -> pd.DataFrame:
 
 
 def _regions(c: Comparison, regions: Sequence[str]) -> pd.DataFrame:
-    chip = carbon_by_region(c.chip_result, c.chip, regions, pue=c.pue)
+    """Both sides in each region, each at its own PUE, lifetime and utilization. Where the GPU's
+    die area is unpublished its embodied carbon is NaN and its total is operational only (as in
+    :meth:`Comparison.table`)."""
+    def usage(u: Usage) -> dict:
+        return dict(pue=u.pue, lifetime_years=u.lifetime_years, utilization=u.utilization)
+
+    chip = carbon_by_region(c.chip_result, c.chip, regions, **usage(c.chip_usage))
     if c.gpu.die_mm2 is not None:
-        gpu = carbon_by_region(c.gpu_result, gpu_hardware(c.gpu, count=c.gpus), regions, pue=c.pue)
+        gpu = carbon_by_region(c.gpu_result, gpu_hardware(c.gpu, count=c.gpus), regions, **usage(c.gpu_usage))
     else:  # no die area: operational only
-        scale = c.gpu_operational_g_per_mtok / c.chip_carbon.grid_g_per_kwh
+        scale = c.gpu_operational_g_per_mtok / grid_intensity(c.gpu_usage.region).g_per_kwh
         gpu = chip[["region", "region_name", "grid_year", "grid_g_per_kwh"]].copy()
         gpu["operational_g_per_mtok"] = [scale * grid_intensity(r).g_per_kwh for r in gpu.region]
         gpu["embodied_g_per_mtok"] = math.nan
@@ -211,7 +237,7 @@ def _plots(c: Comparison, batch_sweep: pd.DataFrame, context_sweep: pd.DataFrame
     per_region = {
         labels[0]: dict(zip(regions.region, zip(regions.chip_operational_g_per_mtok, regions.chip_embodied_g_per_mtok))),
         labels[1]: dict(zip(regions.region, zip(regions.gpu_operational_g_per_mtok,
-                                                regions.gpu_embodied_g_per_mtok.fillna(0.0)))),
+                                                regions.gpu_embodied_g_per_mtok))),
     }
     ratio_names = list(RATIOS)
     out = [
@@ -225,11 +251,15 @@ def _plots(c: Comparison, batch_sweep: pd.DataFrame, context_sweep: pd.DataFrame
              "Each op at its operational intensity (2 x MACs per DRAM byte) and achieved rate; the lines are "
              "each machine's peak compute and DRAM bandwidth.", plots.roofline(results, [chip_peak, gpu_peak], labels)),
         Plot("area_breakdown", "Chip area by component",
-             f"Die area of one {c.chip.name} die by component (the {c.gpu.name} die is "
-             f"{c.gpu_result.area_mm2['total']:g} mm^2).", plots.area_breakdown([c.chip_result], [c.chip_label])),
+             f"Area of one {c.chip.name} die by component, largest first, each with its share of the die "
+             f"({_gpu_die_text(c)}).", plots.area_breakdown([c.chip_result], [c.chip_label])),
         Plot("carbon_by_region", "Carbon by grid region",
-             f"gCO2e per 1M generated tokens, operational (solid) and embodied (hatched), PUE {c.pue:g}.",
-             plots.carbon_by_region(per_region)),
+             f"gCO2e per 1M generated tokens in each region, operational (solid) and embodied (hatched), each side "
+             f"on its own scale: {_usage_text(c.chip_label, c.chip_usage)}; {_usage_text(c.gpu_label, c.gpu_usage)}"
+             f"{_gpu_embodied_text(c)}. The regions asked for are in bold, first.",
+             plots.carbon_by_region(per_region, highlight=[c.chip_usage.region, c.gpu_usage.region],
+                                    names={g.region: f"{g.region_name} ({g.region})" if g.region != "world"
+                                           else "World" for g in regions.itertuples(index=False)})),
         Plot("ratios_vs_batch", "Chip advantage vs batch size",
              f"Ratios at prompt {c.scenario['prefill']} and {decode} generated tokens; above 1 the chip is better.",
              plots.ratio_sweep(batch_sweep.batch.tolist(), {n: batch_sweep[n].tolist() for n in ratio_names},
@@ -238,9 +268,133 @@ def _plots(c: Comparison, batch_sweep: pd.DataFrame, context_sweep: pd.DataFrame
              f"Ratios at batch {c.scenario['batch']} and {decode} generated tokens as the prompt grows.",
              plots.ratio_sweep(context_sweep.prefill.tolist(), {n: context_sweep[n].tolist() for n in ratio_names},
                                "prompt tokens", "Chip advantage vs context length (>1: chip better)")),
-        Plot("headline", "How much of the 71.4x survives",
-             "The seed's arithmetic-only ratio (FP16 multiply-add over INT8 add), the TLU's arithmetic with its "
-             "registers and accumulators, the whole chip against FP16 matmul arithmetic, and the GPU's "
+        Plot("headline", "Where the 71.4x goes",
+             "BitNet b1.58's 71.4x is arithmetic only: an FP16 multiply-add against the INT8 add that replaces it "
+             "(45 nm energies). Each bar divides the energy FP16 multiply-adds would spend on the same ternary "
+             "matmuls by the chip's energy counted so far: the adder trees with their registers, then the SRAM "
+             "reads of their operands, then everything else the chip spends (DRAM, attention, norms, static "
+             "power). Below 1, the chip's energy up to that step exceeds FP16 arithmetic alone (which no real "
+             "FP16 machine achieves either). The last bar is the comparison that counts: the GPU's whole "
              "J/token over the chip's.", plots.headline_ratios(c.chip_result, c.gpu_result)),
     ]
     return tuple(out)
+
+
+def _gpu_die_text(c: Comparison) -> str:
+    if c.gpu.die_mm2 is None:
+        return f"the {c.gpu.name} die area is not published"
+    return f"the {c.gpu.name} die is {c.gpu.die_mm2:,.0f} mm^2"
+
+
+def _gpu_embodied_text(c: Comparison) -> str:
+    if c.gpu_carbon is not None:
+        return ""
+    return f" ({c.gpu.name}: operational only, its die area is not published, so its embodied carbon is unknown)"
+
+
+def _usage_text(label: str, u: Usage) -> str:
+    return (f"{label} as a {u.device_class} device at PUE {u.pue:g}, embodied spread over {u.lifetime_years:g} years "
+            f"at {100 * u.utilization:g}% utilization")
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def _dram_rows(label: str, dram_type: str, peak_gb_s: float) -> dict[str, str]:
+    """What a DRAM sustains for each access pattern, and what costs it (tritium.sim.dram)."""
+    from tritium.sim.dram import refresh_overhead, sustained_bandwidth_fraction
+
+    stream = sustained_bandwidth_fraction(dram_type, "stream")
+    refresh = refresh_overhead(dram_type, "stream")
+    return {
+        "DRAM": f"{dram_type}, {peak_gb_s:,.1f} GB/s peak ({label})",
+        "sustained on weight streams": f"{stream * peak_gb_s:,.1f} GB/s ({_pct(stream)}; refresh costs "
+                                       f"{_pct(refresh)}, row changes {_pct(1 - stream / (1 - refresh))})",
+        "sustained on KV pages": _pct(sustained_bandwidth_fraction(dram_type, "kv")) + " of peak (row misses on "
+                                                                                       "short visits)",
+        "sustained on spilled activations": _pct(sustained_bandwidth_fraction(dram_type, "mixed"))
+                                            + " of peak (read/write turnaround)",
+    }
+
+
+def _decode_dram(result, peak_gb_s: float) -> str:
+    ops = result.ops[result.ops.phase == "decode"]
+    seconds = float(ops.seconds.sum())
+    if seconds <= 0:
+        return "n/a (no decode ops)"
+    rate = float(ops.dram_bytes.sum()) / seconds / 1e9
+    return f"{rate:,.1f} GB/s ({_pct(rate / peak_gb_s)} of peak)"
+
+
+def hardware_table(c: Comparison) -> pd.DataFrame:
+    """The memory, link and power facts of both sides, one row per quantity (columns
+    ``quantity``, ``chip``, ``gpu``): each DRAM's sustained bandwidth by access pattern and
+    why (refresh, row changes, turnaround: :mod:`tritium.sim.dram`, the same model on both
+    sides), the bandwidth decode reached, the DRAM's background power, the chips' collective
+    time per output token (:mod:`tritium.sim.collectives`), average and peak power.
+
+    Figures the simulator does not give are "n/a" with the reason.
+    """
+    chip, gpu = c.chip, c.gpu
+    chip_peak = chip.dram.bandwidth_gb_s
+    gpu_peak = gpu.memory_bandwidth_gb_s
+    left, right = _dram_rows("per chip", chip.dram.type, chip_peak), _dram_rows("per card", gpu.memory_type, gpu_peak)
+    rows = [{"quantity": k, "chip": left[k], "gpu": right[k]} for k in left]
+    rows.append({"quantity": "DRAM bandwidth reached in decode (ops on their own)",
+                 "chip": _decode_dram(c.chip_result, chip_peak * chip.chips),
+                 "gpu": _decode_dram(c.gpu_result, gpu_peak * c.gpus)})
+    t = c.chip_result.totals
+    background = t.get("dram_background_j")
+    rows.append({"quantity": "DRAM background and refresh power",
+                 "chip": (f"{background / t['total_s']:.3g} W over the whole run" if background is not None
+                          and t["total_s"] > 0 else "n/a (the simulator gives no dram_background_j)"),
+                 "gpu": "inside the card's idle power"})
+    rows.append({"quantity": "collectives per output token", "chip": _collectives(c), "gpu": _gpu_links(c)})
+    peak = t.get("peak_power_w")
+    rows.append({"quantity": "average power", "chip": f"{t['average_power_w']:.3g} W",
+                 "gpu": f"{c.gpu_result.totals['average_power_w']:.3g} W"})
+    rows.append({"quantity": "peak power (every unit busy)",
+                 "chip": f"{peak:.3g} W" if peak is not None and math.isfinite(peak)
+                 else "n/a (this simulator version gives no peak_power_w)",
+                 "gpu": f"{c.gpus * gpu.tdp_w:,.0f} W (board power limit, TDP)"})
+    return pd.DataFrame(rows, columns=["quantity", "chip", "gpu"])
+
+
+def _collectives(c: Comparison) -> str:
+    chip = c.chip
+    if chip.chips == 1 or chip.link is None:
+        return "none (one chip)"
+    ops = c.chip_result.ops
+    decode = ops[ops.phase == "decode"]
+    if "link_cycles" not in decode:
+        return "n/a (the ops table has no link_cycles)"
+    tokens = max(1, int(c.scenario.get("decode") or 1))
+    link_s = float(decode.link_cycles.sum()) / (chip.clock_mhz * 1e6) / tokens
+    count = int((decode.link_cycles > 0).sum())
+    share = float(decode.link_cycles.sum()) / max(1.0, float(decode.cycles.sum()))
+    link = chip.link
+    return (f"{count} all-reduces, {link_s * 1e3:.3g} ms ({_pct(share)} of decode op time), {link.algorithm} "
+            f"algorithm on a {link.topology} of {chip.chips} chips at {link.bandwidth_gb_s:g} GB/s x "
+            f"{link.efficiency:g} efficiency, {link.latency_ns:g} ns per hop")
+
+
+def _gpu_links(c: Comparison) -> str:
+    if c.gpus == 1:
+        return "none (one GPU)"
+    cal = c.calibration
+    return (f"NCCL-style all-reduce over {c.gpu.interconnect} at {c.gpu.interconnect_gb_s:g} GB/s x "
+            f"{cal.link_efficiency:g}, {cal.allreduce_latency_s * 1e6:g} us each")
+
+
+def area_table(result) -> pd.DataFrame:
+    """The die area of one chip by component, largest first: ``component`` (the readable label of
+    :func:`tritium.analysis.plots.area_label`), ``key`` (the ``area_mm2`` key), ``mm2``, ``share``.
+
+    Any key the simulator adds (control, NoC, DMA, PLL, I/O, test logic, white space) is listed;
+    subtotals (:data:`tritium.analysis.plots.AREA_SUBTOTALS`) are not."""
+    items = [(k, float(v)) for k, v in result.area_mm2.items() if k not in plots.AREA_SUBTOTALS and float(v) > 0]
+    total = float(result.area_mm2.get("total", sum(v for _, v in items)))
+    items.sort(key=lambda kv: -kv[1])
+    return pd.DataFrame([{"component": plots.area_label(k), "key": k, "mm2": v, "share": v / total if total else 0.0}
+                         for k, v in items], columns=["component", "key", "mm2", "share"])

@@ -112,33 +112,85 @@ def _tables(r: Report) -> dict[str, _Table]:
                                  *(_ratio(v) for v in s[-len(RATIOS):]))
                                 for s in sweep.itertuples(index=False)),
                           (True,) * (5 + len(RATIOS)))
-    cost, gcost = c.chip_cost, c.gpu_cost
-    die = gcost.die
-    out["cost"] = _Table(
-        ("item", c.chip.name, c.gpu.name),
-        (("die area (mm^2)", _num(cost.die_area_mm2), _num(die.die_area_mm2 if die else math.nan)),
-         ("node (nm)", _num(cost.node_nm), _num(c.gpu.node_nm)),
-         ("wafer price (USD)", _num(cost.wafer_usd), _num(die.wafer_usd if die else math.nan)),
-         ("dies per wafer", _num(cost.dies_per_wafer), _num(die.dies_per_wafer if die else math.nan)),
-         ("die yield", _num(cost.die_yield, 3), _num(die.die_yield if die else math.nan, 3)),
-         ("good die (USD)", _num(cost.cost_per_good_die_usd), _num(die.cost_per_good_die_usd if die else math.nan)),
-         ("package, assembly, test (USD)", _num(cost.package_test_usd), _num(gcost.package_test_usd)),
-         ("DRAM", f"{_num(cost.dram_gb)} GB {cost.dram_type}", f"{_num(gcost.mem_gb)} GB {gcost.memory_type}"),
-         ("DRAM (USD)", _num(cost.memory_usd), _num(gcost.memory_usd)),
-         ("cost to make, one chip/card (USD)", _num(cost.cost_per_chip_usd), _num(gcost.cost_to_make_usd)),
-         ("price of one card (USD)", "n/a", _num(gcost.price_usd if gcost.price_usd is not None else math.nan)
-          + (" (street estimate)" if gcost.price_is_estimate else ""))),
-        (False, True, True))
+    out["cost"] = _cost_table(c)
     reg = r.carbon_regions
+    gpu_total = "GPU total" if c.gpu_carbon is not None else "GPU total (operational only)"
     out["carbon"] = _Table(
         ("region", "grid gCO2e/kWh", "chip operational", "chip embodied", "chip total", "GPU operational",
-         "GPU embodied", "GPU total", "GPU / chip"),
+         "GPU embodied", gpu_total, "GPU / chip"),
         tuple((f"{g.region_name} ({g.region})", _num(g.grid_g_per_kwh), _num(g.chip_operational_g_per_mtok),
                _num(g.chip_embodied_g_per_mtok), _num(g.chip_total_g_per_mtok), _num(g.gpu_operational_g_per_mtok),
                _num(g.gpu_embodied_g_per_mtok), _num(g.gpu_total_g_per_mtok),
                _ratio(g.gpu_total_g_per_mtok / g.chip_total_g_per_mtok)) for g in reg.itertuples(index=False)),
         (False,) + (True,) * 8)
+    if r.hardware is not None:
+        out["hardware"] = _Table(("quantity", c.chip_label, c.gpu_label),
+                                 tuple((h.quantity, h.chip, h.gpu) for h in r.hardware.itertuples(index=False)),
+                                 (False, False, False))
+    if r.area is not None:
+        total = float(c.chip_result.area_mm2.get("total", r.area.mm2.sum()))
+        rows = tuple((a.component, a.key, _num(a.mm2), f"{100 * a.share:.1f}%") for a in r.area.itertuples(index=False))
+        out["area"] = _Table(("component", "key", "mm^2", "share"), rows + (("die total", "total", _num(total),
+                                                                             "100.0%"),),
+                             (False, False, True, True))
     return out
+
+
+def _cost_table(c) -> _Table:
+    cost, gcost = c.chip_cost, c.gpu_cost
+    die = gcost.die
+    na = math.nan
+
+    def g(attr: str) -> float:
+        return getattr(die, attr) if die is not None else na
+
+    rows = [
+        ("die area (mm^2)", _num(cost.die_area_mm2), _num(g("die_area_mm2"))),
+        ("node (nm)", _num(cost.node_nm), _num(c.gpu.node_nm)),
+        ("wafer price (USD, 300 mm)", _num(cost.wafer_usd), _num(g("wafer_usd"))),
+        ("gross dies per wafer (whole dies)", f"{cost.dies_per_wafer:,}",
+         f"{die.dies_per_wafer:,}" if die is not None else "n/a"),
+        ("die yield (negative binomial)", _num(cost.die_yield, 3), _num(g("die_yield"), 3)),
+        ("good die (USD)", _num(cost.cost_per_good_die_usd), _num(g("cost_per_good_die_usd"))),
+        ("package, assembly, test (USD)", _num(cost.package_test_usd), _num(gcost.package_test_usd)),
+        ("DRAM", f"{_num(cost.dram_gb)} GB {cost.dram_type}", f"{_num(gcost.mem_gb)} GB {gcost.memory_type}"),
+        ("DRAM (USD)", _num(cost.memory_usd), _num(gcost.memory_usd)),
+        ("cost to make, one chip/card (USD)", _num(cost.unit_cost_usd), _num(gcost.cost_to_make_usd)),
+    ]
+    if cost.volume is not None:
+        rows += [
+            ("NRE: mask set + design (USD)", f"{_num(cost.mask_set_usd)} + {_num(cost.design_nre_usd)}",
+             "n/a (not published)"),
+            ("production volume (chips)", f"{cost.volume:,}", "n/a"),
+            ("cost per chip with NRE (USD)", _num(cost.cost_per_chip_usd), "n/a"),
+        ]
+    price = gcost.price_usd if gcost.price_usd is not None else na
+    rows.append(("price to buy one card (USD)", "n/a (no price: the maker sets it)",
+                 _num(price) + (" (street estimate)" if gcost.price_is_estimate and gcost.price_usd else "")))
+    return _Table(("item", c.chip.name, c.gpu.name), tuple(rows), (False, True, True))
+
+
+def _cost_intro(c) -> str:
+    text = ("The same model on both sides (analysis/cost.py): gross dies per 300 mm wafer "
+            "floor(pi (d/2)^2 / A - pi d / sqrt(2 A)), negative-binomial yield, wafer price by node, package "
+            "and test, DRAM per GB: the cost to make, not a price.")
+    if c.chip_cost.volume is None:
+        text += (" No NRE is counted: give --volume (and --nre-usd for design and IP) to spread the mask set "
+                 "over production.")
+    else:
+        text += (f" The NRE (a {c.chip_cost.node_nm:g} nm mask set and {c.chip_cost.design_nre_usd:,.0f} USD of "
+                 f"design given) is spread over {c.chip_cost.volume:,} chips.")
+    return text + " A card's price is what a buyer pays, shown apart."
+
+
+def _carbon_intro(c) -> str:
+    from tritium.analysis.report import _usage_text
+
+    return ("gCO2e per 1M generated tokens: operational = energy x PUE x grid intensity; embodied (ACT) spread "
+            f"over the device's lifetime at its utilization. {_usage_text(c.chip_label, c.chip_usage)}; "
+            f"{_usage_text(c.gpu_label, c.gpu_usage)}."
+            + (f" {c.gpu.name}'s die area is not published: its embodied carbon is n/a and its total is "
+               "operational only." if c.gpu_carbon is None else ""))
 
 
 def _summary(r: Report) -> str:
@@ -150,10 +202,18 @@ def _summary(r: Report) -> str:
     def times(x: float, more: str, less: str) -> str:
         return f"{x:,.1f}x {more}" if x >= 1 else f"{1 / x:,.1f}x {less}"
 
+    if c.gpu_carbon is None:
+        carbon = t.loc["  operational", "gpu_over_chip"]
+        co2 = (f"emits {times(carbon, 'less', 'more')} operational CO2e per token (embodied n/a: "
+               f"{c.gpu.name}'s die area is not published)")
+    else:
+        co2 = f"emits {times(carbon, 'less', 'more')} CO2e per token"
+    where = (f"on the '{c.chip_usage.region}' grid" if c.chip_usage.region == c.gpu_usage.region else
+             f"(chip on the '{c.chip_usage.region}' grid, GPU on '{c.gpu_usage.region}')")
+    batch = "" if c.gpu_batch == c.scenario["batch"] else f" at batch {c.gpu_batch}"
     return (f"{c.chip_label} spends {times(energy, 'less', 'more')} energy per generated token than "
-            f"{c.gpu_label} ({_num(t.loc['J/token', 'chip'])} vs {_num(t.loc['J/token', 'gpu'])} mJ), emits "
-            f"{times(carbon, 'less', 'more')} CO2e per token on the '{c.region}' grid, and decodes "
-            f"{times(speed, 'slower', 'faster')} ({_num(t.loc['tokens/s', 'chip'])} vs "
+            f"{c.gpu_label}{batch} ({_num(t.loc['J/token', 'chip'])} vs {_num(t.loc['J/token', 'gpu'])} mJ), "
+            f"{co2} {where}, and decodes {times(speed, 'slower', 'faster')} ({_num(t.loc['tokens/s', 'chip'])} vs "
             f"{_num(t.loc['tokens/s', 'gpu'])} tokens/s).")
 
 
@@ -164,7 +224,12 @@ def _configs(r: Report) -> dict[str, str]:
     except Exception:  # a model given as a file that is gone: the name is all we have
         model_toml = f'name = "{c.model}"\n'
     scenario = "\n".join(f"{k} = {v}" for k, v in c.scenario.items())
-    scenario += f'\nregion = "{c.region}"\npue = {c.pue}\ngpu_weights = "{c.weights}"\ngpus = {c.gpus}\n'
+    scenario += f'\ngpu_batch = {c.gpu_batch}\ngpu_weights = "{c.weights}"\ngpus = {c.gpus}\n'
+    for side, u in (("chip", c.chip_usage), ("gpu", c.gpu_usage)):
+        scenario += (f'\n[{side}_usage]\ndevice_class = "{u.device_class}"\nregion = "{u.region}"\npue = {u.pue}\n'
+                     f"lifetime_years = {u.lifetime_years}\nutilization = {u.utilization}\n")
+    if c.chip_cost.volume is not None:
+        scenario += f"\n[cost]\nvolume = {c.chip_cost.volume}\nnre_usd = {c.chip_cost.design_nre_usd}\n"
     return {"scenario": scenario, "chip": chip_to_toml(c.chip), "gpu": gpu_to_toml(c.gpu),
             "model": model_toml, "calibration": calibration_to_toml(c.calibration)}
 
@@ -236,16 +301,49 @@ def _md_table_to_html(md: str) -> str:
     return table.html()
 
 
-_SECTIONS = (
-    ("compare", "Side by side", "The same trace on both; ratios are GPU over chip."),
-    ("modes", "The GPU in every weight mode", "Same trace, GPU weight kernels from 16 down to 2 bits."),
-    ("batch", "Against batch size", ""),
-    ("context", "Against context length", ""),
-    ("cost", "Cost to make", "Dies per wafer, negative-binomial yield, wafer price by node, package and "
-                             "test, DRAM per GB (analysis/cost.py); the GPU's die priced the same way."),
-    ("carbon", "Carbon by grid region", "gCO2e per 1M generated tokens: operational = energy x PUE x grid "
-                                        "intensity; embodied (ACT) spread over 4 years at 50% utilization."),
-)
+def _sections(r: Report) -> list[tuple[str, str, str, str]]:
+    """(table key, title, text before, text after) of each table section, in order; the first is
+    shown before the plots."""
+    c = r.comparison
+    missing = c.missing()
+    shown = c.table().set_index("metric")
+    grouped: dict[str, list[str]] = {}
+    for m, why in missing.items():
+        if m in shown.index and not (math.isfinite(shown.loc[m, "chip"]) and math.isfinite(shown.loc[m, "gpu"])):
+            grouped.setdefault(why, []).append(m.strip())
+    reasons = [f"{', '.join(ms)}: {why}" for why, ms in grouped.items()]
+    if reasons:
+        reasons[0] = "Where a figure is n/a: " + reasons[0]
+    compare_intro = "The same trace on both; ratios are GPU over chip."
+    if c.gpu_batch != c.scenario["batch"]:
+        compare_intro += (f" The GPU runs batch {c.gpu_batch}, the chip batch {c.scenario['batch']}: per-token "
+                          "figures compare, time to first token and power are each at its own batch.")
+    out = [("compare", "Side by side", compare_intro, "; ".join(reasons) + "." if reasons else "")]
+    if "hardware" in _KEYS(r):
+        out.append(("hardware", "Memory, links and power",
+                    "What each DRAM sustains and why (tritium.sim.dram: refresh, row changes, read/write turnaround; "
+                    "one model for the chip and the GPU), the bandwidth decode reached, the collectives of a "
+                    "multi-chip system (tritium.sim.collectives), and power.", ""))
+    if "area" in _KEYS(r):
+        out.append(("area", "Die area by component", f"One {c.chip.name} die; {_die_note(c)}.", ""))
+    out += [
+        ("modes", "The GPU in every weight mode", "Same trace, GPU weight kernels from 16 down to 2 bits.", ""),
+        ("batch", "Against batch size", "Both sides at each batch.", ""),
+        ("context", "Against context length", "", ""),
+        ("cost", "Cost to make", _cost_intro(c), ""),
+        ("carbon", "Carbon by grid region", _carbon_intro(c), ""),
+    ]
+    return out
+
+
+def _KEYS(r: Report) -> set[str]:
+    return {k for k, v in (("hardware", r.hardware), ("area", r.area)) if v is not None}
+
+
+def _die_note(c) -> str:
+    if c.gpu.die_mm2 is None:
+        return f"the {c.gpu.name} die area is not published"
+    return f"for scale, the {c.gpu.name} die is {c.gpu.die_mm2:,.0f} mm^2"
 
 
 def _html(r: Report, tables, configs, sources, pngs) -> str:
@@ -257,15 +355,18 @@ def _html(r: Report, tables, configs, sources, pngs) -> str:
              f"{c.scenario['batch']}, prompt {c.scenario['prefill']} tokens, {c.scenario['decode']} generated.</p>",
              f"<p class=\"summary\">{html.escape(_summary(r))}</p>"]
     parts += [f"<p class=\"warning\"><b>Warning:</b> {html.escape(w)}</p>" for w in c.warnings]
-    for key, title, intro in _SECTIONS[:1]:
-        parts += [f"<h2>{title}</h2>", f"<p>{html.escape(intro)}</p>", tables[key].html()]
+    sections = _sections(r)
+    for key, title, intro, after in sections[:1]:
+        parts += [f"<h2>{title}</h2>", f"<p>{html.escape(intro)}</p>", tables[key].html(),
+                  f"<p>{html.escape(after)}</p>" if after else ""]
     parts.append("<h2>Plots</h2>")
     for p in r.plots:
         data = base64.b64encode(pngs[p.name]).decode()
         parts.append(f'<figure id="{p.name}"><img src="data:image/png;base64,{data}" alt="{html.escape(p.title)}">'
                      f"<figcaption><b>{html.escape(p.title)}.</b> {html.escape(p.caption)}</figcaption></figure>")
-    for key, title, intro in _SECTIONS[1:]:
-        parts += [f"<h2>{title}</h2>", f"<p>{html.escape(intro)}</p>" if intro else "", tables[key].html()]
+    for key, title, intro, after in sections[1:]:
+        parts += [f"<h2>{title}</h2>", f"<p>{html.escape(intro)}</p>" if intro else "", tables[key].html(),
+                  f"<p>{html.escape(after)}</p>" if after else ""]
     text, table = _calibration_text(r)
     parts += ["<h2>GPU model calibration</h2>", f"<p>{html.escape(text)}</p>",
               _md_table_to_html(table) if table else ""]
@@ -285,12 +386,15 @@ def _markdown(r: Report, tables, configs, sources) -> str:
              "Plots are in `plots/` (PNG and SVG); `report.html` is the same report in one file.", "",
              f"> {_summary(r)}", ""]
     parts += [line for w in c.warnings for line in (f"> **Warning:** {w}", "")]
-    key, title, intro = _SECTIONS[0]
-    parts += [f"## {title}", "", intro, "", tables[key].markdown(), "## Plots", ""]
+    sections = _sections(r)
+    key, title, intro, after = sections[0]
+    parts += [f"## {title}", "", intro, "", tables[key].markdown()] + ([after, ""] if after else [])
+    parts += ["## Plots", ""]
     for p in r.plots:
         parts += [f"![{p.title}](plots/{p.name}.png)", "", f"**{p.title}.** {p.caption}", ""]
-    for key, title, intro in _SECTIONS[1:]:
+    for key, title, intro, after in sections[1:]:
         parts += [f"## {title}", ""] + ([intro, ""] if intro else []) + [tables[key].markdown()]
+        parts += [after, ""] if after else []
     text, table = _calibration_text(r)
     parts += ["## GPU model calibration", "", text, ""] + ([table] if table else [])
     parts += ["## Notes", ""] + [f"- {n}" for n in c.notes] + ["", "## Configuration", ""]

@@ -70,8 +70,23 @@ def _comparison_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chip", default=_DEFAULT_CHIP, help="chip preset or TOML file (default: %(default)s)")
     p.add_argument("--gpu", default=_DEFAULT_GPU, help="GPU name (tritium gpus) or GPU TOML file (default: %(default)s)")
     scenario_args(p)
-    p.add_argument("--region", default="world", help="grid region for carbon: ISO code or country (default: %(default)s)")
-    p.add_argument("--pue", type=float, default=1.1, help="data-centre PUE for both sides (default: %(default)s)")
+    p.add_argument("--ternarize", action="store_true", help="make every projection of an FP model ternary "
+                                                             "(e.g. a ternary Llama-3-70B)")
+    p.add_argument("--gpu-batch", type=int, metavar="N",
+                   help="the GPU's batch (default: --batch); per-token figures stay comparable")
+    usage = p.add_argument_group(
+        "deployment (carbon)", "Each option sets both sides; --chip-X and --gpu-X set one side. Defaults by device "
+        "class: a data-centre device (HBM or GDDR, or several chips) at PUE 1.1, 4 years, 50%% busy; an edge device "
+        "(one chip or card on LPDDR/DDR) at PUE 1.0, 5 years, 10%% busy; region 'world' (analysis/carbon_data.toml).")
+    for key, kind, what in _USAGE:
+        for side in ("", "chip-", "gpu-"):
+            usage.add_argument(f"--{side}{key}", type=kind, metavar="X",
+                               help=f"{what}{' of the ' + side[:-1].upper() if side else ', both sides'}")
+    cost = p.add_argument_group("cost")
+    cost.add_argument("--volume", type=int, metavar="N", help="chips produced: spreads the NRE (mask set and "
+                                                               "--nre-usd) over them as the cost per chip with NRE")
+    cost.add_argument("--nre-usd", type=float, metavar="USD",
+                      help="design, verification and IP NRE on top of the mask set (needs --volume; default 0)")
     p.add_argument("--weights", choices=("fp16", "bf16", "int8", "w4a16", "w2a8"),
                    help="GPU weight kernel (default: w2a8 for a ternary model, else bf16)")
     p.add_argument("--gpus", type=int, default=1, help="GPUs in tensor parallelism (default: %(default)s)")
@@ -83,10 +98,31 @@ def _comparison_args(p: argparse.ArgumentParser) -> None:
     mapping_args(p)
 
 
+_USAGE = (("region", str, "grid region for carbon: 'world', ISO code or country"),
+          ("pue", float, "PUE (facility over IT energy, >= 1)"),
+          ("lifetime-years", float, "service life that spreads the embodied carbon"),
+          ("utilization", float, "share of the lifetime spent serving, (0, 1]"))
+
+
 def _comparison_kwargs(args: argparse.Namespace) -> dict:
+    def side(prefix: str) -> dict:
+        return {k.replace("-", "_"): getattr(args, f"{prefix}{k.replace('-', '_')}") for k, _, _ in _USAGE
+                if getattr(args, f"{prefix}{k.replace('-', '_')}") is not None}
+
     return dict(batch=args.batch, prefill=args.prefill, decode=args.decode, region=args.region, pue=args.pue,
+                lifetime_years=args.lifetime_years, utilization=args.utilization, chip_usage=side("chip_"),
+                gpu_usage=side("gpu_"), gpu_batch=args.gpu_batch, volume=args.volume, nre_usd=args.nre_usd,
                 weights=args.weights, gpus=args.gpus, calibration=_engine_calibration(args),
                 mapping_objective=args.mapping_objective, lm_head_dtype=args.lm_head_dtype, kv_dtype=args.kv_dtype)
+
+
+def _model(args: argparse.Namespace):
+    """The model to compare: the name or file given, or its ternarized spec with --ternarize."""
+    if not args.ternarize:
+        return args.model
+    from tritium.workloads import load_model
+
+    return load_model(args.model).ternarized()
 
 
 def _engine_calibration(args: argparse.Namespace):
@@ -170,26 +206,33 @@ def _cmd_gpu_bench(args: argparse.Namespace) -> int:
 def _cmd_compare(args: argparse.Namespace) -> int:
     from tritium.analysis.compare import compare
 
-    c = compare(args.model, args.chip, args.gpu, **_comparison_kwargs(args))
+    c = compare(_model(args), args.chip, args.gpu, **_comparison_kwargs(args))
     if args.json:
         print_json(c.as_dict())
         return 0
     s = c.scenario
     for warning in c.warnings:  # first: they undermine every figure below
         print(f"warning: {warning}")
-    print(f"{c.model}: batch {s['batch']}, prefill {s['prefill']}, decode {s['decode']}; carbon on the "
-          f"'{c.region}' grid at PUE {c.pue:g}")
+    gpu_batch = "" if c.gpu_batch == s["batch"] else f" (GPU batch {c.gpu_batch})"
+    print(f"{c.model}: batch {s['batch']}{gpu_batch}, prefill {s['prefill']}, decode {s['decode']}")
+    for label, u in (("chip", c.chip_usage), ("GPU", c.gpu_usage)):
+        print(f"  carbon, {label}: {u.device_class} device on the '{u.region}' grid at PUE {u.pue:g}, embodied "
+              f"over {u.lifetime_years:g} years at {100 * u.utilization:g}% utilization")
     table = c.table()
     left, right = c.chip_label, c.gpu_label
     width = max(14, len(left), len(right))
-    print(f"  {'':<26} {left:>{width}} {right:>{width}} {'GPU / chip':>11}  better")
+    print(f"  {'':<34} {left:>{width}} {right:>{width}} {'GPU / chip':>11}  better")
     for r in table.itertuples(index=False):
         ratio = "" if not math.isfinite(r.gpu_over_chip) else f"{r.gpu_over_chip:,.3g}x"
         name = f"{r.metric.strip()}{f' ({r.unit})' if r.unit and r.unit != r.metric else ''}"
         indent = "  " if r.metric.startswith(" ") else ""
-        print(f"  {indent + name:<26} {_cell(r.chip):>{width}} {_cell(r.gpu):>{width}} {ratio:>11}  {r.better}")
-    print(f"  note: GPU model calibration '{c.calibration.name}'; cost to make excludes NRE; "
-          "the GPU price is a list or street price")
+        print(f"  {indent + name:<34} {_cell(r.chip):>{width}} {_cell(r.gpu):>{width}} {ratio:>11}  {r.better}")
+    for metric, why in c.missing().items():
+        row = table[table.metric == metric]
+        if len(row) and not (math.isfinite(row.chip.iloc[0]) and math.isfinite(row.gpu.iloc[0])):
+            print(f"  n/a: {metric.strip()}: {why}")
+    print(f"  note: GPU model calibration '{c.calibration.name}'; cost to make = die + package + DRAM on both sides "
+          "(no NRE); the GPU's price to buy is a list or street price")
     return 0
 
 
@@ -210,7 +253,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     command = _report_command(args)
     start = time.perf_counter()
     with ProgressBar("comparing", unit="run") as progress:
-        report = build_report(args.model, args.chip, args.gpu, command=command, progress=progress,
+        report = build_report(_model(args), args.chip, args.gpu, command=command, progress=progress,
                               **_comparison_kwargs(args))
     paths = write_report(report, args.out, force=args.force)
     seconds = time.perf_counter() - start
@@ -224,10 +267,14 @@ def _report_command(args: argparse.Namespace) -> str:
     """The command that makes this report again: every option that differs from its default."""
     words = ["tritium", "report"]
     defaults = {"model": _DEFAULT_MODEL, "chip": _DEFAULT_CHIP, "gpu": _DEFAULT_GPU, "batch": 1, "prefill": 512,
-                "decode": 128, "region": "world", "pue": 1.1, "weights": None, "gpus": 1, "calibration": None, "gpu_engine": None,
-                "lm_head_dtype": None, "kv_dtype": None, "mapping_objective": "latency"}
+                "decode": 128, "gpu_batch": None, "weights": None, "gpus": 1, "calibration": None, "gpu_engine": None,
+                "lm_head_dtype": None, "kv_dtype": None, "mapping_objective": "latency", "volume": None,
+                "nre_usd": None}
+    defaults |= {f"{side}{k.replace('-', '_')}": None for k, _, _ in _USAGE for side in ("", "chip_", "gpu_")}
     for key, default in defaults.items():
         value = getattr(args, key)
         if value != default:
-            words += [f"--{key.replace('_', '-')}", str(value)]
+            words += [f"--{key.replace('_', '-')}", f"{value:g}" if isinstance(value, float) else str(value)]
+    if args.ternarize:
+        words.append("--ternarize")
     return shlex.join(words + ["--out", str(args.out)])

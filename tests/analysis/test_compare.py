@@ -26,8 +26,8 @@ def test_table_joins_the_two_results(small):
     assert table.loc["tokens/s", "gpu_over_chip"] == pytest.approx(g["tokens_per_s"] / c["tokens_per_s"])
     assert table.loc["time to first token", "chip"] > 0
     assert table.loc["die area", "gpu"] == 814.0
-    assert table.loc["cost per chip (to make)", "chip"] == pytest.approx(small.chip_cost.cost_per_chip_usd)
-    assert table.loc["card price (list/street)", "gpu"] == 27500.0
+    assert table.loc["cost to make, one chip/card", "chip"] == pytest.approx(small.chip_cost.unit_cost_usd)
+    assert table.loc["price to buy (list/street)", "gpu"] == 27500.0
     total = table.loc["gCO2e per 1M tokens"]
     assert total.chip == pytest.approx(table.loc["  operational", "chip"] + table.loc["  embodied", "chip"])
     assert total.gpu == pytest.approx(table.loc["  operational", "gpu"] + table.loc["  embodied", "gpu"])
@@ -86,8 +86,8 @@ def test_tensor_parallel_and_multichip_systems():
     c = compare("llama3-8b-1.58", "multichip-hbm3", "h100", prefill=32, decode=4, gpus=2)
     table = c.table().set_index("metric")
     assert table.loc["dies in system", "chip"] == c.chip.chips and table.loc["dies in system", "gpu"] == 2
-    assert table.loc["system cost (to make)", "gpu"] == pytest.approx(2 * c.gpu_cost.cost_to_make_usd)
-    assert table.loc["card price (list/street)", "gpu"] == 2 * 27500.0
+    assert table.loc["system cost to make", "gpu"] == pytest.approx(2 * c.gpu_cost.cost_to_make_usd)
+    assert table.loc["price to buy (list/street)", "gpu"] == 2 * 27500.0
     assert c.gpu_label.startswith("2x h100-sxm")
 
 

@@ -107,3 +107,28 @@ def test_report_defaults(capsys, tmp_path):
     assert f"tritium report --out {tmp_path}" in html
     data = json.loads((tmp_path / "comparison.json").read_text())
     assert data["scenario"] == {"batch": 1, "prefill": 512, "decode": 128}
+
+
+def test_compare_per_side_knobs_and_na_reasons(capsys):
+    code, out, _ = run(capsys, "compare", *SMALL, "--gpu", "orin", "--region", "NO", "--gpu-region", "US",
+                       "--gpu-pue", "1.3", "--chip-lifetime-years", "6", "--volume", "10000", "--nre-usd", "1e6",
+                       "--gpu-batch", "2")
+    assert code == 0 and "nan" not in out.lower()
+    assert "carbon, chip: edge device on the 'NO' grid at PUE 1, embodied over 6 years" in out
+    assert "carbon, GPU: edge device on the 'US' grid at PUE 1.3" in out
+    assert "(GPU batch 2)" in out and "cost per chip with NRE" in out
+    assert "n/a: embodied: jetson-agx-orin-64gb's die area is not published" in out
+    code, out, _ = run(capsys, "compare", *SMALL, "--gpu-pue", "1.3", "--json")
+    data = json.loads(out)
+    assert data["gpu_usage"]["pue"] == 1.3 and data["chip_usage"]["pue"] == 1.0
+
+
+@pytest.mark.parametrize("argv, phrase", [
+    (["--pue", "0.9"], "pue"),
+    (["--gpu-utilization", "2"], "utilization"),
+    (["--nre-usd", "1e6"], "volume"),
+    (["--volume", "0"], "volume"),
+])
+def test_compare_knob_errors(capsys, argv, phrase):
+    code, _, err = run(capsys, "compare", *SMALL, *argv)
+    assert code == 2 and err.startswith("error: ") and phrase in err and err.count("\n") == 1
