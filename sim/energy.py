@@ -10,6 +10,20 @@ x time. Area = the chip's parts built from the same table. What each count means
   add and register write.
 - ``skip`` gather network: per routed input, ``log2(2 * width)`` levels of 2:1
   multiplexers of ``act_bits`` bits (:func:`tritium.sim.mapping.gather_window`).
+- ``lut`` style (``docs/datapaths.md``): per table read, the read (``log2(entries)``
+  levels of 2:1 multiplexers of the entry's bits from registers, or a read of that many
+  bits from the table macro with ``lut_tables = "sram"``), its conditional negation when
+  tables are mirrored, and its share of the row's adder tree over the ``groups`` reads;
+  per row per cycle, the row's select and tree registers; per table built,
+  ``entries - g`` adds of the entry's width and the entries written.
+- ``mac`` style: per product that toggles, one ``mac_bits`` multiply
+  (:meth:`~tritium.sim.tech.TechTable.mul_pj`) and its share of the tree over the
+  ``width`` products (``act_bits + mac_bits`` bits wide); per row per cycle, the product
+  and tree registers.
+- ``zero_act``: per broadcast activation, a zero detector (``act_bits - 1`` gates) with
+  ``gate`` or ``skip``; with ``skip``, per activation of a window, ``log2(2 * width)`` mux
+  levels of ``act_bits`` bits in the compaction network and per fed row input the same
+  levels of 2-bit weight codes in the row's weight select.
 - MAC array: one INT8 (or INT16) multiply-accumulate per pass; a product takes
   several passes when its operands are wider than the multipliers
   (:func:`tritium.sim.mapping.precision_passes`); the vector unit does MACs (when the
@@ -32,16 +46,19 @@ from dataclasses import dataclass
 
 from tritium.sim.chip import Chip
 from tritium.sim.chip_parts import TluSpec
+from tritium.sim.datapath import lut_entry_bits, lut_groups, lut_mirrored, lut_table_entries
 from tritium.sim.tech import TechTable, tech
 
 __all__ = ["ENERGY_COMPONENTS", "EnergyModel", "energy_model", "op_energy", "static_power_w", "dram_background_w",
            "area_breakdown",
-           "tlu_register_bits", "tree_area_parts_um2", "tree_area_um2", "SIGN_SELECT_AREA_GATES_PER_BIT"]
+           "tlu_register_bits", "tree_area_parts_um2", "tree_area_um2", "SIGN_SELECT_AREA_GATES_PER_BIT",
+           "row_register_bits", "row_area_parts_um2", "shared_area_parts_um2", "tlu_area_um2"]
 
 ENERGY_COMPONENTS = ("tlu", "attention", "vector", "sram", "dram", "link")
 """Dynamic energy components of an op, in this order; totals add ``static``."""
 
 _PJ = 1e-12
+_MIN_TABLE_KIB = 0.125  # the smallest macro the SRAM energy curve covers (tech._MACRO_KIB_RANGE)
 
 
 def tlu_register_bits(tlu: TluSpec) -> int:
@@ -106,6 +123,172 @@ def tree_area_um2(tlu: TluSpec, t: TechTable) -> float:
     return sum(tree_area_parts_um2(tlu, t).values())
 
 
+# -- the lut and mac styles ------------------------------------------------------------------------
+
+def _tree_levels_bits(inputs: int, base_bits: int) -> list[tuple[int, int]]:
+    """(adders, bits) per level of a binary adder tree over ``inputs`` operands of ``base_bits``:
+    ceil(n / 2) nodes at each level (an odd operand passes through), each one bit wider."""
+    out, n, level = [], inputs, 0
+    while n > 1:
+        level += 1
+        out.append((n // 2, base_bits + level))
+        n = -(-n // 2)
+    return out
+
+
+def _style_tree(tlu: TluSpec) -> tuple[int, int]:
+    """(inputs, bits of one input) of a row's adder tree in ``tlu``'s style."""
+    if tlu.style == "lut":
+        return lut_groups(tlu.width, tlu.lut_group), _entry_bits(tlu)
+    if tlu.style == "mac":
+        return tlu.width, tlu.act_bits + tlu.mac_bits
+    return tlu.width, tlu.act_bits + 1
+
+
+def _entry_bits(tlu: TluSpec) -> int:
+    return tlu.lut_table_bits or lut_entry_bits(tlu.act_bits, tlu.lut_group)
+
+
+def row_register_bits(tlu: TluSpec) -> int:
+    """Flip-flop bits of one row's pipeline in any style (without its accumulators).
+
+    ``adder_tree``: :func:`tlu_register_bits`. ``lut``: the select register (one entry per
+    group) and a register after every ``levels_per_stage`` levels of the tree over the
+    reads. ``mac``: the product register (``width`` products of ``act_bits + mac_bits``
+    bits) and the tree's stage registers.
+    """
+    if tlu.style == "adder_tree":
+        return tlu_register_bits(tlu)
+    inputs, bits = _style_tree(tlu)
+    levels = _tree_levels_bits(inputs, bits)
+    total = inputs * bits
+    for i, (adders, width) in enumerate(levels, start=1):
+        if i % tlu.levels_per_stage == 0 or i == len(levels):
+            total += -(-inputs // 2**i) * width
+    return total
+
+
+def _tree_pj(t: TechTable, tlu: TluSpec) -> float:
+    inputs, bits = _style_tree(tlu)
+    return sum(n * t.add_pj(b) for n, b in _tree_levels_bits(inputs, bits))
+
+
+def _tree_um2(t: TechTable, tlu: TluSpec) -> float:
+    inputs, bits = _style_tree(tlu)
+    return sum(n * t.add_um2(b) for n, b in _tree_levels_bits(inputs, bits))
+
+
+def _table_bits_per_copy(tlu: TluSpec) -> int:
+    """Bits of one copy of a slice's tables: groups x entries x entry bits."""
+    return lut_groups(tlu.width, tlu.lut_group) * lut_table_entries(tlu.lut_group) * _entry_bits(tlu)
+
+
+def _table_macro_kib(tlu: TluSpec) -> float:
+    return max(_table_bits_per_copy(tlu) / 8 / 1024, _MIN_TABLE_KIB)
+
+
+def _mux_levels(entries: int) -> int:
+    return max(1, (entries - 1).bit_length())
+
+
+def row_area_parts_um2(tlu: TluSpec, t: TechTable) -> dict[str, float]:
+    """Area of one row of ``tlu`` by part, um^2 (no accumulator, no shared parts).
+
+    ``adder_tree``: :func:`tree_area_parts_um2`. ``lut``: ``read`` (per group an
+    ``entries``:1 multiplexer of the entry's bits, ``entries - 1`` 2:1 muxes),
+    ``negate`` (mirrored tables: a conditional negation per group,
+    :data:`SIGN_SELECT_AREA_GATES_PER_BIT` gates per bit), ``adders``, ``registers``.
+    ``mac``: ``multipliers`` (``width`` of ``mac_bits``), ``adders``, ``registers``.
+    With ``zero_act = "skip"`` a ``weight_select`` part: per input a ``2 * width``:1
+    multiplexer of the 2-bit weight code.
+    """
+    if tlu.style == "adder_tree":
+        parts = tree_area_parts_um2(tlu, t)
+    elif tlu.style == "lut":
+        groups, bits = lut_groups(tlu.width, tlu.lut_group), _entry_bits(tlu)
+        entries = lut_table_entries(tlu.lut_group)
+        parts = {
+            "read": groups * (entries - 1) * bits * t.mux_um2_per_bit,
+            "negate": groups * bits * SIGN_SELECT_AREA_GATES_PER_BIT * t.gate_um2_per_bit
+            if lut_mirrored(tlu.lut_group) else 0.0,
+            "adders": _tree_um2(t, tlu),
+            "registers": row_register_bits(tlu) * t.register_um2_per_bit,
+        }
+    else:
+        parts = {
+            "multipliers": tlu.width * t.mul_um2(tlu.mac_bits),
+            "adders": _tree_um2(t, tlu),
+            "registers": row_register_bits(tlu) * t.register_um2_per_bit,
+        }
+    if tlu.zero_act == "skip":
+        parts["weight_select"] = tlu.width * (2 * tlu.width - 1) * 2 * t.mux_um2_per_bit
+    return parts
+
+
+def shared_area_parts_um2(tlu: TluSpec, t: TechTable) -> dict[str, float]:
+    """Area of the parts of one core's TLU that its rows share, um^2.
+
+    ``lut``: ``table_builders`` (per copy, per group, ``entries - g`` adders of the entry's
+    width) and ``tables`` (per copy, the slice's tables in flip-flops, or a register-file
+    macro: :meth:`~tritium.sim.tech.TechTable.table_macro_mm2`). ``zero_act`` ``gate``/``skip``:
+    ``zero_detect`` (``width`` detectors of ``act_bits - 1`` gates); ``skip`` also ``compaction``
+    (``width`` outputs, each a ``2 * width``:1 multiplexer of ``act_bits`` bits, and a prefix count).
+    """
+    parts: dict[str, float] = {}
+    if tlu.style == "lut":
+        copies = -(-tlu.rows // (tlu.lut_share_rows or tlu.rows))
+        groups, g = lut_groups(tlu.width, tlu.lut_group), tlu.lut_group
+        adds = lut_table_entries(g) - g
+        parts["table_builders"] = copies * groups * max(adds, 0) * t.add_um2(_entry_bits(tlu))
+        if tlu.lut_tables == "registers":
+            parts["tables"] = copies * _table_bits_per_copy(tlu) * t.register_um2_per_bit
+        else:
+            parts["tables"] = copies * t.table_macro_mm2(_table_macro_kib(tlu)) * 1e6
+    if tlu.zero_act != "none":
+        parts["zero_detect"] = tlu.width * (tlu.act_bits - 1) * t.gate_um2_per_bit
+    if tlu.zero_act == "skip":
+        window = 2 * tlu.width
+        parts["compaction"] = (tlu.width * (window - 1) * tlu.act_bits * t.mux_um2_per_bit
+                               + window * t.add_um2(window.bit_length()))
+    return parts
+
+
+def tlu_area_um2(tlu: TluSpec, t: TechTable) -> float:
+    """Area of one core's TLU in any style, um^2: ``rows`` rows (each its parts, one accumulator
+    adder and ``acc_per_tree`` accumulator registers; with weight ``skip`` its gather network)
+    and the shared parts."""
+    per_row = (sum(row_area_parts_um2(tlu, t).values()) + t.add_um2(tlu.acc_bits)
+               + tlu.acc_per_tree * tlu.acc_bits * t.register_um2_per_bit)
+    if tlu.zero_handling == "skip":
+        per_row += tlu.width * (2 * tlu.width - 1) * tlu.act_bits * t.mux_um2_per_bit
+    return per_row * tlu.rows + sum(shared_area_parts_um2(tlu, t).values())
+
+
+def _style_energies(t: TechTable, tlu: TluSpec) -> dict[str, float]:
+    """Per-event energies of the TLU's style, pJ (see the module docstring)."""
+    if tlu.style == "adder_tree":
+        per_input = t.sign_select_pj_per_bit * tlu.act_bits + _tree_adder_pj(t, tlu) / tlu.width
+        return dict(per_input=per_input, per_row_cycle=tlu_register_bits(tlu) * t.register_pj_per_bit,
+                    per_build_add=0.0, per_build_write=0.0)
+    if tlu.style == "mac":
+        per_input = t.mul_pj(tlu.mac_bits) + _tree_pj(t, tlu) / tlu.width
+        return dict(per_input=per_input, per_row_cycle=row_register_bits(tlu) * t.register_pj_per_bit,
+                    per_build_add=0.0, per_build_write=0.0)
+    groups, bits = lut_groups(tlu.width, tlu.lut_group), _entry_bits(tlu)
+    entries = lut_table_entries(tlu.lut_group)
+    if tlu.lut_tables == "registers":
+        read = _mux_levels(entries) * bits * t.mux_pj_per_bit
+        write = entries * bits * t.register_pj_per_bit
+    else:
+        kib = _table_macro_kib(tlu)
+        read = bits * t.sram_read_pj_per_bit(kib)
+        write = entries * bits * t.sram_write_pj_per_bit(kib)
+    negate = bits * t.sign_select_pj_per_bit if lut_mirrored(tlu.lut_group) else 0.0
+    return dict(per_input=read + negate + _tree_pj(t, tlu) / groups,
+                per_row_cycle=row_register_bits(tlu) * t.register_pj_per_bit,
+                per_build_add=t.add_pj(bits), per_build_write=write)
+
+
 def _mac_pj(t: TechTable, chip: Chip) -> float:
     if chip.attention.unit == "vector":
         return t.fp16_mac_pj if chip.vector.precision != "fp32" else t.fp32_mul_pj + t.fp32_add_pj
@@ -128,6 +311,10 @@ class EnergyModel:
     tlu_per_tree_cycle: float
     tlu_per_acc_update: float
     gather_per_input_level: float
+    lut_per_build_add: float
+    lut_per_build_write: float
+    zero_detect: float
+    weight_select_per_input_level: float
     mac: float
     vector_op: float
     sram_read_per_byte: tuple[float, float, float]  # weight, act, kv buffers
@@ -142,11 +329,16 @@ def energy_model(chip: Chip, scaling: str) -> EnergyModel:
     t = tech(chip.node_nm, scaling)
     tlu = chip.tlu
     bufs = [getattr(chip.sram, name) for name in ("weight", "act", "kv")]
+    style = _style_energies(t, tlu)
     return EnergyModel(
-        tlu_per_active_input=t.sign_select_pj_per_bit * tlu.act_bits + _tree_adder_pj(t, tlu) / tlu.width,
-        tlu_per_tree_cycle=tlu_register_bits(tlu) * t.register_pj_per_bit,
+        tlu_per_active_input=style["per_input"],
+        tlu_per_tree_cycle=style["per_row_cycle"],
         tlu_per_acc_update=t.add_pj(tlu.acc_bits) + tlu.acc_bits * t.register_pj_per_bit,
         gather_per_input_level=tlu.act_bits * t.mux_pj_per_bit,
+        lut_per_build_add=style["per_build_add"],
+        lut_per_build_write=style["per_build_write"],
+        zero_detect=(tlu.act_bits - 1) * t.gate_pj_per_bit,
+        weight_select_per_input_level=2 * t.mux_pj_per_bit,
         mac=_mac_pj(t, chip),
         vector_op=_vector_op_pj(t, chip),
         sram_read_per_byte=tuple(8 * t.sram_read_pj_per_bit(b.capacity_kib / b.banks) for b in bufs),
@@ -164,7 +356,11 @@ def op_energy(chip: Chip, work, scaling: str) -> dict[str, float]:
         tlu_pj = (work.tlu_active_inputs * e.tlu_per_active_input
                   + work.tlu_inputs / chip.tlu.width * e.tlu_per_tree_cycle
                   + work.tlu_acc_updates * e.tlu_per_acc_update
-                  + work.gather_inputs * work.gather_levels * e.gather_per_input_level)
+                  + work.gather_inputs * work.gather_levels * e.gather_per_input_level
+                  + work.lut_build_adds * e.lut_per_build_add + work.lut_builds * e.lut_per_build_write
+                  + work.zero_checks * e.zero_detect
+                  + work.compact_inputs * work.gather_levels * e.gather_per_input_level
+                  + work.weight_selects * work.gather_levels * e.weight_select_per_input_level)
     mac_pj = work.mac_passes * e.mac
     sram_pj = 0.0
     for i, name in enumerate(("weight", "act", "kv")):
@@ -184,14 +380,8 @@ def area_breakdown(chip: Chip, scaling: str) -> dict[str, float]:
     """Area of one chip by component, mm^2, with ``total``."""
     t = tech(chip.node_nm, scaling)
     tlu = chip.tlu
-    # each tree: its adders and pipeline, acc_per_tree accumulators (one adder, a register each), and
-    # with skip a gather network of width (2 * width):1 multiplexers of act_bits bits
-    per_tree = (tree_area_um2(tlu, t) + t.add_um2(tlu.acc_bits)
-                + tlu.acc_per_tree * tlu.acc_bits * t.register_um2_per_bit)
-    if tlu.zero_handling == "skip":
-        per_tree += tlu.width * (2 * tlu.width - 1) * tlu.act_bits * t.mux_um2_per_bit
     um2 = {
-        "tlu": per_tree * tlu.rows * chip.cores,
+        "tlu": tlu_area_um2(tlu, t) * chip.cores,
         "attention": chip.attention.macs * (t.int8_mac_um2 if chip.attention.mac_bits == 8 else 4 * t.int8_mul_um2
                                             + t.int32_add_um2) * chip.cores,
         "vector": chip.vector.lanes * (t.fp16_add_um2 + t.fp16_mul_um2 if chip.vector.precision != "fp32"

@@ -55,10 +55,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from tritium.errors import SpecError
+from tritium.specio import check_float
 from tritium.sim.chip import Chip
 from tritium.sim.chip_parts import TluSpec
 from tritium.sim.collectives import collective
 from tritium.sim.cycles import expected_skip_slices, mac_array_cycles, vector_cycles
+from tritium.sim.datapath import style_schedule
 from tritium.sim.dram import effective_pj_per_bit, sustained_bandwidth_fraction
 from tritium.sim.energy import energy_model
 from tritium.sim.work import ROW_PARALLEL, Placement, dram_cycles
@@ -73,6 +75,7 @@ __all__ = [
     "precision_passes",
     "skip_storage_bits_per_weight",
     "gather_window",
+    "window_cycles",
     "OpCost",
     "map_op",
     "check_objective",
@@ -216,6 +219,30 @@ def gather_window(tlu: TluSpec) -> int:
     return 2 * tlu.width
 
 
+@functools.lru_cache(maxsize=1024)
+def window_cycles(width: int, act_density: float) -> float:
+    """Expected cycles one token spends on a window of ``2 * width`` activations under
+    ``zero_act = "skip"``: ``ceil(nnz / width)`` for ``nnz`` non-zero activations in the window,
+    Binomial(2 * width, ``act_density``) (zeros independent): ``P(nnz >= 1) + P(nnz > width)``.
+    A dense window takes 2 cycles (no faster than no skip), one at most half full takes 1.
+
+    >>> window_cycles(64, 1.0), window_cycles(64, 0.0), round(window_cycles(64, 0.2), 6)
+    (2.0, 0.0, 1.0)
+    """
+    check_float("act_density", act_density, lo=0.0, hi=1.0)
+    window = 2 * width
+    if act_density <= 0.0:
+        return 0.0
+    if act_density >= 1.0:
+        return 2.0
+    j = np.arange(window + 1, dtype=np.float64)
+    log_pmf = (math.lgamma(window + 1) - np.array([math.lgamma(x + 1) for x in j])
+               - np.array([math.lgamma(window - x + 1) for x in j])
+               + j * math.log(act_density) + (window - j) * math.log1p(-act_density))
+    pmf = np.exp(log_pmf)
+    return float(1.0 - pmf[0] + pmf[width + 1:].sum())
+
+
 # -- precisions ----------------------------------------------------------------------------------
 
 def precision_passes(mac_bits: int, a_dtype: str, b_dtype: str) -> int:
@@ -254,7 +281,14 @@ class OpCost:
         tlu_inputs: all sign-select inputs fed (including zero-padding of the last slice).
         tlu_acc_updates: accumulator additions.
         gather_inputs: inputs routed through the ``skip`` gather network.
-        gather_levels: 2:1 mux levels of that network (log2 of its window).
+        gather_levels: 2:1 mux levels of that network (log2 of its window), or of the
+            ``zero_act = "skip"`` compaction network and weight selects.
+        lut_builds: ``lut`` tables built (one group's entries, one copy); lut_build_adds: the
+            builders' additions that toggle (``entries - g`` per table, fewer with ``zero_act``).
+            For ``lut`` the ``tlu_active_inputs`` are the table reads that toggle.
+        zero_checks: activations through zero detectors (``zero_act`` gate or skip).
+        compact_inputs: activations through the ``zero_act = "skip"`` compaction network;
+            weight_selects: row inputs whose weight code the rows' selects route.
         macs: multiply-accumulates of the op (as in the trace).
         mac_passes: MAC-unit operations, ``macs`` times the precision passes.
         vector_ops: elementary vector-unit operations.
@@ -287,6 +321,11 @@ class OpCost:
     dram_read_fraction: float = 1.0
     dram_write_fraction: float = 1.0
     dram_pj: float = 0.0
+    lut_builds: int = 0
+    lut_build_adds: float = 0.0
+    zero_checks: int = 0
+    compact_inputs: int = 0
+    weight_selects: float = 0.0
 
     @property
     def port_stall_cycles(self) -> int:
@@ -442,6 +481,11 @@ def _finish(chip: Chip, unit, unit_cycles, cycles, dram: _Dram, reads, writes, *
         tlu_acc_updates=int(events.get("tlu_acc_updates", 0)),
         gather_inputs=float(events.get("gather_inputs", 0.0)),
         gather_levels=int(events.get("gather_levels", 0)),
+        lut_builds=int(events.get("lut_builds", 0)),
+        lut_build_adds=float(events.get("lut_build_adds", 0.0)),
+        zero_checks=int(events.get("zero_checks", 0)),
+        compact_inputs=int(events.get("compact_inputs", 0)),
+        weight_selects=float(events.get("weight_selects", 0.0)),
         macs=int(events.get("macs", 0)),
         mac_passes=int(events.get("mac_passes", 0)),
         vector_ops=int(events.get("vector_ops", 0)),
@@ -469,6 +513,7 @@ class _TernaryKey:
     nnz_lo: int
     nnz_hi: int
     nnz_hist: str
+    act_zero: float = 0.0
 
 
 def _ternary_key(row) -> _TernaryKey:
@@ -477,8 +522,10 @@ def _ternary_key(row) -> _TernaryKey:
     density = 1.0 if math.isnan(zero) else 1.0 - zero
     out_elem = _OUT_BYTES_AFTER_DRAIN if row.out_dtype == "int32" else max(1, row.act_out_bytes // max(
         1, row.m * row.n * steps))
+    act_zero = float(getattr(row, "act_zero_frac", math.nan))
     return _TernaryKey(int(row.m), int(row.k), int(row.n), steps, int(row.act_in_bytes) // steps, int(out_elem),
-                       density, int(row.nnz_lo), int(row.nnz_hi), str(row.nnz_hist))
+                       density, int(row.nnz_lo), int(row.nnz_hi), str(row.nnz_hist),
+                       0.0 if math.isnan(act_zero) else act_zero)
 
 
 def _token_blocks(tlu: TluSpec, m: int) -> list[int]:
@@ -497,6 +544,8 @@ def _ternary(chip: Chip, placement: Placement, key: _TernaryKey, objective: str,
     tlu, cores = chip.tlu, chip.total_cores
     m, k, n, steps = key.m, key.k, key.n, key.steps
     skip = tlu.zero_handling == "skip" and bool(key.nnz_hist)
+    act_skip = tlu.zero_act == "skip"
+    styled = tlu.style != "adder_tree" and not act_skip  # cycles and counts from sim/datapath.py
     density = key.density
     w_port = chip.sram.weight.bits_per_cycle
     a_port = chip.sram.act.bits_per_cycle
@@ -508,6 +557,12 @@ def _ternary(chip: Chip, placement: Placement, key: _TernaryKey, objective: str,
         bits_per_weight = skip_storage_bits_per_weight(density)
         word_bits = tlu.rows * tlu.width * bits_per_weight / max(density, 1e-9)  # width non-zeros and their bitmap
         slice_bits = window * tlu.act_bits
+    elif act_skip:
+        window = 2 * tlu.width  # a window of activations and its weights per issue (docs/datapaths.md)
+        slices = float(-(-k // window))
+        bits_per_weight = tlu.weight_bits_per_weight
+        word_bits = tlu.rows * 8 * -(-window // _TRITS_PER_BYTE[tlu.weight_encoding])
+        slice_bits = window * tlu.act_bits
     else:
         slices = float(-(-k // tlu.width))
         bits_per_weight = tlu.weight_bits_per_weight
@@ -516,6 +571,8 @@ def _ternary(chip: Chip, placement: Placement, key: _TernaryKey, objective: str,
         slice_bits = tlu.width * tlu.act_bits
     word_cycles = max(1, math.ceil(word_bits / w_port))
     slice_cycles = max(1, math.ceil(slice_bits / a_port))
+    per_window = window_cycles(tlu.width, 1.0 - key.act_zero) if act_skip else 1.0
+    tok_cycles = max(per_window, slice_cycles) if act_skip else slice_cycles
     tiles = -(-n // tlu.rows)
     per_core = -(-tiles // cores)
     depth = tlu.pipeline_depth_cycles
@@ -565,13 +622,19 @@ def _ternary(chip: Chip, placement: Placement, key: _TernaryKey, objective: str,
         return m_tile, n_tile, (w_bytes * loads if streamed else 0.0), in_b, out_b
 
     candidates = []
+    schedules = {}
     for block in _token_blocks(tlu, m):
-        full, rem = divmod(m, block)
-        group = full * max(block * slice_cycles, word_cycles) + (max(rem * slice_cycles, word_cycles) if rem else 0)
-        blocks = full + (1 if rem else 0)
-        sched_cycles = math.ceil(per_core * slices * group) + depth
-        word_reads = tiles * slices * blocks
-        slice_reads = tiles * slices * m
+        if styled:
+            sched = schedules[block] = style_schedule(tlu, m, k, n, cores=cores, token_block=block,
+                                                      weight_port_bits=w_port, act_port_bits=a_port)
+            sched_cycles, word_reads, slice_reads = sched.cycles, sched.weight_word_reads, sched.act_slice_reads
+        else:
+            full, rem = divmod(m, block)
+            group = full * max(block * tok_cycles, word_cycles) + (max(rem * tok_cycles, word_cycles) if rem else 0)
+            blocks = full + (1 if rem else 0)
+            sched_cycles = math.ceil(per_core * slices * group) + depth
+            word_reads = tiles * slices * blocks
+            slice_reads = tiles * slices * m
         for order in ORDERS:
             if fits and order == "tokens_outer":
                 continue  # every token's inputs stay: one token chunk, the two orders are the same nest
@@ -590,21 +653,41 @@ def _ternary(chip: Chip, placement: Placement, key: _TernaryKey, objective: str,
                 candidates.append((max(cycles, _dram_time(chip, dram)), pj, payload))
     _, _, best = _pick(candidates, objective)
     block, order, m_tile, n_tile, cycles, reads, writes, dram = best
-    unit_cycles = math.ceil(per_core * slices * m) + depth
+    unit_cycles = math.ceil(per_core * slices * m * per_window) + depth
     dense_slices = -(-k // tlu.width)
     toggling = k if tlu.zero_handling == "none" else density * k
+    act_on = 1.0 - key.act_zero if tlu.zero_act != "none" else 1.0  # zero activations held still
     streamed_per_row = density * k if skip else float(k)
     events = dict(
         tlu_inputs=steps * m * tiles * tlu.rows * dense_slices * tlu.width,
-        tlu_active_inputs=float(steps * m * n * toggling),
+        tlu_active_inputs=float(steps * m * n * toggling * act_on),
         tlu_acc_updates=steps * m * n * math.ceil(streamed_per_row / tlu.width),
         gather_inputs=float(steps * m * n * density * k) if skip else 0.0,
-        gather_levels=int(math.log2(window)) if skip else 0,
+        gather_levels=int(math.log2(window)) if skip or act_skip else 0,
         macs=steps * m * k * n,
         token_block=block, m_tile=m_tile, n_tile=n_tile, order=order,
         mapping=(f"TLU token block {block}, {order.replace('_', ' ')}, "
-                 f"m_tile {m_tile}, n_tile {n_tile}" + (", skip" if skip else "")),
+                 f"m_tile {m_tile}, n_tile {n_tile}" + (", skip" if skip else "")
+                 + (", zero activations skipped" if act_skip else "")
+                 + (f", {tlu.style}" if tlu.style != "adder_tree" else "")),
     )
+    if tlu.zero_act != "none":
+        events["zero_checks"] = steps * m * tiles * math.ceil(slices) * (window if act_skip else tlu.width)
+    if act_skip:
+        fed = steps * m * tiles * tlu.rows * slices * per_window * tlu.width  # row inputs fed, compacted
+        events.update(tlu_inputs=math.ceil(fed), weight_selects=fed, compact_inputs=events["zero_checks"],
+                      tlu_acc_updates=math.ceil(steps * m * n * slices * per_window))
+    if styled:
+        sched = schedules[block]
+        if tlu.style == "lut":
+            g = tlu.lut_group
+            weight_on = 1.0 - (1.0 - density) ** g if tlu.zero_handling == "gate" else 1.0  # all-zero groups
+            events.update(tlu_active_inputs=float(steps * sched.table_reads * weight_on),
+                          tlu_acc_updates=steps * m * n * dense_slices,
+                          lut_builds=steps * sched.table_builds,
+                          lut_build_adds=float(steps * sched.table_builds * max(sched.table_entries - g, 0) * act_on))
+        else:  # mac: every product that toggles is a multiply
+            events.update(tlu_acc_updates=steps * m * n * dense_slices)
     scale = lambda d: {b: v * steps for b, v in d.items()}  # noqa: E731
     return _finish(chip, "tlu", unit_cycles * steps, cycles * steps, dram.scaled(steps), scale(reads),
                    scale(writes), **events)

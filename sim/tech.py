@@ -312,6 +312,29 @@ class TechTable:
         """Area of an FP16 multiplier and an FP16 adder, um^2."""
         return self.fp16_mul_um2 + self.fp16_add_um2
 
+    # integer multipliers of other widths (the `mac` datapath's tlu.mac_bits)
+
+    def mul_pj(self, bits: int) -> float:
+        """Energy of one ``bits`` x ``bits`` integer multiply, pJ (1 to 64 bits).
+
+        This node's INT8 multiply times Horowitz's 45 nm 32-bit/8-bit ratio raised to
+        ``log(bits / 8) / log(4)`` (log-log through the 8- and 32-bit points: about
+        bits^2, as an array multiplier's partial products grow).
+        """
+        check_int("bits", bits, lo=1, hi=64)
+        return self.int8_mul_pj * _mul_ratio("pj") ** (math.log(bits / 8) / math.log(4))
+
+    def mul_um2(self, bits: int) -> float:
+        """Area of one ``bits`` x ``bits`` integer multiplier, um^2 (as :meth:`mul_pj`)."""
+        check_int("bits", bits, lo=1, hi=64)
+        return self.int8_mul_um2 * _mul_ratio("um2") ** (math.log(bits / 8) / math.log(4))
+
+    def table_macro_mm2(self, kib: float) -> float:
+        """Area of a ``kib`` KiB register-file macro holding LUT tables (``lut_tables = "sram"``), mm^2:
+        the SRAM macro density times the small-macro efficiency of ``tech_data.toml`` ``[table_macro]``."""
+        check_float("kib", kib, lo=0)
+        return kib * 8 / 1024 / (self.sram_macro_mibit_per_mm2 * _num("table_macro", "small", "density_vs_macro"))
+
     # A 2:1 mux per bit is an AND-OR pair: two gates. The ternary sign-select of one
     # operand bit, w * x for w in {-1, 0, +1}, is (x XOR neg) AND nonzero: two gates; the
     # +1 completing the two's-complement negation enters the adder tree as a carry-in.
@@ -391,6 +414,11 @@ class TechTable:
         lines.append("sources:")
         lines += [f"  {key}: {text}" for key, text in self.sources().items()]
         return "\n".join(lines)
+
+
+def _mul_ratio(field: str) -> float:
+    """Horowitz's 45 nm 32-bit multiplier over his 8-bit one, by ``field`` (``pj`` or ``um2``)."""
+    return _num("horowitz45_mul", "int32_mul", field) / _num("horowitz45", "int8_mul", field)
 
 
 def _segment(xs: tuple[float, ...], ys: list[float], x: float) -> float:
@@ -504,6 +532,9 @@ def _sources(node_nm: int, scaling: str) -> dict[str, str]:
              f"INT32 add; {scaled}")
     for name in ("register_pj_per_bit", "register_um2_per_bit", "gate_pj_per_bit", "gate_um2_per_bit"):
         out[name] = share
+    out["mul_pj"] = out["mul_um2"] = (f"[E] this node's INT8 multiply times ({_src('horowitz45_mul')}) "
+                                      "32b/8b ratio, log-log in bits")
+    out["table_macro_mm2"] = f"{_src('table_macro')}; density {_src('sram_macro_density', f'nm_{node_nm}')}"
     out["mux_pj_per_bit"] = out["mux_um2_per_bit"] = "[E] two gates per bit (AND-OR)"
     out["sign_select_pj_per_bit"] = out["sign_select_um2_per_bit"] = "[E] two gates per bit (XOR, AND), carry-in free"
     for kib in _HOROWITZ_SRAM_KIB:
