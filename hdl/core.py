@@ -1,5 +1,11 @@
 """One core's TLU datapath with its controller: load, compute and stream out a ternary GEMM.
 
+The datapath is the unit of ``tlu.style`` (:func:`tritium.hdl.style.make_unit`): adder
+trees, LUT rows or MAC rows, all with the same ports; the controller is the same for all
+three, and only the pipeline depth differs (for ``lut`` and ``mac`` the schedule is
+:func:`tritium.sim.datapath.lut_schedule` / :func:`~tritium.sim.datapath.mac_schedule`,
+whose ``pipeline_depth`` stands for ``pipeline_depth_cycles`` below).
+
 :class:`TritiumCore` computes ``outputs = acts @ weights.T`` for an M x K x N ternary
 GEMM (acts M x K signed ``act_bits``-bit, weights N x K trits), in four phases:
 
@@ -49,7 +55,7 @@ from amaranth.lib.wiring import In, Out
 
 from tritium.errors import TritiumError
 from tritium.hdl.memory import ActivationBuffer, WeightMemory, lane_bytes
-from tritium.hdl.tlu import Tlu
+from tritium.hdl.style import make_unit, unit_depth
 from tritium.sim.chip_parts import TluSpec
 
 __all__ = ["GemmLimits", "TritiumCore", "COUNTER_BITS", "max_compute_cycles"]
@@ -65,7 +71,7 @@ def max_compute_cycles(tlu: TluSpec, weight_words: int, act_slices: int, word_cy
     A group of b tokens takes ``max(b * slice_cycles, word_cycles) <= b * max(slice_cycles,
     word_cycles)`` cycles, and tiles * slices * M <= weight_words * act_slices.
     """
-    return weight_words * act_slices * max(word_cycles, slice_cycles) + tlu.pipeline_depth_cycles
+    return weight_words * act_slices * max(word_cycles, slice_cycles) + unit_depth(tlu)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -246,7 +252,7 @@ class TritiumCore(wiring.Component):
         m = Module()
         spec, lim = self.tlu, self.limits
         rows, top = spec.rows, spec.acc_per_tree
-        m.submodules.tlu = tlu = Tlu(spec)
+        m.submodules.tlu = tlu = make_unit(spec)  # the adder tree, LUT or MAC unit of tlu.style
         m.submodules.wmem = wmem = WeightMemory(spec, lim.weight_words)
         m.submodules.abuf = abuf = ActivationBuffer(spec, lim.act_slices)
         m.submodules.rmem = rmem = Memory(

@@ -28,9 +28,11 @@ import os
 from tritium.errors import SpecError
 from tritium.hdl.core import COUNTER_BITS, GemmLimits, TritiumCore, max_compute_cycles
 from tritium.hdl.memory import lane_bytes
+from tritium.hdl.style import check_style
 from tritium.hdl.tree import check_zero_handling
 from tritium.sim.chip import Chip, load_chip
-from tritium.sim.mapping import TluSchedule, tlu_schedule
+from tritium.sim.datapath import LutSchedule, MacSchedule, style_schedule
+from tritium.sim.mapping import TluSchedule
 
 __all__ = ["elaborate", "core_depths", "core_schedule", "port_cycles", "gemm_limits", "check_buildable",
            "MAX_TLU_INPUTS", "MAX_BUFFER_KIB"]
@@ -73,9 +75,12 @@ def core_depths(chip: Chip) -> dict[str, int]:
     return words
 
 
-def core_schedule(chip: Chip, m: int, k: int, n: int, *, token_block: int = 1) -> TluSchedule:
-    """The schedule one core of ``chip`` runs an M x K x N GEMM in: :func:`tritium.sim.mapping.tlu_schedule`
-    with one core and the chip's weight and activation buffer ports (banks x port bits per cycle).
+def core_schedule(chip: Chip, m: int, k: int, n: int, *,
+                  token_block: int = 1) -> TluSchedule | LutSchedule | MacSchedule:
+    """The schedule one core of ``chip`` runs an M x K x N GEMM in: the schedule of ``chip.tlu``'s
+    style (:func:`tritium.sim.mapping.tlu_schedule` for the adder tree, :mod:`tritium.sim.datapath`
+    for ``lut`` and ``mac``) with one core and the chip's weight and activation buffer ports
+    (banks x port bits per cycle).
 
     Its ``cycles``, ``weight_word_reads``, ``act_slice_reads`` and ``result_writes`` are what the
     elaborated core's ``compute_cycles`` and memory strobes count.
@@ -83,8 +88,8 @@ def core_schedule(chip: Chip, m: int, k: int, n: int, *, token_block: int = 1) -
     Raises:
         SpecError: a bad shape or token block (as tlu_schedule raises it).
     """
-    return tlu_schedule(chip.tlu, m, k, n, cores=1, token_block=token_block,
-                        weight_port_bits=chip.sram.weight.bits_per_cycle, act_port_bits=chip.sram.act.bits_per_cycle)
+    return style_schedule(chip.tlu, m, k, n, cores=1, token_block=token_block,
+                          weight_port_bits=chip.sram.weight.bits_per_cycle, act_port_bits=chip.sram.act.bits_per_cycle)
 
 
 def port_cycles(chip: Chip) -> dict[str, int]:
@@ -102,7 +107,8 @@ def port_cycles(chip: Chip) -> dict[str, int]:
 def check_buildable(chip: Chip) -> None:
     """Raise :class:`SpecError` if the HDL cannot build ``chip`` (see :func:`elaborate`)."""
     tlu = chip.tlu
-    check_zero_handling(tlu.zero_handling)
+    if check_style(tlu).style == "adder_tree":
+        check_zero_handling(tlu.zero_handling)
     if tlu.rows * tlu.width > MAX_TLU_INPUTS:
         raise SpecError(
             "tlu.rows", tlu.rows,

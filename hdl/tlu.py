@@ -21,7 +21,7 @@ from tritium.errors import TritiumError
 from tritium.hdl.tree import AdderTree, check_zero_handling
 from tritium.sim.chip_parts import TluSpec
 
-__all__ = ["Tlu"]
+__all__ = ["Tlu", "attach_accumulators", "unit_ports"]
 
 
 class Tlu(wiring.Component):
@@ -59,18 +59,7 @@ class Tlu(wiring.Component):
         self.tlu = tlu
         self.latency = tlu.pipeline_depth_cycles
         """Cycles from a slice on the inputs to its sum in the accumulators."""
-        super().__init__(
-            {
-                "act": In(data.ArrayLayout(signed(tlu.act_bits), tlu.width)),
-                "w": In(data.ArrayLayout(data.ArrayLayout(unsigned(2), tlu.width), tlu.rows)),
-                "valid_in": In(1),
-                "first_in": In(1),
-                "last_in": In(1),
-                "acc_sel": In(range(max(2, tlu.acc_per_tree))),
-                "acc": Out(data.ArrayLayout(signed(tlu.acc_bits), tlu.rows)),
-                "done": Out(1),
-            }
-        )
+        super().__init__(unit_ports(tlu))
 
     def elaborate(self, platform) -> Module:
         m = Module()
@@ -82,33 +71,87 @@ class Tlu(wiring.Component):
             m.d.comb += [tree.act.eq(self.act), tree.w.eq(self.w[r]), tree.valid_in.eq(self.valid_in)]
             trees.append(tree)
 
-        # first/last/acc_sel travel beside the trees' valid chain (all trees have the same latency)
-        first, last, sel = self.first_in, self.last_in, self.acc_sel
-        for stage in range(trees[0].latency):
-            first_next, last_next = Signal(name=f"first{stage + 1}"), Signal(name=f"last{stage + 1}")
-            sel_next = Signal.like(self.acc_sel, name=f"acc_sel{stage + 1}")
-            m.d.sync += [first_next.eq(first), last_next.eq(last), sel_next.eq(sel)]
-            first, last, sel = first_next, last_next, sel_next
-        valid = trees[0].valid_out
-        m.d.sync += self.done.eq(valid & last)
-
-        if tlu.acc_per_tree == 1:
-            acc = [Signal(signed(tlu.acc_bits), name=f"acc{r}", reset_less=True) for r in range(tlu.rows)]
-            with m.If(valid):
-                for tree, reg in zip(trees, acc):
-                    m.d.sync += reg.eq(Mux(first, tree.sum, reg + tree.sum))  # truncation wraps
-            m.d.comb += [self.acc[r].eq(reg) for r, reg in enumerate(acc)]
-            return m
-
-        # acc_per_tree accumulators per tree; `shown` remembers which one the latest slice updated
-        shown = Signal.like(self.acc_sel)
-        with m.If(valid):
-            m.d.sync += shown.eq(sel)
-        for r, tree in enumerate(trees):
-            bank = Array(Signal(signed(tlu.acc_bits), name=f"acc{r}_{b}", reset_less=True)
-                         for b in range(tlu.acc_per_tree))
-            current = bank[sel]
-            with m.If(valid):
-                m.d.sync += current.eq(Mux(first, tree.sum, current + tree.sum))  # truncation wraps
-            m.d.comb += self.acc[r].eq(bank[shown])
+        attach_accumulators(m, self, [tree.sum for tree in trees], trees[0].valid_out, trees[0].latency)
         return m
+
+
+def attach_accumulators(m: Module, unit: wiring.Component, sums: list, valid: Signal, latency: int) -> None:
+    """Add ``unit``'s accumulators to ``m``: the part of every row unit after its sums.
+
+    ``sums`` are the rows' sums of the slice that was on ``unit``'s inputs ``latency``
+    cycles earlier, valid when ``valid`` is high. ``first_in``, ``last_in`` and
+    ``acc_sel`` travel ``latency`` registers beside them; the selected accumulator of
+    every row loads the sum on a pass's first slice and adds it on every later one,
+    wrapping at ``acc_bits`` (one more register: ``unit.latency`` = ``latency`` + 1), and
+    ``unit.done`` flags a pass's last slice in the accumulators. ``unit`` has the ports of
+    :class:`Tlu` and a ``tlu`` attribute (its :class:`~tritium.sim.chip_parts.TluSpec`).
+    """
+    tlu = unit.tlu
+    first, last, sel = unit.first_in, unit.last_in, unit.acc_sel
+    for stage in range(latency):
+        first_next, last_next = Signal(name=f"first{stage + 1}"), Signal(name=f"last{stage + 1}")
+        sel_next = Signal.like(unit.acc_sel, name=f"acc_sel{stage + 1}")
+        m.d.sync += [first_next.eq(first), last_next.eq(last), sel_next.eq(sel)]
+        first, last, sel = first_next, last_next, sel_next
+    m.d.sync += unit.done.eq(valid & last)
+
+    if tlu.acc_per_tree == 1:
+        acc = [Signal(signed(tlu.acc_bits), name=f"acc{r}", reset_less=True) for r in range(tlu.rows)]
+        with m.If(valid):
+            for value, reg in zip(sums, acc):
+                m.d.sync += reg.eq(Mux(first, value, reg + value))  # truncation wraps
+        m.d.comb += [unit.acc[r].eq(reg) for r, reg in enumerate(acc)]
+        return
+
+    # acc_per_tree accumulators per row; `shown` remembers which one the latest slice updated
+    shown = Signal.like(unit.acc_sel)
+    with m.If(valid):
+        m.d.sync += shown.eq(sel)
+    for r, value in enumerate(sums):
+        bank = Array(Signal(signed(tlu.acc_bits), name=f"acc{r}_{b}", reset_less=True)
+                     for b in range(tlu.acc_per_tree))
+        current = bank[sel]
+        with m.If(valid):
+            m.d.sync += current.eq(Mux(first, value, current + value))  # truncation wraps
+        m.d.comb += unit.acc[r].eq(bank[shown])
+
+
+def unit_ports(tlu: TluSpec) -> dict:
+    """The signature members of every row unit (:class:`Tlu`, ``LutUnit``, ``MacUnit``)."""
+    return {
+        "act": In(data.ArrayLayout(signed(tlu.act_bits), tlu.width)),
+        "w": In(data.ArrayLayout(data.ArrayLayout(unsigned(2), tlu.width), tlu.rows)),
+        "valid_in": In(1),
+        "first_in": In(1),
+        "last_in": In(1),
+        "acc_sel": In(range(max(2, tlu.acc_per_tree))),
+        "acc": Out(data.ArrayLayout(signed(tlu.acc_bits), tlu.rows)),
+        "done": Out(1),
+    }
+
+
+def pipelined_sum(m: Module, terms: list, levels_per_stage: int, name: str) -> tuple[object, int]:
+    """Sum ``terms`` (signed values) pairwise through ceil(log2(len)) adder levels.
+
+    A register follows every ``levels_per_stage`` levels and the last level (an odd term
+    out passes a level unchanged, through the level's register). Returns ``(sum, stages)``:
+    the sum and the registers it passed (0 for a single term, which is returned as is).
+    """
+    stages, level = 0, 0
+    while len(terms) > 1:
+        level += 1
+        sums = [terms[j] + terms[j + 1] for j in range(0, len(terms) - 1, 2)]
+        if len(terms) % 2:
+            sums.append(terms[-1])
+        registered = level % levels_per_stage == 0 or len(sums) == 1
+        nxt = []
+        for j, value in enumerate(sums):
+            sig = Signal(value.shape(), name=f"{name}_l{level}_{j}", reset_less=registered)
+            if registered:
+                m.d.sync += sig.eq(value)
+            else:
+                m.d.comb += sig.eq(value)
+            nxt.append(sig)
+        stages += registered
+        terms = nxt
+    return terms[0], stages
