@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import shutil
+import subprocess
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from tritium.hdl import elaborate, run_gemm
+from tritium.hdl import elaborate, export, run_gemm
 from tritium.hdl.style import chip_with_style
 from tritium.hdl.tree import WEIGHT_CODE
 from tritium.sim import BufferSpec, load_chip
@@ -124,7 +127,27 @@ def check_core(chip, shapes, schedule_of) -> None:
 
 
 
+IVERILOG = bool(shutil.which("iverilog") and shutil.which("vvp"))
+
+
+def icarus_passes(chip, out: Path, **shape) -> str:
+    """Export ``chip`` into ``out``, compile and run its self-checking testbench; return its output.
+
+    Fails the calling test unless the testbench exits 0 with a ``PASS`` line; skips it
+    when Icarus Verilog is not on PATH.
+    """
+    if not IVERILOG:
+        pytest.skip("Icarus Verilog (iverilog, vvp) is not on PATH")
+    export(chip, out, **shape)
+    subprocess.run(["iverilog", "-g2012", "-o", "sim.vvp", "-c", "files.f"], cwd=out, check=True,
+                   capture_output=True, text=True, timeout=300)
+    run = subprocess.run(["vvp", "-n", "sim.vvp"], cwd=out, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and "PASS" in run.stdout, run.stdout[-2000:] + run.stderr[-2000:]
+    return run.stdout
+
+
 @pytest.fixture
 def rtl_checks():
     return types.SimpleNamespace(run_unit=run_unit, check_unit=check_unit, small_chip=small_chip,
-                                 check_core=check_core, SHAPES=SHAPES, FPGA_PROTO=FPGA_PROTO)
+                                 check_core=check_core, SHAPES=SHAPES, FPGA_PROTO=FPGA_PROTO,
+                                 icarus_passes=icarus_passes)

@@ -119,3 +119,13 @@ def test_the_lut_chips_cover_the_keys(rtl_checks):
     for ragged in (lambda m, k, n: k < 16, lambda m, k, n: n < 4, lambda m, k, n: m % 3 and m > 3,
                    lambda m, k, n: k % 16 and k > 16, lambda m, k, n: n % 4 and n > 4):
         assert any(ragged(*shape) for shape in shapes)
+
+
+@pytest.mark.slow
+def test_lut_verilog_passes_its_icarus_testbench(rtl_checks, tmp_path):
+    """Exported Verilog of a LUT core (g = 3, shared tables, token block 2, a stalling weight
+    port) runs its golden cases with results, compute cycles and memory accesses == lut_schedule."""
+    chip = rtl_checks.small_chip(acc_per_tree=2, weight_port_bits=64,
+                                 style=dict(style="lut", lut_group=3, lut_share_rows=2))
+    stdout = rtl_checks.icarus_passes(chip, tmp_path / "out", m=3, k=40, n=5)
+    assert "FAIL" not in stdout
