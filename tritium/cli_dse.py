@@ -167,14 +167,17 @@ def _cmd_pareto(args: argparse.Namespace) -> int:
             front.to_csv(tmp, index=False)
         record_written([args.csv])
     if args.json:
-        cols = ["id", "workload", *objectives, *paths]
+        cols = ["id", "workload", *objectives, *paths, "equal_to"]
         print_json(front[cols].to_dict("records"))
         return 0
     what = "points" if args.all else "points meeting the constraints"
     print(f"Pareto front of '{space.name}' over {', '.join(objectives)} ({len(front)} {what})")
     for name, group in front.groupby("workload", sort=False):
-        print(f"\nworkload {name}: {len(group)} chips")
-        _table(group, ["id", *objectives, *paths])
+        equal = int((group.equal_to != "").sum())
+        extra = f" ({equal} with the same objectives as an earlier one: 'same as')" if equal else ""
+        print(f"\nworkload {name}: {len(group)} chips{extra}")
+        shown = group.rename(columns={"equal_to": "same as"})
+        _table(shown, ["id", *objectives, *paths, *(["same as"] if equal else [])])
     if args.csv:
         print(f"\nfront written to {args.csv}")
     return 0
@@ -207,9 +210,19 @@ def _cmd_pick(args: argparse.Namespace) -> int:
     if not paths:
         print(f"no chip of {args.dir} meets {given} (and the space's constraints)")
         return 0
+    from tritium.analysis.dse.pareto import picked_params
+
     print(f"{len(paths)} chip{'s' if len(paths) != 1 else ''} meeting {given}:")
     for p in paths:
         print(f"  {p}  {_picked_metrics(p)}")
+        params = picked_params(p)
+        if params:
+            print("      " + ", ".join(f"{k} = {v}" for k, v in params.items()))
+        for line in p.read_text(encoding="utf-8").splitlines():
+            if line.startswith("# equal results: "):
+                print("      " + line[2:])
+    if len(paths) > 1 and not picked_params(paths[0]):
+        print("  (the picked chips differ in no swept parameter)")
     print(f"use: tritium simulate --chip {paths[0]}")
     return 0
 
@@ -220,7 +233,7 @@ def _picked_metrics(path: Path) -> str:
 
     values = picked_metrics(path)
     shown = [("tokens_per_s", "{:,.1f} tok/s", 1), ("joules_per_token", "{:,.1f} mJ/token", 1e3),
-             ("area_mm2", "{:,.1f} mm^2", 1), ("power_w", "{:,.2f} W", 1), ("cost_usd", "${:,.0f}", 1)]
+             ("area_mm2", "{:,.2f} mm^2", 1), ("power_w", "{:,.2f} W", 1), ("cost_usd", "${:,.2f} to make", 1)]
     return ", ".join(fmt.format(values[k] * scale) for k, fmt, scale in shown if k in values)
 
 

@@ -3,7 +3,9 @@
 Directions come from :data:`~tritium.analysis.dse.space.METRICS`: tokens/s is maximised,
 everything else (J/token, area, cost, power, latencies) minimised. A point is on the front
 when no other point of the same workload is at least as good in every objective and
-strictly better in one; points with equal objectives are all kept.
+strictly better in one; points with equal objectives are all kept, and marked: the column
+``equal_to`` names the first point (in front order) with the same objectives ("" for that
+first one). :func:`pick` writes only the first of such a group and names the others.
 
 CLI semantics (``tritium pareto`` and ``tritium pick`` are thin wrappers):
 
@@ -18,9 +20,11 @@ CLI semantics (``tritium pareto`` and ``tritium pick`` are thin wrappers):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Sequence
 
 import numpy as np
@@ -30,9 +34,10 @@ from tritium.analysis.dse.space import METRICS
 from tritium.analysis.dse.store import load_results, load_space_of
 from tritium.errors import SpecError, TritiumError
 from tritium.fileio import check_overwrite, record_written, write_text_atomic
+from tritium.sim.chip import chip_to_toml
 
-__all__ = ["non_dominated", "minimization_matrix", "pareto", "pick", "picked_metrics", "chip_file_name",
-           "PICK_LIMITS"]
+__all__ = ["non_dominated", "minimization_matrix", "pareto", "pick", "picked_metrics", "picked_params",
+           "chip_file_name", "chip_description", "PICK_LIMITS"]
 
 PICK_LIMITS = ("max_area_mm2", "max_power_w", "min_tokens_per_s", "max_joules_per_token", "max_cost_usd",
                "max_time_per_output_token_s", "max_time_to_first_token_s")
@@ -107,7 +112,21 @@ def pareto(out_dir: str | Path, objectives: Sequence[str] | None = None, *, work
     objectives = _check_objectives(objectives if objectives is not None else space.objectives)
     df = _selected(out_dir, workload, feasible_only)
     front = _front(df, objectives)
-    return _sorted(front, objectives[0]).reset_index(drop=True)
+    return _mark_equal(_sorted(front, objectives[0]).reset_index(drop=True), objectives)
+
+
+def _mark_equal(front: pd.DataFrame, objectives: Sequence[str]) -> pd.DataFrame:
+    """``front`` with ``equal_to``: the id of the first row of its workload whose objectives are
+    the same to 9 significant digits, or "" for a first (or unique) row."""
+    first: dict[tuple, str] = {}
+    marks = []
+    for row in front.to_dict("records"):
+        key = (row["workload"], *(float(f"{row[m]:.9g}") for m in objectives))
+        marks.append(first.get(key, ""))
+        first.setdefault(key, row["id"])
+    out = front.copy()
+    out["equal_to"] = marks
+    return out
 
 
 def _selected(out_dir, workload: str | None, feasible_only: bool) -> pd.DataFrame:
@@ -188,19 +207,32 @@ def pick(out_dir: str | Path, dest: str | Path | None = None, *, max_area_mm2: f
         df = df[df[metric] <= bound] if kind == "max" else df[df[metric] >= bound]
     if hdl:
         df = df[np.array([_buildable(text) for text in df.chip_toml], dtype=bool)]
-    best = _sorted(_front(df, objectives), rank_by).head(top)
+    front = _mark_equal(_sorted(_front(df, objectives), rank_by).reset_index(drop=True), objectives)
+    best = front[front.equal_to == ""].head(top)
+    paths_of = [p.path for p in space.params]
+    varied = [p for p in paths_of if p in best.columns and best[p].astype(str).nunique() > 1]
     folder = Path(dest) if dest is not None else Path(out_dir) / "picked"
     files: dict[Path, str] = {}
-    for row in best.itertuples(index=False):
-        name = chip_file_name(_chip_name(out_dir, row.id, row.chip_toml))
+    for record in best.to_dict("records"):
+        row = SimpleNamespace(**{k: v for k, v in record.items() if k.isidentifier()})
+        chip = _stored_chip(out_dir, row.id, row.chip_toml)
+        name = chip_file_name(chip.name)
         if folder / f"{name}.toml" in files:  # two chips of one name: both kept
             tag = chip_file_name(row.id)[:40]
             name = f"{name[:_MAX_NAME - 1 - len(tag)]}-{tag}"
         header = "".join(f"# {m} = {getattr(row, m):.6g} {METRICS[m].unit}\n" for m in METRICS
                          if not math.isnan(getattr(row, m)))
+        header += "".join(f"# param {p} = {_one_line(record[p])}\n" for p in varied)
+        equal = front[front.equal_to == row.id]
+        if len(equal):
+            header += (f"# equal results: {len(equal)} more point(s) of the front give the same objectives: "
+                       + "; ".join(f"{_one_line(e['id'])} ({_differs(record, e, paths_of)})"
+                                   for e in equal.head(5).to_dict("records")) + "\n")
+        described = dataclasses.replace(chip, description=_one_line(
+            f"Picked from sweep '{space.name}', point {row.id}, workload {row.workload}: {chip_description(chip)}"))
         files[folder / f"{name}.toml"] = (f"# Picked from sweep {_one_line(out_dir)} (space '{_one_line(space.name)}', "
                                           f"point {_one_line(row.id)}, workload {_one_line(row.workload)})\n"
-                                          f"{header}\n{row.chip_toml}")
+                                          f"{header}\n{chip_to_toml(described)}")
     check_overwrite(files, force=force)
     paths = [write_text_atomic(path, text) for path, text in files.items()]
     record_written(paths)
@@ -223,15 +255,39 @@ def chip_file_name(name: str) -> str:
     return stem if stem.strip("._") else "chip"
 
 
-def _chip_name(out_dir, point: str, chip_toml: str) -> str:
-    """The name of a stored chip, which must still be a valid chip (the file may have been tampered with)."""
+def _differs(a: dict, b: dict, paths: Sequence[str]) -> str:
+    diff = [f"{p} = {_one_line(b[p])}" for p in paths if p in a and p in b and str(a[p]) != str(b[p])]
+    return ", ".join(diff) or "same parameters"
+
+
+def chip_description(chip) -> str:
+    """What a chip file holds, in one line: node, chips and cores, the TLU, clock, SRAM and DRAM.
+
+    >>> from tritium.sim import load_chip
+    >>> chip_description(load_chip("edge-lpddr5"))
+    '7 nm, 1 core, TLU 64x64 (2bit, zeros gate) at 1 GHz, 3.5 MiB SRAM, 2 x LPDDR5 (102.4 GB/s, 8 GiB)'
+    """
+    cores = f"{chip.cores} core{'s' if chip.cores != 1 else ''}"
+    chips = f"{chip.chips} chips x {cores}" if chip.chips > 1 else cores
+    sram = (chip.sram.weight.capacity_kib + chip.sram.act.capacity_kib + chip.sram.kv.capacity_kib) / 1024
+    t, d = chip.tlu, chip.dram
+    style = getattr(t, "style", "adder_tree")
+    kind = "" if style == "adder_tree" else f" {style}"
+    clock = f"{chip.clock_mhz / 1000:g} GHz" if chip.clock_mhz >= 1000 else f"{chip.clock_mhz:g} MHz"
+    return (f"{chip.node_nm:g} nm, {chips}, TLU{kind} {t.rows}x{t.width} ({t.weight_encoding}, zeros "
+            f"{t.zero_handling}) at {clock}, {sram:g} MiB SRAM, {d.channels} x {d.type} "
+            f"({d.bandwidth_gb_s:g} GB/s, {d.capacity_gib:g} GiB)")
+
+
+def _stored_chip(out_dir, point: str, chip_toml: str):
+    """A stored chip, which must still be a valid chip (the file may have been tampered with)."""
     import tomllib
 
     from tritium.sim import Chip
     from tritium.specio import from_mapping
 
     try:
-        return from_mapping(Chip, tomllib.loads(chip_toml)).name
+        return from_mapping(Chip, tomllib.loads(chip_toml))
     except (tomllib.TOMLDecodeError, RecursionError, ValueError) as err:  # SpecError is a ValueError
         raise TritiumError(f"{out_dir}: point {_one_line(point)} holds a chip that is not valid chip TOML "
                            f"({_one_line(err)})") from None
@@ -240,6 +296,19 @@ def _chip_name(out_dir, point: str, chip_toml: str) -> str:
 def _one_line(text: object) -> str:
     """Stored text fit for a one-line comment (a tampered name could end the comment)."""
     return " ".join(str(text).splitlines())
+
+
+def picked_params(path: str | Path) -> dict[str, str]:
+    """The varied parameters in the comment header :func:`pick` writes (those that differ between
+    the chips picked together), by dotted key."""
+    values = {}
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if not line.startswith("# "):
+            break
+        if line.startswith("# param "):
+            key, _, rest = line[len("# param "):].partition(" = ")
+            values[key] = rest
+    return values
 
 
 def picked_metrics(path: str | Path) -> dict[str, float]:
