@@ -120,8 +120,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     with bar as update:
         def progress(p) -> None:
             fresh = bar.bar is None
-            update(p.done, p.total)
-            if bar.bar is None:  # stderr is not a terminal
+            update(p.done, p.total, rate=p.rate_per_s, eta_s=p.eta_s, extra=f"{p.invalid} invalid, {p.errors} failed")
+            if bar.bar is None:  # stderr is not a terminal: update printed a line (rate, ETA) when due
                 return
             if fresh:  # rate and ETA of this run's points only (tqdm's would count the resumed ones)
                 bar.bar.bar_format = ("{desc}: {n_fmt} pt [{elapsed}{postfix}]" if p.total is None
@@ -146,10 +146,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds >= 3600:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+    from tritium.cliutil import duration
+
+    return duration(seconds)
 
 
 def _cmd_pareto(args: argparse.Namespace) -> int:
@@ -269,7 +268,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         if show:
             print(f"grid sweep of all {space.grid_size} points on {max(workers)} workers, then the guided search "
                   "replayed on its results ...", flush=True)
-        guided = bench_guided(space, grid_dir=args.grid_dir, workers=max(workers))
+        with ProgressBar(f"grid sweep {space.name}", unit="pt") as update:
+            guided = bench_guided(space, grid_dir=args.grid_dir, workers=max(workers),
+                                  progress=lambda p: update(p.done, p.total, rate=p.rate_per_s, eta_s=p.eta_s))
         if show:
             print("\n".join(guided.lines()))
     if args.json:

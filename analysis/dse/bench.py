@@ -132,7 +132,7 @@ class GuidedFigure:
 
 
 def bench_guided(space: Space | None = None, *, grid_dir: str | Path | None = None, workers: int | None = None,
-                 samples: int | None = None, seed: int | None = None) -> GuidedFigure:
+                 samples: int | None = None, seed: int | None = None, progress=None) -> GuidedFigure:
     """How many evaluations the guided search needs for the front the full grid finds.
 
     Runs the grid sweep of ``space`` (default the edge example) into ``grid_dir`` (kept;
@@ -143,7 +143,8 @@ def bench_guided(space: Space | None = None, *, grid_dir: str | Path | None = No
     what a guided sweep evaluates) and measures the share of the true front found after each
     wave. ``samples`` and ``seed`` override the space's initial random sample and seed; its
     ``band`` is used, and no evaluation budget. Timing the grid sweep of the edge example
-    (10,368 points) is the "10,000-point sweep" figure.
+    (10,368 points) is the "10,000-point sweep" figure. ``progress`` is passed to the grid
+    sweep (:func:`~tritium.analysis.dse.execute.sweep`).
     """
     space = space if space is not None else example_space()
     s = space.search
@@ -155,7 +156,7 @@ def bench_guided(space: Space | None = None, *, grid_dir: str | Path | None = No
         folder = Path(grid_dir) if grid_dir is not None else Path(tmp)
         resume = (folder / "results.sqlite").exists()
         t0 = time.perf_counter()
-        grid = sweep(space, folder, workers=workers, resume=resume)
+        grid = sweep(space, folder, workers=workers, resume=resume, progress=progress)
         grid_s = time.perf_counter() - t0
         df = load_results(folder)
     truth = set()
