@@ -828,9 +828,40 @@ def _mac_op(chip: Chip, placement: Placement, row, objective: str, scaling: str)
             writes["kv"] += kv_read  # staged through the KV buffer
             reads["kv"] += kv_read
     rescale_cycles = math.ceil(vector_extra / (chip.vector.lanes * cores)) if vector_extra else 0
+    events = dict(macs=row.macs, mac_passes=row.macs * passes, vector_ops=vector_extra, mapping=mapping)
+    if chip.tlu.style == "mac":
+        on_tlu = _on_mac_tlu(chip, row, k_dim if kind != "linear" else row.k, n_dim if kind != "linear" else row.n)
+        if on_tlu is not None and on_tlu[0] < unit_cycles:
+            unit, unit_cycles, tlu_events = "tlu", on_tlu[0], on_tlu[1]
+            events = dict(tlu_events, macs=row.macs, vector_ops=vector_extra,
+                          mapping=f"{mapping.rsplit(', ', 1)[0]}, on the TLU's multipliers, "
+                                  f"{tlu_events['passes']} pass{'es' if tlu_events['passes'] > 1 else ''}")
     cycles = max(unit_cycles + rescale_cycles, math.ceil(_port_cycles(chip, reads, writes)))
-    return _finish(chip, unit, unit_cycles + rescale_cycles, cycles, dram, reads, writes, macs=row.macs,
-                   mac_passes=row.macs * passes, vector_ops=vector_extra, mapping=mapping)
+    return _finish(chip, unit, unit_cycles + rescale_cycles, cycles, dram, reads, writes, **events)
+
+
+def _on_mac_tlu(chip: Chip, row, k, n) -> tuple[int, dict] | None:
+    """Cycles and events of a multiply-accumulate op (attention product or high-precision linear) on a
+    ``mac``-style TLU, whose ``rows x width`` multipliers take any operands (the adder tree and the
+    LUT only ternary weights): each cycle one token's slice of ``width`` inputs meets ``rows`` outputs,
+    ``passes`` times for operands wider than ``mac_bits``. ``k``, ``n`` may be per-step arrays (decode
+    attention); the tiling waste of their mean sizes is counted. None when the multipliers are
+    narrower than 8 bits."""
+    tlu, cores = chip.tlu, chip.total_cores
+    a, b = (row.weight_dtype, row.act_dtype) if row.kind == "linear" else (row.act_dtype, row.act_dtype)
+    if tlu.mac_bits < 8:
+        return None  # narrower than one 8-bit limb
+    passes = precision_passes(tlu.mac_bits, a, b)
+    k_mean = float(np.mean(k))
+    n_mean = float(np.mean(n))
+    if k_mean <= 0 or n_mean <= 0 or row.macs <= 0:
+        return None
+    util = (k_mean / (tlu.width * math.ceil(k_mean / tlu.width))) * (n_mean / (tlu.rows * math.ceil(n_mean / tlu.rows)))
+    work = row.macs * passes
+    cycles = math.ceil(work / (tlu.rows * tlu.width * cores * util)) + tlu.pipeline_depth_cycles * row.steps
+    fed = math.ceil(work / util)
+    return cycles, dict(tlu_active_inputs=float(work), tlu_inputs=fed, tlu_acc_updates=math.ceil(fed / tlu.width),
+                        mac_passes=0, passes=passes)
 
 
 # -- vector ops ----------------------------------------------------------------------------------

@@ -46,6 +46,8 @@ neg_frac       float64 fraction of -1 weights (NaN unless ternary)
 nnz_lo         int64   per-output-row non-zero histogram range, low end (-1 unless ternary)
 nnz_hi         int64   high end, inclusive (-1 unless ternary)
 nnz_hist       str     32 space-separated row counts over [nnz_lo, nnz_hi] ("" unless ternary)
+act_zero_frac  float64 fraction of the op's INT8 input activations that are exactly zero, in
+                       [0, 1) (NaN unless ternary; :mod:`tritium.workloads.sparsity`)
 stats_source   str     where the weight statistics came from ("" unless ternary)
 signature      str     16 hex digits; equal for ops a chip evaluates identically
 ============== ======= ==========================================================
@@ -112,6 +114,7 @@ TRACE_COLUMNS: dict[str, str] = {
     "nnz_lo": "int64",
     "nnz_hi": "int64",
     "nnz_hist": "str",
+    "act_zero_frac": "float64",
     "stats_source": "str",
     "signature": "str",
 }
@@ -137,7 +140,7 @@ KINDS: dict[str, str] = {
 SIGNATURE_COLUMNS = (
     "kind", "steps", "kv_len", "m", "k", "n", "groups", "causal",
     "weight_dtype", "act_dtype", "out_dtype", "elements",
-    "zero_frac", "pos_frac", "nnz_lo", "nnz_hi", "nnz_hist",
+    "zero_frac", "pos_frac", "nnz_lo", "nnz_hi", "nnz_hist", "act_zero_frac",
 )
 """Columns that determine an op's cost on a chip; equal values give equal signatures."""
 
@@ -210,6 +213,10 @@ def validate_trace(df: pd.DataFrame, where: str = "trace") -> pd.DataFrame:
     """Check that ``df`` has exactly the trace columns with sane values; return it
     with canonical dtypes. Raises :class:`TraceError` naming the first problem."""
     cols = list(df.columns)
+    if "act_zero_frac" not in cols and "nnz_hist" in cols:  # a trace written before the column existed
+        df = df.copy()
+        df.insert(cols.index("nnz_hist") + 1, "act_zero_frac", float("nan"))
+        cols = list(df.columns)
     if cols == list(TRACE_COLUMNS) and all(_dtype_ok(df[c].dtype, t) for c, t in TRACE_COLUMNS.items()):
         return _check_values(df, where)
     missing = [c for c in TRACE_COLUMNS if c not in cols]
@@ -252,6 +259,9 @@ def _check_values(out: pd.DataFrame, where: str) -> pd.DataFrame:
     for col in ("k", "n", *COUNT_COLUMNS, "kv_len"):
         if (out[col] < 0).any():
             raise TraceError(f"{where}: column {col!r} must be >= 0 in every row")
+    act_zero = out["act_zero_frac"]
+    if ((act_zero < 0) | (act_zero >= 1)).any():
+        raise TraceError(f"{where}: column 'act_zero_frac' must be NaN or in [0, 1) in every row")
     if len(out) > MAX_TRACE_ROWS:
         raise TraceError(f"{where}: {len(out)} rows, more than the {MAX_TRACE_ROWS} a trace may hold")
     for col in COUNT_COLUMNS:

@@ -19,6 +19,7 @@ import pandas as pd
 from tritium.errors import SpecError, TraceError, TritiumError
 from tritium.workloads.models import PROJECTIONS, ModelSpec, load_model
 from tritium.workloads.schema import MAX_TRACE_ROWS, new_trace_frame
+from tritium.workloads.sparsity import act_zero_fractions
 from tritium.workloads.stats import WeightModel, WeightStats, modelled_stats
 
 __all__ = ["Scenario", "trace", "DTYPE_BYTES", "MAX_BATCH", "MAX_PREFILL", "MAX_DECODE"]
@@ -79,6 +80,7 @@ def trace(
     stats: Mapping[tuple[int, str], WeightStats] | None = None,
     weight_model: WeightModel = WeightModel(),
     expand_decode: bool = False,
+    act_sparsity: Mapping | None = None,
 ) -> pd.DataFrame:
     """The trace of ``scenario`` on ``model`` (a zoo name, config.json path or spec).
 
@@ -86,10 +88,15 @@ def trace(
     :func:`tritium.workloads.checkpoints.read_weight_stats`); ternary weights
     without an entry take ``weight_model``'s statistics. ``expand_decode=True``
     gives each decode step its own block instead of one block of D steps.
+    ``act_sparsity`` sets the ``act_zero_frac`` column of the ternary linears: a mapping of
+    projection (or ``(layer, projection)``) to the fraction of zero INT8 inputs, over the
+    sourced default of the model's activation function (:mod:`tritium.workloads.sparsity`;
+    measured fractions come from :func:`tritium.workloads.capture.measure_act_sparsity`).
 
     Every count is computed with Python integers and checked before the table is built.
 
     Raises:
+        SpecError: ``act_sparsity`` names an unknown projection or a fraction outside [0, 1).
         TritiumError: a measured matrix does not have the shape the model says it should.
         TraceError: the table would pass :data:`~tritium.workloads.schema.MAX_TRACE_ROWS`
             rows (a huge model, or ``expand_decode`` over many steps), or a count column's
@@ -106,7 +113,9 @@ def trace(
         raise TraceError(f"{where}: {blocks} blocks of {spec.num_layers} layers would pass the "
                          f"{MAX_TRACE_ROWS} rows a trace may hold"
                          + ("; trace without expand_decode (one block for all decode steps)" if expand_decode else ""))
+    by_proj, by_layer, act_source = act_zero_fractions(spec, act_sparsity)
     gen = _Generator(spec, scenario, stats, weight_model)
+    gen.act_zero = (by_proj, by_layer)
     gen.block(0, "prefill", tokens=s, kv_len=s, steps=1)
     if expand_decode:
         for step in range(d):
@@ -120,6 +129,7 @@ def trace(
         "prefill": s,
         "decode": d,
         "weight_stats": "; ".join(sources) if spec.is_ternary else "",
+        "act_sparsity": act_source if spec.is_ternary else "",
         "context_exceeded": s + d > spec.max_position,
         "max_position": spec.max_position,
     }
@@ -154,6 +164,7 @@ class _Generator:
         self.rows: list[dict] = []
         self._modelled: dict[tuple[int, int], WeightStats] = {}
         self.hp = spec.linear_dtype  # residual stream and non-ternary linears
+        self.act_zero: tuple[dict, dict] = ({p: 0.0 for p in PROJECTIONS}, {})  # (by projection, by (layer, proj))
 
     # -- one block -----------------------------------------------------------------
     def block(self, block: int, phase: str, *, tokens: int, kv_len: int, steps: int) -> None:
@@ -251,7 +262,8 @@ class _Generator:
                  act_in_bytes=m * k * DTYPE_BYTES[act] * steps, act_out_bytes=m * n * DTYPE_BYTES[acc] * steps,
                  weight_dtype="ternary", act_dtype=act, out_dtype=acc, weight_name=f"layers.{layer}.{proj}",
                  zero_frac=st.zero_frac, pos_frac=st.pos_frac, neg_frac=st.neg_frac, nnz_lo=st.nnz_lo,
-                 nnz_hi=st.nnz_hi, nnz_hist=st.hist_string(), stats_source=st.source)
+                 nnz_hi=st.nnz_hi, nnz_hist=st.hist_string(), stats_source=st.source,
+                 act_zero_frac=self.act_zero[1].get((layer, proj), self.act_zero[0][proj]))
         self.add(layer, f"{proj}_dequant", "dequantize", m=m, n=n, elements=m * n * steps,
                  act_in_bytes=m * n * DTYPE_BYTES[acc] * steps, act_out_bytes=m * n * DTYPE_BYTES[self.hp] * steps,
                  act_dtype=acc, out_dtype=self.hp)
