@@ -509,6 +509,14 @@ def _totals(ctx: _Context, trace: pd.DataFrame, ops: pd.DataFrame, static_j: flo
         "tlu_with_operands_ratio": nan,
         "dram_background_j": nan,  # the HBM's standby power is inside the GPU's measured idle power
         "end_to_end_ratio": nan,
+        # the chip's silicon fields: the GPU runs its published boost clock at its own voltage;
+        # its peak power is its board power limit (what the model caps it at), per GPU x GPUs
+        "clock_mhz": gpu.boost_clock_mhz,
+        "fmax_mhz": gpu.boost_clock_mhz,
+        "supply_v": nan,
+        "peak_power_w": gpu.tdp_w * g,
+        "peak_die_power_w": gpu.tdp_w,
+        "die_area_mm2": float(gpu.die_mm2) if gpu.die_mm2 else nan,
     }
 
 

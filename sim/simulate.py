@@ -19,8 +19,9 @@ import pandas as pd
 
 from tritium.errors import TritiumError
 from tritium.sim.chip import Chip, load_chip
-from tritium.sim.energy import ENERGY_COMPONENTS, area_breakdown, dram_background_w, op_energy, static_power_w
+from tritium.sim.energy import ENERGY_COMPONENTS, dram_background_w, op_energy, static_power_w
 from tritium.sim.tech import arithmetic_energy_ratio, tech
+from tritium.sim.die import ON_DIE_COMPONENTS, OVERHEAD_ITEMS, Die, resolve_die
 from tritium.sim.engine import OpTiming, chunk_count, schedule_block
 from tritium.sim.tracefacts import StepRun, TraceFacts, block_plan, trace_facts
 from tritium.sim.mapping import DEFAULT_OBJECTIVE, check_objective, map_op
@@ -113,6 +114,12 @@ def simulate(
     """
     chip = load_chip(chip)
     check_objective(mapping_objective)
+    if chip.pipeline_stages > 1:
+        from tritium.sim.pipeline import simulate_pipeline  # stages of tensor-parallel groups
+
+        return simulate_pipeline(chip, trace, scaling=scaling, mapping_objective=mapping_objective,
+                                 progress=progress)
+    chip, die = resolve_die(chip, scaling)  # clock past fmax refused; power cap lowers the clock
     attrs = dict(trace.attrs)
     facts = trace_facts(trace)
     trace = facts.frame
@@ -121,9 +128,9 @@ def simulate(
     placement = placement_for(chip, facts.ternary_weights, facts.kv_bytes)
     works, timings = _distinct_costs(chip, placement, facts, mapping_objective, scaling)
     _check_cycle_range(chip, facts, timings, attrs)
-    ops = _op_table(chip, facts, works, timings, scaling)
+    ops = _op_table(chip, facts, works, timings, scaling, die.operating_point.energy_factor)
     block_cycles = _compose(chip, facts, timings, progress)
-    totals = _totals(chip, facts, ops, block_cycles, scaling, attrs)
+    totals = _totals(chip, facts, ops, block_cycles, scaling, attrs, die)
     memory = chip_memory_needed(chip, placement, facts)
     totals["memory_needed_bytes"] = int(round(memory.total_bytes))
     totals["memory_capacity_bytes"] = int(chip.dram.capacity_bytes * chip.chips)
@@ -142,6 +149,12 @@ def simulate(
         f"mapping objective: {mapping_objective} (each op's loop nest and tiles: the ops table's mapping column)",
         f"attention: {'fused (FlashAttention-style tiles, scores stay in SRAM)' if chip.attention.fused else 'unfused (scores that do not fit go through DRAM)'}",
         f"technology scaling: {scaling}",
+        _clock_note(chip, die),
+        (f"die {die.area_mm2['total']:.1f} mm^2: datapath and PHYs {die.datapath_mm2:.1f}, control, NoC, "
+         f"DMA, PLL, I/O and DFT {sum(die.area_mm2[k] for k in OVERHEAD_ITEMS):.1f}, white space "
+         f"{die.area_mm2['white_space']:.1f} ({die.shoreline})"),
+        (f"peak power {die.peak_chip_w:.3g} W per chip (die {die.peak.total_w:.3g} W with every unit busy, DRAM and "
+         f"link PHYs {die.peak_memory_w:.3g} W at full bandwidth)"),
     ]
     if chip.tlu.zero_handling == "skip":
         notes.append("zero_handling = skip: model only, no RTL (the HDL builds none and gate); weights stored as a "
@@ -154,8 +167,21 @@ def simulate(
                         "of an FP model, trace it ternarized: --ternarize)")
     if totals["memory_needed_bytes"] > totals["memory_capacity_bytes"]:
         warnings.append(notes[3])
-    return SimResult(ops, totals, area_breakdown(chip, scaling), chip.name, str(attrs.get("model", "")),
+    return SimResult(ops, totals, dict(die.area_mm2), chip.name, str(attrs.get("model", "")),
                      scenario, notes, warnings)
+
+
+def _clock_note(chip: Chip, die: Die) -> str:
+    op = die.operating_point
+    text = (f"clock {chip.clock_mhz:g} MHz at {op.voltage_v:.3g} V (the pipeline reaches {op.fmax_mhz:.0f} MHz at "
+            f"{chip.node_nm} nm, critical stage {op.critical_stage!r}; dynamic energy x{op.energy_factor:.3g}, "
+            f"leakage x{op.leakage_factor:.3g} of nominal)")
+    if die.capped:
+        text += (f"; power_cap_w = {chip.power_cap_w:g} lowered it from {die.nominal_clock_mhz:g} MHz "
+                 f"(peak {die.peak_chip_w:.3g} W per chip)")
+    elif chip.dvfs:
+        text += "; dvfs: lowest voltage that closes the clock"
+    return text
 
 
 def context_warning(attrs: dict) -> str:
@@ -262,8 +288,10 @@ def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def _op_table(chip: Chip, facts: TraceFacts, works, timings, scaling: str) -> pd.DataFrame:
-    """The per-op table: the trace's columns and :data:`OP_COLUMNS`, from the distinct ops' costs."""
+def _op_table(chip: Chip, facts: TraceFacts, works, timings, scaling: str, energy_factor: float = 1.0) -> pd.DataFrame:
+    """The per-op table: the trace's columns and :data:`OP_COLUMNS`, from the distinct ops' costs.
+
+    ``energy_factor`` scales the on-die components' dynamic energy ((V/Vnom)^2 of the operating point)."""
     trace, codes, steps = facts.frame, facts.codes, facts.steps
     compute = np.array([w.unit_cycles for w in works], dtype=np.int64)[codes]
     sram = np.array([t.compute for t in timings], dtype=np.int64)[codes] * steps
@@ -282,6 +310,8 @@ def _op_table(chip: Chip, facts: TraceFacts, works, timings, scaling: str) -> pd
     n = len(codes)
     energy = np.array([list(op_energy(chip, w, scaling).values()) for w in works],
                       dtype=np.float64).reshape(len(works), len(ENERGY_COMPONENTS))[codes]
+    if energy_factor != 1.0:
+        energy = energy * np.array([energy_factor if c in ON_DIE_COMPONENTS else 1.0 for c in ENERGY_COMPONENTS])
     cols = {
         "unit": units,
         "mapping": _per_row([w.mapping for w in works], codes),
@@ -363,7 +393,8 @@ def _step_cycles(ops: tuple[OpTiming, ...], deps: tuple[int, ...], double_buffer
     return schedule_block(list(ops), list(deps), double_buffered=double_buffered).cycles
 
 
-def _totals(chip: Chip, facts: TraceFacts, ops: pd.DataFrame, block_cycles: dict, scaling: str, attrs) -> dict:
+def _totals(chip: Chip, facts: TraceFacts, ops: pd.DataFrame, block_cycles: dict, scaling: str, attrs,
+            die: Die) -> dict:
     clock = chip.clock_hz
     t_prefill = sum(block_cycles[b] for b in facts.prefill_blocks) / clock
     t_decode = sum(block_cycles[b] for b in facts.decode_blocks) / clock
@@ -371,7 +402,9 @@ def _totals(chip: Chip, facts: TraceFacts, ops: pd.DataFrame, block_cycles: dict
     batch = int(attrs.get("batch") or 1)
     decode_steps = int(attrs.get("decode") or 0)
     generated = batch * decode_steps
-    static_w = static_power_w(chip, scaling)
+    op = die.operating_point
+    # datapath and SRAM leakage, and the overhead logic's, at the operating point's supply
+    static_w = static_power_w(chip, scaling) * op.leakage_factor + die.overhead_leakage_w
     dynamic = {c: float(ops[f"energy_{c}_j"].sum()) for c in ENERGY_COMPONENTS if c != "static"}
     dram_idle_j = dram_background_w(chip) * total_s  # background and refresh over the whole run
     dynamic["dram"] += dram_idle_j
@@ -400,6 +433,12 @@ def _totals(chip: Chip, facts: TraceFacts, ops: pd.DataFrame, block_cycles: dict
         "tlu_arithmetic_ratio": fp16_arith / tlu_j if tlu_j > 0 else float("nan"),
         "tlu_with_operands_ratio": fp16_arith / (tlu_j + ternary_sram_j) if tlu_j > 0 else float("nan"),
         "end_to_end_ratio": fp16_arith / energy if energy > 0 else float("nan"),
+        "clock_mhz": chip.clock_mhz,
+        "fmax_mhz": op.fmax_mhz,
+        "supply_v": op.voltage_v,
+        "peak_power_w": die.peak_chip_w * chip.chips,
+        "peak_die_power_w": die.peak.total_w,
+        "die_area_mm2": die.area_mm2["total"],
     }
     return totals
 

@@ -94,7 +94,10 @@ def test_more_resources_never_slower(factor, which):
     elif which == "width":
         chip = _fed(_with(BASE, tlu={"width": BASE.tlu.width * (4 if factor == 4.0 else 2)}))
     else:
-        chip = dataclasses.replace(BASE, clock_mhz=BASE.clock_mhz * factor)
+        from tritium.sim.silicon import pipeline_of, reachable_clock_mhz
+
+        fmax = reachable_clock_mhz(BASE.node_nm, pipeline_of(BASE))  # a faster clock is refused
+        chip = dataclasses.replace(BASE, clock_mhz=min(BASE.clock_mhz * factor, float(int(fmax))))
     assert simulate(chip, BITNET).totals["total_s"] <= base + ROUNDING_S
 
 
@@ -239,13 +242,16 @@ def test_decode_is_never_faster_than_its_bytes_over_the_sustained_bandwidth(name
 
 
 def test_a_request_past_the_exact_cycle_range_is_refused_not_wrapped():
-    """Issue 12: a 5 GHz clock on a 0.1 GB/s DRAM made int64 cycle counts wrap; now one error."""
+    """Issue 12: a fast clock on a 0.1 GB/s DRAM made int64 cycle counts wrap; now one error."""
     from tritium.errors import TritiumError
     from tritium.sim.simulate import MAX_CYCLES
 
+    from tritium.sim.silicon import pipeline_of, reachable_clock_mhz
+
     chip = load_chip("fpga-proto")
-    slow = dataclasses.replace(chip, clock_mhz=5000.0,
-                               dram=dataclasses.replace(chip.dram, channel_bandwidth_gb_s=0.1))
+    fast = dataclasses.replace(chip, node_nm=3)
+    fmax = float(int(reachable_clock_mhz(3, pipeline_of(fast))))  # the fastest clock a chip may ask for
+    slow = dataclasses.replace(fast, clock_mhz=fmax, dram=dataclasses.replace(chip.dram, channel_bandwidth_gb_s=0.1))
     from tritium.workloads import zoo_model
 
     model = zoo_model("llama-3-70b").ternarized()

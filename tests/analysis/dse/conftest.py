@@ -23,7 +23,7 @@ node_nm = [12, 7]
 [constraints]
 max_area_mm2 = 7.0
 '''
-"""24 chips; the 12 nm ones with two DRAM channels miss the area limit."""
+"""24 chips; the larger 12 nm ones miss the area limit (which: the die model's area, overheads included)."""
 
 
 @pytest.fixture
