@@ -15,9 +15,9 @@ from tritium.errors import TritiumError
 
 
 def test_built_in_spaces_load_by_name_and_an_unknown_name_lists_them(tmp_path):
-    assert dse.list_spaces() == ["datacenter-70b", "edge-bitnet-2b"]
+    assert dse.list_spaces() == ["datacenter-70b", "edge-bitnet-2b", "edge-datapaths"]
     assert dse.load_space("edge-bitnet-2b").source.endswith("spaces/edge-bitnet-2b.toml")
-    with pytest.raises(TritiumError, match=r"unknown space 'edge'.*datacenter-70b, edge-bitnet-2b"):
+    with pytest.raises(TritiumError, match=r"unknown space 'edge'.*datacenter-70b, edge-bitnet-2b, edge-datapaths"):
         dse.load_space("edge")
     copy = tmp_path / "mine.toml"  # a copy of a built-in one is an ordinary space file
     copy.write_text(space.space_path("edge-bitnet-2b").read_text())
@@ -29,6 +29,13 @@ def test_edge_example():
     assert s.grid_size == 10_368 and s.search.strategy == "grid"
     assert s.base.name == "edge-lpddr5" and [w.name for w in s.workloads] == ["bitnet-b1.58-2b-4t/b1-p512-d128"]
     assert s.objectives == ("tokens_per_s", "joules_per_token", "area_mm2")
+
+
+def test_datapaths_example():
+    s = example_space("edge-datapaths")
+    assert s.grid_size == 576 and s.base.name == "edge-lpddr5"
+    styles = next(p for p in s.params if p.path == "tlu.style")
+    assert styles.values == ("adder_tree", "lut", "mac")
 
 
 def test_datacenter_example():
