@@ -138,6 +138,9 @@ def serve(model=None, *, chip=None, gpu=None, costs: IterationCosts | None = Non
     if config.chunked_prefill is None:
         prompts = sorted({int(x) for x in requests.prompt if x <= config.max_batched_tokens})
         costs.warm_chunks([(x, 0) for x in prompts])
+    longest = int((requests.prompt + requests.output).max())
+    for phase in ("decode", "prefill"):
+        costs.warm_decode(phase, float(requests.prompt.min()) + 1, float(longest))
     started = time.perf_counter()
     run = run_engine(requests, costs, engine, check_samples=config.check_samples, seed=seed, progress=progress)
     wall = time.perf_counter() - started

@@ -15,7 +15,7 @@ each from the same model and cached:
   chip's cost is per sequence), each prefill chunk by its tokens and cached prefix.
 
 Context lengths (the decode group's mean, a chunk's prefix) are bucketed on a grid: every integer
-up to 64, then points 1/32 apart (geometric), interpolated linearly in between. A chunk's tokens
+up to 64, then points 1/16 apart (geometric), interpolated linearly in between. A chunk's tokens
 are exact. The pass's tokens ``M`` are exact on the GPU (its kernels' time steps with tiles and
 waves) and on the grid on the chip (its time is piecewise linear in ``M``).
 :meth:`IterationCosts.check` compares the composed cost with :meth:`exact` at given iterations:
@@ -39,8 +39,8 @@ __all__ = ["IterationCosts", "grid_points", "GRID_EXACT", "GRID_STEP"]
 GRID_EXACT = 64
 """Every integer up to here is a grid point (decode batch sizes, short contexts)."""
 
-GRID_STEP = 1 / 32
-"""Above :data:`GRID_EXACT`, grid points are this much apart, relatively (3.1%)."""
+GRID_STEP = 1 / 16
+"""Above :data:`GRID_EXACT`, grid points are this much apart, relatively (6.25%)."""
 
 _ATTENTION = ("attn_qk", "softmax", "attn_pv")
 _HEAD = ("head_quant", "lm_head")
@@ -153,7 +153,7 @@ class IterationCosts:
             return
         shapes = [IterationShape(m, m, (), m) for m in missing]
         spec = self.device.spec
-        if self.device.additive and spec.num_layers > 4:
+        if self.device.additive and spec.num_layers > 4:  # identical layers: the GPU model sums them
             few = [self._run_dense(dataclasses.replace(spec, num_layers=n), shapes, phase) for n in (3, 4)]
             parts = [(_extrapolate(r3, r4, spec.num_layers), h3) for (r3, h3), (r4, _) in zip(*few)]
         else:
@@ -198,9 +198,21 @@ class IterationCosts:
         jou = ops.energy_j.to_numpy().reshape(len(groups), len(_ATTENTION)).sum(axis=1)
         return [_Part(float(s) * self.layers, float(j) * self.layers) for s, j in zip(sec, jou)]
 
+    def warm_decode(self, phase: str, lo: float, hi: float) -> None:
+        """Compute the decode-attention parts at every grid point from ``lo`` to ``hi`` (contexts) at once."""
+        g_lo, g_hi = grid_points(max(lo, 1.0))[0], grid_points(max(hi, 1.0))[1]
+        self._decode_points(phase, [g for g in _GRID[_GRID.index(g_lo):_GRID.index(g_hi) + 1]])
+
     def _decode_at(self, phase: str, context: float) -> tuple[_Part, _Part]:
         g0, g1, w = grid_points(max(context, 1.0))
-        missing = [g for g in dict.fromkeys((g0, g1)) if (phase, g) not in self._decode]
+        self._decode_points(phase, [g0, g1])
+        lo, hi = self._decode[(phase, g0)], self._decode[(phase, g1)]
+        if w == 0.0:
+            return lo
+        return lo[0].lerp(hi[0], w), lo[1].lerp(hi[1], w)
+
+    def _decode_points(self, phase: str, points: list[int]) -> None:
+        missing = [g for g in dict.fromkeys(points) if (phase, g) not in self._decode]
         if missing:
             groups = [grp for g in missing for grp in (AttentionGroup.decode(1, g), AttentionGroup.decode(2, 2 * g))]
             parts = self._attention(phase, groups)
@@ -209,10 +221,6 @@ class IterationCosts:
                 b = _Part(two.seconds - one.seconds, two.joules - one.joules)
                 a = _Part(one.seconds - b.seconds, one.joules - b.joules)
                 self._decode[(phase, g)] = (a, b)
-        lo, hi = self._decode[(phase, g0)], self._decode[(phase, g1)]
-        if w == 0.0:
-            return lo
-        return lo[0].lerp(hi[0], w), lo[1].lerp(hi[1], w)
 
     def _chunk_at(self, tokens: int, prefix: int) -> _Part:
         if prefix == 0:
