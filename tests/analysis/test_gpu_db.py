@@ -10,7 +10,8 @@ from tritium.errors import SpecError, TritiumError
 from tritium.sim.chip_parts import DRAM_TYPES
 
 ISSUE_CARDS = {"h100-sxm", "h100-pcie", "h200", "a100-80gb", "l4", "l40s", "rtx-4090", "rtx-3090",
-               "jetson-agx-orin-64gb"}
+               "jetson-agx-orin-64gb", "b200", "mi300x", "rtx-4000-sff-ada"}
+GEFORCE = {"rtx-4090", "rtx-3090"}
 
 
 def test_database_holds_the_issue_cards():
@@ -25,12 +26,20 @@ def test_every_card_is_valid_and_sourced(name):
     # published ratios every NVIDIA tensor core since Ampere keeps: INT8 dense = 2x BF16 dense
     # (GeForce cards: 4x, since their BF16 rate is the FP32-accumulate half rate)
     ratio = gpu.int8_tops / gpu.bf16_tflops
-    assert ratio == pytest.approx(4.0 if gpu.name.startswith("rtx") else 2.0, rel=0.02)
+    assert ratio == pytest.approx(4.0 if gpu.name in GEFORCE else 2.0, rel=0.02)
     assert 0 < gpu.idle_w < 0.25 * gpu.tdp_w
     if gpu.price_is_estimate:
         assert any("price" in s and s.startswith("[E]") for s in gpu.sources)
     if gpu.die_mm2 is None:
         assert any("die area not published" in s for s in gpu.sources)
+    assert not any("shared/reference" in s for s in gpu.sources)  # cited inside the repository
+
+
+def test_2026_cards_and_an_edge_gpu_with_die_data():
+    b200, mi300x, edge = load_gpu("b200"), load_gpu("mi300x"), load_gpu("rtx-4000-sff-ada")
+    assert (b200.bf16_tflops, b200.memory_bandwidth_gb_s, b200.mem_gb, b200.tdp_w) == (2250.0, 7700.0, 180.0, 1000.0)
+    assert (mi300x.bf16_tflops, mi300x.mem_gb, mi300x.memory_type, mi300x.tdp_w) == (1307.4, 192.0, "HBM3", 750.0)
+    assert edge.die_mm2 == 294.5 and edge.tdp_w == 70.0 and edge.memory_type == "GDDR6"
 
 
 def test_reference_figures_of_h100_and_h200():
@@ -118,8 +127,8 @@ def test_interconnect_none_needs_zero_bandwidth():
 
 
 def test_unknown_name_lists_the_database():
-    with pytest.raises(TritiumError, match="unknown GPU 'b200'.*h100-sxm"):
-        load_gpu("b200")
+    with pytest.raises(TritiumError, match="unknown GPU 'b300'.*h100-sxm"):
+        load_gpu("b300")
 
 
 def test_gpu_is_frozen():

@@ -41,8 +41,8 @@ def test_gpus_list_show_json(capsys, tmp_path):
 
 
 def test_gpus_errors(capsys):
-    code, out, err = run(capsys, "gpus", "show", "b200")
-    assert code == 2 and err.startswith("error: unknown GPU 'b200'") and err.count("\n") == 1
+    code, out, err = run(capsys, "gpus", "show", "b300")
+    assert code == 2 and err.startswith("error: unknown GPU 'b300'") and err.count("\n") == 1
     code, _, err = run(capsys, "gpus", "show")
     assert code == 2 and "name one" in err
 
