@@ -487,6 +487,8 @@ DRAM_TYPES: types.MappingProxyType[str, DramType] = types.MappingProxyType(
 # Per-channel bandwidth above this multiple of the fastest published figure is
 # taken for a unit mistake (a whole bus entered as one channel, Gb/s for GB/s).
 _DRAM_HEADROOM = 2.0
+LINK_PHYS = ("serdes", "ucie-standard", "ucie-advanced")
+"""Physical layers a chip link may name (``link.phy``)."""
 _MIN_BANDWIDTH_GB_S = 0.1
 """Slowest DRAM channel or chip link accepted, GB/s: a 16-bit SDR SDRAM at 50 MHz. Below it a
 request's cycle counts would leave the exact integer range long before the physics means anything."""
@@ -563,6 +565,11 @@ class LinkSpec:
         efficiency: share of the bandwidth a collective reaches, in (0, 1]; default 0.8, what
             the GPU model's NCCL all-reduce gets.
         dims_x: chips along x of a ``torus2d`` (0: the most square factorization of ``chips``).
+        phy: the link's physical layer, which sets its PHY area and die edge: ``"serdes"``
+            (default: board-level NVLink-class SerDes) or a UCIe die-to-die interface for
+            chiplets in one package, ``"ucie-standard"`` (organic substrate) or
+            ``"ucie-advanced"`` (silicon bridge or interposer) (:mod:`tritium.sim.silicon`).
+            Its energy stays ``energy_pj_per_bit`` (UCIe 1.0 targets about 0.5 pJ/bit).
     """
 
     bandwidth_gb_s: float
@@ -572,9 +579,11 @@ class LinkSpec:
     algorithm: str = "auto"
     efficiency: float = 0.8
     dims_x: int = 0
+    phy: str = "serdes"
 
     def __post_init__(self) -> None:
         check_float("bandwidth_gb_s", self.bandwidth_gb_s, lo=_MIN_BANDWIDTH_GB_S, hi=100_000)
+        check_choice("phy", self.phy, LINK_PHYS)
         _number(self, "bandwidth_gb_s", hi=100_000)
         _number(self, "latency_ns", hi=1_000_000)
         _number(self, "energy_pj_per_bit", hi=1000)

@@ -38,7 +38,7 @@ from tritium.specio import check_choice, check_float, check_int, check_power_of_
 __all__ = [
     "Pipeline", "OperatingPoint", "PeakPower", "CappedClock", "node_voltage", "fo4_ps",
     "stage_depths_fo4", "reachable_clock_mhz", "operating_point", "check_clock", "pipeline_of",
-    "die_overheads_mm2", "phy_edge_mm", "ucie_edge_mm", "link_phy_edge_mm", "shoreline_check", "power_density_check",
+    "die_overheads_mm2", "phy_edge_mm", "ucie_edge_mm", "ucie_area_mm2", "link_phy_edge_mm", "shoreline_check", "power_density_check",
     "peak_power_w", "power_capped_clock", "stage_overhead_fo4", "sources",
 ]
 
@@ -378,6 +378,13 @@ def ucie_edge_mm(bandwidth_gb_s: float, package: str = "standard") -> float:
     check_choice("package", package, ("standard", "advanced"))
     check_float("bandwidth_gb_s", bandwidth_gb_s, lo=0)
     return bandwidth_gb_s / _data()["ucie"][package]["gb_s_per_mm"]
+
+
+def ucie_area_mm2(bandwidth_gb_s: float, package: str = "standard") -> float:
+    """Silicon a UCIe die-to-die interface of ``bandwidth_gb_s`` (both directions) takes, mm^2."""
+    check_choice("package", package, ("standard", "advanced"))
+    check_float("bandwidth_gb_s", bandwidth_gb_s, lo=0)
+    return bandwidth_gb_s / _data()["ucie"][package]["gb_s_per_mm2"]
 
 
 def link_phy_edge_mm(bandwidth_gb_s: float) -> float:

@@ -84,7 +84,8 @@ def drams(draw) -> DramSpec:
     )
 
 
-links = st.builds(LinkSpec, bandwidth_gb_s=positive(1e5, lo=0.1), latency_ns=positive(1e6), energy_pj_per_bit=positive(1e3))
+links = st.builds(LinkSpec, phy=st.sampled_from(["serdes", "ucie-standard", "ucie-advanced"]),
+                  bandwidth_gb_s=positive(1e5, lo=0.1), latency_ns=positive(1e6), energy_pj_per_bit=positive(1e3))
 
 
 @st.composite

@@ -124,3 +124,16 @@ def test_sweep_point_past_fmax_is_invalid_not_simulated():
     assert 5000.0 in values
     (record,) = evaluate_batch(ctx, [("x", Point(space.workloads[0].name, values))])
     assert record["status"] == "invalid" and "clock_mhz = 5000" in record["error"] and not record["feasible"]
+
+
+def test_ucie_chiplet_links_take_less_edge_and_area_than_serdes():
+    chip = load_chip("multichip-hbm3")
+    dies = {phy: resolve_die(dataclasses.replace(chip, link=dataclasses.replace(chip.link, phy=phy)))[1]
+            for phy in ("serdes", "ucie-standard", "ucie-advanced")}
+    areas = [dies[p].area_mm2["link_phy"] for p in ("serdes", "ucie-standard", "ucie-advanced")]
+    edges = [dies[p].phy_edge_mm for p in ("serdes", "ucie-standard", "ucie-advanced")]
+    assert areas == sorted(areas, reverse=True) and edges == sorted(edges, reverse=True)
+    # UCIe 1.0 advanced package: 1350 GB/s per mm^2 over both directions
+    assert dies["ucie-advanced"].area_mm2["link_phy"] == pytest.approx(2 * chip.link.bandwidth_gb_s / 1350.0)
+    with pytest.raises(SpecError, match=r"phy = 'optical': must be one of"):
+        dataclasses.replace(chip.link, phy="optical")
