@@ -22,7 +22,7 @@ from tritium.errors import TritiumError
 from tritium.workloads.models import ModelSpec, load_model
 from tritium.workloads.trace import Scenario
 
-__all__ = ["hf_config", "capture_shapes", "CAPTURE_COLUMNS"]
+__all__ = ["hf_config", "capture_shapes", "CAPTURE_COLUMNS", "measure_act_sparsity"]
 
 CAPTURE_COLUMNS = ("block", "layer", "op", "kind", "m", "k", "n", "kv_len")
 """Columns of :func:`capture_shapes`: block (0 prefill, 1 + t decode step t), layer,
@@ -147,3 +147,67 @@ def capture_shapes(model: ModelSpec | str, scenario: Scenario, *, device: str = 
     df = pd.DataFrame(rec.rows, columns=list(CAPTURE_COLUMNS))
     df["layer"] = df["layer"].fillna(spec.num_layers).astype("int64")
     return df
+
+
+def measure_act_sparsity(model: ModelSpec | str, scenario: Scenario, *, checkpoint: str | None = None,
+                         seed: int = 0) -> dict[tuple[int, str], float]:
+    """Fraction of exactly-zero INT8 inputs of every decoder projection, measured in a forward pass.
+
+    ``model`` is built by transformers from its config, with random weights (seeded with
+    ``seed``; tiny configs only: the weights are allocated on the CPU), or loaded from the
+    local ``checkpoint`` folder (``from_pretrained``, no download). ``scenario``'s prefill and
+    decode steps run on random token ids (seeded). Each projection's input is quantized as
+    BitNet quantizes it (per token, ``s = 127 / max|x|``, ``round(x * s)`` clamped to
+    [-128, 127]) and its zeros counted over every call. The result maps ``(layer,
+    projection)`` to the fraction, ready for ``trace(..., act_sparsity=...)``
+    (:mod:`tritium.workloads.sparsity`); a fraction that would round to 1 is kept just below it.
+
+    Raises:
+        TritiumError: torch or transformers is missing, or ``checkpoint`` cannot be loaded.
+    """
+    spec = load_model(model)
+    torch, transformers = _import_torch()
+    torch.manual_seed(seed)
+    if checkpoint is None:
+        net = transformers.AutoModelForCausalLM.from_config(hf_config(spec))
+    else:
+        try:
+            net = transformers.AutoModelForCausalLM.from_pretrained(checkpoint, local_files_only=True,
+                                                                    dtype=torch.float32)
+        except (OSError, ValueError) as err:
+            raise TritiumError(f"checkpoint {checkpoint}: cannot load it ({str(err).splitlines()[0]})") from None
+    net.eval()
+    zeros: dict[tuple[int, str], list[int]] = {}
+
+    def hook_for(key):
+        def hook(module, args):
+            x = args[0].detach().float().reshape(-1, args[0].shape[-1])
+            scale = 127.0 / x.abs().amax(dim=-1, keepdim=True).clamp(min=1e-5)
+            q = (x * scale).round().clamp(-128, 127)
+            tally = zeros.setdefault(key, [0, 0])
+            tally[0] += int((q == 0).sum())
+            tally[1] += q.numel()
+        return hook
+
+    handles = []
+    for name, module in net.named_modules():
+        m = _LINEAR.match(name)
+        if m is not None and isinstance(module, torch.nn.Linear):
+            handles.append(module.register_forward_pre_hook(hook_for((int(m.group(1)), m.group(2)))))
+    config = net.config
+    cache_kw = "cache" if "cache" in inspect.signature(net.forward).parameters else "past_key_values"
+    cache = transformers.DynamicCache(config=config)
+    gen = torch.Generator().manual_seed(seed)
+    b, vocab = scenario.batch, spec.vocab_size
+    try:
+        with torch.no_grad():
+            ids = torch.randint(0, vocab, (b, scenario.prefill), generator=gen)
+            net(input_ids=ids, use_cache=True, logits_to_keep=1, **{cache_kw: cache})
+            for _ in range(scenario.decode):
+                ids = torch.randint(0, vocab, (b, 1), generator=gen)
+                net(input_ids=ids, use_cache=True, logits_to_keep=1, **{cache_kw: cache})
+    finally:
+        for h in handles:
+            h.remove()
+    below_one = 1.0 - 2.0**-40
+    return {key: min(z / total, below_one) for key, (z, total) in sorted(zeros.items()) if total}
