@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import tritium
-from tritium import cli_analysis, cli_dse, cli_hdl, cli_scaling
+from tritium import cli_analysis, cli_dse, cli_hdl, cli_scaling, cli_serve
 from tritium.cliutil import (
     USER_ERRORS, ProgressBar, mapping_args, one_line, precision_args, print_json, scenario_args, user_error,
 )
@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_bench)
 
-    for module in (cli_hdl, cli_analysis, cli_dse, cli_scaling):
+    for module in (cli_hdl, cli_analysis, cli_dse, cli_scaling, cli_serve):
         module.register(sub)
     return parser
 
