@@ -269,3 +269,21 @@ def test_bandwidth_below_the_floor_names_the_key(part, key):
     chip = load_chip("multichip-hbm3")
     with pytest.raises(SpecError, match=rf"{key} = 1e-09: must be a number (>= 0.1|from 0.1 to)"):
         dataclasses.replace(getattr(chip, part), **{key: 1e-9})
+
+
+def test_multichip_time_per_token_is_at_least_its_all_reduces_latency_bound():
+    """Issue 11 done-when: per token, every all-reduce pays at least its algorithm's latency term."""
+    from tritium.sim.collectives import collective
+    from tritium.workloads import zoo_model
+
+    chip = load_chip("multichip-hbm3")
+    tr = trace(zoo_model("llama-3-70b").ternarized(), Scenario(batch=1, prefill=32, decode=4))
+    r = simulate(chip, tr)
+    decode = r.ops[(r.ops.phase == "decode") & (r.ops.link_bytes > 0)]
+    per_token = decode.steps.sum() / tr.attrs["decode"]
+    assert per_token >= 2 * zoo_model("llama-3-70b").num_layers  # two all-reduces per layer at least
+    link = chip.link
+    floor = collective("all_reduce", 1.0, chip.chips, bandwidth_gb_s=link.bandwidth_gb_s,
+                       latency_s=link.latency_ns * 1e-9, efficiency=link.efficiency, algorithm=link.algorithm,
+                       topology=link.topology).seconds
+    assert floor > 0 and r.totals["time_per_output_token_s"] >= per_token * floor
