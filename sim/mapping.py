@@ -240,7 +240,7 @@ def window_cycles(width: int, act_density: float) -> float:
                - np.array([math.lgamma(window - x + 1) for x in j])
                + j * math.log(act_density) + (window - j) * math.log1p(-act_density))
     pmf = np.exp(log_pmf)
-    return float(1.0 - pmf[0] + pmf[width + 1:].sum())
+    return float(min(2.0, max(0.0, 1.0 - pmf[0] + pmf[width + 1:].sum())))  # no rounding past the ends
 
 
 # -- precisions ----------------------------------------------------------------------------------
