@@ -3,7 +3,7 @@
 Anchors (:data:`ANCHORS`), all on one H100 SXM 80GB:
 
 - a 8192^3 BF16 matmul at 798 TFLOP/s and a device-to-device copy at 3.0 TB/s counting
-  read and write (measured on lent H100s; ``shared/reference/energy_gpu_carbon.md`` §2);
+  read and write (measured on lent H100s; docs/sources.md §2);
 - ML.ENERGY leaderboard v3, Llama-3.1-8B-Instruct BF16 on vLLM, lm-arena-chat task
   (``ml-energy/leaderboard`` ``public/data/models/meta-llama__Llama-3.1-8B-Instruct__lm-arena-chat.json``):
   output tokens/s and GPU energy per output token at max_num_seqs 8, 16, 32, 64, 96, 128, 256.
@@ -61,8 +61,8 @@ SCENARIO_DECODE = 400
 
 _ML_ENERGY = ("ML.ENERGY v3, Llama-3.1-8B-Instruct BF16, vLLM, 1x H100 (ml-energy/leaderboard "
               "public/data/models/meta-llama__Llama-3.1-8B-Instruct__lm-arena-chat.json)")
-_LENT = "measured on a lent H100 80GB HBM3 (shared/reference/energy_gpu_carbon.md §2)"
-_LENT_H200 = "measured on a lent H200 141GB HBM3e (shared/reference/energy_gpu_carbon.md §2)"
+_LENT = "measured on a lent H100 80GB HBM3 (docs/sources.md §2)"
+_LENT_H200 = "measured on a lent H200 141GB HBM3e (docs/sources.md §2)"
 
 
 @dataclass(frozen=True, slots=True)

@@ -463,7 +463,7 @@ class DramType:
     source: str
 
 
-_REF = "shared/reference/energy_gpu_carbon.md §1e"
+_REF = "docs/sources.md §1e"
 _JEDEC = "estimate: top JEDEC speed grade x 64 bits (not in the reference)"
 
 DRAM_TYPES: types.MappingProxyType[str, DramType] = types.MappingProxyType(

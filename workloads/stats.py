@@ -9,7 +9,7 @@ The simulator's ``skip`` zero handling reads those per-row counts.
 Without a checkpoint, :func:`modelled_stats` gives the statistics of absmean
 ternarization applied to i.i.d. weights (``round(W / mean|W|)`` clamped to [-1, 1]):
 zero where ``|w| < mean|w| / 2``. For Gaussian weights that is
-``erf(1 / (2 sqrt(pi))) = 31.0 %`` zeros (see ``shared/reference/llm_traces.md`` §5);
+``erf(1 / (2 sqrt(pi))) = 31.0 %`` zeros (see docs/sources.md §8);
 per-row non-zero counts are then Binomial(cols, 1 - zero_frac), whose histogram is
 computed exactly rather than sampled, so traces are deterministic.
 """
@@ -48,7 +48,7 @@ ZERO_FRACTION = {
     "uniform": 0.25,
 }
 """Zero fraction of absmean ternarization for i.i.d. weights of each distribution
-(theory; llm_traces.md §5 lists the same values and simulated checks)."""
+(theory; docs/sources.md §8 lists the same values and simulated checks)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,7 +68,7 @@ def edge():
 
 
 def test_act_cpa_row_of_the_reference():
-    # shared/reference/energy_gpu_carbon.md §4b: Taiwan 583 g/kWh, 97% abatement, yield 0.875
+    # docs/sources.md §4b: Taiwan 583 g/kWh, 97% abatement, yield 0.875
     row = {28: 1.33, 14: 1.56, 7: 2.32, 5: 2.78, 3: 3.16}
     assert {n: round(cpa_kg_per_cm2(n).value, 2) for n in row} == row
 

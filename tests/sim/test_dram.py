@@ -140,7 +140,7 @@ def test_energy_dynamic_part_is_pj_per_bit():
 
 def test_hbm3_copy_near_h100_measured():
     """H100 SXM (HBM3) device-to-device copy: 3.0 of 3.35 TB/s, ~0.90 (measured on a lent
-    H100, shared/reference/energy_gpu_carbon.md section 2). A copy is the 'mixed' pattern."""
+    H100, docs/sources.md §2). A copy is the 'mixed' pattern."""
     assert 0.85 <= sustained_bandwidth_fraction("HBM3", "mixed") <= 0.93
 
 
@@ -156,7 +156,7 @@ def test_ddr4_and_lpddr_stream_like_published_stream_benchmarks():
 
 def test_hbm_and_gddr_energy_in_published_ranges():
     """HBM2 ~3.9 pJ/bit on GPU traffic (O'Connor et al. MICRO 2017, 64-128 B sectors);
-    HBM3 3-4, GDDR6 ~7.5, LPDDR5 4-5 pJ/bit (shared/reference/energy_gpu_carbon.md 1e)."""
+    HBM3 3-4, GDDR6 ~7.5, LPDDR5 4-5 pJ/bit (docs/sources.md §1e)."""
     gpu_like = AccessPattern(name="gpu", visit_bytes=128, write_fraction=0.3)
     assert 3.0 <= effective_pj_per_bit("HBM2", gpu_like) <= 4.7
     assert 2.4 <= effective_pj_per_bit("HBM3", "stream") <= 4.0

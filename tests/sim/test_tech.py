@@ -82,7 +82,7 @@ def test_below_7nm_uses_tsmc_power_factors():
 @pytest.mark.parametrize(
     ("method", "node", "energy", "area"),
     [
-        # shared/reference/energy_gpu_carbon.md §1b (Stillmaker & Baas via hwcomponents), which
+        # docs/sources.md §1b (Stillmaker & Baas via hwcomponents), which
         # rounds these to 0.094, 0.17, 0.057 and 0.105
         ("stillmaker", 7, 0.0943, 0.059),
         ("stillmaker", 16, 0.1735, 0.19),

@@ -8,7 +8,7 @@ from tritium.errors import SpecError, TritiumError
 from tritium.workloads import PROJECTIONS, load_model, spec_from_hf_config, zoo_model, zoo_names
 
 # Parameter counts published for these models (HF model cards / meta-device build in
-# shared/reference/llm_traces.md §3: Llama-2-70B 68.98B).
+# docs/sources.md §6: Llama-2-70B 68.98B).
 PUBLISHED_PARAMS = {
     "llama-2-7b": 6.74e9,
     "llama-2-13b": 13.02e9,
@@ -71,7 +71,7 @@ def test_ternarized_makes_every_projection_ternary():
 
 
 def _bitnet_config() -> dict:
-    # config.json of microsoft/bitnet-b1.58-2B-4T as listed in llm_traces.md §1
+    # config.json of microsoft/bitnet-b1.58-2B-4T as listed in docs/sources.md §6
     return {
         "architectures": ["BitNetForCausalLM"], "model_type": "bitnet", "hidden_size": 2560,
         "intermediate_size": 6912, "num_hidden_layers": 30, "num_attention_heads": 20,

@@ -10,8 +10,8 @@ I2_S, float types), streaming one tensor at a time::
         print(layer, op, stats.zero_frac, stats.scale)
 
 Every bad input raises :class:`~tritium.errors.CheckpointError` with one line naming
-the file, the tensor and what is wrong. On-disk layouts: ``shared/reference/
-llm_traces.md`` §2 and §4; the submodules' docstrings restate what the code relies on.
+the file, the tensor and what is wrong. On-disk layouts: docs/sources.md
+§7; the submodules' docstrings restate what the code relies on.
 """
 
 from tritium.workloads.checkpoints.bench import bench_header_shapes, bench_packed_stats

@@ -35,7 +35,7 @@ LLAMA2_70B = {
     "vocab": 32000,
     "tie_embeddings": False,
 }
-"""Llama-2-70B's dimensions (llm_traces.md §1), as keyword arguments of :func:`llama_shapes`."""
+"""Llama-2-70B's dimensions (docs/sources.md §6), as keyword arguments of :func:`llama_shapes`."""
 
 
 def bench_packed_stats(

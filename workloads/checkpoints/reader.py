@@ -5,7 +5,7 @@ Accepted paths: a ``.safetensors`` file; a sharded index
 ``model.safetensors.index.json``, else ``model.safetensors``, else exactly one
 ``.gguf``, one ``*.safetensors.index.json`` or one ``.safetensors`` file.
 
-Packed-U8 scale convention (llm_traces.md §2): ``autobitlinear`` stores
+Packed-U8 scale convention (docs/sources.md §7): ``autobitlinear`` stores
 ``weight_scale = mean|W|``, ``bitlinear`` stores ``1 / mean|W|``. It is taken from
 the ``scale_convention`` argument, else from ``config.json`` beside the weights
 (``quantization_config.linear_class``; ``bitlinear`` when ``quant_method`` is

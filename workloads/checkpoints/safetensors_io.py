@@ -4,7 +4,7 @@ A safetensors file is an 8-byte little-endian header length ``n``, ``n`` bytes o
 UTF-8 JSON ``{name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__":
 {...}}``, then the data; offsets are relative to the end of the header. A sharded
 checkpoint lists ``{tensor: shard file}`` in the ``weight_map`` of
-``model.safetensors.index.json``. See ``shared/reference/llm_traces.md`` §4.
+``model.safetensors.index.json``. See docs/sources.md §7.
 
 Every malformed header raises :class:`~tritium.errors.CheckpointError` with one line
 naming the file, the tensor (where there is one) and what is wrong.
