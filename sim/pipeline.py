@@ -1,0 +1,544 @@
+"""Pipeline parallelism across chips, and tensor x pipeline parallelism (TP x PP).
+
+A chip with ``pipeline_stages = p > 1`` splits its ``chips`` into ``p`` stages of ``tp_chips``
+chips each. Every stage is a Megatron tensor-parallel group (:mod:`tritium.sim.collectives`)
+holding a contiguous run of decoder layers: the embedding runs on the first stage, the final
+norm and LM head on the last. A request's batch is cut into ``m`` micro-batches (the chip's
+``micro_batches``; 0 means ``min(p, batch)``) that flow through the stages GPipe-style
+(Huang et al. 2019, arXiv:1811.06965), each stage handing its output activation to the next
+over the chip-to-chip link.
+
+How the figures are composed from the existing single-group simulator:
+
+- **Stages.** Each stage's rows of a micro-batch's trace are simulated by
+  :func:`tritium.sim.simulate` on a *stage chip*: the chip with ``chips = tp_chips``, one
+  stage, and the link only where ``tp_chips > 1``. Each stage's chips therefore hold (and
+  stream) only their own layers' weights and KV cache. The micro-batch trace is the request's
+  trace with its batch-proportional columns rescaled (:func:`micro_trace`: exact, the same
+  table :func:`tritium.workloads.trace` generates for the smaller batch).
+- **Split.** ``balance = "cost"`` (the default) simulates the whole micro-batch trace once on
+  the stage chip, takes each decoder layer's op seconds per phase (the embedding's added to
+  the first layer, the final norm's and LM head's to the last), and keeps the cut with the least
+  estimated request time (:func:`best_split`) among those that balance prefill, decode, both,
+  and the layer count. It matters: on Llama-3-70B the FP16 LM head weighs as much as about
+  thirty ternary layers in decode on the MAC array but about one in prefill, so the last stage
+  gets few layers. ``balance = "layers"`` cuts by decoder-layer count alone.
+- **Point-to-point sends.** Between stages ``s`` and ``s + 1`` each micro-batch's activation
+  (the stage's last op's output of one step: micro-batch x tokens x hidden x 2 bytes for a
+  BF16 residual stream) crosses one link hop: ``latency + bytes / (bandwidth x efficiency)``.
+  With ``tp_chips > 1`` every chip of a stage sends the whole activation to its peer (Megatron's
+  plain send; the scatter/gather optimisation of Narayanan et al. 2021 is not modelled), so
+  ``tp_chips`` copies pay the link's pJ/bit. In decode the last stage sends the sampled token
+  ids (4 bytes each) back to the first.
+- **Prefill** is the makespan of a permutation flow shop: micro-batch ``j`` starts on stage
+  ``s`` when it has left stage ``s - 1`` (and its send has arrived) and stage ``s`` has
+  finished micro-batch ``j - 1``. With equal stages of ``t`` seconds and free sends it is
+  ``(m + p - 1) t``; the stages' idle share, the bubble, is ``(p - 1) / (m + p - 1)``
+  (Narayanan et al. 2021, arXiv:2104.04473, section 2.2.1: bubble time over ideal time
+  ``(p - 1) / m``).
+- **Decode** is a cyclic pipeline: micro-batch ``j``'s next token cannot enter stage 0 before
+  its previous token has left the last stage and come back. One decode step of every
+  micro-batch takes the steady-state cycle time ``T = max(busiest stage's sum over the
+  micro-batches, busiest link's sends, slowest micro-batch's round trip through all stages and
+  sends)``: ``max(m, p) t`` for equal stages. Time per output token is ``T``; tokens/s is
+  ``batch / T``.
+- **Energy** is every stage's dynamic energy over its micro-batches, plus the sends, plus
+  every stage's leakage and DRAM background power over the whole composed run: a stage idle in
+  a bubble still pays them.
+- **Memory.** Each stage must hold its layers' weights and the KV cache of *all* micro-batches
+  of its layers (plus the largest activation and the runtime reserve) in its own chips' DRAM.
+
+The per-op table is the stages' tables concatenated, with a ``stage`` column and a
+``micro_batches`` column (how many micro-batches of that row's shape ran it): the count,
+byte, energy, cycle and second columns are totals over those micro-batches; the shape columns
+(``m``, ``groups``) are one micro-batch's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from tritium.errors import SpecError, TritiumError
+from tritium.sim.chip import Chip
+from tritium.sim.energy import ENERGY_COMPONENTS
+from tritium.sim.tracefacts import trace_facts
+from tritium.workloads.schema import COUNT_COLUMNS, signatures
+
+__all__ = ["BALANCES", "simulate_pipeline", "stage_chip", "micro_batch_sizes", "micro_trace", "split_layers",
+           "best_split", "prefill_makespan", "decode_cycle"]
+
+BALANCES = ("cost", "layers")
+"""How :func:`simulate_pipeline` cuts the layers into stages (see the module docstring)."""
+
+_ATTENTION_KINDS = ("attn_qk", "softmax", "attn_pv")  # batch x heads in ``groups``, tokens in ``m``
+_TOKEN_ID_BYTES = 4  # a sampled token id sent from the last stage back to the first
+
+
+def stage_chip(chip: Chip) -> Chip:
+    """One pipeline stage of ``chip``: a tensor-parallel group of ``chip.tp_chips`` chips."""
+    return dataclasses.replace(chip, chips=chip.tp_chips, pipeline_stages=1, micro_batches=0,
+                               link=chip.link if chip.tp_chips > 1 else None)
+
+
+def micro_batch_sizes(batch: int, micro_batches: int, stages: int) -> list[int]:
+    """Sequences in each micro-batch: ``batch`` cut into ``micro_batches`` (0: ``stages``)
+    near-equal parts, at most ``batch`` of them, larger ones first.
+
+    >>> micro_batch_sizes(10, 4, 2), micro_batch_sizes(1, 0, 4), micro_batch_sizes(8, 0, 4)
+    ([3, 3, 2, 2], [1], [2, 2, 2, 2])
+    """
+    m = min(micro_batches or stages, batch)
+    return [batch // m + (1 if j < batch % m else 0) for j in range(m)]
+
+
+def micro_trace(trace: pd.DataFrame, size: int) -> pd.DataFrame:
+    """``trace`` (batch ``trace.attrs["batch"]``) for a micro-batch of ``size`` sequences.
+
+    Every count column is proportional to the batch except the weights a pass reads (the
+    embedding's gathered rows excepted); ``m`` counts tokens of the whole batch except in the
+    attention ops, whose ``groups`` count batch x heads. Signatures are recomputed.
+
+    Raises:
+        TritiumError: a count of the trace is not a multiple of its batch (not a trace that
+            :func:`tritium.workloads.trace` generated), so it cannot be cut exactly.
+    """
+    batch = int(trace.attrs.get("batch") or 1)
+    if size == batch:
+        return trace
+    out = trace.copy()
+    attention = out.kind.isin(_ATTENTION_KINDS).to_numpy()
+    scaled = {col: np.ones(len(out), dtype=bool) for col in COUNT_COLUMNS}
+    scaled["weight_bytes"] = (out.kind == "embedding").to_numpy()
+    scaled["m"], scaled["groups"] = ~attention, attention
+    for col, rows in scaled.items():
+        values = out[col].to_numpy()
+        if (values[rows] % batch).any():
+            raise TritiumError(f"pipeline: the trace's {col!r} is not a multiple of its batch of {batch} in every "
+                               "row, so it cannot be cut into micro-batches; trace the request with "
+                               "tritium.workloads.trace")
+        out[col] = np.where(rows, values // batch * size, values)
+    out["signature"] = signatures(out)
+    out.attrs = dict(trace.attrs) | {"batch": size}
+    return out
+
+
+def split_layers(costs: Sequence[float], stages: int) -> list[int]:
+    """Cut ``costs`` (one per layer, in order) into ``stages`` contiguous non-empty runs whose
+    largest sum is least; return each run's length. Ties go to the most even run lengths.
+
+    >>> split_layers([1, 1, 1, 1, 1, 1, 1, 1], 4), split_layers([1, 1, 1, 1, 1, 1, 3], 3)
+    ([2, 2, 2, 2], [3, 3, 1])
+    """
+    n = len(costs)
+    if not 1 <= stages <= n:
+        raise SpecError("pipeline_stages", stages, f"must be at most the model's {n} decoder layers (one at least "
+                        "per stage)")
+    prefix = np.concatenate([[0.0], np.cumsum(np.asarray(costs, dtype=np.float64))])
+    # best[k][i]: least largest run over the first i layers in k runs; exact DP, O(stages x n^2) in numpy
+    best = np.full((stages + 1, n + 1), np.inf)
+    cut = np.zeros((stages + 1, n + 1), dtype=np.int64)
+    best[0][0] = 0.0
+    for k in range(1, stages + 1):
+        for i in range(k, n + 1):
+            j = np.arange(k - 1, i)
+            worst = np.maximum(best[k - 1][j], prefix[i] - prefix[j])
+            low = worst.min()
+            ties = j[worst <= low * (1 + 1e-9)]
+            # among equally good cuts, the run length nearest the even share
+            cut[k][i] = ties[np.argmin(np.abs((i - ties) - i / k))]
+            best[k][i] = low
+    lengths, i = [], n
+    for k in range(stages, 0, -1):
+        lengths.append(i - int(cut[k][i]))
+        i = int(cut[k][i])
+    return lengths[::-1]
+
+
+def best_split(prefill: Sequence[float], decode: Sequence[float], stages: int, micro_batches: int) -> list[int]:
+    """The cut of the layers (run lengths, as :func:`split_layers`) whose estimated request time is
+    least, among the cuts that balance prefill, decode, both together, and the layer count.
+
+    ``prefill[i]`` and ``decode[i]`` are layer ``i``'s seconds in each phase (decode: over all
+    its steps). A cut's estimate is the GPipe prefill ``sum + (m - 1) max`` of its stages'
+    prefill seconds plus the decode ``max(m max, sum)`` of their decode seconds, for ``m``
+    equal micro-batches. Balancing one phase alone can unbalance the other: an FP16 LM head
+    weighs like ten ternary layers in decode and like one in prefill.
+
+    >>> best_split([1, 1, 1, 1], [1, 1, 1, 9], 2, 4), best_split([1, 1, 1, 1], [1, 1, 1, 1], 2, 4)
+    ([3, 1], [2, 2])
+    """
+    pre, dec = np.asarray(prefill, dtype=np.float64), np.asarray(decode, dtype=np.float64)
+
+    def estimate(lengths: list[int]) -> float:
+        edges = np.cumsum([0, *lengths])
+        p_s = np.add.reduceat(pre, edges[:-1])
+        d_s = np.add.reduceat(dec, edges[:-1])
+        return float(p_s.sum() + (micro_batches - 1) * p_s.max() + max(micro_batches * d_s.max(), d_s.sum()))
+
+    candidates = [split_layers(pre + dec, stages), split_layers(pre, stages), split_layers(dec, stages),
+                  split_layers(np.ones(len(pre)), stages)]
+    times = [estimate(c) for c in candidates]
+    return next(c for c, t in zip(candidates, times) if t <= min(times) * (1 + 1e-9))  # the first of equals
+
+
+def prefill_makespan(times: np.ndarray, sends: np.ndarray) -> float:
+    """Seconds until the last micro-batch leaves the last stage (a permutation flow shop).
+
+    ``times[j, s]``: micro-batch ``j`` on stage ``s``; ``sends[j, s]``: its send from stage ``s``
+    to ``s + 1`` (``p - 1`` columns). A stage takes one micro-batch at a time, in order, and
+    a link carries one send at a time.
+
+    >>> float(prefill_makespan(np.ones((4, 4)), np.zeros((4, 3))))   # (m + p - 1) t
+    7.0
+    """
+    m, p = times.shape
+    stage_free, link_free = np.zeros(p), np.zeros(max(p - 1, 0))
+    done = 0.0
+    for j in range(m):
+        ready = 0.0
+        for s in range(p):
+            stage_free[s] = max(ready, stage_free[s]) + times[j, s]
+            ready = stage_free[s]
+            if s < p - 1:
+                link_free[s] = max(ready, link_free[s]) + sends[j, s]
+                ready = link_free[s]
+        done = max(done, ready)
+    return done
+
+
+def decode_cycle(times: np.ndarray, sends: np.ndarray, back: np.ndarray) -> float:
+    """Steady-state seconds of one decode step of every micro-batch (a cyclic pipeline).
+
+    ``times`` and ``sends`` as in :func:`prefill_makespan`; ``back[j]``: the send of micro-batch
+    ``j``'s sampled tokens from the last stage to the first. The cycle is the longest of the
+    busiest stage (all micro-batches), the busiest link, and the slowest round trip.
+
+    >>> decode_cycle(np.ones((2, 4)), np.zeros((2, 3)), np.zeros(2)), decode_cycle(np.ones((8, 4)), np.zeros((8, 3)), np.zeros(8))
+    (4.0, 8.0)
+    """
+    stage = float(times.sum(axis=0).max())
+    link = float(sends.sum(axis=0).max()) if sends.size else 0.0
+    trip = float((times.sum(axis=1) + sends.sum(axis=1) + back).max())
+    return max(stage, link, trip)
+
+
+def simulate_pipeline(
+    chip: Chip,
+    trace: pd.DataFrame,
+    *,
+    scaling: str = "bitnet",
+    mapping_objective: str = "latency",
+    progress: Callable[[int, int], None] | None = None,
+    balance: str = "cost",
+):
+    """Simulate ``trace`` on ``chip``'s ``pipeline_stages`` stages of ``tp_chips`` chips each.
+
+    :func:`tritium.sim.simulate` calls this for a chip with ``pipeline_stages > 1`` (with one
+    stage this is :func:`~tritium.sim.simulate` itself). ``balance`` says how the layers are cut
+    (``cost`` or ``layers``, see the module docstring); ``progress(done, total)`` is called per
+    stage simulation. Returns a :class:`~tritium.sim.SimResult` whose totals add
+    pipeline_stages, tp_chips, micro_batches, micro_batch_size (the largest),
+    pipeline_bubble_fraction (the stages' idle share of prefill), decode_bubble_fraction (their
+    idle share of a decode step), stage_s (each stage's busy seconds over the request),
+    stage_layers (each stage's first and last decoder layer), p2p_s (seconds the stage-to-stage
+    links are busy), p2p_bytes (bytes they carry, every copy) and p2p_energy_j.
+
+    Raises:
+        SpecError: ``balance`` is unknown, or there are more stages than decoder layers.
+        TritiumError: the trace cannot be cut into micro-batches (:func:`micro_trace`), or what
+            :func:`~tritium.sim.simulate` raises for a stage.
+    """
+    from tritium.sim.simulate import SimResult, simulate
+
+    if balance not in BALANCES:
+        raise SpecError("balance", balance, f"must be one of {', '.join(BALANCES)}")
+    if chip.pipeline_stages == 1:
+        return simulate(chip, trace, scaling=scaling, mapping_objective=mapping_objective, progress=progress)
+    facts = trace_facts(trace)
+    attrs, trace = dict(trace.attrs), facts.frame
+    p, stage = chip.pipeline_stages, stage_chip(chip)
+    batch = int(attrs.get("batch") or 1)
+    sizes = micro_batch_sizes(batch, chip.micro_batches, p)
+    distinct = sorted(set(sizes), reverse=True)
+    units = _layer_units(trace)
+    if p > len(units):
+        raise SpecError("pipeline_stages", p, f"must be at most the model's {len(units)} decoder layers (one at "
+                        "least per stage)")
+    micro = {size: _cached(facts, (size,), lambda: micro_trace(trace, size)) for size in distinct}
+    total_runs = p * len(distinct) + (balance == "cost")
+    runs = 0
+
+    def run(table: pd.DataFrame):
+        nonlocal runs
+        result = simulate(stage, table, scaling=scaling, mapping_objective=mapping_objective)
+        runs += 1
+        if progress is not None:
+            progress(runs, total_runs)
+        return result
+
+    if balance == "cost":
+        ops = run(micro[distinct[0]]).ops
+        by_phase = ops.groupby(["phase", "layer"]).seconds.sum()
+        costs = {phase: [float(by_phase.get(phase, pd.Series(dtype=float)).reindex(layers, fill_value=0.0).sum())
+                         for _, layers in units] for phase in ("prefill", "decode")}
+        lengths = best_split(costs["prefill"], costs["decode"], p, len(sizes))
+    else:
+        lengths = split_layers([1.0] * len(units), p)
+    bounds = np.cumsum([0, *lengths])
+    stage_layers = [sum((layers for _, layers in units[bounds[s]:bounds[s + 1]]), []) for s in range(p)]
+    spans = [(units[bounds[s]][0], units[bounds[s + 1] - 1][0]) for s in range(p)]
+    tables = {size: [_cached(facts, (size, tuple(layers)), lambda: _stage_trace(micro[size], layers))
+                     for layers in stage_layers] for size in distinct}
+    results = {size: [run(t) for t in tables[size]] for size in distinct}
+    return _compose(chip, stage, attrs, sizes, tables, results, spans, balance, SimResult)
+
+
+_CACHE_ROWS = 500_000  # rows of micro-batch and stage tables kept (a sweep cuts one trace many ways)
+_tables: dict[tuple, tuple] = {}  # (id(facts), size[, layers]) -> (facts, table)
+_tables_lock = threading.Lock()
+
+
+def _cached(facts, key: tuple, make: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+    """The micro-batch or stage table ``key`` of the trace whose :func:`trace_facts` are ``facts``,
+    made once while those facts stand: :func:`trace_facts` returns the same object for an unchanged
+    table and a new one for a changed table, and the entry holds ``facts`` so its id is not reused.
+    Reusing the same table objects lets :func:`tritium.sim.simulate` reuse their trace facts."""
+    full = (id(facts), *key)
+    entry = _tables.get(full)
+    if entry is not None and entry[0] is facts:
+        return entry[1]
+    table = make()
+    with _tables_lock:
+        _tables[full] = (facts, table)
+        while len(_tables) > 1 and sum(len(t) for _, t in _tables.values()) > _CACHE_ROWS:
+            del _tables[next(iter(_tables))]
+    return table
+
+
+def _layer_units(trace: pd.DataFrame) -> list[tuple[int, list[int]]]:
+    """The decoder layers in order, each with the trace layers that go with it: the embedding
+    (layers < 0) goes with the first, the final norm and LM head (the last layer, where it
+    holds ``lm_head``) with the last."""
+    layers = sorted(set(trace.layer.tolist()))
+    top = layers[-1] if layers else 0
+    head = [top] if (trace.op[trace.layer == top] == "lm_head").any() else []
+    front = [x for x in layers if x < 0]
+    decoder = [x for x in layers if x >= 0 and x not in head]
+    if not decoder:
+        raise TritiumError("pipeline: the trace has no decoder layers to cut into stages")
+    units = [(x, [x]) for x in decoder]
+    units[0] = (units[0][0], front + units[0][1])
+    units[-1] = (units[-1][0], units[-1][1] + head)
+    return units
+
+
+def _stage_trace(table: pd.DataFrame, layers: list[int]) -> pd.DataFrame:
+    out = table[table.layer.isin(layers)].reset_index(drop=True)
+    out.attrs = dict(table.attrs)
+    return out
+
+
+def _send_bytes(table: pd.DataFrame, phase: str) -> int:
+    """Bytes a stage hands the next per step of ``phase``: its last op's output in the phase's first block."""
+    rows = table[table.phase == phase]
+    if not len(rows):
+        return 0
+    rows = rows[rows.block == rows.block.iloc[0]]
+    return int(rows.act_out_bytes.iloc[-1] // rows.steps.iloc[-1])
+
+
+def _compose(chip: Chip, stage: Chip, attrs: dict, sizes: list[int], tables: dict, results: dict,
+             spans: list[tuple[int, int]], balance: str, result_type):
+    p, tp, m = chip.pipeline_stages, chip.tp_chips, len(sizes)
+    link = chip.link
+    bandwidth = link.bandwidth_gb_s * 1e9 * link.efficiency
+    latency = link.latency_ns * 1e-9
+    decode_steps = int(attrs.get("decode") or 0)
+
+    def send_s(nbytes: float) -> float:
+        return latency + nbytes / bandwidth if nbytes > 0 else 0.0
+
+    # per micro-batch j and stage s: prefill seconds, one decode step's seconds, and the sends
+    pre, dec = np.zeros((m, p)), np.zeros((m, p))
+    pre_send, dec_send, back = np.zeros((m, p - 1)), np.zeros((m, p - 1)), np.zeros(m)
+    pre_bytes, dec_bytes = np.zeros((m, p - 1)), np.zeros((m, p - 1))
+    for j, size in enumerate(sizes):
+        for s, r in enumerate(results[size]):
+            ttft = r.totals["time_to_first_token_s"]
+            pre[j, s] = ttft
+            dec[j, s] = (r.totals["total_s"] - ttft) / decode_steps if decode_steps else 0.0
+            if s < p - 1:
+                pre_bytes[j, s] = _send_bytes(tables[size][s], "prefill")
+                dec_bytes[j, s] = _send_bytes(tables[size][s], "decode")
+        back[j] = send_s(size * _TOKEN_ID_BYTES) if decode_steps else 0.0
+    pre_send[:] = np.vectorize(send_s, otypes=[float])(pre_bytes) if pre_bytes.size else pre_send
+    dec_send[:] = np.vectorize(send_s, otypes=[float])(dec_bytes) if dec_bytes.size else dec_send
+    t_prefill = prefill_makespan(pre, pre_send)
+    cycle = decode_cycle(dec, dec_send, back) if decode_steps else 0.0
+    t_decode = cycle * decode_steps
+    total_s = t_prefill + t_decode
+    stage_busy = pre.sum(axis=0) + dec.sum(axis=0) * decode_steps
+    prefill_bubble = 1 - pre.sum() / (p * t_prefill) if t_prefill > 0 else 0.0
+    decode_bubble = 1 - dec.sum() / (p * cycle) if cycle > 0 else 0.0
+    p2p_bytes = tp * (pre_bytes.sum() + decode_steps * (dec_bytes.sum() + _TOKEN_ID_BYTES * sum(sizes)))
+    p2p_s = pre_send.sum() + decode_steps * (dec_send.sum() + back.sum())
+    p2p_j = p2p_bytes * 8 * link.energy_pj_per_bit * 1e-12
+
+    count = {size: sizes.count(size) for size in results}
+    first = results[sizes[0]]
+    dynamic = {c: 0.0 for c in ENERGY_COMPONENTS}
+    for size, stage_results in results.items():
+        for r in stage_results:
+            for c in ENERGY_COMPONENTS:
+                own = r.totals[f"energy_{c}_j"] - (r.totals["dram_background_j"] if c == "dram" else 0.0)
+                dynamic[c] += count[size] * own
+    static_w = sum(r.totals["energy_static_j"] / r.totals["total_s"] for r in first if r.totals["total_s"] > 0)
+    background_w = sum(r.totals["dram_background_j"] / r.totals["total_s"] for r in first if r.totals["total_s"] > 0)
+    dynamic["link"] += p2p_j
+    dynamic["dram"] += background_w * total_s
+    dynamic["static"] = static_w * total_s
+    energy = sum(dynamic.values())
+    ops = _op_table(results, count)
+    batch = int(attrs.get("batch") or 1)
+    generated = batch * decode_steps
+    fp16_arith = sum(count[size] * r.totals["fp16_matmul_arithmetic_j"] for size in results for r in results[size])
+    tlu_j = dynamic["tlu"]
+    ternary_sram_j = float(ops.energy_sram_j[ops.kind == "ternary_linear"].sum())
+    head = first[0].totals
+    memory = _stage_memory(sizes, tables, results)
+    totals = {
+        "time_to_first_token_s": t_prefill,
+        "time_per_output_token_s": cycle if decode_steps else float("nan"),
+        "tokens_per_s": generated / t_decode if t_decode > 0 else float("nan"),
+        "total_s": total_s,
+        "energy_j": energy,
+        "joules_per_token": energy / generated if generated else float("nan"),
+        "average_power_w": energy / total_s if total_s > 0 else float("nan"),
+        **{f"energy_{c}_j": v for c, v in dynamic.items()},
+        "dram_bytes": int(ops.dram_bytes.sum()),
+        "dram_background_j": background_w * total_s,
+        "sram_bytes": int(ops.sram_bytes.sum()),
+        "link_bytes": int(ops.link_bytes.sum()) + int(round(p2p_bytes)),
+        "seed_arithmetic_ratio": head["seed_arithmetic_ratio"],
+        "fp16_matmul_arithmetic_j": fp16_arith,
+        "tlu_arithmetic_ratio": fp16_arith / tlu_j if tlu_j > 0 else float("nan"),
+        "tlu_with_operands_ratio": fp16_arith / (tlu_j + ternary_sram_j) if tlu_j > 0 else float("nan"),
+        "end_to_end_ratio": fp16_arith / energy if energy > 0 else float("nan"),
+        **{k: head[k] for k in ("clock_mhz", "fmax_mhz", "supply_v") if k in head},
+        "peak_power_w": sum(r.totals.get("peak_power_w", 0.0) for r in first),
+        **{k: head[k] for k in ("peak_die_power_w", "die_area_mm2") if k in head},
+        "memory_needed_bytes": int(sum(memory)),
+        "memory_capacity_bytes": int(chip.dram.capacity_bytes * chip.chips),
+        "pipeline_stages": p,
+        "tp_chips": tp,
+        "micro_batches": m,
+        "micro_batch_size": max(sizes),
+        "pipeline_bubble_fraction": prefill_bubble,
+        "decode_bubble_fraction": decode_bubble,
+        "stage_s": [float(x) for x in stage_busy],
+        "stage_layers": [list(span) for span in spans],
+        "p2p_s": float(p2p_s),
+        "p2p_bytes": int(round(p2p_bytes)),
+        "p2p_energy_j": p2p_j,
+    }
+    notes, warnings = _notes(chip, stage, sizes, results, spans, balance, totals, memory, _stage_kv(sizes, tables))
+    scenario = {k: attrs.get(k) for k in ("batch", "prefill", "decode")}
+    return result_type(ops, totals, dict(results[sizes[0]][0].area_mm2), chip.name, str(attrs.get("model", "")),
+                       scenario, notes, warnings)
+
+
+
+_OP_TOTALS = ("compute_cycles", "sram_cycles", "dram_cycles", "link_cycles", "cycles", "seconds", "dram_bytes",
+              "sram_bytes", "link_bytes")
+
+
+def _op_table(results: dict, count: dict) -> pd.DataFrame:
+    """The stages' op tables, one after another, with ``stage`` and ``micro_batches`` columns;
+    counts, bytes, cycles, seconds and energies are totals over the micro-batches."""
+    parts = []
+    for size, stage_results in results.items():
+        for s, r in enumerate(stage_results):
+            ops = r.ops.copy()
+            n = count[size]
+            if n > 1:
+                energy = [c for c in ops.columns if c.startswith("energy_") and c.endswith("_j")]
+                for col in (*COUNT_COLUMNS, *_OP_TOTALS, *energy):
+                    ops[col] = ops[col] * n
+            ops.insert(0, "micro_batches", n)
+            ops.insert(0, "stage", s)
+            parts.append(ops)
+    out = pd.concat(parts, ignore_index=True)
+    out.attrs = dict(parts[0].attrs)
+    return out
+
+
+def _stage_kv(sizes: list[int], tables: dict) -> list[int]:
+    """KV-cache bytes each stage writes over the request, all micro-batches together."""
+    return [sum(int(tables[size][s].kv_write_bytes.sum()) for size in sizes) for s in range(len(tables[sizes[0]]))]
+
+
+def _stage_memory(sizes: list[int], tables: dict, results: dict) -> list[int]:
+    """Bytes each stage's chips must hold: its layers' weights, the KV cache of every micro-batch,
+    the largest activation and the runtime reserve (what :func:`tritium.sim.simulate` counts for
+    one micro-batch, with every micro-batch's KV cache in place of one)."""
+    first = sizes[0]
+    out = []
+    for s, r in enumerate(results[first]):
+        kv_one = int(tables[first][s].kv_write_bytes.sum())
+        out.append(int(r.totals["memory_needed_bytes"]) - kv_one + _stage_kv(sizes, tables)[s])
+    return out
+
+
+def _is_capacity_note(text: str) -> bool:
+    return text.startswith(("DRAM holds", "DRAM too small"))
+
+
+def _notes(chip: Chip, stage: Chip, sizes: list[int], results: dict, spans: list[tuple[int, int]], balance: str,
+           totals: dict, memory: list[int], kv_all: list[int]) -> tuple[list[str], list[str]]:
+    p, tp, m = chip.pipeline_stages, chip.tp_chips, len(sizes)
+    layers = ", ".join(f"{a}-{b}" if a != b else f"{a}" for a, b in spans)
+    shares = ", ".join(f"{x * 1e3:.3g}" for x in totals["stage_s"])
+    cut = ("simulated cost (the least estimated request time, from each layer's op seconds per phase, among the "
+           "cuts balancing prefill, decode, both and layer count)" if balance == "cost" else "decoder-layer count")
+    sized = (f"{m} micro-batches of {sizes[0]} sequences" if len(set(sizes)) == 1
+             else f"{m} micro-batches of {'/'.join(str(x) for x in sorted(set(sizes), reverse=True))} sequences")
+    capped = (f" (micro_batches = {chip.micro_batches} capped at the batch)"
+              if chip.micro_batches > sum(sizes) else "")
+    notes = [
+        (f"pipeline: TP {tp} x PP {p} ({p} stages of {tp} chip{'s' if tp > 1 else ''}), {sized}{capped}; "
+         f"decoder layers per stage {layers} (embedding on the first, LM head on the last), cut by {cut}; "
+         f"GPipe schedule: prefill bubble {totals['pipeline_bubble_fraction']:.1%} of stage time, stages idle "
+         f"{totals['decode_bubble_fraction']:.1%} of a decode step; stage busy ms {shares}; stage-to-stage sends "
+         f"{totals['p2p_bytes'] / 2**20:.3g} MiB, links busy {totals['p2p_s'] * 1e3:.3g} ms "
+         f"(sim/pipeline.py)"),
+        "memory by stage: " + "; ".join(
+            f"stage {s} {need / 2**30:.2f} of {stage.dram_capacity_bytes / 2**30:.2f} GiB"
+            for s, need in enumerate(memory)) + " (weights of its layers, every micro-batch's KV cache, "
+        "activations, 10% reserve)",
+    ]
+    first = results[sizes[0]]
+    base = [n for n in first[0].notes if not _is_capacity_note(n)]
+    notes += [f"stage 0: {n}" if s_differs else n for n, s_differs in
+              ((n, any(n not in r.notes for r in first[1:])) for n in base)]
+    for s, r in enumerate(first[1:], start=1):
+        notes += [f"stage {s}: {n}" for n in r.notes if n not in base and not _is_capacity_note(n)]
+    warnings = []
+    for r in first:
+        warnings += [w for w in r.warnings if not _is_capacity_note(w) and w not in warnings]
+    for s, need in enumerate(memory):
+        if need > stage.dram_capacity_bytes:
+            warnings.append(f"DRAM too small on stage {s}: its weights, every micro-batch's KV cache, activations "
+                            f"and a 10% runtime reserve need {need / 2**30:.2f} GiB, its {tp} chip(s) hold "
+                            f"{stage.dram_capacity_bytes / 2**30:.2f} GiB (figures assume it fits)")
+    kv_sram = stage.total_cores * stage.sram.kv.capacity_bytes
+    for s, (r, kv) in enumerate(zip(first, kv_all)):
+        if "KV cache resident in SRAM" in r.notes and kv > kv_sram:
+            warnings.append(f"stage {s} keeps one micro-batch's KV cache in SRAM, but all {m} micro-batches' "
+                            f"({kv / 2**20:.3g} MiB) do not fit its {kv_sram / 2**20:.3g} MiB of KV SRAM; the figures "
+                            "assume they do")
+    return notes, warnings
