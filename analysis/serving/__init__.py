@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from tritium.analysis.serving.costs import IterationCosts
 from tritium.analysis.serving.device import Device, chip_device, gpu_device
 from tritium.analysis.serving.iteration import IterationShape, iteration_trace
@@ -138,9 +140,8 @@ def serve(model=None, *, chip=None, gpu=None, costs: IterationCosts | None = Non
     if config.chunked_prefill is None:
         prompts = sorted({int(x) for x in requests.prompt if x <= config.max_batched_tokens})
         costs.warm_chunks([(x, 0) for x in prompts])
-    longest = int((requests.prompt + requests.output).max())
-    for phase in ("decode", "prefill"):
-        costs.warm_decode(phase, float(requests.prompt.min()) + 1, float(longest))
+    typical = float(np.median(requests.prompt) + np.median(requests.output) / 2)
+    costs.set_reference_context(int(round(typical)))
     started = time.perf_counter()
     run = run_engine(requests, costs, engine, check_samples=config.check_samples, seed=seed, progress=progress)
     wall = time.perf_counter() - started

@@ -7,15 +7,18 @@ thousands of distinct iterations, so :meth:`IterationCosts.cost` composes each f
 each from the same model and cached:
 
 * the pass without attention and LM head, by tokens ``M`` (and phase): one full-model block of
-  ``M`` decode tokens, less its attention and head ops' own seconds (what the timeline overlaps
-  stays in this part);
+  ``M`` decode tokens (in a decode pass at a reference context, the stream's typical one; in a
+  prefill pass at context 1), less its attention and
+  head ops' own seconds (how the timeline overlaps them with the rest stays in this part);
 * the LM head (and its quantize op), by sequences sampled;
 * attention, per kernel: the decode group as ``a(c) + n b(c)`` at mean context ``c`` over ``n``
   sequences (``a`` and ``b`` from one and two sequences: the GPU pays a launch per kernel, the
   chip's cost is per sequence), each prefill chunk by its tokens and cached prefix.
 
-Context lengths (the decode group's mean, a chunk's prefix) are bucketed on a grid: every integer
-up to 64, then points 1/16 apart (geometric), interpolated linearly in between. A chunk's tokens
+The decode group's mean context is rounded to a whole token (attention steps with the chip's KV
+tiles, so it is not interpolated; its parts are costed :data:`DECODE_BLOCK` contexts at a time,
+without the timeline). A chunk's cached prefix is bucketed on a grid (every integer up to 64, then
+points 1/64 apart, geometric) and interpolated linearly, tokens ``M`` above 64 on one 1/16 apart. A chunk's tokens
 are exact. The pass's tokens ``M`` are exact on the GPU (its kernels' time steps with tiles and
 waves) and on the grid on the chip (its time is piecewise linear in ``M``).
 :meth:`IterationCosts.check` compares the composed cost with :meth:`exact` at given iterations:
@@ -46,26 +49,33 @@ _ATTENTION = ("attn_qk", "softmax", "attn_pv")
 _HEAD = ("head_quant", "lm_head")
 
 
-def _make_grid(limit: int = 1 << 27) -> list[int]:
+def _make_grid(limit: int = 1 << 27, step: float = GRID_STEP) -> list[int]:
     points = list(range(1, GRID_EXACT + 1))
     k = 1
     while points[-1] < limit:
-        v = int(round(GRID_EXACT * (1 + GRID_STEP) ** k))
+        v = int(round(GRID_EXACT * (1 + step) ** k))
         if v > points[-1]:
             points.append(v)
         k += 1
     return points
 
 
+DECODE_BLOCK = 256
+"""Decode-attention parts are costed for this many consecutive contexts at a time."""
+
+CONTEXT_STEP = 1 / 64
+"""Grid spacing of context lengths above :data:`GRID_EXACT` (1.6%): attention is cheap to cost."""
+
 _GRID = _make_grid()
+_CONTEXT_GRID = _make_grid(step=CONTEXT_STEP)
 
 
-def grid_points(x: float) -> tuple[int, int, float]:
+def grid_points(x: float, grid: list[int] = _GRID) -> tuple[int, int, float]:
     """The grid points around ``x >= 1`` and the weight of the upper one: ``x = (1 - w) g0 + w g1``."""
-    i = bisect.bisect_left(_GRID, x)
-    if i < len(_GRID) and _GRID[i] == x:
-        return _GRID[i], _GRID[i], 0.0
-    lo, hi = _GRID[i - 1], _GRID[i]
+    i = bisect.bisect_left(grid, x)
+    if i < len(grid) and grid[i] == x:
+        return grid[i], grid[i], 0.0
+    lo, hi = grid[i - 1], grid[i]
     return lo, hi, (x - lo) / (hi - lo)
 
 
@@ -94,8 +104,9 @@ class IterationCosts:
     Caches grow with the grid points a run touches (a few hundred), not with its iterations.
     """
 
-    def __init__(self, device: Device):
+    def __init__(self, device: Device, reference_context: int = 512):
         self.device = device
+        self.reference_context = reference_context
         self.layers = device.spec.num_layers
         self._dense: dict[tuple[str, int], tuple[_Part, _Part]] = {}  # (phase, M) -> (rest, head)
         self._decode: dict[tuple[str, int], tuple[_Part, _Part]] = {}  # (phase, ctx) -> (a, b)
@@ -142,6 +153,16 @@ class IterationCosts:
                 "max_energy_error": float(err[:, 1].max()) if len(rows) else 0.0,
                 "mean_energy_error": float(err[:, 1].mean()) if len(rows) else 0.0}
 
+    def set_reference_context(self, context: int) -> None:
+        """Run the dense parts' passes with decodes at ``context`` (a stream's typical context) from
+        now on: their attention is taken out again, but how the timeline overlaps it with the
+        other ops stays, and is closest to the truth near that context. Clears the dense cache
+        when it changes."""
+        context = max(1, int(context))
+        if context != self.reference_context:
+            self.reference_context = context
+            self._dense.clear()
+
     def warm(self, phase: str, tokens: list[int]) -> None:
         """Compute the dense parts at ``tokens`` in one evaluation of the device's model.
 
@@ -151,7 +172,8 @@ class IterationCosts:
         missing = sorted({t for t in tokens if (phase, t) not in self._dense})
         if not missing:
             return
-        shapes = [IterationShape(m, m, (), m) for m in missing]
+        ref = self.reference_context if phase == "decode" else 1  # a prefill pass's attention is its chunks'
+        shapes = [IterationShape(m, m * ref, (), m) for m in missing]
         spec = self.device.spec
         if self.device.additive and spec.num_layers > 4:  # identical layers: the GPU model sums them
             few = [self._run_dense(dataclasses.replace(spec, num_layers=n), shapes, phase) for n in (3, 4)]
@@ -198,18 +220,12 @@ class IterationCosts:
         jou = ops.energy_j.to_numpy().reshape(len(groups), len(_ATTENTION)).sum(axis=1)
         return [_Part(float(s) * self.layers, float(j) * self.layers) for s, j in zip(sec, jou)]
 
-    def warm_decode(self, phase: str, lo: float, hi: float) -> None:
-        """Compute the decode-attention parts at every grid point from ``lo`` to ``hi`` (contexts) at once."""
-        g_lo, g_hi = grid_points(max(lo, 1.0))[0], grid_points(max(hi, 1.0))[1]
-        self._decode_points(phase, [g for g in _GRID[_GRID.index(g_lo):_GRID.index(g_hi) + 1]])
-
     def _decode_at(self, phase: str, context: float) -> tuple[_Part, _Part]:
-        g0, g1, w = grid_points(max(context, 1.0))
-        self._decode_points(phase, [g0, g1])
-        lo, hi = self._decode[(phase, g0)], self._decode[(phase, g1)]
-        if w == 0.0:
-            return lo
-        return lo[0].lerp(hi[0], w), lo[1].lerp(hi[1], w)
+        c = max(1, int(round(context)))
+        if (phase, c) not in self._decode:  # a block of contexts at once: one evaluation
+            start = c - c % DECODE_BLOCK
+            self._decode_points(phase, list(range(max(start, 1), start + DECODE_BLOCK)))
+        return self._decode[(phase, c)]
 
     def _decode_points(self, phase: str, points: list[int]) -> None:
         missing = [g for g in dict.fromkeys(points) if (phase, g) not in self._decode]
@@ -226,7 +242,7 @@ class IterationCosts:
         if prefix == 0:
             corners, wp = [(tokens, 0)], 0.0
         else:
-            p0, p1, wp = grid_points(prefix)
+            p0, p1, wp = grid_points(prefix, _CONTEXT_GRID)
             corners = [(tokens, p0), (tokens, p1)]
         self.warm_chunks(corners)
         if len(corners) == 1:
