@@ -12,6 +12,9 @@ from tritium.hdl.export import CASE_FIELDS, export, testbench_vectors, top_name
 from tritium.hdl.memory import ActivationBuffer, WeightDecoder, WeightMemory, lane_bytes, pack_lane
 from tritium.hdl.simulate import SimStats, act_beats, run_gemm, sim_speed, tree_sim_speed, weight_beats
 from tritium.hdl.tlu import Tlu
+from tritium.hdl.lut import LutUnit, table_combinations
+from tritium.hdl.mac import MacUnit
+from tritium.hdl.style import DatapathStyle, chip_with_style, check_style, datapath_style, make_unit, with_style
 from tritium.hdl.tree import HDL_ZERO_HANDLING, WEIGHT_CODE, AdderTree, check_zero_handling, tree_latency
 from tritium.hdl.harness import SerialHarness
 from tritium.hdl.selftest import SelfTest
@@ -19,6 +22,7 @@ from tritium.hdl.synth import DEVICES, TARGETS, SynthReport, synthesize, to_veri
 from tritium.hdl.tools import yowasp_cold
 from tritium.hdl.board import BOARDS, BoardTop, BuildReport, build_board
 from tritium.hdl.calibrate import AreaCalibration, calibrate_area, calibration_table
+from tritium.hdl.calibrate_styles import StyleCalibration, calibrate_styles, style_table
 from tritium.hdl.bench import HAND_WRITTEN_TREE64, BenchRow, HdlBench, bench_table, hdl_bench
 
 __all__ = [
@@ -28,6 +32,15 @@ __all__ = [
     "tree_latency",
     "check_zero_handling",
     "Tlu",
+    "LutUnit",
+    "table_combinations",
+    "MacUnit",
+    "DatapathStyle",
+    "datapath_style",
+    "with_style",
+    "chip_with_style",
+    "check_style",
+    "make_unit",
     "WeightDecoder",
     "WeightMemory",
     "ActivationBuffer",
@@ -69,6 +82,9 @@ __all__ = [
     "AreaCalibration",
     "calibrate_area",
     "calibration_table",
+    "StyleCalibration",
+    "calibrate_styles",
+    "style_table",
     "HAND_WRITTEN_TREE64",
     "BenchRow",
     "HdlBench",

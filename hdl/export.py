@@ -11,7 +11,8 @@ character that is not a letter, digit or ``_`` replaced by ``_``):
   schedule's ``cycles``, ``weight_word_reads``, ``act_slice_reads`` and ``result_writes``
   (:func:`tritium.hdl.elaborate.core_schedule`, i.e. the schedule of ``tlu.style``:
   :func:`tritium.sim.mapping.tlu_schedule`, or :func:`tritium.sim.datapath.lut_schedule` /
-  :func:`~tritium.sim.datapath.mac_schedule`, with the chip's ports), prints one line per mismatch and a final ``PASS <n> vectors``
+  :func:`~tritium.sim.datapath.mac_schedule`, with the chip's ports), prints one line per mismatch
+  and a final ``PASS <n> vectors``
   or ``FAIL <e> of <n> vectors`` (a vector is one result, or one case's schedule: its
   cycles and memory accesses together), and on any mismatch (or a hang) stops with
   ``$fatal`` (non-zero exit status).

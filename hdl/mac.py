@@ -23,7 +23,8 @@ True
 from __future__ import annotations
 
 from amaranth.hdl import Module, Mux, Signal, signed
-from amaranth.lib import wiring
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In
 
 from tritium.errors import TritiumError
 from tritium.hdl.style import check_style
@@ -40,6 +41,17 @@ class MacUnit(wiring.Component):
     Ports and timing as :class:`~tritium.hdl.tlu.Tlu` (:attr:`latency` =
     :func:`~tritium.sim.datapath.mac_pipeline_depth`). Data registers are reset-less.
 
+    With ``int_weights`` the ``w`` port takes ``mac_bits``-bit signed weights
+    (``ArrayLayout(ArrayLayout(signed(mac_bits), width), rows)``) instead of 2-bit codes: the
+    array as a generic INT8 accelerator builds it. That is the one to synthesize for its
+    area: fed decoded trits, synthesis proves the weight operand is a sign extension of two
+    bits and shrinks every multiplier to a sign-select (the adder tree again); only DSP
+    mapping (ECP5) keeps the multipliers. The core feeds decoded trits.
+
+    Args:
+        tlu: the TLU (``style = "mac"``).
+        int_weights: take ``mac_bits``-bit weights on ``w``.
+
     Attributes:
         mac_bits: multiplier operand bits.
         product_bits: bits of one registered product (2 * mac_bits).
@@ -50,7 +62,7 @@ class MacUnit(wiring.Component):
         SpecError: a style key the HDL cannot build (:func:`~tritium.hdl.style.check_style`).
     """
 
-    def __init__(self, tlu: TluSpec):
+    def __init__(self, tlu: TluSpec, *, int_weights: bool = False):
         if not isinstance(tlu, TluSpec):
             raise TritiumError(f"tlu = {tlu!r}: must be a TluSpec")
         keys = check_style(tlu)
@@ -62,7 +74,11 @@ class MacUnit(wiring.Component):
         """Cycles from a slice on the inputs to its sums in the accumulators."""
         self.products = [[Signal(signed(self.product_bits), name=f"p{r}_{i}", reset_less=True)
                           for i in range(tlu.width)] for r in range(tlu.rows)]
-        super().__init__(unit_ports(tlu))
+        self.int_weights = bool(int_weights)
+        ports = unit_ports(tlu)
+        if self.int_weights:
+            ports["w"] = In(data.ArrayLayout(data.ArrayLayout(signed(self.mac_bits), tlu.width), tlu.rows))
+        super().__init__(ports)
 
     def elaborate(self, platform) -> Module:
         m = Module()
@@ -75,9 +91,12 @@ class MacUnit(wiring.Component):
         sums, stages = [], 0
         for r in range(tlu.rows):
             for i in range(tlu.width):
-                code = self.w[r][i]
                 weight = Signal(signed(self.mac_bits), name=f"w{r}_{i}")
-                m.d.comb += weight.eq(Mux(code[0], Mux(code[1], -1, 1), 0))
+                if self.int_weights:
+                    m.d.comb += weight.eq(self.w[r][i])
+                else:
+                    code = self.w[r][i]
+                    m.d.comb += weight.eq(Mux(code[0], Mux(code[1], -1, 1), 0))
                 m.d.sync += self.products[r][i].eq(operands[i] * weight)
             total, stages = pipelined_sum(m, list(self.products[r]), tlu.levels_per_stage, f"r{r}")
             sums.append(total)

@@ -74,12 +74,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_boards)
 
-    p = hsub.add_parser("calibrate", help="the area model against synthesized adder trees, per width",
+    p = hsub.add_parser("calibrate",
+                        help="the area model against synthesized adder trees per width (--styles: per datapath style)",
                         description="Synthesize adder trees with yosys's generic flow (cells, CMOS transistors "
                                     "plus flip-flops), convert to area at the node's logic density, and print the "
                                     "simulator's area model of the same trees beside them (ratio = model / "
                                     "synthesized; the model is kept within 25%%).")
-    p.add_argument("--widths", default="16,32,64,128,256", help="comma-separated tree widths (default: %(default)s)")
+    p.add_argument("--widths", help="comma-separated widths (default: 16,32,64,128,256 for trees; 16,32 with "
+                                    "--styles)")
+    p.add_argument("--styles", help="comma-separated datapath styles (adder_tree, lut, mac): synthesize a unit of "
+                                    "--rows rows per style and width, generic and ECP5 (LUT4, CCU2C, FF, DSP, "
+                                    "out-of-context fmax), beside the model's area of the same unit")
+    p.add_argument("--rows", type=int, default=4, help="rows of each unit with --styles (default: %(default)s)")
+    p.add_argument("--lut-groups", default="2,3", help="LUT group sizes with --styles (default: %(default)s)")
+    p.add_argument("--no-ecp5", action="store_true", help="with --styles: generic synthesis only")
     p.add_argument("--node", type=int, default=7, help="process node, nm (default: %(default)s)")
     p.add_argument("--scaling", help="technology scaling method (default: the simulator's)")
     p.add_argument("--out", metavar="DIR", help="keep the synthesis logs here (default: a temporary folder)")
@@ -222,7 +230,10 @@ def _cmd_calibrate(args) -> int:
     from tritium.hdl.calibrate import calibrate_area, calibration_table
     from tritium.sim.tech import DEFAULT_SCALING
 
-    rows = calibrate_area(_ints("widths", args.widths), args.node, scaling=args.scaling or DEFAULT_SCALING,
+    if args.styles:
+        return _calibrate_styles(args)
+    rows = calibrate_area(_ints("widths", args.widths or "16,32,64,128,256"), args.node,
+                          scaling=args.scaling or DEFAULT_SCALING,
                           work_dir=args.out, progress=_Progress())
     if args.json:
         print_json([r.to_dict() for r in rows])
@@ -230,6 +241,24 @@ def _cmd_calibrate(args) -> int:
     print(f"adder trees, {rows[0].node_nm} nm, {rows[0].scaling} scaling (T = transistors; ratio = model / "
           "synthesized area; logic, regs: the same for the logic and the registers alone)")
     print(calibration_table(rows))
+    return 0
+
+
+def _calibrate_styles(args) -> int:
+    from tritium.hdl.calibrate_styles import calibrate_styles, style_table
+    from tritium.sim.tech import DEFAULT_SCALING
+
+    rows = calibrate_styles(tuple(s.strip() for s in args.styles.split(",") if s.strip()),
+                            _ints("widths", args.widths or "16,32"), args.node, rows=args.rows,
+                            lut_groups=_ints("lut-groups", args.lut_groups), ecp5=not args.no_ecp5,
+                            scaling=args.scaling or DEFAULT_SCALING, work_dir=args.out, progress=_Progress())
+    if args.json:
+        print_json([r.to_dict() for r in rows])
+        return 0
+    print(f"datapath units of {args.rows} rows, {rows[0].node_nm} nm, {rows[0].scaling} scaling (synth T = "
+          "logic + flip-flop transistors of yosys's generic flow; ratio = model / synthesized area; ECP5: "
+          "LFE5U-85F, out-of-context fmax; the MAC unit synthesized with INT8 weight operands)")
+    print(style_table(rows))
     return 0
 
 

@@ -91,3 +91,35 @@ def test_mac_verilog_passes_its_icarus_testbench(rtl_checks, tmp_path):
     chip = rtl_checks.small_chip(acc_per_tree=3, act_port_bits=64, style=dict(style="mac"))
     stdout = rtl_checks.icarus_passes(chip, tmp_path / "out", m=4, k=40, n=5)
     assert "FAIL" not in stdout
+
+
+def test_int_weight_array_is_bit_exact(rtl_checks):
+    """The array with mac_bits-bit weights (what calibration synthesizes) multiplies any INT8 weights."""
+    import numpy as np
+    from amaranth.sim import Simulator
+
+    tlu = with_style(TluSpec(rows=3, width=4, acc_bits=24), style="mac")
+    unit = MacUnit(tlu, int_weights=True)
+    rng = np.random.default_rng(1)
+    acts = rng.integers(-128, 128, size=(6, 4))
+    weights = rng.integers(-128, 128, size=(6, 3, 4))
+    acts[0], weights[0] = -128, -128
+    seen = []
+
+    async def testbench(ctx):
+        for cycle in range(6 + unit.latency + 1):
+            ctx.set(unit.valid_in, cycle < 6)
+            if cycle < 6:
+                ctx.set(unit.act, [int(x) for x in acts[cycle]])
+                ctx.set(unit.w, [[int(x) for x in row] for row in weights[cycle]])
+                ctx.set(unit.first_in, 1)
+                ctx.set(unit.last_in, 1)
+            _, _, done, acc = await ctx.tick().sample(unit.done, unit.acc)
+            if done:
+                seen.append((cycle, [int(v) for v in acc]))
+
+    sim = Simulator(unit)
+    sim.add_clock(1e-8)
+    sim.add_testbench(testbench)
+    sim.run()
+    assert seen == [(c + unit.latency, [int(v) for v in weights[c] @ acts[c]]) for c in range(6)]
