@@ -33,7 +33,11 @@ def test_front_plot_marks_the_front_and_the_gpus(tiny_sweep):
     ax = fig.axes[0]
     texts = _texts(fig)
     assert "h100-sxm (w2a8)" in texts and "rtx-4090 (w2a8)" in texts
-    assert {"front, 12 nm", "front, 7 nm"} & set(texts) and "misses a constraint" in texts
+    # every category has a legend entry, on the front or not, with its counts
+    legend = [t for t in texts if " nm: " in t]
+    assert sorted(t.split(":")[0] for t in legend) == ["12 nm", "7 nm"]
+    assert all(" chips, " in t and " on the front" in t for t in legend)
+    assert "misses a constraint" in texts and "Pareto front (outlined)" in texts
     front = pareto(tiny_sweep, ["joules_per_token", "tokens_per_s"])
     sizes = [c for c in ax.collections if len(c.get_sizes()) and c.get_sizes()[0] == 46]
     assert sum(len(c.get_offsets()) for c in sizes) == len(front)  # every front chip drawn large
@@ -46,14 +50,28 @@ def test_front_plot_marks_the_front_and_the_gpus(tiny_sweep):
 def test_front_plot_by_dram_type_and_cost_axis(tiny_sweep):
     fig = front_plot(tiny_sweep, "cost_usd", color_by="dram_type", gpus=("rtx-4090",))
     texts = _texts(fig)
-    assert "rtx-4090 (w2a8) (price)" in texts and "front, LPDDR5" in texts
+    # the GPU twice, each cost labelled: what it costs to make (the chips' basis) and its price
+    assert "rtx-4090 (w2a8) cost to make" in texts and "rtx-4090 (w2a8) price to buy" in texts
+    assert any(t.startswith("LPDDR5: ") for t in texts)
+    assert "cost to make" in fig.axes[0].get_xlabel() and "price" in fig.axes[0].get_xlabel()
+
+
+def test_param_and_value_labels():
+    from tritium.analysis.dse.plots import param_label, value_label
+
+    assert param_label("sram.weight.capacity_kib") == "SRAM weight capacity (KiB)"
+    assert param_label("dram.channel_bandwidth_gb_s") == "DRAM channel bandwidth (GB/s)"
+    assert value_label("clock_mhz", 1250.0) == "1250 MHz" and value_label("tlu.zero_handling", "gate") == "gate"
 
 
 def test_sensitivity_names_each_parameter(tiny_sweep):
     fig = sensitivity_plot(tiny_sweep, "tokens_per_s")
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
-    assert sorted(labels) == sorted(["tlu.rows", "clock_mhz", "dram.channels", "node_nm"])
-    assert labels[-1] == "dram.channels"  # the widest spread on top: DRAM bounds decode
+    assert sorted(labels) == sorted(["TLU rows", "clock (MHz)", "DRAM channels", "node (nm)"])
+    assert labels[-1] == "DRAM channels"  # the widest spread on top: DRAM bounds decode
+    values = [t.get_text() for t in fig.axes[0].texts]
+    assert "500 MHz" in values and "500.0" not in values
+    assert "no effect: every value gives the same median" in values  # node: not "7 | 7"
     df = load_results(tiny_sweep, status="ok")
     assert df.groupby("node_nm").tokens_per_s.median().nunique() == 1  # node changes no timing
 
