@@ -82,3 +82,13 @@ def test_selftest_refuses_inconsistent_vectors():
         SelfTest(elaborate(chip), vectors)
     with pytest.raises(TritiumError, match="wraps a TritiumCore"):
         SelfTest(object(), vectors)
+
+
+@pytest.mark.parametrize("style", [dict(style="lut", lut_group=3), dict(style="mac")])
+def test_lut_and_mac_cores_pass_their_self_test(style):
+    """The on-chip self-test checks a LUT or MAC core against its own style's schedule."""
+    from tritium.hdl.style import chip_with_style
+
+    chip = chip_with_style(small_chip(acc_per_tree=2), **style)
+    seen = _run(SelfTest(elaborate(chip), _vectors(chip)), loops=2)
+    assert seen["loops"] >= 2 and seen["passed"] and not seen["failed"], seen
