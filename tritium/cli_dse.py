@@ -50,7 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "tokens/s is maximised, the others minimised. Each workload has its own front.")
     p.add_argument("dir", metavar="DIR", help="a sweep's results folder")
     p.add_argument("--objectives", metavar="A,B[,C]", help=_OBJECTIVES_HELP)
-    p.add_argument("--workload", help="one workload's front (default: every workload)")
+    p.add_argument("--workload", help="one workload's front, or 'all': each chip by its worst figures over every "
+                                      "workload (default: each workload's own front)")
     p.add_argument("--all", action="store_true", help="include points that miss the space's constraints")
     p.add_argument("--csv", metavar="FILE", help="also write the front (with chip TOML) as CSV")
     p.add_argument("--force", action="store_true", help="overwrite a FILE that Tritium did not write")
@@ -69,7 +70,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--objectives", metavar="A,B[,C]", help=_OBJECTIVES_HELP)
     p.add_argument("--rank-by", choices=tuple(METRICS), help="order of the picked chips (default: first objective)")
     p.add_argument("--top", type=int, default=5, metavar="N", help="chips to write (default: %(default)s)")
-    p.add_argument("--workload", help="the workload the limits apply to (default: the space's first)")
+    p.add_argument("--workload", help="the workload the limits apply to, or 'all': chips that meet them on every "
+                                      "workload, judged by their worst figures (default: the space's first)")
     p.add_argument("--hdl", action="store_true", help="only chips the HDL generator builds (for tritium hdl export)")
     p.add_argument("--out", metavar="DEST", help="folder for the TOML files (default: DIR/picked)")
     p.add_argument("--force", action="store_true", help="overwrite files in DEST that Tritium did not write")
@@ -206,6 +208,7 @@ def _cmd_pick(args: argparse.Namespace) -> int:
         return 0
     given = ", ".join(f"{k} = {v:g}" for k, v in limits.items() if v is not None) or "no limits"
     given += ", buildable in HDL" if args.hdl else ""
+    given += " on every workload (each chip's worst figures)" if args.workload == "all" else ""
     if not paths:
         print(f"no chip of {args.dir} meets {given} (and the space's constraints)")
         return 0

@@ -37,7 +37,7 @@ from tritium.fileio import check_overwrite, record_written, write_text_atomic
 from tritium.sim.chip import chip_to_toml
 
 __all__ = ["non_dominated", "minimization_matrix", "pareto", "pick", "picked_metrics", "picked_params",
-           "chip_file_name", "chip_description", "PICK_LIMITS"]
+           "chip_file_name", "chip_description", "across_workloads", "ALL_WORKLOADS", "PICK_LIMITS"]
 
 PICK_LIMITS = ("max_area_mm2", "max_power_w", "min_tokens_per_s", "max_joules_per_token", "max_cost_usd",
                "max_time_per_output_token_s", "max_time_to_first_token_s")
@@ -100,8 +100,9 @@ def pareto(out_dir: str | Path, objectives: Sequence[str] | None = None, *, work
     """The non-dominated points of the sweep in ``out_dir`` for 2 or 3 ``objectives``.
 
     ``objectives`` default to the space's. Each workload has its own front (``workload``
-    keeps one). Only points that met the space's constraints count unless
-    ``feasible_only=False``. Returns rows of :func:`~tritium.analysis.dse.store.load_results`
+    keeps one; ``"all"`` judges each chip by its worst figures over every workload, feasible only
+    where it met the constraints on all of them: :func:`across_workloads`). Only points that met
+    the space's constraints count unless ``feasible_only=False``. Returns rows of :func:`~tritium.analysis.dse.store.load_results`
     (with ``chip_toml``), sorted by the first objective, best first.
 
     Raises:
@@ -129,8 +130,39 @@ def _mark_equal(front: pd.DataFrame, objectives: Sequence[str]) -> pd.DataFrame:
     return out
 
 
+ALL_WORKLOADS = "all"
+"""The ``workload`` that asks for chips judged on every workload of the space at once."""
+
+
+def across_workloads(df: pd.DataFrame, space) -> pd.DataFrame:
+    """One row per chip (same swept parameters) that was simulated on every workload of ``space``:
+    its worst figure over the workloads for each metric (the lowest tokens/s, the highest J/token,
+    latency, power, ...), ``feasible`` only where every workload met the space's constraints,
+    ``workload`` = ``"all"``, and the id, chip and parameters of its first workload's point."""
+    names = [w.name for w in space.workloads]
+    keys = [p.path for p in space.params if p.path in df.columns]
+    if df.empty or not keys:
+        return df.iloc[0:0].assign(workload=ALL_WORKLOADS)
+    grouped = df.groupby(keys, sort=False, dropna=False)
+    complete = grouped.workload.transform("nunique") == len(names)
+    df = df[complete]
+    if df.empty:
+        return df.assign(workload=ALL_WORKLOADS)
+    grouped = df.groupby(keys, sort=False, dropna=False)
+    agg = {m: ("max" if METRICS[m].direction == "min" else "min") for m in METRICS if m in df.columns}
+    agg["feasible"] = "all"
+    worst = grouped.agg(agg)
+    first = grouped.head(1).set_index(keys)
+    out = first.drop(columns=list(agg)).join(worst).reset_index()
+    out["workload"] = ALL_WORKLOADS
+    return out[[c for c in df.columns if c in out.columns]]
+
+
 def _selected(out_dir, workload: str | None, feasible_only: bool) -> pd.DataFrame:
     df = load_results(out_dir, status="ok", chips=True)
+    if workload == ALL_WORKLOADS:
+        df = across_workloads(df, load_space_of(out_dir))
+        return df[df.feasible] if feasible_only else df
     if workload is not None:
         names = sorted(set(load_results(out_dir).workload))
         if workload not in names:
@@ -167,8 +199,9 @@ def pick(out_dir: str | Path, dest: str | Path | None = None, *, max_area_mm2: f
     """Write the best chips of a sweep that meet the given limits as chip TOML files; return their paths.
 
     Candidates are the simulated points of one workload (``workload``; default the space's
-    first) that meet every limit given here and, with ``feasible_only``, the space's own
-    constraints. Of those, the Pareto front over ``objectives`` (default the space's) is
+    first; ``"all"``: each chip by its worst figures over every workload, so the limits and
+    constraints hold on all of them, e.g. a range of decode lengths) that meet every limit given
+    here and, with ``feasible_only``, the space's own constraints. Of those, the Pareto front over ``objectives`` (default the space's) is
     ranked by ``rank_by`` (default the first objective), best first, and the first ``top``
     are written to ``dest`` (default ``OUT/picked``), each atomically as ``<chip name>.toml``
     (the name made a plain file name: :func:`chip_file_name`; nothing is written outside

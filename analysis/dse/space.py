@@ -11,7 +11,9 @@ A space is a TOML file (unknown keys are errors, units are in the key names)::
     ternarize = false                  # true: ModelSpec.ternarized() (e.g. a ternary Llama-3-70B)
     batch = 1
     prefill = 512
-    decode = 128
+    decode = 128                       # batch, prefill, decode may each be a list: one workload per
+                                       # combination (e.g. decode = [128, 1024]); pick --workload all
+                                       # then keeps chips that meet the limits on every one
     # name = "..."                     # optional label; default "<model>/b1-p512-d128"
     # lm_head_dtype = "int8"           # optional: the LM head's precision (bf16, fp16, fp32, int8)
     # kv_dtype = "fp8"                 # optional: the KV cache's precision (bf16, fp16, fp32, fp8, int8)
@@ -510,10 +512,10 @@ def _workloads(items: object, folder: Path) -> tuple[Workload, ...]:
     if items is _MISSING or not isinstance(items, list) or not items:
         raise SpecError("workload", items, "required: one or more [[workload]] tables (model, batch, prefill, decode)")
     out = []
-    for i, item in enumerate(items):
-        where = f"workload[{i}]."
+    for i, item in enumerate(_expand_scenarios(items)):
         if not isinstance(item, Mapping):
             raise SpecError(f"workload[{i}]", item, "must be a table")
+        where, expanded = f"workload[{item.pop('_index')}].", item.pop("_expanded")
         _check_keys(where, item, _WORKLOAD_KEYS)
         model = item.get("model", _MISSING)
         if not isinstance(model, str) or not model:
@@ -542,12 +544,34 @@ def _workloads(items: object, folder: Path) -> tuple[Workload, ...]:
         name = item.get("name", label)
         if not isinstance(name, str) or not name:
             raise SpecError(f"{where}name", name, "must be a non-empty string")
+        if expanded and "name" in item:
+            name = f"{name}/b{scenario.batch}-p{scenario.prefill}-d{scenario.decode}"
         out.append(Workload(name, model, ternarize, scenario.batch, scenario.prefill, scenario.decode,
                             mapping_objective=objective, **precisions))
     names = [w.name for w in out]
     if len(set(names)) != len(names):
         raise SpecError("workload", names, "workload names must be distinct (give each a name)")
     return tuple(out)
+
+
+def _expand_scenarios(items: list) -> list:
+    """The [[workload]] tables with list-valued ``batch``, ``prefill`` or ``decode`` expanded into
+    one table per combination (in the order given), each remembering its source index."""
+    out = []
+    for i, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            out.append(item)
+            continue
+        lists = {k: item[k] for k in ("batch", "prefill", "decode") if isinstance(item.get(k), list)}
+        for key, values in lists.items():
+            if not values:
+                raise SpecError(f"workload[{i}].{key}", values, "a list of scenarios must hold at least one value")
+        combos = [{}]
+        for key, values in lists.items():
+            combos = [c | {key: v} for c in combos for v in values]
+        for combo in combos:
+            out.append(dict(item) | combo | {"_index": i, "_expanded": bool(lists)})
+    return out
 
 
 def _constraints(table: object) -> tuple[Constraint, ...]:

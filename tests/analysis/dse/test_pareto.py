@@ -160,3 +160,46 @@ def test_picked_chip_says_what_it_holds(out, tmp_path):
         if len(paths) > 1:
             assert params  # the swept parameters that differ between the picked chips
             assert all(k in ("tlu.rows", "clock_mhz", "dram.channels", "node_nm") for k in params)
+
+
+MULTI = '''
+name = "multi"
+base = "edge-lpddr5"
+objectives = ["tokens_per_s", "joules_per_token"]
+
+[[workload]]
+model = "trilm-99m"
+prefill = 16
+decode = [4, 64]
+
+[params]
+tlu.rows = [16, 64]
+dram.channels = [1, 2]
+'''
+
+
+def test_a_space_holds_several_scenarios_and_pick_requires_all(tmp_path):
+    from tritium.analysis.dse import load_space, sweep
+    from tritium.analysis.dse.pareto import across_workloads
+
+    (tmp_path / "multi.toml").write_text(MULTI)
+    space = load_space(tmp_path / "multi.toml")
+    assert [w.decode for w in space.workloads] == [4, 64]
+    assert [w.name for w in space.workloads] == ["trilm-99m/b1-p16-d4", "trilm-99m/b1-p16-d64"]
+    sweep(space, tmp_path / "out", workers=0)
+    df = load_results(tmp_path / "out", status="ok", chips=True)
+    worst = across_workloads(df, space)
+    assert len(worst) == 4 and set(worst.workload) == {"all"}
+    # each chip's worst tokens/s is the lower of its two workloads'
+    by_chip = df.groupby(["tlu.rows", "dram.channels"]).tokens_per_s.min()
+    for _, row in worst.iterrows():
+        assert row.tokens_per_s == by_chip[(row["tlu.rows"], row["dram.channels"])]
+    # a limit between the two decode lengths' speeds: met on one workload is not enough
+    fast = df[df.workload.str.endswith("d4")].tokens_per_s.max()
+    slow = df[df.workload.str.endswith("d64")].tokens_per_s.max()
+    assert slow < fast
+    limit = (slow + fast) / 2
+    assert pick(tmp_path / "out", tmp_path / "one", min_tokens_per_s=limit)  # the first workload alone
+    assert pick(tmp_path / "out", tmp_path / "all", min_tokens_per_s=limit, workload="all") == []
+    picked = pick(tmp_path / "out", tmp_path / "all2", min_tokens_per_s=slow * 0.99, workload="all")
+    assert picked and "workload all" in picked[0].read_text()
