@@ -33,7 +33,7 @@ def test_edge_example():
 
 def test_datapaths_example():
     s = example_space("edge-datapaths")
-    assert s.grid_size == 576 and s.base.name == "edge-lpddr5"
+    assert s.grid_size == 864 and s.base.name == "edge-lpddr5"
     styles = next(p for p in s.params if p.path == "tlu.style")
     assert styles.values == ("adder_tree", "lut", "mac")
 
