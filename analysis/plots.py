@@ -60,6 +60,11 @@ _COLORS = {
     "tlu": "#2a9d8f", "attention": "#e9c46a", "vector": "#f4a261", "sram": "#8ab17d",
     "dram": "#e76f51", "link": "#9d4edd", "static": "#6c757d",
 }
+_ENERGY_LABELS = {
+    "tlu": "linear layers (adder trees; GPU: tensor cores)", "attention": "attention", "vector": "vector unit",
+    "sram": "on-chip memory (SRAM; GPU: caches)", "dram": "DRAM", "link": "chip-to-chip links",
+    "static": "static and idle power",
+}
 _KIND_GROUPS = {
     "ternary_linear": "ternary linears", "linear": "FP linears / LM head",
     "attn_qk": "attention", "attn_pv": "attention", "softmax": "attention",
@@ -112,14 +117,17 @@ def energy_breakdown(results: Sequence, labels: Sequence[str] | None = None) -> 
         values = np.array([r.totals[f"energy_{comp}_j"] / _generated(r) * 1e3 for r in results])
         if not values.any():
             continue
-        ax.bar(labels, values, bottom=bottom, label=comp, color=_COLORS[comp])
+        ax.bar(labels, values, bottom=bottom, label=_ENERGY_LABELS.get(comp, comp), color=_COLORS[comp])
         bottom += values
     for x, total in enumerate(bottom):
-        ax.annotate(f"{total:,.1f}", (x, total), ha="center", va="bottom", fontsize=12)
+        ax.annotate(f"{total:,.3g} mJ", (x, total), ha="center", va="bottom", fontsize=12)
+    if len(bottom):
+        ax.set_ylim(0, max(bottom.max(), 1e-12) * 1.12)
     _tilt(ax)
     ax.set_ylabel("energy per output token (mJ)")
     ax.set_title("Energy per token by component")
-    ax.legend(loc="upper left", ncols=4, frameon=False)
+    handles, names = ax.get_legend_handles_labels()
+    ax.legend(handles[::-1], names[::-1], loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     return fig
 
 
@@ -314,11 +322,19 @@ def ratio_sweep(xs: Sequence[float], ratios: Mapping[str, Sequence[float]], xlab
     fig, ax = _figure()
     for name, values in ratios.items():
         ax.plot(xs, values, marker="o", lw=2, label=name)
+    from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
+
     ax.axhline(1.0, color="black", lw=1, ls=":")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
+    ax.xaxis.set_major_locator(FixedLocator(list(xs)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("ratio (x)")
+    ax.set_ylabel("ratio (above 1x: the chip is better)")
     ax.set_title(title)
     ax.legend(frameon=False)
     return fig

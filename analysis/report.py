@@ -242,8 +242,9 @@ def _plots(c: Comparison, batch_sweep: pd.DataFrame, context_sweep: pd.DataFrame
     ratio_names = list(RATIOS)
     out = [
         Plot("energy_breakdown", "Energy per token by component",
-             "Stacked mJ per generated token: dynamic energy by unit plus static/idle power over the request. "
-             "On the GPU, 'tlu' is the linear layers' tensor-core energy.", plots.energy_breakdown(results, labels)),
+             "Stacked mJ per generated token: dynamic energy by unit plus static and idle power over the request; "
+             "on the GPU the linear layers run on tensor cores and on-chip memory is its caches.",
+             plots.energy_breakdown(results, labels)),
         Plot("latency_by_kind", "Latency by op kind",
              "Share of each phase's op time by kind of op (each op on its own, before overlap).",
              plots.latency_by_kind(results, labels)),

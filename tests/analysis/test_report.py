@@ -129,9 +129,18 @@ def test_html_renders_every_plot_in_chromium(report, written, tmp_path):
         for alt, complete, width, height, shown in images:
             assert complete and width > 400 and height > 200 and shown > 0, alt
         title = driver.title
+        headings = driver.execute_script("return Array.from(document.querySelectorAll('h2')).map(h => h.textContent)")
+        text = driver.execute_script("return document.body.innerText")
+        # nothing wider than the window: long tables wrap instead of pushing the page sideways
+        overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
         shot = tmp_path / "report.png"
         assert driver.save_screenshot(str(shot))
     finally:
         driver.quit()
     assert title == report.title
+    for section in ("Side by side", "Plots", "Memory, links and power", "Die area by component", "Cost to make",
+                    "Carbon by grid region", "Notes", "Sources"):
+        assert section in headings
+    assert not re.search(r"\bnan\b", text, re.IGNORECASE) and "peak power" in text
+    assert overflow <= 0
     assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 10_000
