@@ -10,7 +10,7 @@ each from the same model and cached:
   ``M`` decode tokens (in a decode pass at a reference context, the stream's typical one; in a
   prefill pass at context 1), less its attention and
   head ops' own seconds (how the timeline overlaps them with the rest stays in this part);
-* the LM head (and its quantize op), by sequences sampled;
+* the LM head (and its quantize op), by sequences sampled: exact, per-op (the head's own cost);
 * attention, per kernel: the decode group as ``a(c) + n b(c)`` at mean context ``c`` over ``n``
   sequences (``a`` and ``b`` from one and two sequences: the GPU pays a launch per kernel, the
   chip's cost is per sequence), each prefill chunk by its tokens and cached prefix.
@@ -18,7 +18,8 @@ each from the same model and cached:
 The decode group's mean context is rounded to a whole token (attention steps with the chip's KV
 tiles, so it is not interpolated; its parts are costed :data:`DECODE_BLOCK` contexts at a time,
 without the timeline). A chunk's cached prefix is bucketed on a grid (every integer up to 64, then
-points 1/64 apart, geometric) and interpolated linearly, tokens ``M`` above 64 on one 1/16 apart. A chunk's tokens
+points 1/64 apart, geometric) and interpolated linearly; on the chip the tokens ``M`` are exact up
+to 16, then on a grid 1/16 apart. A chunk's tokens
 are exact. The pass's tokens ``M`` are exact on the GPU (its kernels' time steps with tiles and
 waves) and on the grid on the chip (its time is piecewise linear in ``M``).
 :meth:`IterationCosts.check` compares the composed cost with :meth:`exact` at given iterations:
@@ -35,7 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from tritium.analysis.serving.device import BlockCost, Device
-from tritium.analysis.serving.iteration import AttentionGroup, IterationShape, attention_trace, iteration_trace
+from tritium.analysis.serving.iteration import (AttentionGroup, IterationShape, attention_trace, head_trace,
+                                                iteration_trace)
 
 __all__ = ["IterationCosts", "grid_points", "GRID_EXACT", "GRID_STEP"]
 
@@ -49,16 +51,25 @@ _ATTENTION = ("attn_qk", "softmax", "attn_pv")
 _HEAD = ("head_quant", "lm_head")
 
 
-def _make_grid(limit: int = 1 << 27, step: float = GRID_STEP) -> list[int]:
-    points = list(range(1, GRID_EXACT + 1))
+def _make_grid(limit: int = 1 << 27, step: float = GRID_STEP, exact: int = GRID_EXACT) -> list[int]:
+    points = list(range(1, exact + 1))
     k = 1
     while points[-1] < limit:
-        v = int(round(GRID_EXACT * (1 + step) ** k))
+        v = int(round(exact * (1 + step) ** k))
         if v > points[-1]:
             points.append(v)
         k += 1
     return points
 
+
+DENSE_EXACT = 16
+"""On the chip, the pass's tokens ``M`` are exact up to here, then on a 1/16 grid."""
+
+GPU_BLOCK = 32
+"""On the GPU, dense parts are costed for this many consecutive token counts at a time."""
+
+HEAD_BLOCK = 64
+"""LM-head parts are costed for this many consecutive sequence counts at a time."""
 
 DECODE_BLOCK = 256
 """Decode-attention parts are costed for this many consecutive contexts at a time."""
@@ -67,6 +78,7 @@ CONTEXT_STEP = 1 / 64
 """Grid spacing of context lengths above :data:`GRID_EXACT` (1.6%): attention is cheap to cost."""
 
 _GRID = _make_grid()
+_DENSE_GRID = _make_grid(exact=DENSE_EXACT)
 _CONTEXT_GRID = _make_grid(step=CONTEXT_STEP)
 
 
@@ -108,7 +120,8 @@ class IterationCosts:
         self.device = device
         self.reference_context = reference_context
         self.layers = device.spec.num_layers
-        self._dense: dict[tuple[str, int], tuple[_Part, _Part]] = {}  # (phase, M) -> (rest, head)
+        self._dense: dict[tuple[str, int], tuple[_Part, _Part]] = {}  # (phase, M) -> (rest, its head)
+        self._head: dict[tuple[str, int], _Part] = {}  # (phase, logits) -> LM head
         self._decode: dict[tuple[str, int], tuple[_Part, _Part]] = {}  # (phase, ctx) -> (a, b)
         self._chunk: dict[tuple[int, int], _Part] = {}  # (tokens, prefix) -> attention
         self.probes = 0  # model evaluations so far (blocks)
@@ -126,7 +139,7 @@ class IterationCosts:
         rest = self._dense_at(phase, shape.tokens)[0]
         seconds, joules = rest.seconds, rest.joules
         if shape.logits:
-            head = self._dense_at(phase, shape.logits)[1]
+            head = self._head_at(phase, shape.logits)
             seconds, joules = seconds + head.seconds, joules + head.joules
         if shape.decodes:
             n = shape.decodes
@@ -198,12 +211,27 @@ class IterationCosts:
         rest = _Part(block.seconds - att.seconds - head.seconds, block.dynamic_j - att.joules - head.joules)
         return rest, head
 
+    def _head_at(self, phase: str, logits: int) -> _Part:
+        if (phase, logits) not in self._head:
+            start = logits - logits % HEAD_BLOCK
+            counts = list(range(max(start, 1), start + HEAD_BLOCK))
+            ops = self.device.op_cost(head_trace(self.device.spec, counts, phase)).ops
+            self.probes += 1
+            which = np.cumsum(ops.op.to_numpy() == "final_norm") - 1
+            mask = np.isin(ops.op.to_numpy(), _HEAD)
+            sec = np.bincount(which[mask], ops.seconds.to_numpy()[mask], minlength=len(counts))
+            jou = np.bincount(which[mask], ops.energy_j.to_numpy()[mask], minlength=len(counts))
+            for n, s_, j_ in zip(counts, sec, jou):
+                self._head[(phase, n)] = _Part(float(s_), float(j_))
+        return self._head[(phase, logits)]
+
     def _dense_at(self, phase: str, tokens: int) -> tuple[_Part, _Part]:
         if self.device.additive:  # the GPU's kernels step with tiles and waves: no interpolation
             if (phase, tokens) not in self._dense:
-                self.warm(phase, [tokens])
+                start = tokens - tokens % GPU_BLOCK
+                self.warm(phase, list(range(max(start, 1), start + GPU_BLOCK)))
             return self._dense[(phase, tokens)]
-        g0, g1, w = grid_points(tokens)
+        g0, g1, w = grid_points(tokens, _DENSE_GRID)
         if (phase, g0) not in self._dense or (phase, g1) not in self._dense:
             self.warm(phase, [g0, g1])
         lo, hi = self._dense[(phase, g0)], self._dense[(phase, g1)]

@@ -30,7 +30,7 @@ from tritium.workloads.schema import new_trace_frame
 from tritium.workloads.trace import DTYPE_BYTES, Scenario, _Generator
 from tritium.workloads.stats import WeightModel
 
-__all__ = ["IterationShape", "AttentionGroup", "iteration_trace", "attention_trace"]
+__all__ = ["IterationShape", "AttentionGroup", "iteration_trace", "attention_trace", "head_trace"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,15 +114,20 @@ class _IterationGenerator(_Generator):
                  out_dtype=self.hp, weight_name="embed_tokens")
         for layer in range(spec.num_layers):
             self.decoder_layer(layer, m=tokens, tokens=tokens, kv_len=0, steps=1, causal=phase == "prefill")
-        last = spec.num_layers
-        self.vector(last, "final_norm", "rmsnorm", tokens, h, 1, weight_name="norm")
+        self.vector(spec.num_layers, "final_norm", "rmsnorm", tokens, h, 1, weight_name="norm")
         if logits:
-            head_name = "embed_tokens" if spec.tie_embeddings else "lm_head"
-            if spec.lm_head_dtype == "int8":
-                self.add(last, "head_quant", "quantize", m=logits, n=h, elements=logits * h,
-                         act_in_bytes=logits * h * hp_bytes, act_out_bytes=logits * h, act_dtype=self.hp,
-                         out_dtype="int8")
-            self.dense(last, "lm_head", logits, h, spec.vocab_size, 1, spec.lm_head_dtype, head_name)
+            self.head(logits)
+
+    def head(self, logits: int) -> None:
+        """The LM head on ``logits`` sequences (its input quantized first for a W8A8 head)."""
+        spec, last, h = self.spec, self.spec.num_layers, self.spec.hidden_size
+        hp_bytes = DTYPE_BYTES[self.hp]
+        head_name = "embed_tokens" if spec.tie_embeddings else "lm_head"
+        if spec.lm_head_dtype == "int8":
+            self.add(last, "head_quant", "quantize", m=logits, n=h, elements=logits * h,
+                     act_in_bytes=logits * h * hp_bytes, act_out_bytes=logits * h, act_dtype=self.hp,
+                     out_dtype="int8")
+        self.dense(last, "lm_head", logits, h, spec.vocab_size, 1, spec.lm_head_dtype, head_name)
 
     def attention(self, layer: int, *, m: int, tokens: int, kv_len: int, steps: int, causal: bool) -> None:
         spec = self.spec
@@ -184,3 +189,14 @@ def attention_trace(spec: ModelSpec, groups: list[AttentionGroup], phase: str,
     for g in groups:
         gen.attention_group(0, g)
     return new_trace_frame(gen.rows, _attrs(spec, "attention"), where=f"attention probe of {spec.name}")
+
+
+def head_trace(spec: ModelSpec, logits: list[int], phase: str, weight_model: WeightModel = WeightModel()) -> pd.DataFrame:
+    """The final norm (on one token) and the LM head of each count in ``logits``, one block: per-op
+    costs of the head only (the norm keeps a quantize op after it fused, as in a pass)."""
+    gen = _IterationGenerator(spec, [], weight_model)
+    gen.base = {"block": 0, "phase": phase, "steps": 1}
+    for n in logits:
+        gen.vector(spec.num_layers, "final_norm", "rmsnorm", 1, spec.hidden_size, 1, weight_name="norm")
+        gen.head(n)
+    return new_trace_frame(gen.rows, _attrs(spec, "head"), where=f"LM head probe of {spec.name}")
