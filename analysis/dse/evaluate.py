@@ -91,7 +91,9 @@ def build_chip(base: dict, params: dict, name: str):
 
     ``dram.type`` also sets the type's per-channel bandwidth and energy per bit unless
     ``params`` sets them; ``attention.size`` sets a square MAC array (0: the vector unit);
-    ``dram.gib_per_channel`` sets the capacity to the channel count times it.
+    ``dram.gib_per_channel`` sets the capacity to the channel count times it; ``tlu.style``
+    drops the base chip's keys of the other styles (``lut_*``, ``mac_bits``) unless ``params``
+    sets them too (then the chip is invalid, as the user asked for both).
 
     Raises:
         SpecError: the resulting chip is invalid (names the dotted key, value and what is allowed).
@@ -101,6 +103,14 @@ def build_chip(base: dict, params: dict, name: str):
 
     tree = _copy(base)
     tree["name"] = name
+    if "tlu.style" in params and isinstance(tree.get("tlu"), dict):
+        from tritium.sim.chip_parts import STYLE_KEYS
+
+        for style, keys in STYLE_KEYS.items():
+            if style != params["tlu.style"]:
+                for key in keys:
+                    if f"tlu.{key}" not in params:
+                        tree["tlu"].pop(key, None)
     for path, value in params.items():
         if path == "attention.size":
             tree["attention"] = {**tree["attention"], "unit": "mac_array" if value else "vector",
