@@ -90,13 +90,15 @@ def check_style(tlu: TluSpec) -> DatapathStyle:
     """Return ``tlu``'s style keys, or raise :class:`SpecError` naming one the HDL cannot build.
 
     (:class:`TluSpec` has checked the keys themselves.) The ``lut`` and ``mac`` units build
-    ``zero_handling = "none"`` only, and ``lut`` builds tables in registers only.
+    ``zero_handling`` and ``zero_act`` ``"none"`` only, and ``lut`` builds tables in registers
+    only; the adder tree builds ``zero_act`` ``"none"`` and ``"gate"``.
     """
     keys = datapath_style(tlu)
     zero_act = getattr(tlu, "zero_act", "none")
-    if zero_act != "none":
-        raise SpecError("tlu.zero_act", zero_act, "the HDL builds only 'none' (zero-activation gating and "
-                        "skipping are modelled by the simulator)")
+    built = ("none", "gate") if keys.style == "adder_tree" else ("none",)
+    if zero_act not in built:
+        raise SpecError("tlu.zero_act", zero_act, f"the {keys.style!r} RTL builds only "
+                        f"{' or '.join(map(repr, built))} (the simulator models the rest)")
     if keys.style == "adder_tree":
         return keys
     if tlu.zero_handling != "none":

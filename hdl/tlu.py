@@ -45,17 +45,24 @@ class Tlu(wiring.Component):
     in all); a pass's slices must all name the same accumulator. With ``acc_per_tree`` = 1
     the unit is one accumulator per tree and passes follow each other.
 
-    Zero handling ``"gate"`` gates the trees' sign-select registers (see
-    :class:`~tritium.hdl.tree.AdderTree`); values and cycles do not change.
+    Zero handling ``"gate"`` (zero weights) and ``zero_act = "gate"`` (zero activations) gate
+    the trees' sign-select registers (see :class:`~tritium.hdl.tree.AdderTree`); values and
+    cycles do not change.
 
     Raises:
-        TritiumError: ``tlu`` is not a TluSpec, or asks for ``zero_handling = "skip"``.
+        TritiumError: ``tlu`` is not a TluSpec or not ``style = "adder_tree"``.
+        SpecError: ``zero_handling = "skip"`` or ``zero_act = "skip"`` (not built in HDL).
     """
 
     def __init__(self, tlu: TluSpec):
         if not isinstance(tlu, TluSpec):
             raise TritiumError(f"tlu = {tlu!r}: must be a TluSpec")
+        if getattr(tlu, "style", "adder_tree") != "adder_tree":
+            raise TritiumError(f"tlu.style = {tlu.style!r}: a Tlu is the adder tree (make_unit builds each style)")
         check_zero_handling(tlu.zero_handling)
+        from tritium.hdl.style import check_style
+
+        check_style(tlu)  # zero_act
         self.tlu = tlu
         self.latency = tlu.pipeline_depth_cycles
         """Cycles from a slice on the inputs to its sum in the accumulators."""

@@ -74,7 +74,9 @@ class AdderTree(wiring.Component):
     With ``gate=True`` (zero handling ``"gate"``), a zero-weight input does not load its
     sign-select register (its enable is low, so the register and the adder input behind
     it do not toggle) and a 1-bit register masks it to 0 at the adder; values and cycles
-    are the same as without gating. Data registers are reset-less; only the valid chain
+    are the same as without gating. ``gate_act=True`` (``tlu.zero_act = "gate"``) does the
+    same for a zero activation (its zero detector, ``act != 0``, is the enable; with both,
+    either zero holds the register). Data registers are reset-less; only the valid chain
     is reset. :attr:`select_regs` (and :attr:`live_regs` when gated) are the
     sign-select registers, one per input (``signed(act_bits + 1)``, since -(-2**(b-1))
     needs one more bit), exposed for tests and toggle counting.
@@ -84,6 +86,7 @@ class AdderTree(wiring.Component):
         act_bits: signed activation bits, 2 to 16.
         levels_per_stage: adder levels between registers, 1 to log2(width).
         gate: gate zero-weight inputs.
+        gate_act: gate zero-activation inputs.
         src_loc_at: stack frames between the caller to blame (for Amaranth's "created
             but never used" warning) and this constructor.
 
@@ -92,7 +95,8 @@ class AdderTree(wiring.Component):
     """
 
     def __init__(
-        self, width: int, act_bits: int = 8, levels_per_stage: int = 1, *, gate: bool = False, src_loc_at: int = 0
+        self, width: int, act_bits: int = 8, levels_per_stage: int = 1, *, gate: bool = False,
+        gate_act: bool = False, src_loc_at: int = 0
     ):
         try:
             check_power_of_two("width", width, lo=2, hi=4096)
@@ -103,13 +107,15 @@ class AdderTree(wiring.Component):
             self._MustUse__silence = True  # a refused tree is not an unused one (no Amaranth warning)
             raise
         self.width, self.act_bits, self.levels_per_stage, self.gate = width, act_bits, levels_per_stage, bool(gate)
+        self.gate_act = bool(gate_act)
         self.levels = levels
         self.adder_stages = -(-levels // levels_per_stage)
         self.latency = tree_latency(width, levels_per_stage)
         # the sign-select registers (and, gated, the registered non-zero flags), kept as
         # attributes so that tests and power estimates can watch them toggle
         self.select_regs = [Signal(signed(act_bits + 1), name=f"sel{i}", reset_less=True) for i in range(width)]
-        self.live_regs = [Signal(name=f"live{i}", reset_less=True) for i in range(width)] if self.gate else []
+        self.live_regs = ([Signal(name=f"live{i}", reset_less=True) for i in range(width)]
+                          if self.gate or self.gate_act else [])
         super().__init__(
             {
                 "act": In(data.ArrayLayout(signed(act_bits), width)),
@@ -129,7 +135,8 @@ class AdderTree(wiring.Component):
             SpecError: ``tlu.zero_handling`` is ``"skip"`` (not built in HDL).
         """
         check_zero_handling(tlu.zero_handling)
-        return cls(tlu.width, tlu.act_bits, tlu.levels_per_stage, gate=tlu.zero_handling == "gate", src_loc_at=1)
+        return cls(tlu.width, tlu.act_bits, tlu.levels_per_stage, gate=tlu.zero_handling == "gate",
+                   gate_act=getattr(tlu, "zero_act", "none") == "gate", src_loc_at=1)
 
     def elaborate(self, platform) -> Module:
         m = Module()
@@ -146,9 +153,17 @@ class AdderTree(wiring.Component):
             flipped = a ^ Mux(negative, -1, 0)
             if self.gate:
                 live = self.live_regs[i]
-                m.d.sync += live.eq(nonzero)
-                with m.If(nonzero):
+                load = nonzero & (a != 0) if self.gate_act else nonzero
+                m.d.sync += live.eq(load)
+                with m.If(load):
                     m.d.sync += sel.eq(Cat(a[0], flipped[1:].as_signed() + (negative & ~a[0])))
+                terms.append(Mux(live, sel, 0))
+            elif self.gate_act:
+                # zero-activation gating: the activation's zero detector holds the register
+                live, masked = self.live_regs[i], Mux(nonzero, flipped, 0)
+                m.d.sync += live.eq(a != 0)
+                with m.If(a != 0):
+                    m.d.sync += sel.eq(Cat(nonzero & a[0], masked[1:].as_signed() + (nonzero & negative & ~a[0])))
                 terms.append(Mux(live, sel, 0))
             else:
                 masked = Mux(nonzero, flipped, 0)

@@ -48,9 +48,10 @@ CHIPS = {
     "4x16-acc4-word4-wraps": (chip_variant(acc_per_tree=4, weight_port_bits=32, acc_bits=14), (4, 1)),
     "4x16-acc2-slice2": (chip_variant(acc_per_tree=2, act_port_bits=64), (1, 2)),
     "4x16-acc1-word4-slice2": (chip_variant(weight_port_bits=32, act_port_bits=64), (4, 2)),
+    "4x16-acc2-zero-act-gate": (chip_variant(acc_per_tree=2, zero_act="gate"), (1, 1)),
     "3x8-acc3-5trit-gate-word3": (chip_variant(rows=3, width=8, acc_per_tree=3, weight_port_bits=16,
                                                act_port_bits=64, weight_encoding="5trit", zero_handling="gate",
-                                               levels_per_stage=2), (3, 1)),
+                                               zero_act="gate", levels_per_stage=2), (3, 1)),
 }
 
 # (M, K, N) for the 4 x 16 (and 3 x 8) TLUs: ragged K, N and M, N < rows, K < width

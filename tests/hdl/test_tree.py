@@ -171,3 +171,49 @@ def test_doctests():
     for module in (tritium.hdl.tree, tritium.hdl):
         result = doctest.testmod(module)
         assert result.attempted >= 1 and result.failed == 0
+
+
+@pytest.mark.parametrize("gate", [False, True])
+def test_zero_activation_gating_is_exact_and_holds_the_registers(gate):
+    """zero_act = "gate": a zero activation does not load its sign-select register; sums unchanged."""
+    width = 8
+    tree = AdderTree(width, 8, 1, gate=gate, gate_act=True)
+    rng = np.random.default_rng(11)
+    acts = rng.integers(-128, 128, size=(30, width))
+    acts[rng.random(acts.shape) < 0.5] = 0  # ReLU^2-like sparsity
+    acts[:, 0] = 0  # input 0: always a zero activation
+    acts[0, 1], acts[1:, 1] = 5, 0  # input 1: one non-zero activation, then zeros
+    trits = rng.integers(-1, 2, size=(30, width))
+    trits[0, 1] = 1
+    seen = run_tree(tree, acts, trits)
+    sums = {cycle: s for cycle, valid, s in seen if valid}
+    assert [sums[i + tree.latency] for i in range(len(acts))] == [int(v) for v in (acts * trits).sum(axis=1)]
+
+    values = {0: set(), 1: set()}
+
+    async def testbench(ctx):
+        for i in range(len(acts)):
+            ctx.set(tree.act, [int(a) for a in acts[i]])
+            ctx.set(tree.w, [int(c) for c in CODES[trits[i] % 4]])
+            ctx.set(tree.valid_in, 1)
+            await ctx.tick()
+            for j in values:
+                values[j].add(ctx.get(tree.select_regs[j]))
+
+    sim = Simulator(tree)
+    sim.add_clock(1e-8)
+    sim.add_testbench(testbench)
+    sim.run()
+    assert values == {0: {0}, 1: {5}}
+
+
+def test_from_tlu_builds_zero_activation_gating():
+    tlu = TluSpec(rows=1, width=16, zero_act="gate")
+    tree = AdderTree.from_tlu(tlu)
+    assert tree.gate_act and not tree.gate and len(tree.live_regs) == 16
+    assert not AdderTree.from_tlu(TluSpec(rows=1, width=16)).gate_act
+    from tritium.hdl.style import make_unit
+    with pytest.raises(SpecError, match="zero_act"):
+        make_unit(TluSpec(rows=1, width=16, zero_act="skip"))
+    with pytest.raises(SpecError, match="zero_act"):
+        make_unit(TluSpec(rows=1, width=16, style="mac", zero_act="gate"))
