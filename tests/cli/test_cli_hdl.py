@@ -150,3 +150,13 @@ def test_usage_errors_exit_2(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["hdl", "build"])
     assert exc.value.code == 2
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--levels", "1,5", "--widths", "8"], "levels_per_stage = 5: must be an integer from 1 to 3"),
+    (["--widths", "8,16"], "--timing takes one tree width"),
+])
+def test_calibrate_timing_refuses_bad_levels_and_widths_before_any_tool(capsys, argv, needle):
+    code = main(["hdl", "calibrate", "--timing", *argv])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and needle in err and err.count("\n") == 1
