@@ -71,7 +71,7 @@ GPU_BLOCK = 32
 HEAD_BLOCK = 64
 """LM-head parts are costed for this many consecutive sequence counts at a time."""
 
-DECODE_BLOCK = 256
+DECODE_BLOCK = 512
 """Decode-attention parts are costed for this many consecutive contexts at a time."""
 
 CONTEXT_STEP = 1 / 64
@@ -179,8 +179,10 @@ class IterationCosts:
     def warm(self, phase: str, tokens: list[int]) -> None:
         """Compute the dense parts at ``tokens`` in one evaluation of the device's model.
 
-        On an additive device (the GPU model) the passes are run with 3 and 4 decoder layers and
-        extrapolated to the model's, as the layers are identical: the same sum, a seventh of the work.
+        The passes are run with 3 and 4 decoder layers and extrapolated to the model's: the layers
+        are identical, and the simulator extrapolates them the same way (one layer's timeline plus
+        a second's increment, its SimPy runs shared through its memo), the GPU model sums them:
+        the same figures for a fraction of the trace.
         """
         missing = sorted({t for t in tokens if (phase, t) not in self._dense})
         if not missing:
@@ -188,16 +190,18 @@ class IterationCosts:
         ref = self.reference_context if phase == "decode" else 1  # a prefill pass's attention is its chunks'
         shapes = [IterationShape(m, m * ref, (), m) for m in missing]
         spec = self.device.spec
-        if self.device.additive and spec.num_layers > 4:  # identical layers: the GPU model sums them
-            few = [self._run_dense(dataclasses.replace(spec, num_layers=n), shapes, phase) for n in (3, 4)]
-            parts = [(_extrapolate(r3, r4, spec.num_layers), h3) for (r3, h3), (r4, _) in zip(*few)]
+        if spec.num_layers > 4:  # identical layers: both models extrapolate them exactly so
+            k = len(shapes)
+            both = self._run_dense(spec, shapes * 2, phase, layers=[3] * k + [4] * k)
+            parts = [(_extrapolate(r3, r4, spec.num_layers), h3) for (r3, h3), (r4, _) in zip(both[:k], both[k:])]
         else:
             parts = self._run_dense(spec, shapes, phase)
         for m, part in zip(missing, parts):
             self._dense[(phase, m)] = part
 
-    def _run_dense(self, spec, shapes: list[IterationShape], phase: str) -> list[tuple[_Part, _Part]]:
-        blocks = self.device.blocks(iteration_trace(spec, shapes, phases=[phase] * len(shapes)))
+    def _run_dense(self, spec, shapes: list[IterationShape], phase: str,
+                   layers: list[int] | None = None) -> list[tuple[_Part, _Part]]:
+        blocks = self.device.blocks(iteration_trace(spec, shapes, phases=[phase] * len(shapes), layers=layers))
         self.probes += len(blocks)
         return [self._split(block) for block in blocks]
 
@@ -233,7 +237,8 @@ class IterationCosts:
             return self._dense[(phase, tokens)]
         g0, g1, w = grid_points(tokens, _DENSE_GRID)
         if (phase, g0) not in self._dense or (phase, g1) not in self._dense:
-            self.warm(phase, [g0, g1])
+            i = _DENSE_GRID.index(g0)  # and the next grid points: one evaluation for a few
+            self.warm(phase, _DENSE_GRID[max(i - 1, 0):i + 4])
         lo, hi = self._dense[(phase, g0)], self._dense[(phase, g1)]
         if w == 0.0:
             return lo

@@ -166,15 +166,19 @@ def _attrs(spec: ModelSpec, what: str) -> dict:
 
 
 def iteration_trace(spec: ModelSpec, shapes: list[IterationShape], *, phases: list[str] | None = None,
-                    weight_model: WeightModel = WeightModel()) -> pd.DataFrame:
+                    layers: list[int] | None = None, weight_model: WeightModel = WeightModel()) -> pd.DataFrame:
     """A trace of one block per shape (block ``i`` for ``shapes[i]``, one step each).
 
-    ``phases`` overrides each block's phase (default: :attr:`IterationShape.phase`)."""
+    ``phases`` overrides each block's phase (default: :attr:`IterationShape.phase`); ``layers``
+    each block's count of decoder layers (default: the model's)."""
+    import dataclasses
+
     phases = phases or [s.phase for s in shapes]
+    layers = layers or [spec.num_layers] * len(shapes)
+    specs = {n: spec if n == spec.num_layers else dataclasses.replace(spec, num_layers=n) for n in set(layers)}
     rows: list[dict] = []
-    gen = None
-    for i, (shape, phase) in enumerate(zip(shapes, phases)):
-        gen = _IterationGenerator(spec, _groups(shape), weight_model)
+    for i, (shape, phase, n) in enumerate(zip(shapes, phases, layers)):
+        gen = _IterationGenerator(specs[n], _groups(shape), weight_model)
         gen.rows = rows
         gen.iteration(i, phase, shape.tokens, shape.logits)
     return new_trace_frame(rows, _attrs(spec, "iteration"), where=f"iteration trace of {spec.name}")
