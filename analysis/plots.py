@@ -120,7 +120,7 @@ def energy_breakdown(results: Sequence, labels: Sequence[str] | None = None) -> 
         ax.bar(labels, values, bottom=bottom, label=_ENERGY_LABELS.get(comp, comp), color=_COLORS[comp])
         bottom += values
     for x, total in enumerate(bottom):
-        ax.annotate(f"{total:,.3g} mJ", (x, total), ha="center", va="bottom", fontsize=12)
+        ax.annotate(f"{_short(total)} mJ", (x, total), ha="center", va="bottom", fontsize=12)
     if len(bottom):
         ax.set_ylim(0, max(bottom.max(), 1e-12) * 1.12)
     _tilt(ax)
@@ -227,9 +227,14 @@ def area_label(key: str) -> str:
     return " ".join(words) or key
 
 
+def _short(value: float) -> str:
+    """Three significant figures, never in e-notation: 0.0123, 9.9, 84.1, 1,273."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
+
+
 def _area_text(value: float, total: float) -> str:
     share = 100 * value / total if total else 0.0
-    digits = f"{value:,.3g}" if value < 100 else f"{value:,.0f}"
+    digits = _short(value) if value < 100 else f"{value:,.0f}"
     return f"{digits} mm$^2$ ({share:.1f}%)" if share >= 0.1 else f"{digits} mm$^2$ (<0.1%)"
 
 
@@ -298,7 +303,7 @@ def carbon_by_region(per_region: Mapping[str, Mapping[str, tuple[float, float]]]
         ax.barh(ys, emb, 0.7, left=op, color=cmap(i), alpha=0.4, hatch="//", label="embodied")
         widest = np.nanmax(op + emb) if len(op) else 1.0
         for y, o, e, raw in zip(ys, op, emb, emb_raw):
-            text = f"{o + e:,.3g}" + (" (operational only)" if math.isnan(raw) else f"  ({100 * e / (o + e):.0f}% emb.)")
+            text = _short(o + e) + (" (operational only)" if math.isnan(raw) else f"  ({100 * e / (o + e):.0f}% emb.)")
             ax.annotate(text, (o + e, y), xytext=(4, 0), textcoords="offset points", va="center", fontsize=10)
         ax.set_xlim(0, widest * 1.6 if widest > 0 else 1)
         ax.set_title(label, fontsize=14)
@@ -377,7 +382,7 @@ def headline_ratios(chip_result, gpu_result=None) -> Figure:
             continue
         word = "less" if v >= 1 else "more"
         factor = v if v >= 1 else 1 / v
-        ax.annotate(f"{v:,.3g}x  (chip uses {factor:,.3g}x {word})", (v, y), xytext=(4, 0),
+        ax.annotate(f"{_short(v)}x  (chip uses {_short(factor)}x {word})", (v, y), xytext=(4, 0),
                     textcoords="offset points", va="center", fontsize=12)
     ax.set_yticks(ys, names)
     ax.invert_yaxis()
