@@ -66,6 +66,7 @@ import pandas as pd
 from tritium.errors import SpecError, TritiumError
 from tritium.sim.chip import Chip
 from tritium.sim.energy import ENERGY_COMPONENTS
+from tritium.sim.mapping import DEFAULT_OBJECTIVE
 from tritium.sim.tracefacts import trace_facts
 from tritium.workloads.schema import COUNT_COLUMNS, signatures
 
@@ -208,7 +209,7 @@ def prefill_makespan(times: np.ndarray, sends: np.ndarray) -> float:
                 link_free[s] = max(ready, link_free[s]) + sends[j, s]
                 ready = link_free[s]
         done = max(done, ready)
-    return done
+    return float(done)
 
 
 def decode_cycle(times: np.ndarray, sends: np.ndarray, back: np.ndarray) -> float:
@@ -232,7 +233,7 @@ def simulate_pipeline(
     trace: pd.DataFrame,
     *,
     scaling: str = "bitnet",
-    mapping_objective: str = "latency",
+    mapping_objective: str = DEFAULT_OBJECTIVE,
     progress: Callable[[int, int], None] | None = None,
     balance: str = "cost",
 ):
@@ -446,6 +447,7 @@ def _compose(chip: Chip, stage: Chip, attrs: dict, sizes: list[int], tables: dic
         "p2p_bytes": int(round(p2p_bytes)),
         "p2p_energy_j": p2p_j,
     }
+    totals = {k: v.item() if isinstance(v, np.generic) else v for k, v in totals.items()}  # plain, JSON-ready
     notes, warnings = _notes(chip, stage, sizes, results, spans, balance, totals, memory, _stage_kv(sizes, tables))
     scenario = {k: attrs.get(k) for k in ("batch", "prefill", "decode")}
     return result_type(ops, totals, dict(results[sizes[0]][0].area_mm2), chip.name, str(attrs.get("model", "")),
@@ -505,8 +507,8 @@ def _notes(chip: Chip, stage: Chip, sizes: list[int], results: dict, spans: list
     shares = ", ".join(f"{x * 1e3:.3g}" for x in totals["stage_s"])
     cut = ("simulated cost (the least estimated request time, from each layer's op seconds per phase, among the "
            "cuts balancing prefill, decode, both and layer count)" if balance == "cost" else "decoder-layer count")
-    sized = (f"{m} micro-batches of {sizes[0]} sequences" if len(set(sizes)) == 1
-             else f"{m} micro-batches of {'/'.join(str(x) for x in sorted(set(sizes), reverse=True))} sequences")
+    each = "/".join(str(x) for x in sorted(set(sizes), reverse=True))
+    sized = (f"{m} micro-batch{'es' if m > 1 else ''} of {each} sequence{'s' if max(sizes) > 1 else ''}")
     capped = (f" (micro_batches = {chip.micro_batches} capped at the batch)"
               if chip.micro_batches > sum(sizes) else "")
     notes = [
@@ -523,8 +525,11 @@ def _notes(chip: Chip, stage: Chip, sizes: list[int], results: dict, spans: list
     ]
     first = results[sizes[0]]
     base = [n for n in first[0].notes if not _is_capacity_note(n)]
-    notes += [f"stage 0: {n}" if s_differs else n for n, s_differs in
-              ((n, any(n not in r.notes for r in first[1:])) for n in base)]
+    for n in base:
+        if any(n not in r.notes for r in first[1:]):
+            notes.append(f"stage 0: {n}")
+        else:  # the same on every stage; the DRAM's figures are one stage's chips'
+            notes.append(f"each stage ({tp} chip{'s' if tp > 1 else ''}): {n}" if n.startswith("DRAM:") else n)
     for s, r in enumerate(first[1:], start=1):
         notes += [f"stage {s}: {n}" for n in r.notes if n not in base and not _is_capacity_note(n)]
     warnings = []

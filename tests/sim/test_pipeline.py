@@ -3,6 +3,7 @@
 import dataclasses
 import doctest
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -92,7 +93,8 @@ def test_one_micro_batch_takes_at_least_one_group_and_shows_the_bubble():
     assert sorted(set(r.ops.stage)) == [0, 1, 2, 3] and len(r.ops) == len(SMALL)
     assert r.ops.groupby("stage").layer.min().tolist() == [-1, 5, 10, 15]
     assert r.ops.layer.max() == 16 and r.ops[r.ops.op == "lm_head"].stage.unique().tolist() == [3]
-    assert r.notes[0].startswith("pipeline: TP 1 x PP 4 (4 stages of 1 chip), 1 micro-batches of 1 sequences")
+    assert r.notes[0].startswith("pipeline: TP 1 x PP 4 (4 stages of 1 chip), 1 micro-batch of 1 sequence;")
+    assert any(n.startswith("each stage (1 chip): DRAM: HBM3 sustains") for n in r.notes)
 
 
 def test_many_micro_batches_approach_the_stages_throughput():
@@ -181,3 +183,15 @@ def test_more_micro_batches_than_sequences_are_capped_and_said():
 def test_the_examples_in_the_docstrings_run():
     result = doctest.testmod(tritium.sim.pipeline)
     assert result.attempted >= 5 and result.failed == 0
+
+
+def test_the_parallelism_page_examples_are_what_the_simulator_computes():
+    page = Path(__file__).resolve().parents[2] / "docs" / "parallelism.md"
+    result = doctest.testfile(str(page), module_relative=False)
+    assert result.attempted >= 8 and result.failed == 0
+
+
+def test_the_totals_are_plain_python_values():
+    t = simulate(pp(4, 2), SMALL).totals
+    assert all(type(v) in (int, float, list) for v in t.values()), {k: type(v) for k, v in t.items()}
+    assert all(type(x) is float for x in t["stage_s"]) and all(type(x) is int for s in t["stage_layers"] for x in s)
