@@ -3,7 +3,8 @@
 The same :class:`~tritium.sim.chip.Chip` that drives the simulator sizes the RTL:
 
 - the TLU from ``chip.tlu`` (rows, width, act_bits, acc_bits, levels_per_stage,
-  zero_handling, weight_encoding);
+  zero_handling, zero_act, weight_encoding), as the unit of its ``style``
+  (:func:`tritium.hdl.style.make_unit`: adder trees, LUT rows or MAC rows);
 - the weight memory from ``chip.sram.weight.capacity_kib``: as many words of one tile
   slice (``rows`` lanes of ``ceil(width / trits per byte)`` bytes) as fit;
 - the activation buffer from ``chip.sram.act.capacity_kib``: as many slices of
@@ -15,7 +16,8 @@ The same :class:`~tritium.sim.chip.Chip` that drives the simulator sizes the RTL
   memory is one array that can deliver a word per cycle, and the controller issues no
   faster than ``chip.sram.weight.bits_per_cycle`` and ``chip.sram.act.bits_per_cycle``
   (banks x port bits) deliver a weight word and an activation slice, exactly as
-  :func:`tritium.sim.mapping.tlu_schedule` charges them.
+  :func:`tritium.sim.mapping.tlu_schedule` (and :mod:`tritium.sim.datapath` for ``lut`` and
+  ``mac``) charges them.
 
 A chip of several cores (or chips) builds **one** core's datapath; each core is
 identical and the cycle contract is per core (``tlu_schedule(..., cores=1)``).
