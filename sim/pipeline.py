@@ -271,14 +271,13 @@ def simulate_pipeline(
         raise SpecError("pipeline_stages", p, f"must be at most the model's {len(units)} decoder layers (one at "
                         "least per stage)")
     micro = {size: _cached(facts, (size,), lambda: micro_trace(trace, size)) for size in distinct}
-    total_runs = p * len(distinct) + (balance == "cost")
-    runs = 0
+    runs, total_runs = 0, 0  # the total is known once the stages' tables are: reported from then on
 
     def run(table: pd.DataFrame):
         nonlocal runs
         result = simulate(stage, table, scaling=scaling, mapping_objective=mapping_objective)
         runs += 1
-        if progress is not None:
+        if progress is not None and total_runs:
             progress(runs, total_runs)
         return result
 
@@ -295,7 +294,20 @@ def simulate_pipeline(
     spans = [(units[bounds[s]][0], units[bounds[s + 1] - 1][0]) for s in range(p)]
     tables = {size: [_cached(facts, (size, tuple(layers)), lambda: _stage_trace(micro[size], layers))
                      for layers in stage_layers] for size in distinct}
-    results = {size: [run(t) for t in tables[size]] for size in distinct}
+    shapes = {size: [_shape_key(t) for t in tables[size]] for size in distinct}
+    total_runs = runs + sum(len(set(keys)) for keys in shapes.values())
+    if progress is not None and runs:
+        progress(runs, total_runs)  # the cost pass
+    results = {}
+    for size in distinct:
+        done: dict[bytes, object] = {}
+        results[size] = []
+        for table, key in zip(tables[size], shapes[size]):
+            if key not in done:  # middle stages of equal layers simulate alike: one run serves them all
+                done[key] = run(table)
+                results[size].append(done[key])
+            else:
+                results[size].append(_relabelled(done[key], table))
     return _compose(chip, stage, attrs, sizes, tables, results, spans, balance, SimResult)
 
 
@@ -319,6 +331,25 @@ def _cached(facts, key: tuple, make: Callable[[], pd.DataFrame]) -> pd.DataFrame
         while len(_tables) > 1 and sum(len(t) for _, t in _tables.values()) > _CACHE_ROWS:
             del _tables[next(iter(_tables))]
     return table
+
+
+def _shape_key(table: pd.DataFrame) -> bytes:
+    """What a stage's simulation depends on: each row's signature, op name, block and phase, and
+    its layer relative to the stage's first (the block's layer structure); not layer numbers nor
+    weight names. Stages with equal keys simulate to equal figures."""
+    layers = table.layer.to_numpy()
+    shape = pd.DataFrame({"signature": table.signature, "op": table.op, "block": table.block, "phase": table.phase,
+                          "layer": layers - (layers.min() if len(layers) else 0)})
+    return pd.util.hash_pandas_object(shape, index=False).to_numpy().tobytes()
+
+
+def _relabelled(result, table: pd.DataFrame):
+    """``result`` of a stage of the same shape (:func:`_shape_key`) with ``table``'s rows in its ops table."""
+    ops = result.ops.copy()
+    for col in table.columns:
+        ops[col] = table[col].to_numpy()
+    ops.attrs = dict(result.ops.attrs)
+    return dataclasses.replace(result, ops=ops)
 
 
 def _layer_units(trace: pd.DataFrame) -> list[tuple[int, list[int]]]:

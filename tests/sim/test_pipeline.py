@@ -195,3 +195,30 @@ def test_the_totals_are_plain_python_values():
     t = simulate(pp(4, 2), SMALL).totals
     assert all(type(v) in (int, float, list) for v in t.values()), {k: type(v) for k, v in t.items()}
     assert all(type(x) is float for x in t["stage_s"]) and all(type(x) is int for s in t["stage_layers"] for x in s)
+
+
+def test_stages_of_equal_layers_are_simulated_once_and_agree_with_their_own_run():
+    done = []
+    r = simulate(pp(8, 8), trace("bitnet-b1.58-2b-4t", Scenario(1, 32, 4)),
+                 progress=lambda i, n: done.append((i, n)))
+    # the cost pass, the first, the last and one of each middle shape, in order
+    assert done == [(i, done[0][1]) for i in range(1, done[0][1] + 1)] and done[0][1] < 9
+    t = r.totals
+    spans = t["stage_layers"]
+    lengths = [b - a for a, b in spans[1:-1]]
+    common = max(set(lengths), key=lengths.count)
+    middle = [s for s, (a, b) in enumerate(spans[1:-1], start=1) if b - a == common]
+    assert len(middle) >= 3
+    busy = [t["stage_s"][s] for s in middle]
+    assert busy == [busy[0]] * len(busy)
+    # a relabelled stage carries its own layers and weights, and its own run gives the same figures
+    s = middle[-1]
+    rows = r.ops[r.ops.stage == s]
+    assert rows.layer.min() == spans[s][0] and rows.layer.max() == spans[s][1]
+    assert rows.weight_name.str.contains(f"layers.{spans[s][0]}.").any()
+    tab = trace("bitnet-b1.58-2b-4t", Scenario(1, 32, 4))
+    own = tab[tab.layer.between(spans[s][0], spans[s][1])].reset_index(drop=True)
+    own.attrs = dict(tab.attrs)
+    alone = simulate(stage_chip(pp(8, 8)), own)
+    assert alone.totals["total_s"] == pytest.approx(t["stage_s"][s])
+    assert (alone.ops.energy_j.to_numpy() == rows.energy_j.to_numpy()).all()
