@@ -82,6 +82,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                          chunked_prefill=args.chunked_prefill, slo_ttft_s=args.slo_ttft, slo_tpot_s=args.slo_tpot)
     if args.find_capacity and (args.trace or args.rate is not None):
         raise SpecError("--find-capacity", "with --rate/--trace", "no --rate or --trace: it picks the rates itself")
+    if args.out:  # refuse before any work, not after it
+        from pathlib import Path
+
+        from tritium.analysis.serving.results import output_names
+        from tritium.fileio import check_overwrite
+
+        check_overwrite([Path(args.out) / n for n in output_names(args.find_capacity or not args.trace)],
+                        force=args.force)
     costs = _costs(args)
     stream = dict(arrivals=args.arrivals, cv=args.cv, prompt=args.prompt, output=args.output, seed=args.seed)
     sweep = None

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["ServeResult", "build_result", "REQUEST_COLUMNS", "write_outputs", "percentiles"]
+__all__ = ["ServeResult", "build_result", "REQUEST_COLUMNS", "write_outputs", "output_names", "percentiles"]
 
 REQUEST_COLUMNS = ("request", "arrival_s", "admitted_s", "first_token_s", "finish_s", "prompt_tokens",
                    "output_tokens", "ttft_s", "tpot_s", "e2e_s", "energy_j", "preemptions", "rejected", "meets_slo")
@@ -128,13 +128,8 @@ def write_outputs(result: ServeResult, out_dir: str | Path, *, sweep: pd.DataFra
     from tritium.fileio import atomic_path, check_overwrite, json_text, record_written, write_text_atomic
 
     out = Path(out_dir)
-    names = ["requests.parquet", "summary.json", "series.csv"]
-    plots = ["ttft_cdf", "tpot_cdf", "occupancy"] + (["knee"] if sweep is not None else [])
-    names += [f"{p}.{ext}" for p in plots for ext in ("png", "svg")]
-    if sweep is not None:
-        names.append("sweep.csv")
     out.mkdir(parents=True, exist_ok=True)
-    check_overwrite([out / n for n in names], force=force)
+    check_overwrite([out / n for n in output_names(sweep is not None)], force=force)
     written = []
     with atomic_path(out / "requests.parquet") as tmp:
         result.requests.to_parquet(tmp, index=False)
@@ -152,6 +147,13 @@ def write_outputs(result: ServeResult, out_dir: str | Path, *, sweep: pd.DataFra
         written += save_figure(knee_plot(sweep, label), out / "knee")
     record_written(written)
     return written
+
+
+def output_names(with_sweep: bool) -> list[str]:
+    """The files :func:`write_outputs` writes (to check them before any work)."""
+    plots = ["ttft_cdf", "tpot_cdf", "occupancy"] + (["knee"] if with_sweep else [])
+    return (["requests.parquet", "summary.json", "series.csv"] + (["sweep.csv"] if with_sweep else [])
+            + [f"{p}.{ext}" for p in plots for ext in ("png", "svg")])
 
 
 def cdf_plot(values: pd.Series, what: str, label: str, slo: float):
