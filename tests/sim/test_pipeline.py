@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 
 import tritium.sim.pipeline
+import tritium.sim.pipeline_schedule
 from tritium.errors import SpecError, TritiumError
 from tritium.sim import load_chip, simulate
-from tritium.sim.pipeline import (decode_cycle, micro_batch_sizes, micro_trace, prefill_makespan, simulate_pipeline,
-                                  split_layers, stage_chip)
+from tritium.sim.pipeline import micro_trace, simulate_pipeline, stage_chip
+from tritium.sim.pipeline_schedule import best_split, decode_cycle, micro_batch_sizes, prefill_makespan, split_layers
 from tritium.workloads import Scenario, trace, zoo_model
 
 HBM = load_chip("multichip-hbm3")  # 4 chips joined by a 200 GB/s ring
@@ -67,6 +68,9 @@ def test_the_split_is_the_least_largest_stage():
     assert split_layers([1.0] * 80, 4) == [20] * 4
     with pytest.raises(SpecError, match="pipeline_stages = 5: must be at most the model's 4 decoder layers"):
         split_layers([1.0] * 4, 5)
+    # prefill-light, decode-heavy last layer (an FP16 LM head): the decode balance wins with many micro-batches
+    assert best_split([1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 6], 2, 8) == [5, 1]
+    assert best_split([1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1], 2, 8) == [3, 3]
 
 
 def test_the_schedules_are_gpipe_with_unequal_stages():
@@ -181,8 +185,9 @@ def test_more_micro_batches_than_sequences_are_capped_and_said():
 
 
 def test_the_examples_in_the_docstrings_run():
-    result = doctest.testmod(tritium.sim.pipeline)
-    assert result.attempted >= 5 and result.failed == 0
+    for module, examples in ((tritium.sim.pipeline, 0), (tritium.sim.pipeline_schedule, 5)):
+        result = doctest.testmod(module)
+        assert result.attempted >= examples and result.failed == 0
 
 
 def test_the_parallelism_page_examples_are_what_the_simulator_computes():
