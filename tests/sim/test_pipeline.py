@@ -30,6 +30,9 @@ def test_one_stage_is_the_tensor_parallel_simulation():
     plain = simulate(HBM, SMALL)
     assert "pipeline_stages" not in plain.totals and "stage" not in plain.ops.columns
     assert simulate_pipeline(HBM, SMALL).totals == plain.totals
+    staged = simulate(pp(4, 2), SMALL)
+    assert set(plain.totals) <= set(staged.totals)  # every key simulate reports, a pipeline reports too
+    assert list(staged.ops.columns[2:]) == list(plain.ops.columns) and set(staged.area_mm2) == set(plain.area_mm2)
     assert stage_chip(pp(8, 2)) == dataclasses.replace(HBM, chips=4)
     assert stage_chip(pp(4, 4)).link is None and stage_chip(pp(4, 4)).chips == 1
 
