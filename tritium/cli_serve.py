@@ -21,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "cache, preemption by recompute) on a chip or GPUs under a request stream, "
                                    "and print TTFT/TPOT/end-to-end percentiles, throughput, goodput at the SLOs "
                                    "and energy. --find-capacity searches the highest rate meeting the SLOs.")
-    p.add_argument("--model", default="bitnet-b1.58-2b-4t", help="zoo name, HF id or config.json (default: %(default)s)")
+    p.add_argument("--model", default="bitnet-b1.58-2b-4t",
+                   help="zoo name, HF id or config.json (default: %(default)s)")
     p.add_argument("--chip", help="chip preset or TOML file")
     p.add_argument("--gpu", help="GPU name (tritium gpus) or GPU TOML file")
     p.add_argument("--gpus", type=int, default=1, help="GPUs in tensor parallelism (default: %(default)s)")

@@ -1,7 +1,7 @@
 """Serving-level simulation: request streams on a chip or GPUs, continuous batching, paged KV
 capacity, preemption, latency percentiles and goodput at an SLO (``tritium serve``).
 
->>> r = serve("trilm-99m", chip="edge-lpddr5", rate=2.0, requests=20, prompt="fixed:32", output="fixed:8")
+>>> r = serve("trilm-99m", chip="edge-lpddr5", rate=2.0, n_requests=20, prompt="fixed:32", output="fixed:8")
 >>> r.summary["requests"], r.summary["rejected"]
 (20, 0)
 >>> r.summary["ttft_s"]["p50"] > 0
@@ -32,7 +32,8 @@ __all__ = ["serve", "find_capacity", "serving_comparison", "serving_costs", "Ser
            "Requests", "LengthDist", "parse_length", "generate", "read_trace", "IterationCosts", "Device",
            "CapacityResult", "rate_sweep"]
 
-from tritium.analysis.serving.capacity import CapacityResult, find_capacity, rate_sweep, serving_comparison  # noqa: E402
+from tritium.analysis.serving.capacity import (  # noqa: E402  (capacity imports serve from here)
+    CapacityResult, find_capacity, rate_sweep, serving_comparison)
 
 
 @dataclass(frozen=True, slots=True)

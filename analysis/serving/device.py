@@ -137,7 +137,8 @@ def chip_device(chip, spec: ModelSpec, *, scaling: str = "bitnet", mapping_objec
         return need.total_bytes - need.kv_cache_bytes
 
     leak = static_power_w(chip, scaling) + dram_background_w(chip)
-    return Device("chip", chip.name, spec, leak, leak, float(chip.dram.capacity_bytes * chip.chips), cost, op_cost, memory,
+    memory_bytes = float(chip.dram.capacity_bytes * chip.chips)
+    return Device("chip", chip.name, spec, leak, leak, memory_bytes, cost, op_cost, memory,
                   {"device": "chip", "chip": chip.name, "chips": chip.chips, "scaling": scaling,
                    "mapping_objective": mapping_objective, "kv_cache": "DRAM (paged)"}, False)
 

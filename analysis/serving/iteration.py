@@ -59,7 +59,8 @@ class IterationShape:
             if tokens < 1 or prefix < 0:
                 raise SpecError("chunks", (tokens, prefix), "each chunk needs tokens >= 1 and prefix >= 0")
         if not 0 <= self.logits <= self.decodes + len(self.chunks):
-            raise SpecError("logits", self.logits, f"must be from 0 to decodes + chunks ({self.decodes + len(self.chunks)})")
+            raise SpecError("logits", self.logits,
+                            f"must be from 0 to decodes + chunks ({self.decodes + len(self.chunks)})")
         if self.tokens < 1:
             raise SpecError("tokens", self.tokens, "an iteration needs at least one token")
 
@@ -195,7 +196,8 @@ def attention_trace(spec: ModelSpec, groups: list[AttentionGroup], phase: str,
     return new_trace_frame(gen.rows, _attrs(spec, "attention"), where=f"attention probe of {spec.name}")
 
 
-def head_trace(spec: ModelSpec, logits: list[int], phase: str, weight_model: WeightModel = WeightModel()) -> pd.DataFrame:
+def head_trace(spec: ModelSpec, logits: list[int], phase: str,
+               weight_model: WeightModel = WeightModel()) -> pd.DataFrame:
     """The final norm (on one token) and the LM head of each count in ``logits``, one block: per-op
     costs of the head only (the norm keeps a quantize op after it fused, as in a pass)."""
     gen = _IterationGenerator(spec, [], weight_model)

@@ -190,7 +190,8 @@ def read_trace(path: str | Path, *, rate: float | None = None, requests: int | N
     except FileNotFoundError:
         raise TritiumError(f"trace {path}: no such file") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, IsADirectoryError) as err:
-        raise TritiumError(f"trace {path}: not a readable CSV ({str(err).splitlines()[0] if str(err) else err})") from None
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise TritiumError(f"trace {path}: not a readable CSV ({first})") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     fmt = next((name for name, cols in TRACE_FORMATS.items() if all(c in frame.columns for c in cols)), None)
     if fmt is None:

@@ -68,7 +68,8 @@ def build_result(requests, run, costs, config, kv_bytes: float, kv_blocks: int, 
     span = run.end_s - float(arrival[0]) if len(arrival) else 0.0
     tokens = int(out_tokens[served].sum())
     total_j = run.busy_j + run.idle_j
-    rate_in = (len(arrival) - 1) / (arrival[-1] - arrival[0]) if len(arrival) > 1 and arrival[-1] > arrival[0] else math.nan
+    spread = float(arrival[-1] - arrival[0]) if len(arrival) > 1 else 0.0
+    rate_in = (len(arrival) - 1) / spread if spread > 0 else math.nan
     mean_in_system = run.in_system_area / span if span > 0 else math.nan
     served_rate = completed / span if span > 0 else math.nan
     device = costs.device

@@ -259,9 +259,11 @@ def run_engine(requests: Requests, costs: IterationCosts, config: EngineConfig, 
 
     env.process(engine())
     env.run()
+    rows = series.rows
+    columns = {"t": [r[0] for r in rows], "waiting": [r[1] for r in rows], "running": [r[2] for r in rows],
+               "kv_blocks": [r[3] for r in rows]}
     return EngineRun(np.array(admitted), np.array(first), np.array(finish), np.array(energy), np.array(preempt),
-                     np.array(rejected), {"t": [r[0] for r in series.rows], "waiting": [r[1] for r in series.rows],
-                                          "running": [r[2] for r in series.rows], "kv_blocks": [r[3] for r in series.rows]},
+                     np.array(rejected), columns,
                      stats["iterations"], stats["busy_s"], stats["idle_s"], stats["busy_j"], stats["idle_j"],
                      stats["area"], float(env.now), samples)
 

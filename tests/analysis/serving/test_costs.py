@@ -60,3 +60,12 @@ def test_composed_costs_are_within_one_percent_of_the_full_model(device):
     # joules include the busy power over the pass
     seconds, joules = costs.cost(shapes[0])
     assert joules > costs.device.busy_w * seconds > 0
+
+
+def test_doctests():
+    import doctest
+
+    import tritium.analysis.serving as serving
+
+    result = doctest.testmod(serving)
+    assert result.attempted > 0 and result.failed == 0
