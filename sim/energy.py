@@ -18,8 +18,8 @@ x time. Area = the chip's parts built from the same table. What each count means
   ``entries - g`` adds of the entry's width and the entries written.
 - ``mac`` style: per product that toggles, one ``mac_bits`` multiply
   (:meth:`~tritium.sim.tech.TechTable.mul_pj`) and its share of the tree over the
-  ``width`` products (``act_bits + mac_bits`` bits wide); per row per cycle, the product
-  and tree registers.
+  ``width`` products (``2 * mac_bits`` bits wide, as the RTL registers them); per row per
+  cycle, the product and tree registers.
 - ``zero_act``: per broadcast activation, a zero detector (``act_bits - 1`` gates) with
   ``gate`` or ``skip``; with ``skip``, per activation of a window, ``log2(2 * width)`` mux
   levels of ``act_bits`` bits in the compaction network and per fed row input the same
@@ -141,7 +141,7 @@ def _style_tree(tlu: TluSpec) -> tuple[int, int]:
     if tlu.style == "lut":
         return lut_groups(tlu.width, tlu.lut_group), _entry_bits(tlu)
     if tlu.style == "mac":
-        return tlu.width, tlu.act_bits + tlu.mac_bits
+        return tlu.width, 2 * tlu.mac_bits
     return tlu.width, tlu.act_bits + 1
 
 
@@ -154,7 +154,7 @@ def row_register_bits(tlu: TluSpec) -> int:
 
     ``adder_tree``: :func:`tlu_register_bits`. ``lut``: the select register (one entry per
     group) and a register after every ``levels_per_stage`` levels of the tree over the
-    reads. ``mac``: the product register (``width`` products of ``act_bits + mac_bits``
+    reads. ``mac``: the product register (``width`` products of ``2 * mac_bits``
     bits) and the tree's stage registers.
     """
     if tlu.style == "adder_tree":
