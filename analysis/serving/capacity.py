@@ -16,7 +16,8 @@ import pandas as pd
 
 from tritium.errors import SpecError
 
-__all__ = ["CapacityResult", "find_capacity", "rate_sweep", "serving_comparison", "SWEEP_COLUMNS"]
+__all__ = ["CapacityResult", "find_capacity", "rate_sweep", "serving_comparison", "sweep_metrics", "SWEEP_COLUMNS",
+           "SWEEP_METRICS"]
 
 SWEEP_COLUMNS = ("rate_rps", "throughput_rps", "throughput_tokens_per_s", "goodput_rps", "ttft_p50_s", "ttft_p90_s",
                  "ttft_p99_s", "tpot_p50_s", "tpot_p99_s", "e2e_p50_s", "joules_per_token", "average_power_w",
@@ -171,3 +172,42 @@ def serving_comparison(model, chip, gpu, *, config=None, n_requests: int = 500, 
                      "usd_per_million_tokens": per_s / tokens * 1e6 if tokens and tokens > 0 else math.nan,
                      "slo_ttft_p90_s": config.slo_ttft_s, "slo_tpot_p99_s": config.slo_tpot_s})
     return pd.DataFrame(rows)
+
+
+SWEEP_METRICS = ("capacity_rps", "goodput_per_w", "goodput_per_dollar")
+"""Serving figures a design-space sweep may optimise (:func:`sweep_metrics`)."""
+
+SWEEP_REQUESTS = 200
+"""Requests per run of a sweep point's capacity search (a coarser search than ``tritium serve``'s)."""
+
+
+def sweep_metrics(chip, workload, cost_usd: float, *, slo_ttft_s: float = 2.0, slo_tpot_s: float = 0.2) -> dict:
+    """A design point's serving figures for a sweep: ``capacity_rps`` (:func:`find_capacity` at
+    p90 TTFT <= ``slo_ttft_s`` and p99 TPOT <= ``slo_tpot_s``, Poisson arrivals, lognormal lengths
+    around the workload's prefill and decode (CV 0.5), the workload's batch as the engine's
+    ``max_batch``, :data:`SWEEP_REQUESTS` requests a run, 5% bracket), ``goodput_per_w``
+    (that capacity over the average power it draws there) and ``goodput_per_dollar`` (over
+    ``cost_usd``, the system's cost to make). ``workload`` is a
+    :class:`tritium.analysis.dse.space.Workload`."""
+    import dataclasses
+
+    from tritium.analysis.serving import ServeConfig, serving_costs
+    from tritium.workloads import load_model
+
+    spec = load_model(workload.model)
+    if workload.ternarize:
+        spec = spec.ternarized()
+    overrides = {k: v for k, v in (("lm_head_dtype", workload.lm_head_dtype), ("kv_dtype", workload.kv_dtype))
+                 if v is not None}
+    if overrides:
+        spec = dataclasses.replace(spec, **overrides)
+    costs = serving_costs(spec, chip=chip, mapping_objective=workload.mapping_objective)
+    tokens = max(workload.prefill + workload.decode, 4096)
+    config = ServeConfig(max_batch=workload.batch, max_batched_tokens=min(tokens, 1 << 20), slo_ttft_s=slo_ttft_s,
+                         slo_tpot_s=slo_tpot_s, check_samples=0)
+    cap = find_capacity(costs=costs, n_requests=SWEEP_REQUESTS, tolerance=0.05, config=config,
+                        prompt=f"lognormal:{workload.prefill}:0.5", output=f"lognormal:{workload.decode}:0.5")
+    power = cap.result.summary["average_power_w"] if cap.result is not None else math.nan
+    rate = cap.capacity_rps
+    return {"capacity_rps": rate, "goodput_per_w": rate / power if power and power > 0 else 0.0,
+            "goodput_per_dollar": rate / cost_usd if cost_usd > 0 else math.nan}
