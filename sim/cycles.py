@@ -127,11 +127,18 @@ def mac_array_cycles(
     ``k`` and ``n`` may be arrays with one entry per decode step (counts are summed).
     ``causal`` is for prefill attention, where query i sees keys 0..i: ``"n"`` for
     Q K^T (a row tile needs only the key columns up to its last query), ``"k"`` for
-    P V (a row tile reduces only over those keys). Groups are split evenly between cores.
+    P V (a row tile reduces only over those keys). Groups are split evenly between cores;
+    with fewer groups than cores (a linear layer: one group), each group's N outputs are
+    split between the ``cores // groups`` cores it has (column-parallel, like the tensor
+    parallelism of the linears themselves).
     """
     r, c = att.mac_rows, att.mac_cols
     k_arr = np.atleast_1d(np.asarray(k, dtype=np.int64))[:, None]
     n_arr = np.atleast_1d(np.asarray(n, dtype=np.int64))[:, None]
+    if groups < cores:
+        split = cores // groups  # cores per group: each takes a slice of the group's N
+        n_arr = -(-n_arr // split)
+        cores = groups
     if causal is None and m < r:
         # few rows of outputs (decode): pack the M x N outputs r * c at a time
         tile_cycles = -(-(m * n_arr) // (r * c)) * k_arr

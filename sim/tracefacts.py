@@ -25,7 +25,7 @@ from tritium.workloads.schema import validate_trace
 
 __all__ = ["StepRun", "BlockPlan", "TraceFacts", "trace_facts", "block_plan"]
 
-_CACHE_TRACES = 4  # traces kept (a sweep uses one per workload) ...
+_CACHE_TRACES = 64  # traces kept (a sweep uses one per workload, a pipeline one per stage) ...
 _CACHE_ROWS = 250_000  # ... and rows over all of them (each is kept with a copy)
 
 

@@ -76,3 +76,18 @@ def test_vector_and_transfer_cycles():
     assert vector_cycles(vec, "residual", 100, cores=2) == math.ceil(100 / 16)
     assert transfer_cycles(0, 10.0, burst_bytes=64, latency_cycles=50) == 0
     assert transfer_cycles(65, 16.0, burst_bytes=64, latency_cycles=5) == 128 // 16 + 5
+
+
+def test_a_linear_on_the_mac_array_splits_its_outputs_over_every_core():
+    """One group (a linear layer such as the LM head) no longer runs on one core of many."""
+    from tritium.sim import load_chip
+    from tritium.sim.cycles import mac_array_cycles
+
+    att = load_chip("multichip-hbm3").attention
+    fill = att.mac_rows + att.mac_cols - 1
+    one = mac_array_cycles(att, 8, 8192, 128256, 1, cores=1) - fill
+    for cores in (4, 16, 64):
+        split = mac_array_cycles(att, 8, 8192, 128256, 1, cores=cores) - fill
+        assert one / cores <= split <= one / cores * 1.05  # N split evenly, tiles rounded up per core
+    # with at least as many groups as cores, groups are split as before
+    assert mac_array_cycles(att, 8, 128, 128, 64, cores=16) - fill == 4 * (mac_array_cycles(att, 8, 128, 128, 1) - fill)

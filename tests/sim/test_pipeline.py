@@ -162,7 +162,9 @@ def test_ternary_llama_3_70b_on_16_chips_tp_by_pp():
             assert t["memory_needed_bytes"] <= t["memory_capacity_bytes"]
             assert sorted(set(r.ops.stage)) == list(range(stages))
     # one TP group of 16 spends most on collectives; stages of 4 chips spend little but idle in the bubble
-    assert out[1]["time_per_output_token_s"] > out[4]["time_per_output_token_s"] > out[2]["time_per_output_token_s"]
+    # (with the LM head split over every core's MAC array, TP 16 and TP 4 x PP 4 are within 10% here)
+    assert out[2]["time_per_output_token_s"] < min(out[1]["time_per_output_token_s"],
+                                                   out[4]["time_per_output_token_s"])
     assert out[4]["pipeline_bubble_fraction"] > out[2]["pipeline_bubble_fraction"] > 0
     by_layers = simulate_pipeline(pp(16, 4), table, balance="layers").totals
     assert by_layers["stage_layers"] == [[0, 19], [20, 39], [40, 59], [60, 79]]
