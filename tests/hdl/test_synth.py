@@ -168,3 +168,11 @@ def test_flip_flop_cells_are_recognised():
         assert is_flip_flop(cell), cell
     for cell in ("$_AND_", "LUT4", "CCU2C", "SB_LUT4", "DP16KD", "$_MUX_"):
         assert not is_flip_flop(cell), cell
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("style,dsps", [(dict(style="lut", lut_group=3), 0), (dict(style="mac"), 4 * 16)])
+def test_lut_and_mac_cores_synthesize_for_ecp5(rtl_checks, style, dsps, tmp_path):
+    """A LUT core stays multiplier-free; a MAC core maps a DSP block per multiplier (4 x 16)."""
+    r = synthesize(rtl_checks.small_chip(style=style), "ecp5", tmp_path, pnr="none")
+    assert r.dsps == dsps and r.block_rams >= 2 and r.luts > 0
