@@ -30,6 +30,10 @@ from tritium.errors import SpecError, TritiumError
 __all__ = ["Point", "EvalContext", "point_id", "eval_context", "build_chip", "evaluate_batch", "cost_usd",
            "STATUSES", "MEMORY_VIOLATION"]
 
+SERVING_METRICS = ("capacity_rps", "goodput_per_w", "goodput_per_dollar")
+"""Metrics from a capacity search per point (:func:`tritium.analysis.serving.capacity.sweep_metrics`):
+NaN unless the space's objectives or constraints name one."""
+
 MEMORY_VIOLATION = "dram_capacity"
 """The violation of a point whose chips' DRAM cannot hold the weights and the final KV
 cache: always checked, whatever the space's constraints (the simulator does not page)."""
@@ -65,14 +69,16 @@ class EvalContext:
     paths: tuple[str, ...]
     workloads: tuple[Workload, ...]
     constraints: tuple[Constraint, ...]
+    serving: bool = False  # objectives or constraints name a serving metric (SERVING_METRICS)
 
 
 def eval_context(space: Space) -> EvalContext:
     """The :class:`EvalContext` of ``space``."""
     from tritium.sim import chip_to_toml
 
+    wanted = set(space.objectives) | {c.metric for c in space.constraints}
     return EvalContext(space.digest, space.name, chip_to_toml(space.base), tuple(p.path for p in space.params),
-                       space.workloads, space.constraints)
+                       space.workloads, space.constraints, bool(wanted & set(SERVING_METRICS)))
 
 
 def _set(tree: dict, path: str, value: object) -> None:
@@ -195,6 +201,11 @@ def evaluate_point(ctx: EvalContext, cache: _WorkerCache, pid: str, point: Point
         result = simulate(chip, cache.trace(point.workload),
                           mapping_objective=cache.workloads[point.workload].mapping_objective)
         record["metrics"] = _metrics(chip, result)
+        if ctx.serving:
+            from tritium.analysis.serving.capacity import sweep_metrics
+
+            record["metrics"].update(sweep_metrics(chip, cache.workloads[point.workload],
+                                                   record["metrics"]["cost_usd"]))
     except SpecError as err:
         record.update(status="invalid", error=str(err))
     except TritiumError as err:
@@ -231,5 +242,6 @@ def _metrics(chip, result) -> dict:
         "memory_capacity_bytes": int(t["memory_capacity_bytes"]),
     }
     out.update({k: float(v) for k, v in t.items() if k.startswith("energy_") and k.endswith("_j")})
+    out.update({m: float("nan") for m in SERVING_METRICS})  # a serving space fills them (evaluate_point)
     assert set(METRICS) <= set(out)
     return out

@@ -254,7 +254,7 @@ def pick(out_dir: str | Path, dest: str | Path | None = None, *, max_area_mm2: f
             tag = chip_file_name(row.id)[:40]
             name = f"{name[:_MAX_NAME - 1 - len(tag)]}-{tag}"
         header = "".join(f"# {m} = {getattr(row, m):.6g} {METRICS[m].unit}\n" for m in METRICS
-                         if not math.isnan(getattr(row, m)))
+                         if not math.isnan(getattr(row, m, math.nan)))
         header += "".join(f"# param {p} = {_one_line(record[p])}\n" for p in varied)
         equal = front[front.equal_to == row.id]
         if len(equal):

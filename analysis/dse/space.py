@@ -113,6 +113,11 @@ METRICS: Mapping[str, Metric] = {
     "power_w": Metric("min", "W", "average power over the request"),
     "time_per_output_token_s": Metric("min", "s", "decode time per generated token"),
     "time_to_first_token_s": Metric("min", "s", "prefill time"),
+    # serving figures (tritium.analysis.serving.capacity.sweep_metrics): computed only for a space whose
+    # objectives or constraints name one (a capacity search per point: seconds, not milliseconds)
+    "capacity_rps": Metric("max", "requests/s", "highest Poisson rate with p90 TTFT <= 2 s and p99 TPOT <= 0.2 s"),
+    "goodput_per_w": Metric("max", "requests/s/W", "capacity_rps over the average power at that rate"),
+    "goodput_per_dollar": Metric("max", "requests/s/USD", "capacity_rps over cost_usd"),
 }
 """Metrics a space may constrain or optimise, by column name in the results table."""
 
