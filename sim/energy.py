@@ -10,7 +10,7 @@ x time. Area = the chip's parts built from the same table. What each count means
   add and register write.
 - ``skip`` gather network: per routed input, ``log2(2 * width)`` levels of 2:1
   multiplexers of ``act_bits`` bits (:func:`tritium.sim.mapping.gather_window`).
-- ``lut`` style (``docs/datapaths.md``): per table read, the read (``log2(entries)``
+- ``lut`` style (``docs/datapaths.md``): per table read, the read (``bit_length(entries)``
   levels of 2:1 multiplexers of the entry's bits from registers, or a read of that many
   bits from the table macro with ``lut_tables = "sram"``), its conditional negation when
   tables are mirrored, and its share of the row's adder tree over the ``groups`` reads;
@@ -152,16 +152,19 @@ def _entry_bits(tlu: TluSpec) -> int:
 def row_register_bits(tlu: TluSpec) -> int:
     """Flip-flop bits of one row's pipeline in any style (without its accumulators).
 
-    ``adder_tree``: :func:`tlu_register_bits`. ``lut``: the select register (one entry per
-    group) and a register after every ``levels_per_stage`` levels of the tree over the
-    reads. ``mac``: the product register (``width`` products of ``2 * mac_bits``
-    bits) and the tree's stage registers.
+    ``adder_tree``: :func:`tlu_register_bits`. ``lut``: per group the decoded entry index
+    (and negate flag when mirrored), the select register (one entry per group) and a
+    register after every ``levels_per_stage`` levels of the tree over the reads, as the
+    RTL registers them (``docs/rtl-styles.md``). ``mac``: the product register (``width``
+    products of ``2 * mac_bits`` bits) and the tree's stage registers.
     """
     if tlu.style == "adder_tree":
         return tlu_register_bits(tlu)
     inputs, bits = _style_tree(tlu)
     levels = _tree_levels_bits(inputs, bits)
     total = inputs * bits
+    if tlu.style == "lut":
+        total += inputs * _index_bits(tlu.lut_group)
     for i, (adders, width) in enumerate(levels, start=1):
         if i % tlu.levels_per_stage == 0 or i == len(levels):
             total += -(-inputs // 2**i) * width
@@ -188,14 +191,21 @@ def _table_macro_kib(tlu: TluSpec) -> float:
 
 
 def _mux_levels(entries: int) -> int:
-    return max(1, (entries - 1).bit_length())
+    """2:1 multiplexer levels of a row's table read: ``entries`` stored entries and the constant 0."""
+    return max(1, entries.bit_length())
+
+
+def _index_bits(group: int) -> int:
+    """Bits of one decoded table index (``entries`` entries and 0) and, mirrored, its negate flag."""
+    return lut_table_entries(group).bit_length() + (1 if lut_mirrored(group) else 0)
 
 
 def row_area_parts_um2(tlu: TluSpec, t: TechTable) -> dict[str, float]:
     """Area of one row of ``tlu`` by part, um^2 (no accumulator, no shared parts).
 
     ``adder_tree``: :func:`tree_area_parts_um2`. ``lut``: ``read`` (per group an
-    ``entries``:1 multiplexer of the entry's bits, ``entries - 1`` 2:1 muxes),
+    ``entries + 1``:1 multiplexer of the entry's bits, the last input the constant 0:
+    ``entries`` 2:1 muxes),
     ``negate`` (mirrored tables: a conditional negation per group,
     :data:`SIGN_SELECT_AREA_GATES_PER_BIT` gates per bit), ``adders``, ``registers``.
     ``mac``: ``multipliers`` (``width`` of ``mac_bits``), ``adders``, ``registers``.
@@ -208,7 +218,7 @@ def row_area_parts_um2(tlu: TluSpec, t: TechTable) -> dict[str, float]:
         groups, bits = lut_groups(tlu.width, tlu.lut_group), _entry_bits(tlu)
         entries = lut_table_entries(tlu.lut_group)
         parts = {
-            "read": groups * (entries - 1) * bits * t.mux_um2_per_bit,
+            "read": groups * entries * bits * t.mux_um2_per_bit,
             "negate": groups * bits * SIGN_SELECT_AREA_GATES_PER_BIT * t.gate_um2_per_bit
             if lut_mirrored(tlu.lut_group) else 0.0,
             "adders": _tree_um2(t, tlu),
