@@ -7,6 +7,7 @@ A thin layer over :func:`tritium.analysis.serving.serve` and :func:`~tritium.ana
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 from tritium.cliutil import ProgressBar, mapping_args, precision_args, print_json
@@ -155,14 +156,16 @@ def _print(s: dict, args) -> None:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from tritium.analysis.serving import ServeConfig, find_capacity, serve, serving_costs
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     costs = serving_costs(args.model, chip=args.chip)
     r = serve(costs=costs, rate=args.rate, n_requests=args.requests, seed=0)
-    serve_s = time.perf_counter() - start
-    start = time.perf_counter()
+    serve_s, serve_cpu = time.perf_counter() - start, time.process_time() - cpu
+    start, cpu = time.perf_counter(), time.process_time()
     cap = find_capacity(costs=serving_costs(args.model, chip=args.chip), n_requests=500, config=ServeConfig())
-    cap_s = time.perf_counter() - start
-    figures = {"requests": args.requests, "serve_wall_s": serve_s, "simulated_s": r.summary["duration_s"],
+    cap_s, cap_cpu = time.perf_counter() - start, time.process_time() - cpu
+    load = os.getloadavg()[0]
+    figures = {"requests": args.requests, "serve_wall_s": serve_s, "serve_cpu_s": serve_cpu,
+               "find_capacity_cpu_s": cap_cpu, "load_average": load, "simulated_s": r.summary["duration_s"],
                "simulated_per_wall": r.summary["duration_s"] / serve_s, "iterations": r.summary["iterations"],
                "bucket_max_time_error": r.summary["bucket_error"]["max_time_error"],
                "find_capacity_wall_s": cap_s, "capacity_rps": cap.capacity_rps, "capacity_runs": len(cap.probes)}
@@ -170,7 +173,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         print_json(figures)
         return 0
     print(f"serve: {args.requests:,} Poisson requests of {args.model} on {args.chip} at {args.rate:g}/s in "
-          f"{serve_s:.1f} s wall ({figures['simulated_per_wall']:,.0f}x simulated time, "
+          f"{serve_s:.1f} s wall, {serve_cpu:.1f} s CPU ({figures['simulated_per_wall']:,.0f}x simulated time, "
           f"{figures['iterations']:,} iterations, bucket error {figures['bucket_max_time_error']:.2%})")
-    print(f"find-capacity: {cap.capacity_rps:.4g} requests/s in {cap_s:.1f} s wall ({len(cap.probes)} runs of 500)")
+    print(f"find-capacity: {cap.capacity_rps:.4g} requests/s in {cap_s:.1f} s wall, {cap_cpu:.1f} s CPU "
+          f"({len(cap.probes)} runs of 500)")
+    print(f"(load average {load:.1f}: wall times include other processes' share of the CPUs)")
     return 0

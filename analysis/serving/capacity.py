@@ -142,11 +142,12 @@ def serving_comparison(model, chip, gpu, *, config=None, n_requests: int = 500, 
     ``capacity_rps``, ``tokens_per_s`` and ``average_power_w`` at that capacity,
     ``joules_per_request``, ``joules_per_token``, ``hardware_usd`` (the chip's cost to make with
     its DRAM, :func:`tritium.analysis.cost.chip_cost`; the GPUs' price to buy,
-    :func:`tritium.analysis.cost.gpu_cost`), and ``usd_per_million_tokens``: the hardware spread
+    :func:`tritium.analysis.cost.gpu_cost`, NaN where it is not published), and ``usd_per_million_tokens``: the hardware spread
     over ``lifetime_years`` of service at capacity plus energy at ``usd_per_kwh``.
 
     For the comparison report's serving section (the report is built elsewhere)."""
     from tritium.analysis.cost import chip_cost, gpu_cost
+    from tritium.analysis.gpu import load_gpu
     from tritium.analysis.serving import ServeConfig, serving_costs
     from tritium.sim import load_chip
     from tritium.sim.energy import area_breakdown
@@ -155,11 +156,12 @@ def serving_comparison(model, chip, gpu, *, config=None, n_requests: int = 500, 
     rows = []
     the_chip = load_chip(chip)
     chip_usd = chip_cost(the_chip, area_breakdown(the_chip, "bitnet")["total"]).system_cost_usd
-    gpu_usd = gpu_cost(gpu, gpus).price_usd
+    the_gpu = load_gpu(gpu)
+    gpu_usd = gpu_cost(the_gpu, gpus).system_price_usd  # NaN where the card's price is not published
     for kind, costs, usd in (
             ("chip", serving_costs(model, chip=the_chip), chip_usd),
-            ("gpu", serving_costs(model, gpu=gpu, gpus=gpus, gpu_weights=gpu_weights, gpu_engine=gpu_engine),
-             gpu_usd if gpu_usd is not None else math.nan)):
+            ("gpu", serving_costs(model, gpu=the_gpu, gpus=gpus, gpu_weights=gpu_weights, gpu_engine=gpu_engine),
+             gpu_usd)):
         cap = find_capacity(costs=costs, n_requests=n_requests, config=config, seed=seed, **serve_kw)
         s = cap.result.summary if cap.result is not None else {}
         tokens = s.get("throughput_tokens_per_s", math.nan)

@@ -143,3 +143,14 @@ def test_chip_or_gpu_exactly_one():
         serving_costs(SMALL)
     with pytest.raises(SpecError, match="exactly one"):
         serving_costs(SMALL, chip="edge-lpddr5", gpu="h100-sxm")
+
+
+def test_serving_comparison_puts_chip_and_gpu_at_one_slo():
+    from tritium.analysis.serving import serving_comparison
+
+    table = serving_comparison(SMALL, "edge-lpddr5", "h100-sxm", config=ServeConfig(slo_ttft_s=0.5, slo_tpot_s=0.05),
+                               n_requests=60, prompt="fixed:64", output="fixed:16")
+    assert table.kind.tolist() == ["chip", "gpu"]
+    assert (table.capacity_rps > 0).all() and (table.joules_per_request > 0).all()
+    assert (table.usd_per_million_tokens > 0).all()
+    assert table.capacity_rps.iloc[1] > table.capacity_rps.iloc[0]  # an H100 serves a 99M model faster
