@@ -80,7 +80,7 @@ def _num(value: float, digits: int = 4) -> str:
     value = float(value)
     if value.is_integer() and abs(value) < 10**6:
         return f"{int(value):,}"
-    if abs(value) >= 10 ** digits:
+    if abs(value) >= 1000:
         return f"{value:,.0f}"
     return f"{value:#.{digits}g}".rstrip(".") if value != 0 else "0"
 

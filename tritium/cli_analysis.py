@@ -76,8 +76,8 @@ def _comparison_args(p: argparse.ArgumentParser) -> None:
                    help="the GPU's batch (default: --batch); per-token figures stay comparable")
     usage = p.add_argument_group(
         "deployment (carbon)", "Each option sets both sides; --chip-X and --gpu-X set one side. Defaults by device "
-        "class: a data-centre device (HBM or GDDR, or several chips) at PUE 1.1, 4 years, 50%% busy; an edge device "
-        "(one chip or card on LPDDR/DDR) at PUE 1.0, 5 years, 10%% busy; region 'world' (analysis/carbon_data.toml).")
+        "class: a data-centre device (HBM or GDDR, or several chips) at PUE 1.1, 4 years, 50% busy; an edge device "
+        "(one chip or card on LPDDR/DDR) at PUE 1.0, 5 years, 10% busy; region 'world' (analysis/carbon_data.toml).")
     for key, kind, what in _USAGE:
         for side in ("", "chip-", "gpu-"):
             usage.add_argument(f"--{side}{key}", type=kind, metavar="X",

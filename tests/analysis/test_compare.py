@@ -121,7 +121,7 @@ def test_a_scalesim_topology_is_refused_by_compare_and_report(tmp_path):
 
 def test_bad_inputs():
     with pytest.raises(TritiumError, match="unknown GPU"):
-        compare(gpu="b200", prefill=32, decode=4)
+        compare(gpu="b300", prefill=32, decode=4)
     with pytest.raises(TritiumError, match="region"):
         compare(region="atlantis", prefill=32, decode=4)
     with pytest.raises(TritiumError, match="weights"):
