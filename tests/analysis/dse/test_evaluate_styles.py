@@ -22,3 +22,14 @@ def test_a_style_point_drops_the_base_chips_other_style_keys():
 def test_a_point_asking_for_another_styles_key_is_invalid():
     with pytest.raises(SpecError, match=r"^tlu.lut_group = 3: is a key of style = 'lut'"):
         build_chip(to_mapping(load_chip("edge-lpddr5")), {"tlu.style": "mac", "tlu.lut_group": 3}, "p")
+
+
+@pytest.mark.slow
+def test_the_built_in_style_space_puts_all_three_styles_on_one_front(tmp_path, capsys):
+    from tritium.analysis.dse.pareto import pareto
+    from tritium.cli import main
+
+    assert main(["sweep", "edge-datapaths", "--out", str(tmp_path / "sw"), "--workers", "0"]) == 0
+    capsys.readouterr()
+    front = pareto(tmp_path / "sw")
+    assert set(front["tlu.style"]) == {"adder_tree", "lut", "mac"}
