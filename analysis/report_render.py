@@ -211,7 +211,8 @@ def _summary(r: Report) -> str:
     where = (f"on the '{c.chip_usage.region}' grid" if c.chip_usage.region == c.gpu_usage.region else
              f"(chip on the '{c.chip_usage.region}' grid, GPU on '{c.gpu_usage.region}')")
     batch = "" if c.gpu_batch == c.scenario["batch"] else f" at batch {c.gpu_batch}"
-    return (f"{c.chip_label} spends {times(energy, 'less', 'more')} energy per generated token than "
+    caveat = "Read with the warnings above: " if c.warnings else ""
+    return (f"{caveat}{c.chip_label} spends {times(energy, 'less', 'more')} energy per generated token than "
             f"{c.gpu_label}{batch} ({_num(t.loc['J/token', 'chip'])} vs {_num(t.loc['J/token', 'gpu'])} mJ), "
             f"{co2} {where}, and decodes {times(speed, 'slower', 'faster')} ({_num(t.loc['tokens/s', 'chip'])} vs "
             f"{_num(t.loc['tokens/s', 'gpu'])} tokens/s).")
@@ -353,8 +354,10 @@ def _html(r: Report, tables, configs, sources, pngs) -> str:
              f"<h1>{html.escape(r.title)}</h1>",
              f"<p>Made by <code>{html.escape(r.command)}</code> with Tritium {tritium.__version__}. Scenario: batch "
              f"{c.scenario['batch']}, prompt {c.scenario['prefill']} tokens, {c.scenario['decode']} generated.</p>",
-             f"<p class=\"summary\">{html.escape(_summary(r))}</p>"]
+             ]
+    # what undermines every figure comes before the headline that rests on them
     parts += [f"<p class=\"warning\"><b>Warning:</b> {html.escape(w)}</p>" for w in c.warnings]
+    parts.append(f"<p class=\"summary\">{html.escape(_summary(r))}</p>")
     sections = _sections(r)
     for key, title, intro, after in sections[:1]:
         parts += [f"<h2>{title}</h2>", f"<p>{html.escape(intro)}</p>", tables[key].html(),
@@ -384,8 +387,9 @@ def _markdown(r: Report, tables, configs, sources) -> str:
              f"Made by `{r.command}` with Tritium {tritium.__version__}. Scenario: batch {c.scenario['batch']}, "
              f"prompt {c.scenario['prefill']} tokens, {c.scenario['decode']} generated. "
              "Plots are in `plots/` (PNG and SVG); `report.html` is the same report in one file.", "",
-             f"> {_summary(r)}", ""]
+             ]
     parts += [line for w in c.warnings for line in (f"> **Warning:** {w}", "")]
+    parts += [f"> {_summary(r)}", ""]
     sections = _sections(r)
     key, title, intro, after = sections[0]
     parts += [f"## {title}", "", intro, "", tables[key].markdown()] + ([after, ""] if after else [])

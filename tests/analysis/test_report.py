@@ -64,6 +64,9 @@ def test_warnings_lead_the_report(report, files):
     md, page = out["report.md"].decode(), out["report.html"].decode()
     [warning] = tight.comparison.warnings
     assert f"> **Warning:** {warning}" in md and md.index("Warning:") < md.index("## Side by side")
+    # the warning leads even the headline that rests on the figures it undermines
+    assert md.index("Warning:") < md.index("> Read with the warnings above: ")
+    assert page.index('class="warning"') < page.index('class="summary"')
     assert page.count('class="warning"') == 1 and page.index('class="warning"') < page.index("<h2>Side by side")
 
 
