@@ -298,6 +298,10 @@ def _usage_text(label: str, u: Usage) -> str:
             f"at {100 * u.utilization:g}% utilization")
 
 
+def _watts(x: float) -> str:
+    return f"{x:,.0f} W" if abs(x) >= 1000 else f"{x:.3g} W"
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
@@ -348,15 +352,15 @@ def hardware_table(c: Comparison) -> pd.DataFrame:
     t = c.chip_result.totals
     background = t.get("dram_background_j")
     rows.append({"quantity": "DRAM background and refresh power",
-                 "chip": (f"{background / t['total_s']:.3g} W over the whole run" if background is not None
+                 "chip": (f"{_watts(background / t['total_s'])} over the whole run" if background is not None
                           and t["total_s"] > 0 else "n/a (the simulator gives no dram_background_j)"),
                  "gpu": "inside the card's idle power"})
     rows.append({"quantity": "collectives per output token", "chip": _collectives(c), "gpu": _gpu_links(c)})
     peak = t.get("peak_power_w")
-    rows.append({"quantity": "average power", "chip": f"{t['average_power_w']:.3g} W",
-                 "gpu": f"{c.gpu_result.totals['average_power_w']:.3g} W"})
+    rows.append({"quantity": "average power", "chip": _watts(t["average_power_w"]),
+                 "gpu": _watts(c.gpu_result.totals["average_power_w"])})
     rows.append({"quantity": "peak power (every unit busy)",
-                 "chip": f"{peak:.3g} W" if peak is not None and math.isfinite(peak)
+                 "chip": _watts(peak) if peak is not None and math.isfinite(peak)
                  else "n/a (this simulator version gives no peak_power_w)",
                  "gpu": f"{c.gpus * gpu.tdp_w:,.0f} W (board power limit, TDP)"})
     return pd.DataFrame(rows, columns=["quantity", "chip", "gpu"])

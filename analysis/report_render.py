@@ -129,7 +129,8 @@ def _tables(r: Report) -> dict[str, _Table]:
                                  (False, False, False))
     if r.area is not None:
         total = float(c.chip_result.area_mm2.get("total", r.area.mm2.sum()))
-        rows = tuple((a.component, a.key, _num(a.mm2), f"{100 * a.share:.1f}%") for a in r.area.itertuples(index=False))
+        rows = tuple((a.component, a.key, _num(a.mm2), f"{100 * a.share:.1f}%" if a.share >= 0.0005 else "<0.1%")
+                     for a in r.area.itertuples(index=False))
         out["area"] = _Table(("component", "key", "mm^2", "share"), rows + (("die total", "total", _num(total),
                                                                              "100.0%"),),
                              (False, False, True, True))
