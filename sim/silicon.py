@@ -116,7 +116,8 @@ class Pipeline:
         rows: trees the activation slice is broadcast to, >= 1.
         acc_bits: accumulator bits, 2 to 64.
         sram_bank_kib: the largest SRAM bank (buffer capacity / banks), KiB, > 0.
-        mac_bits: MAC-array multiplier width, 8 or 16, or 0 for no MAC array.
+        mac_bits: widest multiplier's operand width (the MAC array's, or a ``mac``-style
+            TLU's), 2 to 32, or 0 for no multiplier.
     """
 
     width: int
@@ -134,17 +135,37 @@ class Pipeline:
         check_int("rows", self.rows, lo=1)
         check_int("acc_bits", self.acc_bits, lo=2, hi=64)
         check_float("sram_bank_kib", self.sram_bank_kib, lo=0, lo_open=True)
-        check_int("mac_bits", self.mac_bits)
-        check_choice("mac_bits", self.mac_bits, (0, 8, 16))
+        check_int("mac_bits", self.mac_bits, lo=0, hi=32)
+        if self.mac_bits == 1:
+            raise SpecError("mac_bits", self.mac_bits, "must be 0 (no multiplier) or an integer from 2 to 32")
 
 
 def pipeline_of(chip: Chip) -> Pipeline:
-    """The :class:`Pipeline` of ``chip``'s core."""
+    """The :class:`Pipeline` of ``chip``'s core.
+
+    By ``tlu.style``: an adder tree's stages are its own; a ``lut`` unit's summing tree adds
+    ``ceil(width / lut_group)`` table reads of ``lut_table_bits`` (its stage is timed as a tree
+    of that many inputs, entries as wide as the activations they stand for, at most 16 bits);
+    a ``mac`` unit registers its ``mac_bits`` products (a multiplier stage) and sums products
+    of ``2 * mac_bits`` bits (at most 16 timed) through its tree.
+    """
     bufs = (chip.sram.weight, chip.sram.act, chip.sram.kv)
-    return Pipeline(width=chip.tlu.width, levels_per_stage=chip.tlu.levels_per_stage, act_bits=chip.tlu.act_bits,
-                    rows=chip.tlu.rows, acc_bits=chip.tlu.acc_bits,
-                    sram_bank_kib=max(b.capacity_kib / b.banks for b in bufs),
-                    mac_bits=chip.attention.mac_bits if chip.attention.unit == "mac_array" else 0)
+    tlu = chip.tlu
+    style = getattr(tlu, "style", "adder_tree")
+    width, act_bits, levels = tlu.width, tlu.act_bits, tlu.levels_per_stage
+    mac_bits = chip.attention.mac_bits if chip.attention.unit == "mac_array" else 0
+    if style == "lut":
+        from tritium.sim.datapath import lut_entry_bits
+
+        reads = -(-tlu.width // tlu.lut_group)
+        width = max(2, 1 << (reads - 1).bit_length())
+        act_bits = min(16, tlu.lut_table_bits or lut_entry_bits(tlu.act_bits, tlu.lut_group))
+        levels = min(levels, width.bit_length() - 1)
+    elif style == "mac":
+        act_bits = min(16, 2 * tlu.mac_bits)
+        mac_bits = max(mac_bits, tlu.mac_bits)
+    return Pipeline(width=width, levels_per_stage=levels, act_bits=act_bits, rows=tlu.rows, acc_bits=tlu.acc_bits,
+                    sram_bank_kib=max(b.capacity_kib / b.banks for b in bufs), mac_bits=mac_bits)
 
 
 def _adder_fo4(bits: int) -> float:
@@ -178,6 +199,19 @@ def stage_overhead_fo4() -> float:
     return (lo + hi) / 2
 
 
+def _multiplier_fo4(bits: int) -> float:
+    """Depth of a registered ``bits``-bit multiplier, FO4: the table's INT8 and INT16 figures, and
+    between and beyond them 4 FO4 per doubling of width (two more 3:2 counter levels and a wider
+    final adder, the step from 8 to 16 bits) [E]."""
+    m = _data()["timing"]["multiplier"]
+    if bits == 8:
+        return m["int8_fo4"]
+    if bits == 16:
+        return m["int16_fo4"]
+    step = m["int16_fo4"] - m["int8_fo4"]
+    return m["int8_fo4"] + step * math.log2(max(bits, 2) / 8)
+
+
 def stage_depths_fo4(pipeline: Pipeline) -> dict[str, float]:
     """Depth of each pipeline stage of ``pipeline`` in FO4 at the sign-off corner.
 
@@ -194,7 +228,7 @@ def stage_depths_fo4(pipeline: Pipeline) -> dict[str, float]:
         "accumulate": derate * (ovh + _adder_fo4(pipeline.acc_bits)),
     }
     if pipeline.mac_bits:
-        out["mac"] = derate * (ovh + t["multiplier"][f"int{pipeline.mac_bits}_fo4"])
+        out["mac"] = derate * (ovh + _multiplier_fo4(pipeline.mac_bits))
     s = t["sram"]
     out["sram"] = s["base_fo4"] + s["fo4_per_log2_kib"] * math.log2(max(1.0, min(pipeline.sram_bank_kib,
                                                                                    s["max_macro_kib"])))

@@ -156,6 +156,9 @@ def simulate(
         (f"peak power {die.peak_chip_w:.3g} W per chip (die {die.peak.total_w:.3g} W with every unit busy, DRAM and "
          f"link PHYs {die.peak_memory_w:.3g} W at full bandwidth)"),
     ]
+    if chip.tlu.zero_act == "skip" or (chip.tlu.zero_act == "gate" and chip.tlu.style != "adder_tree"):
+        notes.append(f"zero_act = {chip.tlu.zero_act} on a {chip.tlu.style} datapath: model only, no RTL (the HDL "
+                     "gates zero activations in the adder tree only)")
     if chip.tlu.zero_handling == "skip":
         notes.append("zero_handling = skip: model only, no RTL (the HDL builds none and gate); weights stored as a "
                      "non-zero bitmap plus signs, with a gather network in area and energy")

@@ -98,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="latent weight distribution for modelled statistics (default: %(default)s)")
     p.add_argument("--ternarize", action="store_true", help="make every projection of an FP model ternary")
     precision_args(p)
+    _act_zero_arg(p)
     p.add_argument("--out", metavar="FILE", help="write the trace table (.parquet or .csv)")
     p.add_argument("--force", action="store_true", help="overwrite FILE even if Tritium did not write it")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -116,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scaling", default="bitnet", choices=("bitnet", "stillmaker"),
                    help="technology scaling from 45 nm (default: %(default)s)")
     precision_args(p)
+    _act_zero_arg(p)
     mapping_args(p)
     p.add_argument("--out", metavar="DIR", help="write ops.parquet, totals.json and chip.toml here")
     p.add_argument("--force", action="store_true",
@@ -197,6 +199,7 @@ def _cmd_trace(args: argparse.Namespace) -> int:
         check_overwrite([args.out], force=args.force)  # before the work: never the user's own file
     with ProgressBar("reading checkpoint") as progress:
         table = build_trace(args.model, scenario, checkpoint=args.checkpoint, weight_model=weight_model,
+                            act_sparsity=_act_zero(args.act_zero),
                             ternarize=args.ternarize, scale_convention=args.scale_convention,
                             lm_head_dtype=args.lm_head_dtype, kv_dtype=args.kv_dtype,
                             progress=progress if args.checkpoint else None)
@@ -214,6 +217,27 @@ def _cmd_trace(args: argparse.Namespace) -> int:
         print(f"note: prefill + decode = {summary.prefill + summary.decode} tokens is longer than the model's "
               "trained context", file=sys.stderr)
     return 0
+
+
+def _act_zero_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--act-zero", action="append", metavar="PROJ=FRAC", default=[],
+                   help="fraction of a projection's INT8 inputs that are exactly zero, e.g. down_proj=0.6 "
+                        "(repeatable; default: the model's activation function's, docs/datapaths.md)")
+
+
+def _act_zero(items: list[str]) -> dict[str, float] | None:
+    """``["down_proj=0.6", ...]`` as ``{"down_proj": 0.6}``; None when none given."""
+    out: dict[str, float] = {}
+    for item in items:
+        proj, sep, frac = item.partition("=")
+        try:
+            value = float(frac)
+        except ValueError:
+            value = None
+        if not sep or not proj.strip() or value is None:
+            raise TritiumError(f"--act-zero {item!r}: expected PROJ=FRAC, e.g. down_proj=0.6")
+        out[proj.strip()] = value
+    return out or None
 
 
 def _print_summary(s, table) -> None:
@@ -249,6 +273,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     check_overwrite(outputs, force=args.force)  # before the work, and never the user's own chip.toml
     with ProgressBar("reading checkpoint") as progress:
         table = build_trace(args.model, scenario, checkpoint=args.checkpoint, ternarize=args.ternarize,
+                            act_sparsity=_act_zero(args.act_zero),
                             lm_head_dtype=args.lm_head_dtype, kv_dtype=args.kv_dtype,
                             progress=progress if args.checkpoint else None)
     with ProgressBar("simulating", unit="block") as progress:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 import pandas as pd
 
@@ -29,6 +29,7 @@ def build_trace(
     scale_convention: str | None = None,
     lm_head_dtype: str | None = None,
     kv_dtype: str | None = None,
+    act_sparsity: Mapping[str, float] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
     """Trace ``workload`` under ``scenario``.
@@ -43,9 +44,12 @@ def build_trace(
     while the checkpoint is read. ``lm_head_dtype`` (``bf16``, ``fp16``, ``fp32`` or
     ``int8``) and ``kv_dtype`` (``bf16``, ``fp16``, ``fp32``, ``fp8`` or ``int8``) replace
     the model's precisions of the LM head and the KV cache (None: the model's own).
+    ``act_sparsity`` maps projections to the fraction of their INT8 inputs that are zero
+    (None: the default of the model's activation function; see :func:`trace`).
 
     Raises:
-        SpecError: an unknown precision (names the key and the allowed values).
+        SpecError: an unknown precision (names the key and the allowed values), an unknown
+            projection or a fraction outside [0, 1).
     """
     if isinstance(workload, (str, Path)) and str(workload).lower().endswith(".csv"):
         return trace_from_scalesim(workload, weight_model=weight_model)
@@ -62,4 +66,4 @@ def build_trace(
 
         stats = read_weight_stats(checkpoint, scale_convention=scale_convention, model=spec, progress=progress)
         stats = {key: st for key, st in stats.items() if key[1] in spec.ternary_linears}
-    return trace(spec, scenario, stats=stats, weight_model=weight_model)
+    return trace(spec, scenario, stats=stats, weight_model=weight_model, act_sparsity=act_sparsity)

@@ -97,8 +97,23 @@ def test_tree_bound_clock_names_levels_per_stage():
 def test_pipeline_validates():
     with pytest.raises(SpecError, match="levels_per_stage"):
         si.Pipeline(width=64, levels_per_stage=7)
-    with pytest.raises(SpecError, match="mac_bits"):
-        si.Pipeline(width=64, levels_per_stage=1, mac_bits=4)
+    for bad in (1, 33):
+        with pytest.raises(SpecError, match="mac_bits"):
+            si.Pipeline(width=64, levels_per_stage=1, mac_bits=bad)
+
+
+def test_multiplier_stage_grows_with_width_and_every_style_is_timed():
+    depths = [si.stage_depths_fo4(si.Pipeline(width=64, levels_per_stage=1, mac_bits=b))["mac"] for b in (4, 8, 16, 32)]
+    assert depths == sorted(depths) and depths[0] < depths[1]
+    import dataclasses
+
+    from tritium.sim.chip_parts import TluSpec
+
+    edge = preset("edge-lpddr5")
+    lut = dataclasses.replace(edge, tlu=TluSpec(rows=64, width=64, style="lut", lut_group=4, acc_bits=24))
+    assert si.pipeline_of(lut).width == 16  # its tree sums 64 / 4 table reads
+    mac = dataclasses.replace(edge, tlu=TluSpec(rows=64, width=64, style="mac", mac_bits=16, acc_bits=32))
+    assert si.pipeline_of(mac).mac_bits == 16 and "mac" in si.stage_depths_fo4(si.pipeline_of(mac))
 
 
 def _overheads(cores, node=7):
