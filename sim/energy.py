@@ -35,8 +35,10 @@ x time. Area = the chip's parts built from the same table. What each count means
 - Link: bits sent times the link's pJ/bit.
 - Static: leakage of logic area and SRAM bits, for the whole composed run time.
 
-Control logic, the network on chip and the DMA engines' own logic are not
-modelled (reported as such), so area and static power are lower bounds.
+:func:`area_breakdown` is the datapath's area (units, SRAM, PHYs). Control logic, the
+network on chip, DMA engines, PLLs, I/O, test logic and the shoreline's white space are
+added by :mod:`tritium.sim.die`, which also scales these energies and leakage to the
+chip's operating point (supply voltage) before :func:`tritium.sim.simulate` sums them.
 """
 
 from __future__ import annotations
