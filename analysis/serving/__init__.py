@@ -73,7 +73,8 @@ def serving_costs(model, *, chip=None, gpu=None, gpus: int = 1, gpu_weights: str
                   mapping_objective: str = "latency", lm_head_dtype: str | None = None,
                   kv_dtype: str | None = None) -> IterationCosts:
     """The iteration-cost model of ``model`` on ``chip`` or on ``gpus`` x ``gpu`` (exactly one):
-    reuse it across :func:`serve` calls (its caches are what make a rate search fast)."""
+    reuse it across :func:`serve` calls (its caches are what make a rate search fast). The last
+    few models made are kept and returned again for equal arguments."""
     import dataclasses
 
     from tritium.workloads import load_model
@@ -85,10 +86,38 @@ def serving_costs(model, *, chip=None, gpu=None, gpus: int = 1, gpu_weights: str
     if overrides:
         spec = dataclasses.replace(spec, **overrides)
     if chip is not None:
-        device = chip_device(chip, spec, scaling=scaling, mapping_objective=mapping_objective)
+        from tritium.sim import load_chip
+
+        chip = load_chip(chip)
+        key = ("chip", chip, spec, scaling, mapping_objective)
     else:
-        device = gpu_device(gpu, spec, weights=gpu_weights, gpus=gpus, calibration=calibration, engine=gpu_engine)
-    return IterationCosts(device)
+        from tritium.analysis.gpu import load_gpu
+
+        gpu = load_gpu(gpu)
+        key = ("gpu", gpu, spec, gpu_weights, gpus, calibration, gpu_engine)
+    try:
+        cached = _COSTS.pop(key, None)
+    except TypeError:  # an unhashable input (a calibration given as a dict): no reuse
+        key, cached = None, None
+    if cached is None:
+        if chip is not None:
+            device = chip_device(chip, spec, scaling=scaling, mapping_objective=mapping_objective)
+        else:
+            device = gpu_device(gpu, spec, weights=gpu_weights, gpus=gpus, calibration=calibration,
+                                engine=gpu_engine)
+        cached = IterationCosts(device)
+    if key is not None:
+        _COSTS[key] = cached  # most recent last
+        while len(_COSTS) > _COSTS_KEPT:
+            del _COSTS[next(iter(_COSTS))]
+    return cached
+
+
+_COSTS: dict = {}
+_COSTS_KEPT = 8
+"""Iteration-cost models kept for reuse by equal arguments (their caches are pure functions of
+the device and model, so a second ``tritium serve`` in one process, or a sweep's chip seen
+again, starts warm)."""
 
 
 def serve(model=None, *, chip=None, gpu=None, costs: IterationCosts | None = None, requests: Requests | None = None,

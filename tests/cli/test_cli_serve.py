@@ -26,16 +26,17 @@ def test_serve_prints_percentiles_and_json_keys(capsys):
 
 def test_serve_out_writes_table_summary_and_plots(tmp_path, capsys):
     out = tmp_path / "o"
-    assert main(FAST + ["--rate", "20", "--requests", "40", "--out", str(out)]) == 0
+    assert main(FAST + ["--rate", "20", "--requests", "20", "--out", str(out)]) == 0
     names = {p.name for p in out.iterdir()}
     assert {"requests.parquet", "summary.json", "series.csv", "sweep.csv", ".tritium-files.json"} <= names
     for plot in ("ttft_cdf", "tpot_cdf", "occupancy", "knee"):
         assert {f"{plot}.png", f"{plot}.svg"} <= names
     table = pd.read_parquet(out / "requests.parquet")
-    assert len(table) == 40 and {"ttft_s", "tpot_s", "e2e_s", "energy_j", "meets_slo"} <= set(table.columns)
-    assert json.loads((out / "summary.json").read_text())["requests"] == 40
+    assert len(table) == 20 and {"ttft_s", "tpot_s", "e2e_s", "energy_j", "meets_slo"} <= set(table.columns)
+    assert json.loads((out / "summary.json").read_text())["requests"] == 20
     # a second run replaces its own files; a file Tritium did not write is refused
-    assert main(FAST + ["--rate", "20", "--requests", "40", "--out", str(out)]) == 0
+    assert main(FAST + ["--rate", "20", "--requests", "10", "--out", str(out)]) == 0
+    assert json.loads((out / "summary.json").read_text())["requests"] == 10
     (out / "summary.json").write_text("mine")
     capsys.readouterr()
     assert main(FAST + ["--rate", "20", "--requests", "40", "--out", str(out)]) == 2
