@@ -86,3 +86,11 @@ def test_trace_with_missing_columns(tmp_path, capsys):
 def test_neither_chip_nor_gpu(capsys):
     assert main(["serve", "--rate", "1"]) == 2
     assert "exactly one of chip or gpu" in capsys.readouterr().err
+
+
+def test_serve_bench_prints_its_figures(capsys):
+    assert main(["serve-bench", "--model", "trilm-99m", "--requests", "100", "--rate", "20",
+                 "--capacity-requests", "40", "--json"]) == 0
+    f = json.loads(capsys.readouterr().out)
+    assert f["requests"] == 100 and f["serve_wall_s"] > 0 and f["serve_cpu_s"] > 0
+    assert f["simulated_per_wall"] > 0 and f["capacity_rps"] > 0 and f["bucket_max_time_error"] < 0.01
