@@ -18,6 +18,8 @@ A space is a TOML file (unknown keys are errors, units are in the key names)::
     # lm_head_dtype = "int8"           # optional: the LM head's precision (bf16, fp16, fp32, int8)
     # kv_dtype = "fp8"                 # optional: the KV cache's precision (bf16, fp16, fp32, fp8, int8)
     # mapping_objective = "energy"     # optional: what each op's mapping minimizes (latency, energy, edp)
+    # act_zero = { down_proj = 0.6 }   # optional: fraction of a projection's INT8 inputs that are zero
+                                       # (default: the activation function's, docs/datapaths.md)
 
     [params]                           # dotted chip keys; a list of values or a range table
     tlu.rows = [32, 64, 128]
@@ -128,7 +130,7 @@ DERIVED_PARAMS = {"attention.size": int, "dram.gib_per_channel": float}
 _NAME = re.compile(r"[a-z0-9._-]+")
 _TOP_KEYS = ("name", "description", "base", "workload", "params", "constraints", "objectives", "search")
 _WORKLOAD_KEYS = ("name", "model", "ternarize", "batch", "prefill", "decode", "lm_head_dtype", "kv_dtype",
-                  "mapping_objective")
+                  "mapping_objective", "act_zero")
 _SEARCH_KEYS = ("strategy", "samples", "seed", "max_evaluations", "band")
 _RANGE_KEYS = ("start", "stop", "step", "factor")
 _MAX_VALUES = 4096  # per parameter
@@ -158,7 +160,9 @@ class Param:
 class Workload:
     """One model on one scenario; ``model`` is a zoo name or config.json path. ``lm_head_dtype`` and
     ``kv_dtype`` replace the model's precisions (None: its own); ``mapping_objective`` is what the
-    chip's mapper minimizes (:data:`tritium.sim.mapping.OBJECTIVES`)."""
+    chip's mapper minimizes (:data:`tritium.sim.mapping.OBJECTIVES`); ``act_zero`` the
+    (projection, zero fraction of its INT8 inputs) pairs that replace the activation function's
+    default (:func:`tritium.workloads.trace`'s ``act_sparsity``)."""
 
     name: str
     model: str
@@ -169,6 +173,7 @@ class Workload:
     lm_head_dtype: str | None = None
     kv_dtype: str | None = None
     mapping_objective: str = "latency"
+    act_zero: tuple[tuple[str, float], ...] = ()
 
     def trace(self):
         """The trace of this workload (:func:`tritium.workloads.build_trace`)."""
@@ -178,7 +183,7 @@ class Workload:
         if self.ternarize:
             spec = spec.ternarized()
         return build_trace(spec, Scenario(self.batch, self.prefill, self.decode), lm_head_dtype=self.lm_head_dtype,
-                           kv_dtype=self.kv_dtype)
+                           kv_dtype=self.kv_dtype, act_sparsity=dict(self.act_zero) or None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -546,13 +551,27 @@ def _workloads(items: object, folder: Path) -> tuple[Workload, ...]:
         check_choice(f"{where}mapping_objective", objective, OBJECTIVES)
         if objective != "latency":
             label += f"-{objective}"
+        act_zero = ()
+        if "act_zero" in item:
+            from tritium.workloads.sparsity import act_zero_fractions
+
+            given = item["act_zero"]
+            if not isinstance(given, Mapping) or not given:
+                raise SpecError(f"{where}act_zero", given, "must be a table of projection = zero fraction, e.g. "
+                                "{ down_proj = 0.6 }")
+            try:
+                act_zero_fractions(spec, dict(given))
+            except SpecError as err:
+                raise SpecError(f"{where}act_zero", given, f"{err.key} = {err.value!r}: {err.allowed}") from None
+            act_zero = tuple(sorted((str(k), float(v)) for k, v in given.items()))
+            label += "-az" + ",".join(f"{k.removesuffix('_proj')}{v:g}" for k, v in act_zero)
         name = item.get("name", label)
         if not isinstance(name, str) or not name:
             raise SpecError(f"{where}name", name, "must be a non-empty string")
         if expanded and "name" in item:
             name = f"{name}/b{scenario.batch}-p{scenario.prefill}-d{scenario.decode}"
         out.append(Workload(name, model, ternarize, scenario.batch, scenario.prefill, scenario.decode,
-                            mapping_objective=objective, **precisions))
+                            mapping_objective=objective, act_zero=act_zero, **precisions))
     names = [w.name for w in out]
     if len(set(names)) != len(names):
         raise SpecError("workload", names, "workload names must be distinct (give each a name)")
