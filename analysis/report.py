@@ -27,7 +27,8 @@ from tritium.analysis.gpu_calibrate import calibration_report
 from tritium.analysis.gpu_kernels import WEIGHT_MODES, peak_ops
 from tritium.analysis.gpu_model import gpu_baseline
 from tritium.analysis.gpu_params import DEFAULT_CALIBRATION, Calibration
-from tritium.errors import TritiumError
+from tritium.analysis.datapaths import datapath_plot, datapath_table
+from tritium.errors import SpecError, TritiumError
 from tritium.workloads import Scenario, build_trace, load_model
 
 __all__ = ["Report", "Plot", "build_report", "hardware_table", "area_table", "SWEEP_BATCHES", "SWEEP_PREFILLS",
@@ -71,6 +72,9 @@ class Report:
             PUE, lifetime and utilization; the regions asked for first).
         hardware: :func:`hardware_table`: DRAM sustained bandwidth and why, collectives, power.
         area: :func:`area_table`: the chip's die area by component.
+        datapaths: :func:`tritium.analysis.datapaths.datapath_table` of the chip on the main
+            trace (adder tree, LUT, INT8 MAC at equal peak throughput), or None with
+            ``datapaths_note`` saying why.
         calibration_errors: :func:`~tritium.analysis.gpu_calibrate.calibration_report` of
             the default calibration (None when a measured one was used).
         plots: the figures, in the order shown.
@@ -86,6 +90,8 @@ class Report:
     plots: tuple[Plot, ...]
     hardware: pd.DataFrame | None = None
     area: pd.DataFrame | None = None
+    datapaths: pd.DataFrame | None = None
+    datapaths_note: str = ""
 
     @property
     def title(self) -> str:
@@ -121,6 +127,8 @@ def build_report(
     prefills: Sequence[int] = SWEEP_PREFILLS,
     regions: Sequence[str] = DEFAULT_REGIONS,
     progress: Callable[[int, int], None] | None = None,
+    datapaths: bool = True,
+    style_calibration: str | os.PathLike | None = None,
 ) -> Report:
     """Compare ``model`` on ``chip`` and ``gpu`` (arguments as :func:`~tritium.analysis.compare.compare`),
     sweep batch and context length, and draw every plot.
@@ -130,7 +138,10 @@ def build_report(
     ``regions`` the carbon plot's grid regions, after the regions of the two sides.
     ``region``, ``pue``, ``lifetime_years``, ``utilization``, ``chip_usage``, ``gpu_usage``,
     ``gpu_batch``, ``volume`` and ``nre_usd`` are as in :func:`~tritium.analysis.compare.compare`.
-    ``progress(done, total)`` is called after each comparison.
+    ``progress(done, total)`` is called after each comparison. ``datapaths`` adds the "which
+    datapath" section (the chip in every datapath style on the main trace); ``style_calibration``
+    is the JSON of ``tritium hdl calibrate --styles ... --json``, whose synthesized figures are set
+    beside the model's there.
 
     Raises:
         TritiumError: as :func:`~tritium.analysis.compare.compare`.
@@ -172,8 +183,49 @@ def build_report(
     regions_table = _regions(main, list(dict.fromkeys(grid_intensity(r).key for r in wanted)))
     errors = calibration_report() if main.calibration == DEFAULT_CALIBRATION else None
     figures = _plots(main, batch_sweep, context_sweep, regions_table, decode)
+    styles, styles_note = (None, "not asked for")
+    if datapaths:
+        styles, styles_note = _datapaths(main, main_trace, style_calibration)
+        if styles is not None:
+            figures += (Plot("datapaths", "Which datapath",
+                             f"The {main.chip.name} chip's TLU as an adder tree, LUT (g = 2, 3, 4) and INT8 MAC array "
+                             "at the same rows x width and clock (equal peak throughput): TLU area, its energy per "
+                             "generated token, and tokens/s on this request. " + styles_note,
+                             datapath_plot(styles)),)
     return Report(main, command, batch_sweep, context_sweep, modes, regions_table, errors, figures,
-                  hardware_table(main), area_table(main.chip_result))
+                  hardware_table(main), area_table(main.chip_result), styles, styles_note)
+
+
+def _datapaths(c: Comparison, trace: pd.DataFrame, calibration_file) -> tuple[pd.DataFrame | None, str]:
+    """The datapath table of the comparison's chip, or None and why not."""
+    records = _style_calibration(calibration_file) if calibration_file is not None else None
+    try:
+        table = datapath_table(c.chip, trace, calibration=records)
+    except SpecError as err:
+        return None, f"not shown: the chip cannot take every style ({err})"
+    if records:
+        note = f"Synthesized units from {calibration_file} beside the model's area (model / synthesized)."
+    else:
+        note = ("No synthesized figures: pass the JSON of `tritium hdl calibrate --styles adder_tree,lut,mac --json` "
+                "as --style-calibration to set them beside the model's.")
+    return table, note
+
+
+def _style_calibration(path) -> list:
+    """The records of ``tritium hdl calibrate --styles ... --json`` (a list of objects) as attribute records."""
+    import json
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:
+        raise TritiumError(f"{path}: cannot read the style calibration ({type(err).__name__}: {err})") from None
+    needed = ("style", "width", "synth_um2", "model_um2")
+    if not isinstance(data, list) or not all(isinstance(r, dict) and all(k in r for k in needed) for r in data):
+        raise TritiumError(f"{path}: not the JSON of tritium hdl calibrate --styles (a list of records with "
+                           f"{', '.join(needed)})")
+    return [SimpleNamespace(**r) for r in data]
 
 
 def _sweep(key: str, values: Sequence[int], run: Callable[[int], Comparison]) -> pd.DataFrame:

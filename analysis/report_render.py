@@ -134,6 +134,20 @@ def _tables(r: Report) -> dict[str, _Table]:
         out["area"] = _Table(("component", "key", "mm^2", "share"), rows + (("die total", "total", _num(total),
                                                                              "100.0%"),),
                              (False, False, True, True))
+    if r.datapaths is not None:
+        d = r.datapaths
+
+        def opt(v: float, fmt: str) -> str:
+            return "n/a" if v != v else format(v, fmt)
+
+        out["datapaths"] = _Table(
+            ("variant", "tokens/s", "TTFT ms", "mJ/token", "TLU mJ/token", "TLU mm^2", "die mm^2",
+             "model / synthesized unit", "ECP5 LUT4", "ECP5 DSP", "ECP5 fmax MHz"),
+            tuple((v.variant, _num(v.tokens_per_s), _num(1e3 * v.time_to_first_token_s), _num(1e3 * v.joules_per_token),
+                   _num(1e3 * v.tlu_joules_per_token), _num(v.tlu_area_mm2), _num(v.area_mm2),
+                   opt(v.model_over_synth, ".2f"), opt(v.ecp5_luts, ".0f"), opt(v.ecp5_dsps, ".0f"),
+                   opt(v.ecp5_fmax_mhz, ".0f")) for v in d.itertuples(index=False)),
+            (False,) + (True,) * 10)
     return out
 
 
@@ -328,6 +342,12 @@ def _sections(r: Report) -> list[tuple[str, str, str, str]]:
                     "multi-chip system (tritium.sim.collectives), and power.", ""))
     if "area" in _KEYS(r):
         out.append(("area", "Die area by component", f"One {c.chip.name} die; {_die_note(c)}.", ""))
+    if "datapaths" in _KEYS(r):
+        out.append(("datapaths", "Which datapath",
+                    f"The {c.chip.name} chip's ternary unit in each datapath style (adder tree, LUT of g activations, "
+                    "INT8 MAC array) at the same rows x width and clock, so the same peak throughput, everything else "
+                    "unchanged, on this request (docs/datapaths.md). A MAC unit also runs attention and the LM head.",
+                    r.datapaths_note))
     out += [
         ("modes", "The GPU in every weight mode", "Same trace, GPU weight kernels from 16 down to 2 bits.", ""),
         ("batch", "Against batch size", "Both sides at each batch.", ""),
@@ -339,7 +359,7 @@ def _sections(r: Report) -> list[tuple[str, str, str, str]]:
 
 
 def _KEYS(r: Report) -> set[str]:
-    return {k for k, v in (("hardware", r.hardware), ("area", r.area)) if v is not None}
+    return {k for k, v in (("hardware", r.hardware), ("area", r.area), ("datapaths", r.datapaths)) if v is not None}
 
 
 def _die_note(c) -> str:

@@ -62,6 +62,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="the report's folder: new, empty, or an earlier report (replaced whole)")
     p.add_argument("--force", action="store_true",
                    help="replace files of the report's names in DIR that Tritium did not write")
+    p.add_argument("--no-datapaths", action="store_true",
+                   help="leave out the 'which datapath' section (the chip in every datapath style)")
+    p.add_argument("--style-calibration", metavar="FILE",
+                   help="the JSON of 'tritium hdl calibrate --styles adder_tree,lut,mac --json': synthesized units "
+                        "beside the model's area in the 'which datapath' section")
     p.set_defaults(func=_cmd_report)
 
 
@@ -254,6 +259,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     with ProgressBar("comparing", unit="run") as progress:
         report = build_report(_model(args), args.chip, args.gpu, command=command, progress=progress,
+                              datapaths=not args.no_datapaths, style_calibration=args.style_calibration,
                               **_comparison_kwargs(args))
     paths = write_report(report, args.out, force=args.force)
     seconds = time.perf_counter() - start
@@ -277,4 +283,8 @@ def _report_command(args: argparse.Namespace) -> str:
             words += [f"--{key.replace('_', '-')}", f"{value:g}" if isinstance(value, float) else str(value)]
     if args.ternarize:
         words.append("--ternarize")
+    if args.no_datapaths:
+        words.append("--no-datapaths")
+    if args.style_calibration:
+        words += ["--style-calibration", str(args.style_calibration)]
     return shlex.join(words + ["--out", str(args.out)])

@@ -52,7 +52,7 @@ def test_report_contents(report):
     assert report.weight_modes.used.sum() == 1
     assert list(report.carbon_regions.region) == ["world", "FR"]
     assert report.calibration_errors is not None and len(report.calibration_errors) > 10
-    assert len(report.plots) == 8 and len({p.name for p in report.plots}) == 8
+    assert len(report.plots) == 9 and len({p.name for p in report.plots}) == 9  # with "which datapath"
 
 
 def test_warnings_lead_the_report(report, files):

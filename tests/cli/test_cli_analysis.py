@@ -94,7 +94,7 @@ def test_report_small(capsys, tmp_path):
     assert code == 0 and "report written" in out
     html = (out_dir / "report.html").read_text()
     assert f"tritium report --gpu rtx-4090 --prefill 64 --decode 8 --out {out_dir}" in html
-    assert (out_dir / "report.md").is_file() and len(list((out_dir / "plots").glob("*.png"))) == 8
+    assert (out_dir / "report.md").is_file() and len(list((out_dir / "plots").glob("*.png"))) == 9
 
 
 @pytest.mark.slow
