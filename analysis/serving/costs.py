@@ -10,6 +10,9 @@ each from the same model and cached:
   ``M`` decode tokens (in a decode pass at a reference context, the stream's typical one; in a
   prefill pass at context 1), less its attention and
   head ops' own seconds (how the timeline overlaps them with the rest stays in this part);
+* in a decode pass, how the timeline overlaps attention at the pass's mean context unlike at the
+  reference one: the difference of the first part between the two, from passes at the powers of
+  two of ``M`` and of the context around the pass's, interpolated in their logarithms;
 * the LM head (and its quantize op), by sequences sampled: exact, per-op (the head's own cost);
 * attention, per kernel: the decode group as ``a(c) + n b(c)`` at mean context ``c`` over ``n``
   sequences (``a`` and ``b`` from one and two sequences: the GPU pays a launch per kernel, the
@@ -71,6 +74,10 @@ GPU_BLOCK = 32
 HEAD_BLOCK = 64
 """LM-head parts are costed for this many consecutive sequence counts at a time."""
 
+OVERLAP_STEPS = 4
+"""Contexts of the overlap table per octave (see :meth:`IterationCosts._overlap`); the table also
+holds ``2^k + 1``, as attention's KV tiles (powers of two) make the overlap step just past ``2^k``."""
+
 DECODE_BLOCK = 512
 """Decode-attention parts are costed for this many consecutive contexts at a time."""
 
@@ -105,6 +112,33 @@ def _extrapolate(three: _Part, four: _Part, layers: int) -> _Part:
                  three.joules + (layers - 3) * (four.joules - three.joules))
 
 
+def _octaves(x: float, steps: int = 1) -> list[tuple[int, float]]:
+    """The points ``round(2^(k / steps))`` around ``x >= 1`` with their weights, linear in log2
+    (one point when ``x`` is one)."""
+    x = max(float(x), 1.0)
+    k = math.floor(math.log2(x) * steps + 1e-9)
+    lo, hi = round(2 ** (k / steps)), round(2 ** ((k + 1) / steps))
+    if lo == x or lo == hi:
+        return [(lo, 1.0)]
+    w = (math.log2(x) - math.log2(lo)) / (math.log2(hi) - math.log2(lo))
+    return [(lo, 1.0 - w), (hi, w)]
+
+
+_OVERLAP_GRID = sorted({round(2 ** (k / OVERLAP_STEPS)) for k in range(27 * OVERLAP_STEPS + 1)}
+                       | {2 ** j + 1 for j in range(27)})
+
+
+def _around(x: float, grid: list[int]) -> list[tuple[int, float]]:
+    """The points of ``grid`` around ``x >= 1`` with their weights, linear in log2."""
+    x = max(float(x), 1.0)
+    i = bisect.bisect_left(grid, x)
+    if grid[i] == x:
+        return [(grid[i], 1.0)]
+    lo, hi = grid[i - 1], grid[i]
+    w = (math.log2(x) - math.log2(lo)) / (math.log2(hi) - math.log2(lo))
+    return [(lo, 1.0 - w), (hi, w)]
+
+
 def _sums(ops, mask) -> _Part:
     return _Part(float(ops.seconds.to_numpy()[mask].sum()), float(ops.energy_j.to_numpy()[mask].sum()))
 
@@ -122,6 +156,7 @@ class IterationCosts:
         self.layers = device.spec.num_layers
         self._dense: dict[tuple[str, int], tuple[_Part, _Part]] = {}  # (phase, M) -> (rest, its head)
         self._head: dict[tuple[str, int], _Part] = {}  # (phase, logits) -> LM head
+        self._overlaps: dict[tuple[str, int, int], tuple[_Part, _Part]] = {}  # (phase, M, ctx) -> (rest, head)
         self._decode: dict[tuple[str, int], tuple[_Part, _Part]] = {}  # (phase, ctx) -> (a, b)
         self._chunk: dict[tuple[int, int], _Part] = {}  # (tokens, prefix) -> attention
         self.probes = 0  # model evaluations so far (blocks)
@@ -146,6 +181,9 @@ class IterationCosts:
             a, b = self._decode_at(phase, shape.decode_context / n)
             seconds += a.seconds + n * b.seconds
             joules += a.joules + n * b.joules
+            if not shape.chunks:
+                over = self._overlap(n, shape.decode_context / n)
+                seconds, joules = seconds + over.seconds, joules + over.joules
         for tokens, prefix in shape.chunks:
             part = self._chunk_at(tokens, prefix)
             seconds, joules = seconds + part.seconds, joules + part.joules
@@ -175,20 +213,26 @@ class IterationCosts:
         if context != self.reference_context:
             self.reference_context = context
             self._dense.clear()
+            self._overlaps.clear()
 
-    def warm(self, phase: str, tokens: list[int]) -> None:
-        """Compute the dense parts at ``tokens`` in one evaluation of the device's model.
+    def warm(self, phase: str, tokens: list[int], context: int | None = None) -> None:
+        """Compute the dense parts at ``tokens`` in one evaluation of the device's model, with
+        decodes at ``context`` (default: the reference context in a decode pass, 1 in a prefill
+        pass; other contexts go to the overlap table, see :meth:`_overlap`).
 
         The passes are run with 3 and 4 decoder layers and extrapolated to the model's: the layers
         are identical, and the simulator extrapolates them the same way (one layer's timeline plus
         a second's increment, its SimPy runs shared through its memo), the GPU model sums them:
         the same figures for a fraction of the trace.
         """
-        missing = sorted({t for t in tokens if (phase, t) not in self._dense})
+        default = self.reference_context if phase == "decode" else 1  # a prefill pass's attention is its chunks'
+        ctx = default if context is None else context
+        table = self._dense if ctx == default else self._overlaps
+        key = (lambda m: (phase, m)) if ctx == default else (lambda m: (phase, m, ctx))
+        missing = sorted({t for t in tokens if key(t) not in table})
         if not missing:
             return
-        ref = self.reference_context if phase == "decode" else 1  # a prefill pass's attention is its chunks'
-        shapes = [IterationShape(m, m * ref, (), m) for m in missing]
+        shapes = [IterationShape(m, m * ctx, (), m) for m in missing]
         spec = self.device.spec
         if spec.num_layers > 4:  # identical layers: both models extrapolate them exactly so
             k = len(shapes)
@@ -197,7 +241,34 @@ class IterationCosts:
         else:
             parts = self._run_dense(spec, shapes, phase)
         for m, part in zip(missing, parts):
-            self._dense[(phase, m)] = part
+            table[key(m)] = part
+
+    def _overlap(self, tokens: int, context: float) -> _Part:
+        """How a decode pass's timeline overlaps attention at ``context`` unlike at the reference
+        context: ``rest(M, c) - rest(M, ref)``, from passes at powers of two of ``M`` and at
+        quarter-octave contexts around the asked ones, interpolated in their logarithms (0 on an
+        additive device, whose time is a sum)."""
+        if self.device.additive:
+            return _Part(0.0, 0.0)
+        ms = _octaves(tokens)
+        cs = _around(context, _OVERLAP_GRID)
+        for c, _ in cs:
+            self.warm("decode", [m for m, _ in ms], context=c)
+        self.warm("decode", [m for m, _ in ms])
+        seconds = joules = 0.0
+        for m, wm in ms:
+            base = self._dense[("decode", m)][0]
+            for c, wc in cs:
+                there = self._rest("decode", m, c)
+                seconds += wm * wc * (there.seconds - base.seconds)
+                joules += wm * wc * (there.joules - base.joules)
+        return _Part(seconds, joules)
+
+    def _rest(self, phase: str, tokens: int, context: int) -> _Part:
+        default = self.reference_context if phase == "decode" else 1
+        if context == default:
+            return self._dense[(phase, tokens)][0]
+        return self._overlaps[(phase, tokens, context)][0]
 
     def _run_dense(self, spec, shapes: list[IterationShape], phase: str,
                    layers: list[int] | None = None) -> list[tuple[_Part, _Part]]:
