@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from typing import Sequence
 
-from tritium.analysis.dse.space import METRICS, Constraint, Space, Workload
+from tritium.analysis.dse.space import METRICS, Constraint, Deployment, Space, Workload
 from tritium.errors import SpecError, TritiumError
 
 __all__ = ["Point", "EvalContext", "point_id", "eval_context", "build_chip", "evaluate_batch", "cost_usd",
@@ -70,6 +70,7 @@ class EvalContext:
     workloads: tuple[Workload, ...]
     constraints: tuple[Constraint, ...]
     serving: bool = False  # objectives or constraints name a serving metric (SERVING_METRICS)
+    deployment: Deployment = Deployment()  # region, usage, volume and NRE of the carbon and cost metrics
 
 
 def eval_context(space: Space) -> EvalContext:
@@ -78,7 +79,7 @@ def eval_context(space: Space) -> EvalContext:
 
     wanted = set(space.objectives) | {c.metric for c in space.constraints}
     return EvalContext(space.digest, space.name, chip_to_toml(space.base), tuple(p.path for p in space.params),
-                       space.workloads, space.constraints, bool(wanted & set(SERVING_METRICS)))
+                       space.workloads, space.constraints, bool(wanted & set(SERVING_METRICS)), space.deployment)
 
 
 def _set(tree: dict, path: str, value: object) -> None:
@@ -200,7 +201,7 @@ def evaluate_point(ctx: EvalContext, cache: _WorkerCache, pid: str, point: Point
         record["chip_toml"] = chip_to_toml(chip)
         result = simulate(chip, cache.trace(point.workload),
                           mapping_objective=cache.workloads[point.workload].mapping_objective)
-        record["metrics"] = _metrics(chip, result)
+        record["metrics"] = _metrics(chip, result, ctx.deployment)
         if ctx.serving:
             from tritium.analysis.serving.capacity import sweep_metrics
 
@@ -223,14 +224,24 @@ def evaluate_point(ctx: EvalContext, cache: _WorkerCache, pid: str, point: Point
     return record
 
 
-def _metrics(chip, result) -> dict:
+def _metrics(chip, result, deployment: Deployment = Deployment()) -> dict:
+    from tritium.analysis.carbon import carbon_per_million_tokens, default_usage, device_class
+    from tritium.analysis.cost import chip_cost
+
     t = result.totals
     area = float(result.area_mm2["total"])
+    cost = chip_cost(chip, area, volume=deployment.volume, nre_usd=deployment.nre_usd)
+    use = default_usage(device_class(chip.dram.type, chip.chips), region=deployment.region, pue=deployment.pue,
+                        lifetime_years=deployment.lifetime_years, utilization=deployment.utilization)
+    carbon = carbon_per_million_tokens(result, chip, region=use.region, pue=use.pue,
+                                       lifetime_years=use.lifetime_years, utilization=use.utilization)
     out = {
         "tokens_per_s": float(t["tokens_per_s"]),
         "joules_per_token": float(t["joules_per_token"]),
         "area_mm2": area,
-        "cost_usd": cost_usd(chip, area),
+        "cost_usd": float(cost.unit_cost_usd * chip.chips),
+        "cost_with_nre_usd": float(cost.system_cost_usd),
+        "carbon_g_per_mtok": float(carbon.total_g_per_mtok),
         "power_w": float(t["average_power_w"]),
         "time_per_output_token_s": float(t["time_per_output_token_s"]),
         "time_to_first_token_s": float(t["time_to_first_token_s"]),

@@ -115,6 +115,10 @@ METRICS: Mapping[str, Metric] = {
     "power_w": Metric("min", "W", "average power over the request"),
     "time_per_output_token_s": Metric("min", "s", "decode time per generated token"),
     "time_to_first_token_s": Metric("min", "s", "prefill time"),
+    "carbon_g_per_mtok": Metric("min", "gCO2e/1M tokens", "operational (energy x PUE x grid) plus embodied carbon "
+                                "per million generated tokens, at the space's [deployment] or the chip's defaults"),
+    "cost_with_nre_usd": Metric("min", "USD", "cost_usd with the mask set and design NRE spread over the "
+                                "[deployment] volume (cost_usd when no volume is given)"),
     # serving figures (tritium.analysis.serving.capacity.sweep_metrics): computed only for a space whose
     # objectives or constraints name one (a capacity search per point: seconds, not milliseconds)
     "capacity_rps": Metric("max", "requests/s", "highest Poisson rate with p90 TTFT <= 2 s and p99 TPOT <= 0.2 s"),
@@ -128,7 +132,9 @@ DERIVED_PARAMS = {"attention.size": int, "dram.gib_per_channel": float}
 """Parameters that set more than one chip field (see the module docstring)."""
 
 _NAME = re.compile(r"[a-z0-9._-]+")
-_TOP_KEYS = ("name", "description", "base", "workload", "params", "constraints", "objectives", "search")
+_TOP_KEYS = ("name", "description", "base", "workload", "params", "constraints", "objectives", "search",
+             "deployment")
+_DEPLOYMENT_KEYS = ("region", "pue", "lifetime_years", "utilization", "volume", "nre_usd")
 _WORKLOAD_KEYS = ("name", "model", "ternarize", "batch", "prefill", "decode", "lm_head_dtype", "kv_dtype",
                   "mapping_objective", "act_zero")
 _SEARCH_KEYS = ("strategy", "samples", "seed", "max_evaluations", "band")
@@ -239,6 +245,25 @@ class SearchSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class Deployment:
+    """How every chip of a space is deployed and paid for (``[deployment]``; all optional).
+
+    ``region`` (a grid region of :func:`tritium.analysis.carbon.grid_intensity`, default
+    ``world``), ``pue``, ``lifetime_years`` and ``utilization`` (default: the chip's device
+    class, :func:`tritium.analysis.carbon.default_usage`) set ``carbon_g_per_mtok``;
+    ``volume`` (chips made) and ``nre_usd`` (design NRE on top of the mask set) set
+    ``cost_with_nre_usd``.
+    """
+
+    region: str = "world"
+    pue: float | None = None
+    lifetime_years: float | None = None
+    utilization: float | None = None
+    volume: int | None = None
+    nre_usd: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Space:
     """A loaded, validated design space (see the module docstring for the TOML form).
 
@@ -248,6 +273,7 @@ class Space:
         params: the varied parameters, in file order. workloads: at least one.
         constraints: limits on metrics. objectives: 2 or 3 metric names.
         search: the strategy. source: the file (or ``"<text>"``). text: its TOML text.
+        deployment: region, usage, volume and NRE for the carbon and cost metrics.
     """
 
     name: str
@@ -261,6 +287,7 @@ class Space:
     search: SearchSpec
     source: str
     text: str
+    deployment: Deployment = Deployment()
 
     @property
     def grid_size(self) -> int:
@@ -363,8 +390,40 @@ def _build(data: dict, text: str, source: str, folder: Path, base_chip=None) -> 
     constraints = _constraints(data.get("constraints", {}))
     objectives = _objectives(data.get("objectives", _MISSING))
     search = _search(data.get("search", {}))
+    deployment = _deployment(data.get("deployment", {}))
     return Space(name, description, base, base_source, params, workloads, constraints, objectives, search,
-                 source, text)
+                 source, text, deployment)
+
+
+def _deployment(table: object) -> Deployment:
+    """The ``[deployment]`` table: each key checked by the function that uses it."""
+    from tritium.analysis.carbon import default_usage, grid_intensity
+
+    if not isinstance(table, Mapping):
+        raise SpecError("deployment", table, "must be a table (region, pue, lifetime_years, utilization, volume, "
+                        "nre_usd)")
+    _check_keys("deployment.", table, _DEPLOYMENT_KEYS)
+    region = table.get("region", "world")
+    if not isinstance(region, str):
+        raise SpecError("deployment.region", region, "must be a grid region name (tritium.analysis.carbon)")
+    try:
+        grid_intensity(region)
+        default_usage("edge", pue=table.get("pue"), lifetime_years=table.get("lifetime_years"),
+                      utilization=table.get("utilization"))
+    except SpecError as err:
+        raise err.prefixed("deployment.") from None
+    except TritiumError as err:
+        raise SpecError("deployment.region", region, str(err)) from None
+    volume = table.get("volume")
+    if volume is not None:
+        check_int("deployment.volume", volume, lo=1, hi=10**12)
+    nre = table.get("nre_usd")
+    if nre is not None:
+        _check_type("deployment.nre_usd", nre, float)
+        check_float("deployment.nre_usd", nre, lo=0, hi=1e12)
+    return Deployment(region, *(None if table.get(k) is None else float(table[k])
+                                for k in ("pue", "lifetime_years", "utilization")),
+                      volume, None if nre is None else float(nre))
 
 
 def _check_keys(where: str, table: Mapping, allowed: tuple[str, ...]) -> None:

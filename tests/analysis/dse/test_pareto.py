@@ -96,7 +96,8 @@ def test_pick_writes_chips_that_meet_the_limits_and_simulate(out, tmp_path):
         assert result.totals["tokens_per_s"] >= limit and result.area_mm2["total"] <= area_cap
         header = picked_metrics(path)  # the header reads back as written (6 significant digits)
         assert set(header) == {"tokens_per_s", "joules_per_token", "area_mm2", "cost_usd", "power_w",
-                               "time_per_output_token_s", "time_to_first_token_s"}
+                               "time_per_output_token_s", "time_to_first_token_s", "carbon_g_per_mtok",
+                               "cost_with_nre_usd"}
         for metric, value in header.items():
             assert value == pytest.approx(row[metric], rel=1e-5), metric
         speeds.append(result.totals["tokens_per_s"])
