@@ -41,7 +41,7 @@ RESULTS_FILE = "results.sqlite"
 LOCK_FILE = ".sweep.lock"
 INPUT_FILES = ("space.toml", "base.toml")
 """The copies of a sweep's inputs written beside its results."""
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: serving, carbon and NRE metric columns
 _METRIC_COLUMNS = tuple(METRICS)
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
