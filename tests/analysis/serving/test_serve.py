@@ -76,7 +76,7 @@ def test_ttft_rises_with_rate_and_throughput_saturates(small_costs):
 
 
 def test_same_seed_same_table_byte_for_byte(small_costs, tmp_path):
-    stream = dict(rate=30, n_requests=100, prompt="lognormal:128:0.5", output="lognormal:32:0.5")
+    stream = dict(rate=30, n_requests=50, prompt="lognormal:96:0.5", output="lognormal:16:0.5")
     a = serve(costs=small_costs, seed=7, **stream)
     fresh = IterationCosts(chip_device("edge-lpddr5", load_model(SMALL)))  # cold caches, same figures
     b = serve(costs=fresh, seed=7, **stream)
