@@ -118,6 +118,9 @@ class Pipeline:
         sram_bank_kib: the largest SRAM bank (buffer capacity / banks), KiB, > 0.
         mac_bits: widest multiplier's operand width (the MAC array's, or a ``mac``-style
             TLU's), 2 to 32, or 0 for no multiplier.
+        lut_entries, lut_entry_bits, lut_mirrored: a ``lut``-style TLU's table read stage: entries
+            one row's index selects from, their width, and whether a mirrored (half) table's read is
+            negated in the same stage; 0 entries: no LUT.
     """
 
     width: int
@@ -127,6 +130,9 @@ class Pipeline:
     acc_bits: int = 32
     sram_bank_kib: float = 32.0
     mac_bits: int = 0
+    lut_entries: int = 0
+    lut_entry_bits: int = 0
+    lut_mirrored: bool = False
 
     def __post_init__(self) -> None:
         check_power_of_two("width", self.width, lo=2, hi=4096)
@@ -136,6 +142,8 @@ class Pipeline:
         check_int("acc_bits", self.acc_bits, lo=2, hi=64)
         check_float("sram_bank_kib", self.sram_bank_kib, lo=0, lo_open=True)
         check_int("mac_bits", self.mac_bits, lo=0, hi=32)
+        check_int("lut_entries", self.lut_entries, lo=0)
+        check_int("lut_entry_bits", self.lut_entry_bits, lo=0, hi=64)
         if self.mac_bits == 1:
             raise SpecError("mac_bits", self.mac_bits, "must be 0 (no multiplier) or an integer from 2 to 32")
 
@@ -154,9 +162,13 @@ def pipeline_of(chip: Chip) -> Pipeline:
     style = getattr(tlu, "style", "adder_tree")
     width, act_bits, levels = tlu.width, tlu.act_bits, tlu.levels_per_stage
     mac_bits = chip.attention.mac_bits if chip.attention.unit == "mac_array" else 0
+    lut = {}
     if style == "lut":
-        from tritium.sim.datapath import lut_entry_bits
+        from tritium.sim.datapath import lut_entry_bits, lut_mirrored, lut_table_entries
 
+        lut = {"lut_entries": lut_table_entries(tlu.lut_group),
+               "lut_entry_bits": tlu.lut_table_bits or lut_entry_bits(tlu.act_bits, tlu.lut_group),
+               "lut_mirrored": lut_mirrored(tlu.lut_group)}
         reads = -(-tlu.width // tlu.lut_group)
         width = max(2, 1 << (reads - 1).bit_length())
         act_bits = min(16, tlu.lut_table_bits or lut_entry_bits(tlu.act_bits, tlu.lut_group))
@@ -165,7 +177,7 @@ def pipeline_of(chip: Chip) -> Pipeline:
         act_bits = min(16, 2 * tlu.mac_bits)
         mac_bits = max(mac_bits, tlu.mac_bits)
     return Pipeline(width=width, levels_per_stage=levels, act_bits=act_bits, rows=tlu.rows, acc_bits=tlu.acc_bits,
-                    sram_bank_kib=max(b.capacity_kib / b.banks for b in bufs), mac_bits=mac_bits)
+                    sram_bank_kib=max(b.capacity_kib / b.banks for b in bufs), mac_bits=mac_bits, **lut)
 
 
 def _adder_fo4(bits: int) -> float:
@@ -229,6 +241,14 @@ def stage_depths_fo4(pipeline: Pipeline) -> dict[str, float]:
     }
     if pipeline.mac_bits:
         out["mac"] = derate * (ovh + _multiplier_fo4(pipeline.mac_bits))
+    if pipeline.lut_entries:
+        # the row's index selects one of the entries (a 2:1 multiplexer level, ~1 FO4, per index bit),
+        # a mirrored entry is negated (an adder of its width) in the same stage [E]; on ECP5 LUT4 fabric
+        # the same stage is relatively slower (docs/rtl-styles.md: g = 3 at ~120 MHz against the tree's ~230)
+        read = math.log2(max(2, pipeline.lut_entries))
+        if pipeline.lut_mirrored:
+            read += _adder_fo4(max(2, pipeline.lut_entry_bits))
+        out["lut_read"] = derate * (ovh + read)
     s = t["sram"]
     out["sram"] = s["base_fo4"] + s["fo4_per_log2_kib"] * math.log2(max(1.0, min(pipeline.sram_bank_kib,
                                                                                    s["max_macro_kib"])))
@@ -312,6 +332,7 @@ _KNOBS = {
     "select": "fewer tlu.rows per core (a shorter broadcast)",
     "accumulate": "a narrower tlu.acc_bits",
     "mac": "a lower clock (the MAC array's product stage)",
+    "lut_read": "a smaller tlu.lut_group (fewer table entries to select from)",
     "sram": "more SRAM banks (smaller macros)",
 }
 

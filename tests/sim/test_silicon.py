@@ -112,6 +112,9 @@ def test_multiplier_stage_grows_with_width_and_every_style_is_timed():
     edge = preset("edge-lpddr5")
     lut = dataclasses.replace(edge, tlu=TluSpec(rows=64, width=64, style="lut", lut_group=4, acc_bits=24))
     assert si.pipeline_of(lut).width == 16  # its tree sums 64 / 4 table reads
+    reads = [si.stage_depths_fo4(si.pipeline_of(dataclasses.replace(lut, tlu=dataclasses.replace(lut.tlu, lut_group=g))))
+             ["lut_read"] for g in (2, 3, 4)]
+    assert reads == sorted(reads) and reads[1] > reads[0]  # more entries, and from g = 3 a negation
     mac = dataclasses.replace(edge, tlu=TluSpec(rows=64, width=64, style="mac", mac_bits=16, acc_bits=32))
     assert si.pipeline_of(mac).mac_bits == 16 and "mac" in si.stage_depths_fo4(si.pipeline_of(mac))
 
