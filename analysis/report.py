@@ -75,6 +75,8 @@ class Report:
         datapaths: :func:`tritium.analysis.datapaths.datapath_table` of the chip on the main
             trace (adder tree, LUT, INT8 MAC at equal peak throughput), or None with
             ``datapaths_note`` saying why.
+        serving: :func:`tritium.analysis.serving.capacity.serving_comparison`: the chip and the
+            GPU at the same latency SLO (None unless asked for: a capacity search per side).
         calibration_errors: :func:`~tritium.analysis.gpu_calibrate.calibration_report` of
             the default calibration (None when a measured one was used).
         plots: the figures, in the order shown.
@@ -92,6 +94,7 @@ class Report:
     area: pd.DataFrame | None = None
     datapaths: pd.DataFrame | None = None
     datapaths_note: str = ""
+    serving: pd.DataFrame | None = None
 
     @property
     def title(self) -> str:
@@ -129,6 +132,9 @@ def build_report(
     progress: Callable[[int, int], None] | None = None,
     datapaths: bool = True,
     style_calibration: str | os.PathLike | None = None,
+    serving: bool = False,
+    slo_ttft_s: float = 2.0,
+    slo_tpot_s: float = 0.2,
 ) -> Report:
     """Compare ``model`` on ``chip`` and ``gpu`` (arguments as :func:`~tritium.analysis.compare.compare`),
     sweep batch and context length, and draw every plot.
@@ -141,7 +147,10 @@ def build_report(
     ``progress(done, total)`` is called after each comparison. ``datapaths`` adds the "which
     datapath" section (the chip in every datapath style on the main trace); ``style_calibration``
     is the JSON of ``tritium hdl calibrate --styles ... --json``, whose synthesized figures are set
-    beside the model's there.
+    beside the model's there. ``serving`` adds "serving at an SLO": each side's highest Poisson
+    request rate whose p90 time to first token is at most ``slo_ttft_s`` and p99 time per output
+    token at most ``slo_tpot_s`` (prompt and output lengths lognormal around the report's
+    prefill and decode), with its power, energy and dollars per million tokens.
 
     Raises:
         TritiumError: as :func:`~tritium.analysis.compare.compare`.
@@ -192,8 +201,16 @@ def build_report(
                              "at the same rows x width and clock (equal peak throughput): TLU area, its energy per "
                              "generated token, and tokens/s on this request. " + styles_note,
                              datapath_plot(styles)),)
+    serving_table = None
+    if serving:
+        from tritium.analysis.serving import ServeConfig
+        from tritium.analysis.serving.capacity import serving_comparison
+
+        serving_table = serving_comparison(
+            spec, main.chip, main.gpu, config=ServeConfig(slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s),
+            gpus=main.gpus, gpu_weights=main.weights, prompt=f"lognormal:{prefill}", output=f"lognormal:{decode}")
     return Report(main, command, batch_sweep, context_sweep, modes, regions_table, errors, figures,
-                  hardware_table(main), area_table(main.chip_result), styles, styles_note)
+                  hardware_table(main), area_table(main.chip_result), styles, styles_note, serving_table)
 
 
 def _datapaths(c: Comparison, trace: pd.DataFrame, calibration_file) -> tuple[pd.DataFrame | None, str]:

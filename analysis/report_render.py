@@ -148,6 +148,16 @@ def _tables(r: Report) -> dict[str, _Table]:
                    opt(v.model_over_synth, ".2f"), opt(v.ecp5_luts, ".0f"), opt(v.ecp5_dsps, ".0f"),
                    opt(v.ecp5_fmax_mhz, ".0f")) for v in d.itertuples(index=False)),
             (False,) + (True,) * 10)
+    if r.serving is not None:
+        out["serving"] = _Table(
+            ("device", "capacity req/s", "tokens/s", "power W", "J/request", "mJ/token", "hardware $",
+             "$ per 1M tokens"),
+            tuple((f"{v.device} ({'cost to make' if v.kind == 'chip' else 'price to buy'})", _num(v.capacity_rps),
+                   _num(v.tokens_per_s), _num(v.average_power_w), _num(v.joules_per_request),
+                   _num(1e3 * v.joules_per_token), "n/a (not published)" if v.hardware_usd != v.hardware_usd
+                   else f"{v.hardware_usd:,.0f}", "n/a" if v.usd_per_million_tokens != v.usd_per_million_tokens
+                   else f"{v.usd_per_million_tokens:.4g}") for v in r.serving.itertuples(index=False)),
+            (False,) + (True,) * 7)
     return out
 
 
@@ -342,6 +352,15 @@ def _sections(r: Report) -> list[tuple[str, str, str, str]]:
                     "multi-chip system (tritium.sim.collectives), and power.", ""))
     if "area" in _KEYS(r):
         out.append(("area", "Die area by component", f"One {c.chip.name} die; {_die_note(c)}.", ""))
+    if "serving" in _KEYS(r):
+        v = r.serving.iloc[0]
+        out.append(("serving", "Serving at an SLO",
+                    f"Each side serves a Poisson request stream (tritium serve: continuous batching, paged KV cache, "
+                    f"prompts and outputs lognormal around {c.scenario['prefill']} and {c.scenario['decode']} tokens); "
+                    f"capacity is the highest rate whose p90 time to first token is at most {v.slo_ttft_p90_s:g} s and "
+                    f"p99 time per output token at most {v.slo_tpot_p99_s:g} s. Dollars per million tokens spread "
+                    "the hardware over 3 years of service at that rate plus electricity at $0.10/kWh; the chip's "
+                    "hardware is its cost to make (no NRE), the GPU's its price to buy (docs/serving.md).", ""))
     if "datapaths" in _KEYS(r):
         out.append(("datapaths", "Which datapath",
                     f"The {c.chip.name} chip's ternary unit in each datapath style (adder tree, LUT of g activations, "
@@ -359,7 +378,8 @@ def _sections(r: Report) -> list[tuple[str, str, str, str]]:
 
 
 def _KEYS(r: Report) -> set[str]:
-    return {k for k, v in (("hardware", r.hardware), ("area", r.area), ("datapaths", r.datapaths)) if v is not None}
+    return {k for k, v in (("hardware", r.hardware), ("area", r.area), ("datapaths", r.datapaths),
+                           ("serving", r.serving)) if v is not None}
 
 
 def _die_note(c) -> str:

@@ -67,6 +67,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--style-calibration", metavar="FILE",
                    help="the JSON of 'tritium hdl calibrate --styles adder_tree,lut,mac --json': synthesized units "
                         "beside the model's area in the 'which datapath' section")
+    p.add_argument("--serving", action="store_true",
+                   help="add 'serving at an SLO': each side's capacity under a Poisson request stream (tritium serve; "
+                        "about half a minute per side)")
+    p.add_argument("--slo-ttft", type=float, default=2.0, metavar="S",
+                   help="with --serving: p90 time-to-first-token target, s (default: %(default)s)")
+    p.add_argument("--slo-tpot", type=float, default=0.2, metavar="S",
+                   help="with --serving: p99 time-per-output-token target, s (default: %(default)s)")
     p.set_defaults(func=_cmd_report)
 
 
@@ -260,6 +267,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     with ProgressBar("comparing", unit="run") as progress:
         report = build_report(_model(args), args.chip, args.gpu, command=command, progress=progress,
                               datapaths=not args.no_datapaths, style_calibration=args.style_calibration,
+                              serving=args.serving, slo_ttft_s=args.slo_ttft, slo_tpot_s=args.slo_tpot,
                               **_comparison_kwargs(args))
     paths = write_report(report, args.out, force=args.force)
     seconds = time.perf_counter() - start
@@ -285,6 +293,8 @@ def _report_command(args: argparse.Namespace) -> str:
         words.append("--ternarize")
     if args.no_datapaths:
         words.append("--no-datapaths")
+    if args.serving:
+        words += ["--serving", "--slo-ttft", f"{args.slo_ttft:g}", "--slo-tpot", f"{args.slo_tpot:g}"]
     if args.style_calibration:
         words += ["--style-calibration", str(args.style_calibration)]
     return shlex.join(words + ["--out", str(args.out)])

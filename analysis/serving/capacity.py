@@ -150,12 +150,12 @@ def serving_comparison(model, chip, gpu, *, config=None, n_requests: int = 500, 
     from tritium.analysis.gpu import load_gpu
     from tritium.analysis.serving import ServeConfig, serving_costs
     from tritium.sim import load_chip
-    from tritium.sim.energy import area_breakdown
+    from tritium.sim.die import resolve_die
 
     config = config or ServeConfig()
     rows = []
     the_chip = load_chip(chip)
-    chip_usd = chip_cost(the_chip, area_breakdown(the_chip, "bitnet")["total"]).system_cost_usd
+    chip_usd = chip_cost(the_chip, resolve_die(the_chip)[1].area_mm2["total"]).system_cost_usd  # the whole die
     the_gpu = load_gpu(gpu)
     gpu_usd = gpu_cost(the_gpu, gpus).system_price_usd  # NaN where the card's price is not published
     for kind, costs, usd in (

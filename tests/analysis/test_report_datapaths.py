@@ -46,3 +46,13 @@ def test_no_datapaths_and_a_bad_calibration_file(tmp_path):
     bad.write_text('{"style": "lut"}')
     with pytest.raises(TritiumError, match="not the JSON of tritium hdl calibrate --styles"):
         build_report(style_calibration=bad, **SMALL)
+
+
+def test_serving_section_compares_both_sides_at_the_same_slo():
+    report = build_report(model="trilm-99m", datapaths=False, serving=True, slo_ttft_s=1.0, slo_tpot_s=0.1,
+                          **{**SMALL, "prefill": 32, "decode": 8, "prefills": (32,)})
+    s = report.serving.set_index("kind")
+    assert list(s.index) == ["chip", "gpu"]
+    assert (s.capacity_rps > 0).all() and (s.slo_ttft_p90_s == 1.0).all() and (s.slo_tpot_p99_s == 0.1).all()
+    md = render(report)["report.md"].decode()
+    assert "## Serving at an SLO" in md and "(cost to make)" in md and "(price to buy)" in md
