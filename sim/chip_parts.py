@@ -464,7 +464,7 @@ class DramType:
 
 
 _REF = "docs/sources.md §1e"
-_JEDEC = "estimate: top JEDEC speed grade x 64 bits (not in the reference)"
+_JEDEC = "estimate: top JEDEC speed grade x 64 bits (no datasheet table in docs/sources.md)"
 
 DRAM_TYPES: types.MappingProxyType[str, DramType] = types.MappingProxyType(
     {
