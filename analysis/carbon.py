@@ -35,10 +35,10 @@ from typing import Any, Iterable, Mapping
 import pandas as pd
 
 from tritium.analysis.cost import Figure, by_node, figures_of
-from tritium.errors import _MISSING, SpecError, TritiumError
+from tritium.base.errors import MISSING, SpecError, TritiumError
 from tritium.sim.chip import Chip
 from tritium.sim.chip_parts import DRAM_TYPES
-from tritium.specio import check_choice, check_float, check_int
+from tritium.base.specio import check_choice, check_float, check_int
 
 __all__ = [
     "DEFAULT_PUE",
@@ -309,7 +309,7 @@ class Hardware:
         check_int("dies", self.dies, lo=1)
         check_float("dram_gb", self.dram_gb, lo=0)
         if self.dram_type is None and self.dram_gb > 0:
-            raise SpecError("dram_type", _MISSING, f"required with dram_gb = {self.dram_gb:g}; "
+            raise SpecError("dram_type", MISSING, f"required with dram_gb = {self.dram_gb:g}; "
                                                    f"one of {', '.join(DRAM_TYPES)}")
         if self.dram_type is not None and self.dram_type not in DRAM_TYPES:
             raise SpecError("dram_type", self.dram_type, f"must be one of {', '.join(DRAM_TYPES)}")
@@ -335,7 +335,7 @@ def gpu_hardware(gpu: object, *, dram_type: str | None = None, count: int = 1) -
     """
     for attr in ("die_mm2", "node_nm", "mem_gb"):
         if not hasattr(gpu, attr):
-            raise SpecError(attr, _MISSING, f"a GPU record needs die_mm2, node_nm and mem_gb (got {type(gpu).__name__})")
+            raise SpecError(attr, MISSING, f"a GPU record needs die_mm2, node_nm and mem_gb (got {type(gpu).__name__})")
     if gpu.die_mm2 is None:
         raise SpecError("die_mm2", None, f"not published for {getattr(gpu, 'name', 'this GPU')}; "
                                          "describe it with Hardware(...) and an estimated die area")
@@ -344,7 +344,7 @@ def gpu_hardware(gpu: object, *, dram_type: str | None = None, count: int = 1) -
     if wanted is None:
         wanted = next((getattr(gpu, a) for a in _GPU_DRAM_ATTRS if isinstance(getattr(gpu, a, None), str)), None)
     if wanted is None:
-        raise SpecError("dram_type", _MISSING, "the GPU record names no memory type; pass "
+        raise SpecError("dram_type", MISSING, "the GPU record names no memory type; pass "
                                                f"gpu_hardware(gpu, dram_type=...), one of {', '.join(DRAM_TYPES)}")
     by_lower = {k.lower(): k for k in DRAM_TYPES}
     key = by_lower.get(wanted.strip().lower().replace("-", "").replace(" ", ""))

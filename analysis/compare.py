@@ -40,9 +40,9 @@ from tritium.analysis.gpu_db import Gpu, load_gpu
 from tritium.analysis.gpu_kernels import WEIGHT_MODES
 from tritium.analysis.gpu_model import gpu_baseline
 from tritium.analysis.gpu_params import DEFAULT_CALIBRATION, Calibration, load_calibration
-from tritium.errors import SpecError, TritiumError
+from tritium.base.errors import SpecError, TritiumError
 from tritium.sim import Chip, SimResult, load_chip, simulate
-from tritium.specio import check_choice, check_int
+from tritium.base.specio import check_choice, check_int
 from tritium.workloads import ModelSpec, Scenario, build_trace, load_model
 
 __all__ = ["DEFAULT_MODEL", "DEFAULT_CHIP", "DEFAULT_GPU", "Comparison", "compare", "with_precisions", "default_weights",

@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Mapping
 
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 from tritium.sim.chip import Chip
-from tritium.specio import check_choice, check_float, check_int
+from tritium.base.specio import check_choice, check_float, check_int
 
 __all__ = [
     "YIELD_MODELS",

@@ -38,8 +38,8 @@ from tritium.analysis.gpu_kernels import Traffic, dram_pj, dram_s, matmul_comput
 from tritium.analysis.gpu_model import gemm_kernels
 from tritium.analysis.gpu_params import (COPY_EFFICIENCY_MAX, DEFAULT_CALIBRATION, MEASURABLE_WEIGHTS, Calibration,
                                          MeasuredGemm)
-from tritium.errors import SpecError, TritiumError
-from tritium.specio import check_choice
+from tritium.base.errors import SpecError, TritiumError
+from tritium.base.specio import check_choice
 
 __all__ = ["Sample", "Measurement", "NoCudaError", "TorchCuda", "BenchReport", "gpu_bench", "detect_gpu",
            "BIG_GEMM", "COPY_BYTES"]

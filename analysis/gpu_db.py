@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from tritium.errors import SpecError, TritiumError, did_you_mean, shown, shown_path
-from tritium.fileio import write_text_atomic
+from tritium.base.errors import SpecError, TritiumError, did_you_mean, shown, shown_path
+from tritium.base.fileio import write_text_atomic
 from tritium.sim.chip_parts import DRAM_TYPES
-from tritium.specio import check_choice, check_float, check_int, dumps_toml, from_mapping, load_toml
+from tritium.base.specio import check_choice, check_float, check_int, dumps_toml, from_mapping, load_toml
 
 __all__ = ["INTERCONNECTS", "GPU_ALIASES", "GPU_RANGES", "Gpu", "load_gpu", "list_gpus", "gpu_to_toml", "save_gpu"]
 

@@ -87,10 +87,10 @@ from tritium.analysis.gpu_kernels import (
 )
 from tritium.analysis.gpu_params import DEFAULT_CALIBRATION, Calibration, engine_of, with_engine
 from tritium.sim.memory import MemoryNeed, memory_needed
-from tritium.errors import SpecError, TritiumError
+from tritium.base.errors import SpecError, TritiumError
 from tritium.sim.energy import ENERGY_COMPONENTS
 from tritium.sim.simulate import SimResult
-from tritium.specio import check_choice, check_int
+from tritium.base.specio import check_choice, check_int
 from tritium.workloads.models import PROJECTIONS
 from tritium.workloads.schema import validate_trace
 from tritium.workloads.trace import DTYPE_BYTES

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import tomli_w
 
-from tritium.errors import SpecError
-from tritium.fileio import write_text_atomic
-from tritium.specio import check_choice, check_float, check_int, from_mapping, load_toml, to_mapping
+from tritium.base.errors import SpecError
+from tritium.base.fileio import write_text_atomic
+from tritium.base.specio import check_choice, check_float, check_int, from_mapping, load_toml, to_mapping
 
 __all__ = ["COPY_EFFICIENCY_MAX", "RENAMED_KEYS", "MEASURABLE_WEIGHTS", "MeasuredGemm", "Calibration", "DEFAULT_CALIBRATION", "Engine", "ENGINES",
            "DEFAULT_ENGINE", "with_engine", "engine_of",

@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from tritium.fileio import write_bytes_atomic  # noqa: E402
+from tritium.base.fileio import write_bytes_atomic  # noqa: E402
 from tritium.sim.energy import ENERGY_COMPONENTS  # noqa: E402
 
 __all__ = [

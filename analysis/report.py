@@ -28,7 +28,7 @@ from tritium.analysis.gpu_kernels import WEIGHT_MODES, peak_ops
 from tritium.analysis.gpu_model import gpu_baseline
 from tritium.analysis.gpu_params import DEFAULT_CALIBRATION, Calibration
 from tritium.analysis.datapaths import datapath_plot, datapath_table
-from tritium.errors import SpecError, TritiumError
+from tritium.base.errors import SpecError, TritiumError
 from tritium.workloads import Scenario, build_trace, load_model
 
 __all__ = ["Report", "Plot", "build_report", "hardware_table", "area_table", "SWEEP_BATCHES", "SWEEP_PREFILLS",

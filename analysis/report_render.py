@@ -4,7 +4,7 @@
 embedded as base64 PNG; no external resource of any kind), ``report.md`` with its plots
 beside it in ``plots/`` (PNG and SVG), and the resolved inputs (``chip.toml``,
 ``gpu.toml``, ``calibration.toml``, ``comparison.json``). :func:`write_report` writes them
-as one folder, swapped in whole (:func:`tritium.fileio.replace_folder`): a run killed at any
+as one folder, swapped in whole (:func:`tritium.base.fileio.replace_folder`): a run killed at any
 moment leaves the old report or the new one.
 """
 
@@ -24,9 +24,9 @@ from tritium.analysis.gpu_db import gpu_to_toml
 from tritium.analysis.gpu_params import calibration_to_toml
 from tritium.analysis.plots import figure_bytes
 from tritium.analysis.report import RATIOS, Report
-from tritium.fileio import json_text, record_written, replace_folder
+from tritium.base.fileio import json_text, record_written, replace_folder
 from tritium.sim import chip_to_toml
-from tritium.specio import dumps_toml
+from tritium.base.specio import dumps_toml
 from tritium.workloads import load_model
 
 __all__ = ["render", "write_report", "PNG_DPI", "REPORT_ENTRIES"]
@@ -294,7 +294,7 @@ def write_report(report: Report, out_dir: str | os.PathLike, *, force: bool = Fa
     """Write :func:`render`'s files as the folder ``out_dir``; return their paths.
 
     The report is built in a temporary folder beside ``out_dir`` and swapped in whole,
-    replacing an earlier report there (:func:`tritium.fileio.replace_folder`).
+    replacing an earlier report there (:func:`tritium.base.fileio.replace_folder`).
 
     Raises:
         TritiumError: ``out_dir`` is not a folder, or holds a file Tritium did not write

@@ -27,7 +27,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter, ScalarFormatter
 
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 from tritium.sim import Chip, LinkSpec, load_chip, simulate
 from tritium.sim.collectives import TOPOLOGIES
 

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 from tritium.hdl.synth import SynthReport, synthesize
-from tritium.specio import check_choice, check_int, check_power_of_two
+from tritium.base.specio import check_choice, check_int, check_power_of_two
 
 __all__ = ["HAND_WRITTEN_TREE64", "BenchRow", "HdlBench", "hdl_bench", "bench_table"]
 

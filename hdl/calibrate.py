@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from tritium.errors import SpecError, TritiumError
+from tritium.base.errors import SpecError, TritiumError
 from tritium.hdl.synth import is_flip_flop, synthesize
 from tritium.sim.chip_parts import TluSpec
 from tritium.sim.energy import tree_area_parts_um2
 from tritium.sim.tech import DEFAULT_SCALING, tech
-from tritium.specio import check_int, check_power_of_two
+from tritium.base.specio import check_int, check_power_of_two
 
 __all__ = ["TOLERANCE", "DEFAULT_WIDTHS", "AreaCalibration", "calibrate_area", "calibration_table",
            "flip_flop_transistors"]

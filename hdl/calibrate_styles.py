@@ -25,13 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 from tritium.hdl.calibrate import flip_flop_transistors
 from tritium.hdl.synth import is_flip_flop, synthesize
 from tritium.sim.chip_parts import TluSpec
 from tritium.sim.datapath import LUT_GROUPS, STYLES
 from tritium.sim.tech import DEFAULT_SCALING, tech
-from tritium.specio import check_choice, check_int, check_power_of_two
+from tritium.base.specio import check_choice, check_int, check_power_of_two
 
 __all__ = ["StyleCalibration", "calibrate_styles", "style_table", "STYLE_WIDTHS", "UNIT_ROWS", "UNIT_ACC_BITS"]
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from tritium.errors import SpecError, TritiumError
+from tritium.base.errors import SpecError, TritiumError
 from tritium.hdl.synth import synthesize
-from tritium.specio import check_float, check_int, check_power_of_two
+from tritium.base.specio import check_float, check_int, check_power_of_two
 
 __all__ = ["TIMING_TOLERANCE", "DEFAULT_LEVELS", "TimingCalibration", "calibrate_timing", "timing_table"]
 

@@ -53,7 +53,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from tritium.errors import TritiumError
+from tritium.base.errors import TritiumError
 from tritium.hdl.memory import ActivationBuffer, WeightMemory, lane_bytes
 from tritium.hdl.style import make_unit, unit_depth
 from tritium.sim.chip_parts import TluSpec

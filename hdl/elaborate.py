@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 from tritium.hdl.core import COUNTER_BITS, GemmLimits, TritiumCore, max_compute_cycles
 from tritium.hdl.memory import lane_bytes
 from tritium.hdl.style import check_style

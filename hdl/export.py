@@ -35,7 +35,7 @@ from typing import Callable
 
 from amaranth.back import verilog
 
-from tritium.fileio import write_text_atomic
+from tritium.base.fileio import write_text_atomic
 from tritium.hdl.core import TritiumCore
 from tritium.hdl.elaborate import core_schedule, elaborate, gemm_limits
 from tritium.hdl.simulate import act_beats, weight_beats

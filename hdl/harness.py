@@ -26,7 +26,7 @@ from amaranth.hdl import Cat, Module, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from tritium.errors import TritiumError
+from tritium.base.errors import TritiumError
 
 __all__ = ["SerialHarness", "core_ports"]
 

@@ -36,7 +36,7 @@ import itertools
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 
-from tritium.errors import TritiumError
+from tritium.base.errors import TritiumError
 from tritium.hdl.style import check_style, table_bits
 from tritium.hdl.tlu import attach_accumulators, pipelined_sum, unit_ports
 from tritium.sim.chip_parts import TluSpec

@@ -26,7 +26,7 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In
 
-from tritium.errors import TritiumError
+from tritium.base.errors import TritiumError
 from tritium.hdl.style import check_style
 from tritium.hdl.tlu import attach_accumulators, pipelined_sum, unit_ports
 from tritium.sim.chip_parts import TluSpec

@@ -21,7 +21,7 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import Out
 
-from tritium.errors import TritiumError
+from tritium.base.errors import TritiumError
 from tritium.hdl.core import TritiumCore
 from tritium.hdl.export import CASE_FIELDS as VECTOR_FIELDS
 

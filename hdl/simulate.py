@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from amaranth.sim import Simulator
 
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 from tritium.hdl.core import GemmLimits, TritiumCore
 from tritium.hdl.elaborate import elaborate, gemm_limits
 from tritium.hdl.memory import lane_bytes
@@ -243,9 +243,9 @@ def tree_sim_speed(width: int = 64, act_bits: int = 8, *, slices: int = 2000, se
         SpecError: a bad ``width``, ``act_bits`` or ``slices``.
         TritiumError: a sum differed from numpy's (the tree is broken).
     """
-    from tritium.errors import TritiumError
+    from tritium.base.errors import TritiumError
     from tritium.hdl.tree import WEIGHT_CODE, AdderTree
-    from tritium.specio import check_int
+    from tritium.base.specio import check_int
 
     check_int("slices", slices, lo=1)
     tree = AdderTree(width, act_bits)

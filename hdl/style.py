@@ -24,10 +24,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 from tritium.sim.chip_parts import TluSpec
 from tritium.sim.datapath import LUT_TABLES, STYLES, lut_entry_bits, lut_pipeline_depth, mac_pipeline_depth
-from tritium.specio import check_choice
+from tritium.base.specio import check_choice
 
 __all__ = ["DatapathStyle", "HDL_LUT_TABLES", "datapath_style", "with_style", "chip_with_style", "unit_depth",
            "make_unit", "table_bits", "check_style"]

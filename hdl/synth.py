@@ -28,7 +28,7 @@ Targets (:data:`TARGETS`):
 Resource counts (``luts``, ``flip_flops``, ...) are of the bare core; place and route
 through the harness synthesizes the harnessed top a second time, and its placed
 utilization is in :attr:`SynthReport.utilization`. Missed timing is a result
-(``timing_met`` False). A tool that fails raises :class:`~tritium.errors.TritiumError`
+(``timing_met`` False). A tool that fails raises :class:`~tritium.base.errors.TritiumError`
 with the end of its log; the log stays in ``out_dir``.
 
 The first use of a yowasp tool on a machine compiles its WebAssembly (about a minute for
@@ -47,10 +47,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from tritium.errors import SpecError, TritiumError
-from tritium.fileio import json_text, write_text_atomic
+from tritium.base.errors import SpecError, TritiumError
+from tritium.base.fileio import json_text, write_text_atomic
 from tritium.hdl.tools import Progress, log_tail, run_tool, tool_versions
-from tritium.specio import check_choice, check_float, check_int
+from tritium.base.specio import check_choice, check_float, check_int
 
 __all__ = ["TARGETS", "PNR_MODES", "DEVICES", "SynthReport", "synthesize", "to_verilog", "is_flip_flop",
            "abc9_crashed", "classic_lut_mapping", "parse_does_not_fit"]

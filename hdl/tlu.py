@@ -17,7 +17,7 @@ from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from tritium.errors import TritiumError
+from tritium.base.errors import TritiumError
 from tritium.hdl.tree import AdderTree, check_zero_handling
 from tritium.sim.chip_parts import TluSpec
 

@@ -19,7 +19,7 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Callable, Mapping
 
-from tritium.errors import TritiumError
+from tritium.base.errors import TritiumError
 
 __all__ = ["yowasp_cold", "say_if_cold", "run_process", "run_tool", "tool_path", "tool_versions", "log_tail"]
 

@@ -27,9 +27,9 @@ from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 from tritium.sim.chip_parts import TluSpec
-from tritium.specio import check_int, check_power_of_two
+from tritium.base.specio import check_int, check_power_of_two
 
 __all__ = ["AdderTree", "WEIGHT_CODE", "HDL_ZERO_HANDLING", "tree_latency", "check_zero_handling"]
 

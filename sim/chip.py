@@ -28,8 +28,8 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from tritium.errors import _MISSING, SpecError, TritiumError, did_you_mean
-from tritium.fileio import write_text_atomic
+from tritium.base.errors import MISSING, SpecError, TritiumError, did_you_mean
+from tritium.base.fileio import write_text_atomic
 from tritium.sim.collectives import torus_dims
 from tritium.sim.chip_parts import (
     AttentionSpec,
@@ -42,7 +42,7 @@ from tritium.sim.chip_parts import (
     _number,
     _part,
 )
-from tritium.specio import check_choice, check_float, check_int, dumps_toml, from_mapping, load_toml
+from tritium.base.specio import check_choice, check_float, check_int, dumps_toml, from_mapping, load_toml
 
 __all__ = [
     "NODES_NM",
@@ -135,7 +135,7 @@ class Chip:
         ):
             _part(key, getattr(self, key), cls)
         if self.chips > 1 and self.link is None:
-            raise SpecError("link", _MISSING, f"required when chips = {self.chips} (> 1): add a [link] table")
+            raise SpecError("link", MISSING, f"required when chips = {self.chips} (> 1): add a [link] table")
         if self.chips == 1 and self.link is not None:
             raise SpecError("link", self.link, "must be absent when chips = 1 (a link joins 2 or more chips)")
         if self.link is not None:

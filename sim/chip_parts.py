@@ -1,7 +1,7 @@
 """The parts of a chip description: one frozen, validated dataclass per block.
 
 :class:`~tritium.sim.chip.Chip` composes these. Each part checks itself in
-``__post_init__``; an impossible value raises :class:`~tritium.errors.SpecError`
+``__post_init__``; an impossible value raises :class:`~tritium.base.errors.SpecError`
 naming the key (relative to the part: ``rows``; loading a TOML file prefixes the
 table, ``tlu.rows``), the value and what is allowed. Number fields declared
 ``float`` are stored as ``float`` even when given an ``int``, so a description
@@ -18,10 +18,10 @@ import math
 import types
 from dataclasses import dataclass
 
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 from tritium.sim.datapath import LUT_GROUPS, LUT_TABLES, STYLES, check_lut, check_mac, lut_pipeline_depth, \
     mac_pipeline_depth
-from tritium.specio import check_choice, check_float, check_int, check_power_of_two
+from tritium.base.specio import check_choice, check_float, check_int, check_power_of_two
 
 __all__ = [
     "STYLES",

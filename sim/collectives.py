@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 
 __all__ = ["TOPOLOGIES", "ALGORITHMS", "COLLECTIVES", "DEFAULT_LINK_EFFICIENCY", "CollectiveCost", "collective",
            "torus_dims"]

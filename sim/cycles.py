@@ -23,7 +23,7 @@ import math
 import numpy as np
 
 from tritium.sim.chip_parts import AttentionSpec, TluSpec, VectorSpec
-from tritium.specio import check_int
+from tritium.base.specio import check_int
 
 __all__ = [
     "VECTOR_OPS_PER_ELEMENT",

@@ -65,7 +65,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 
 __all__ = [
     "STYLES",

@@ -29,7 +29,7 @@ import functools
 import math
 from dataclasses import dataclass
 
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 from tritium.sim.chip import Chip
 from tritium.sim.energy import area_breakdown, energy_model, static_power_w
 from tritium.sim.silicon import (

@@ -40,9 +40,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 from tritium.sim.chip_parts import DRAM_TYPES
-from tritium.specio import check_choice, check_float, check_int
+from tritium.base.specio import check_choice, check_float, check_int
 
 __all__ = [
     "REFRESH_MODES",

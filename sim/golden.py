@@ -12,7 +12,7 @@ time (cycles are :meth:`~tritium.sim.chip_parts.TluSpec.dot_product_cycles`):
 - :func:`encode_weights`, :func:`decode_weights`: the weight-SRAM byte formats.
 - :func:`golden_vectors`: shared test vectors (random and extreme) with their results.
 
-Every bad input raises :class:`~tritium.errors.SpecError` naming the argument (and the
+Every bad input raises :class:`~tritium.base.errors.SpecError` naming the argument (and the
 first bad element's index), the value and what is allowed.
 
 >>> import numpy as np
@@ -34,9 +34,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 from tritium.sim.chip_parts import WEIGHT_ENCODINGS, TluSpec
-from tritium.specio import check_choice, check_int
+from tritium.base.specio import check_choice, check_int
 
 __all__ = [
     "TluResult",

@@ -54,8 +54,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tritium.errors import SpecError
-from tritium.specio import check_float
+from tritium.base.errors import SpecError
+from tritium.base.specio import check_float
 from tritium.sim.chip import Chip
 from tritium.sim.chip_parts import TluSpec
 from tritium.sim.collectives import collective

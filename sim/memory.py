@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tritium.specio import check_float
+from tritium.base.specio import check_float
 
 __all__ = ["MemoryNeed", "memory_needed"]
 

@@ -63,7 +63,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from tritium.errors import SpecError, TritiumError
+from tritium.base.errors import SpecError, TritiumError
 from tritium.sim.chip import Chip
 from tritium.sim.energy import ENERGY_COMPONENTS
 from tritium.sim.mapping import DEFAULT_OBJECTIVE

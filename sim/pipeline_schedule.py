@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 
 __all__ = ["micro_batch_sizes", "split_layers", "best_split", "prefill_makespan", "decode_cycle"]
 

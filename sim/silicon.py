@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Mapping
 
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 from tritium.sim.chip import NODES_NM, Chip
 from tritium.sim.chip_parts import DRAM_TYPES
-from tritium.specio import check_choice, check_float, check_int, check_power_of_two
+from tritium.base.specio import check_choice, check_float, check_int, check_power_of_two
 
 __all__ = [
     "Pipeline", "OperatingPoint", "PeakPower", "CappedClock", "node_voltage", "fo4_ps",

@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from tritium.errors import TritiumError
+from tritium.base.errors import TritiumError
 from tritium.sim.chip import Chip, load_chip
 from tritium.sim.energy import ENERGY_COMPONENTS, dram_background_w, op_energy, static_power_w
 from tritium.sim.tech import arithmetic_energy_ratio, tech
@@ -449,7 +449,7 @@ def _totals(chip: Chip, facts: TraceFacts, ops: pd.DataFrame, block_cycles: dict
 def write_result(result: SimResult, chip: Chip, out_dir: str | Path) -> Path:
     """Write ``ops.parquet`` (the per-op table), ``totals.json`` and the resolved
     ``chip.toml`` into ``out_dir``, each atomically; return the folder."""
-    from tritium.fileio import atomic_path, json_text, write_text_atomic
+    from tritium.base.fileio import atomic_path, json_text, write_text_atomic
     from tritium.sim.chip import chip_to_toml
 
     out = Path(out_dir)

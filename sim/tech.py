@@ -44,7 +44,7 @@ from importlib import resources
 
 from tritium.sim.chip import NODES_NM
 from tritium.sim.chip_parts import DRAM_TYPES
-from tritium.specio import check_choice, check_float, check_int
+from tritium.base.specio import check_choice, check_float, check_int
 
 __all__ = [
     "NODES_NM", "DEFAULT_SCALING", "SRAM_DENSITIES", "ScalingMethod", "SCALING_METHODS", "TechTable",

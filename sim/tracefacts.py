@@ -7,7 +7,7 @@ keeps the result beside a private copy of the table; a later call with the same
 table object reuses it only if the table still equals that copy exactly (every
 column's values bit for bit, dtypes, index, column names and ``attrs``). A different
 table, or the same one modified in place, is worked out afresh, and a malformed one
-raises :class:`~tritium.errors.TraceError` every time (nothing is cached for it).
+raises :class:`~tritium.base.errors.TraceError` every time (nothing is cached for it).
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ _EXPORTS = {
         "trace", "build_trace", "trace_from_scalesim", "summarize", "save_trace", "load_trace",
     ),
     "tritium.sim": ("Chip", "load_chip", "save_chip", "chip_to_toml", "list_presets", "simulate", "SimResult"),
-    "tritium.errors": ("TritiumError", "SpecError", "CheckpointError", "TraceError"),
+    "tritium.base.errors": ("TritiumError", "SpecError", "CheckpointError", "TraceError"),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = ["__version__", *_WHERE]

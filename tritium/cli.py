@@ -17,8 +17,8 @@ from tritium import cli_analysis, cli_dse, cli_hdl, cli_scaling, cli_serve
 from tritium.cliutil import (
     USER_ERRORS, ProgressBar, mapping_args, one_line, precision_args, print_json, scenario_args, user_error,
 )
-from tritium.errors import TritiumError
-from tritium.fileio import check_overwrite, record_written
+from tritium.base.errors import TritiumError
+from tritium.base.fileio import check_overwrite, record_written
 
 __all__ = ["main", "build_parser"]
 
@@ -138,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _show(args: argparse.Namespace, what: str, load, to_toml=None) -> None:
     """``models show`` / ``chips show``: one description as TOML, or JSON with --json."""
-    from tritium.specio import dumps_toml, to_mapping
+    from tritium.base.specio import dumps_toml, to_mapping
 
     if not args.name:
         raise TritiumError(f"{what} show: name one (see 'tritium {what}')")
@@ -170,7 +170,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 def _cmd_chips(args: argparse.Namespace) -> int:
     from tritium.sim import chip_to_toml, list_presets, load_chip
-    from tritium.specio import to_mapping
+    from tritium.base.specio import to_mapping
 
     if args.action == "show":
         _show(args, "chips", load_chip, chip_to_toml)

@@ -12,7 +12,7 @@ import shlex
 import time
 
 from tritium.cliutil import ProgressBar, mapping_args, precision_args, print_json, scenario_args
-from tritium.errors import TritiumError
+from tritium.base.errors import TritiumError
 
 __all__ = ["register"]
 
@@ -149,7 +149,7 @@ def _engine_calibration(args: argparse.Namespace):
 
 def _cmd_gpus(args: argparse.Namespace) -> int:
     from tritium.analysis.gpu import gpu_to_toml, list_gpus, load_gpu
-    from tritium.specio import to_mapping
+    from tritium.base.specio import to_mapping
 
     if args.action == "calibration":
         from tritium.analysis.gpu_calibrate import calibration_report, report_markdown
@@ -259,7 +259,7 @@ def _cell(value: float) -> str:
 def _cmd_report(args: argparse.Namespace) -> int:
     from tritium.analysis.report import build_report
     from tritium.analysis.report_render import REPORT_ENTRIES, write_report
-    from tritium.fileio import check_replaceable
+    from tritium.base.fileio import check_replaceable
 
     check_replaceable(args.out, REPORT_ENTRIES, force=args.force)  # before minutes of work, not after
     command = _report_command(args)

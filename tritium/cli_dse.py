@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 
 from tritium.cliutil import ProgressBar, print_json
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 
 __all__ = ["register"]
 
@@ -155,7 +155,7 @@ def _duration(seconds: float) -> str:
 
 def _cmd_pareto(args: argparse.Namespace) -> int:
     from tritium.analysis.dse import load_space_of, pareto
-    from tritium.fileio import atomic_path, check_overwrite, record_written
+    from tritium.base.fileio import atomic_path, check_overwrite, record_written
 
     if args.csv:
         check_overwrite([args.csv], force=args.force)

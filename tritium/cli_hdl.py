@@ -12,7 +12,7 @@ import sys
 import time
 
 from tritium.cliutil import print_json
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 
 __all__ = ["register"]
 
@@ -251,7 +251,7 @@ def _cmd_calibrate(args) -> int:
 
 
 def _calibrate_timing(args) -> int:
-    from tritium.errors import TritiumError
+    from tritium.base.errors import TritiumError
     from tritium.hdl.calibrate_timing import calibrate_timing, timing_table
 
     widths = _ints("widths", args.widths or "64")

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from tritium.cliutil import mapping_args, precision_args, print_json, scenario_args
-from tritium.errors import TritiumError
+from tritium.base.errors import TritiumError
 
 __all__ = ["register"]
 
@@ -55,7 +55,7 @@ def _ints(text: str, key: str, what: str = "chip count") -> tuple[int, ...]:
 def _cmd_scaling(args: argparse.Namespace) -> int:
     from tritium.analysis.plots import save_figure
     from tritium.analysis.scaling import chip_scaling, scaling_plot
-    from tritium.fileio import write_text_atomic
+    from tritium.base.fileio import write_text_atomic
     from tritium.workloads import Scenario, build_trace
 
     chips = _ints(args.chips, "chips")

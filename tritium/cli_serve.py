@@ -80,7 +80,7 @@ def _costs(args):
 def _cmd_serve(args: argparse.Namespace) -> int:
     from tritium.analysis.serving import ServeConfig, find_capacity, rate_sweep, serve
     from tritium.analysis.serving.results import write_outputs
-    from tritium.errors import SpecError
+    from tritium.base.errors import SpecError
 
     config = ServeConfig(max_batch=args.max_batch, max_batched_tokens=args.max_batched_tokens,
                          chunked_prefill=args.chunked_prefill, slo_ttft_s=args.slo_ttft, slo_tpot_s=args.slo_tpot)
@@ -90,7 +90,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         from pathlib import Path
 
         from tritium.analysis.serving.results import output_names
-        from tritium.fileio import check_overwrite
+        from tritium.base.fileio import check_overwrite
 
         check_overwrite([Path(args.out) / n for n in output_names(args.find_capacity or not args.trace)],
                         force=args.force)

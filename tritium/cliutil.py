@@ -11,8 +11,8 @@ import sys
 import time
 import tomllib
 
-from tritium.errors import printable, shown_path
-from tritium.fileio import json_text
+from tritium.base.errors import printable, shown_path
+from tritium.base.fileio import json_text
 
 __all__ = ["scenario_args", "precision_args", "mapping_args", "print_json", "ProgressBar", "duration", "USER_ERRORS",
            "user_error", "one_line"]
@@ -37,7 +37,7 @@ def _place(err: BaseException) -> str:
     module, tb = "", err.__traceback__
     while tb is not None:
         name = tb.tb_frame.f_globals.get("__name__", "")
-        if name.startswith("tritium.") and not name.startswith(("tritium.cli", "tritium.errors")):
+        if name.startswith("tritium.") and not name.startswith(("tritium.cli", "tritium.base.errors")):
             module = name
         tb = tb.tb_next
     for prefix, words in _PLACES.items():

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from tritium.errors import TritiumError
+from tritium.base.errors import TritiumError
 from tritium.workloads.models import ModelSpec, load_model
 from tritium.workloads.trace import Scenario
 

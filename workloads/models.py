@@ -24,8 +24,8 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from tritium.errors import SpecError, TritiumError, did_you_mean
-from tritium.specio import check_choice, from_mapping
+from tritium.base.errors import SpecError, TritiumError, did_you_mean
+from tritium.base.specio import check_choice, from_mapping
 
 __all__ = [
     "PROJECTIONS",

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from tritium.errors import TraceError, TritiumError
-from tritium.specio import check_choice
+from tritium.base.errors import TraceError, TritiumError
+from tritium.base.specio import check_choice
 from tritium.workloads.schema import new_trace_frame
 from tritium.workloads.stats import WeightModel, modelled_stats
 from tritium.workloads.trace import DTYPE_BYTES, TERNARY_BITS

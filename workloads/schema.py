@@ -65,8 +65,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tritium.errors import TraceError, TritiumError
-from tritium.fileio import atomic_path
+from tritium.base.errors import TraceError, TritiumError
+from tritium.base.fileio import atomic_path
 
 __all__ = [
     "TRACE_COLUMNS",

@@ -29,7 +29,7 @@ import types
 from dataclasses import dataclass
 from typing import Mapping
 
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 from tritium.workloads.models import PROJECTIONS, ModelSpec
 
 __all__ = ["ActZeroDefault", "ACT_ZERO_DEFAULTS", "act_zero_fractions", "check_act_sparsity"]

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tritium.errors import SpecError
-from tritium.specio import check_choice, check_float, check_int
+from tritium.base.errors import SpecError
+from tritium.base.specio import check_choice, check_float, check_int
 
 __all__ = [
     "HIST_BINS",

@@ -16,7 +16,7 @@ from typing import Mapping
 
 import pandas as pd
 
-from tritium.errors import SpecError, TraceError, TritiumError
+from tritium.base.errors import SpecError, TraceError, TritiumError
 from tritium.workloads.models import PROJECTIONS, ModelSpec, load_model
 from tritium.workloads.schema import MAX_TRACE_ROWS, new_trace_frame
 from tritium.workloads.sparsity import act_zero_fractions

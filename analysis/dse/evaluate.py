@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from tritium.analysis.dse.space import METRICS, Constraint, Deployment, Space, Workload
-from tritium.errors import SpecError, TritiumError
+from tritium.base.errors import SpecError, TritiumError
 
 __all__ = ["Point", "EvalContext", "point_id", "eval_context", "build_chip", "evaluate_batch", "cost_usd",
            "STATUSES", "MEMORY_VIOLATION"]
@@ -106,7 +106,7 @@ def build_chip(base: dict, params: dict, name: str):
         SpecError: the resulting chip is invalid (names the dotted key, value and what is allowed).
     """
     from tritium.sim import DRAM_TYPES, Chip
-    from tritium.specio import from_mapping
+    from tritium.base.specio import from_mapping
 
     tree = _copy(base)
     tree["name"] = name

@@ -46,7 +46,7 @@ from tritium.analysis.dse.evaluate import EvalContext, Point, eval_context, eval
 from tritium.analysis.dse.search import make_strategy
 from tritium.analysis.dse.space import Space, load_space
 from tritium.analysis.dse.store import ResultStore
-from tritium.errors import SpecError, TritiumError
+from tritium.base.errors import SpecError, TritiumError
 
 __all__ = ["MAX_ATTEMPTS", "SweepProgress", "SweepSummary", "sweep", "default_workers"]
 

@@ -32,8 +32,8 @@ import pandas as pd
 
 from tritium.analysis.dse.space import METRICS
 from tritium.analysis.dse.store import load_results, load_space_of
-from tritium.errors import SpecError, TritiumError
-from tritium.fileio import check_overwrite, record_written, write_text_atomic
+from tritium.base.errors import SpecError, TritiumError
+from tritium.base.fileio import check_overwrite, record_written, write_text_atomic
 from tritium.sim.chip import chip_to_toml
 
 __all__ = ["non_dominated", "minimization_matrix", "pareto", "pick", "picked_metrics", "picked_params",
@@ -180,7 +180,7 @@ def _buildable(chip_toml: str) -> bool:
 
     from tritium.hdl import check_buildable
     from tritium.sim import Chip
-    from tritium.specio import from_mapping
+    from tritium.base.specio import from_mapping
 
     try:
         check_buildable(from_mapping(Chip, tomllib.loads(chip_toml)))
@@ -317,7 +317,7 @@ def _stored_chip(out_dir, point: str, chip_toml: str):
     import tomllib
 
     from tritium.sim import Chip
-    from tritium.specio import from_mapping
+    from tritium.base.specio import from_mapping
 
     try:
         return from_mapping(Chip, tomllib.loads(chip_toml))

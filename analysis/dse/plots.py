@@ -26,7 +26,7 @@ from tritium.analysis.dse.pareto import minimization_matrix, non_dominated
 from tritium.analysis.dse.space import METRICS, Space
 from tritium.analysis.dse.store import load_results, load_space_of
 from tritium.analysis.plots import STYLE, save_figure
-from tritium.errors import SpecError, TritiumError
+from tritium.base.errors import SpecError, TritiumError
 
 __all__ = ["DEFAULT_GPUS", "COLOR_BY", "gpu_points", "front_plot", "sensitivity_plot", "plot_sweep", "param_label",
            "value_label"]

@@ -74,8 +74,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from tritium.errors import _MISSING, SpecError, TritiumError
-from tritium.specio import check_choice, check_float, check_int, load_toml, parse_toml
+from tritium.base.errors import MISSING, SpecError, TritiumError
+from tritium.base.specio import check_choice, check_float, check_int, load_toml, parse_toml
 
 __all__ = [
     "METRICS",
@@ -375,20 +375,20 @@ def _space(data: dict, text: str, source: str, folder: Path, base=None) -> Space
 
 def _build(data: dict, text: str, source: str, folder: Path, base_chip=None) -> Space:
     _check_keys("", data, _TOP_KEYS)
-    name = data.get("name", _MISSING)
+    name = data.get("name", MISSING)
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise SpecError("name", name, "required: a non-empty string of a-z, 0-9, '.', '_' and '-'")
     description = data.get("description", "")
     if not isinstance(description, str):
         raise SpecError("description", description, "must be a string")
-    base_source = data.get("base", _MISSING)
+    base_source = data.get("base", MISSING)
     if not isinstance(base_source, str) or not base_source:
         raise SpecError("base", base_source, "required: a chip preset name or a chip TOML path")
     base = base_chip if base_chip is not None else _load_base(base_source, folder)
-    params = _params(data.get("params", _MISSING))
-    workloads = _workloads(data.get("workload", _MISSING), folder)
+    params = _params(data.get("params", MISSING))
+    workloads = _workloads(data.get("workload", MISSING), folder)
     constraints = _constraints(data.get("constraints", {}))
-    objectives = _objectives(data.get("objectives", _MISSING))
+    objectives = _objectives(data.get("objectives", MISSING))
     search = _search(data.get("search", {}))
     deployment = _deployment(data.get("deployment", {}))
     return Space(name, description, base, base_source, params, workloads, constraints, objectives, search,
@@ -481,7 +481,7 @@ def _flatten(table: Mapping, prefix: str = "") -> dict[str, object]:
 
 def _params(table: object) -> tuple[Param, ...]:
     if not isinstance(table, Mapping) or not table:
-        raise SpecError("params", table if table is not _MISSING else _MISSING,
+        raise SpecError("params", table if table is not MISSING else MISSING,
                         "required: a table of dotted chip keys, each a list of values or a range")
     allowed = param_paths()
     out = []
@@ -544,7 +544,7 @@ def _range(key: str, spec: Mapping, tp: type) -> tuple:
         raise SpecError(key, dict(spec), "a range needs a numeric parameter; list the values instead")
     for k in ("start", "stop"):
         if k not in spec:
-            raise SpecError(f"{key}.{k}", _MISSING, "required in a range table")
+            raise SpecError(f"{key}.{k}", MISSING, "required in a range table")
         _check_type(f"{key}.{k}", spec[k], tp)
     if ("step" in spec) == ("factor" in spec):
         raise SpecError(key, dict(spec), "a range needs exactly one of step (arithmetic) or factor (geometric)")
@@ -578,7 +578,7 @@ def _workloads(items: object, folder: Path) -> tuple[Workload, ...]:
     from tritium.workloads import Scenario, load_model, zoo_names
     from tritium.workloads.models import KV_DTYPES, LM_HEAD_DTYPES
 
-    if items is _MISSING or not isinstance(items, list) or not items:
+    if items is MISSING or not isinstance(items, list) or not items:
         raise SpecError("workload", items, "required: one or more [[workload]] tables (model, batch, prefill, decode)")
     out = []
     for i, item in enumerate(_expand_scenarios(items)):
@@ -586,7 +586,7 @@ def _workloads(items: object, folder: Path) -> tuple[Workload, ...]:
             raise SpecError(f"workload[{i}]", item, "must be a table")
         where, expanded = f"workload[{item.pop('_index')}].", item.pop("_expanded")
         _check_keys(where, item, _WORKLOAD_KEYS)
-        model = item.get("model", _MISSING)
+        model = item.get("model", MISSING)
         if not isinstance(model, str) or not model:
             raise SpecError(f"{where}model", model, "required: a zoo model name or a config.json path")
         if model.lower() not in zoo_names():

@@ -31,8 +31,8 @@ from urllib.parse import quote
 import pandas as pd
 
 from tritium.analysis.dse.space import METRICS, Space, space_from_toml
-from tritium.errors import TritiumError, shown_path
-from tritium.fileio import atomic_path, check_overwrite, record_written, write_text_atomic
+from tritium.base.errors import TritiumError, shown_path
+from tritium.base.fileio import atomic_path, check_overwrite, record_written, write_text_atomic
 
 __all__ = ["RESULTS_FILE", "LOCK_FILE", "INPUT_FILES", "ResultStore", "SweepLock", "load_results", "load_space_of",
            "results_path"]
@@ -373,7 +373,7 @@ def load_space_of(out_dir: str | Path) -> Space:
     import tomllib
 
     from tritium.sim import Chip
-    from tritium.specio import from_mapping
+    from tritium.base.specio import from_mapping
 
     source = meta.get("space_source", "")
     folder = Path(source).parent if source and source != "<text>" else Path(out_dir)

@@ -25,8 +25,8 @@ from tritium.analysis.serving.iteration import IterationShape, iteration_trace
 from tritium.analysis.serving.requests import LengthDist, Requests, generate, parse_length, read_trace
 from tritium.analysis.serving.results import ServeResult, build_result
 from tritium.analysis.serving.scheduler import KV_BLOCK_TOKENS, EngineConfig, run_engine
-from tritium.errors import SpecError
-from tritium.specio import check_float, check_int
+from tritium.base.errors import SpecError
+from tritium.base.specio import check_float, check_int
 
 __all__ = ["serve", "find_capacity", "serving_comparison", "serving_costs", "ServeResult", "ServeConfig",
            "Requests", "LengthDist", "parse_length", "generate", "read_trace", "IterationCosts", "Device",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 
 __all__ = ["CapacityResult", "find_capacity", "rate_sweep", "serving_comparison", "sweep_metrics", "SWEEP_COLUMNS",
            "SWEEP_METRICS"]

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 from tritium.workloads.models import ModelSpec
 from tritium.workloads.trace import DTYPE_BYTES
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 from tritium.workloads.models import ModelSpec
 from tritium.workloads.schema import new_trace_frame
 from tritium.workloads.trace import DTYPE_BYTES, Scenario, _Generator

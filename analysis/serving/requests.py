@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tritium.errors import SpecError, TritiumError
+from tritium.base.errors import SpecError, TritiumError
 
 __all__ = ["LengthDist", "Requests", "ARRIVALS", "parse_length", "generate", "read_trace", "TRACE_FORMATS"]
 

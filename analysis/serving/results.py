@@ -126,7 +126,7 @@ def write_outputs(result: ServeResult, out_dir: str | Path, *, sweep: pd.DataFra
     (:func:`~tritium.analysis.serving.rate_sweep`), ``knee``; each atomically, recorded in the
     folder's manifest; files Tritium did not write are not replaced unless ``force``."""
     from tritium.analysis.plots import save_figure
-    from tritium.fileio import atomic_path, check_overwrite, json_text, record_written, write_text_atomic
+    from tritium.base.fileio import atomic_path, check_overwrite, json_text, record_written, write_text_atomic
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,7 @@ from tritium.analysis.carbon import (
     grid_intensity,
     list_regions,
 )
-from tritium.errors import SpecError, TritiumError
+from tritium.base.errors import SpecError, TritiumError
 from tritium.sim import DRAM_TYPES, NODES_NM, load_chip, simulate
 from tritium.workloads import Scenario, trace
 

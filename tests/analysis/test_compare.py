@@ -7,7 +7,7 @@ import pytest
 
 from tritium.analysis.compare import METRICS, compare, default_weights
 from tritium.analysis.gpu import DEFAULT_CALIBRATION, gpu_baseline, save_calibration
-from tritium.errors import TritiumError
+from tritium.base.errors import TritiumError
 from tritium.sim import simulate
 from tritium.workloads import Scenario, load_model, trace
 

@@ -24,7 +24,7 @@ from tritium.analysis.cost import (
     memory_price,
     wafer_price,
 )
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 from tritium.sim import DRAM_TYPES, NODES_NM, load_chip, list_presets
 
 # The worked cost table of the method's sources (docs/sources.md, "Cost"): cost per good die (alpha 3;

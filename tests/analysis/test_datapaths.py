@@ -9,7 +9,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from tritium.analysis.datapaths import DATAPATH_COLUMNS, DEFAULT_VARIANTS, datapath_plot, datapath_table, styled_chip
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 from tritium.sim import load_chip
 from tritium.workloads import Scenario, trace
 

@@ -8,7 +8,7 @@ from tritium.analysis.gpu import DEFAULT_CALIBRATION, gpu_baseline, load_calibra
 from tritium.analysis.gpu_bench import BIG_GEMM, COPY_BYTES, NoCudaError, Sample, TorchCuda, detect_gpu, gpu_bench
 from tritium.analysis.gpu_kernels import Traffic, dram_s, matmul_compute_s, peak_ops, power_split
 from tritium.analysis.gpu_model import gemm_kernels
-from tritium.errors import SpecError, TritiumError
+from tritium.base.errors import SpecError, TritiumError
 from tritium.workloads import Scenario, trace
 
 

@@ -17,7 +17,7 @@ from tritium.analysis.gpu_calibrate import (
     report_markdown,
     serving_point,
 )
-from tritium.errors import SpecError, TritiumError
+from tritium.base.errors import SpecError, TritiumError
 
 DOC = Path(__file__).resolve().parents[2] / "analysis" / "GPU_CALIBRATION.md"
 FITTED = ("gemm_efficiency", "copy_kernel_efficiency", "matmul_kernel_efficiency", "w2a8_bandwidth_factor",

@@ -6,7 +6,7 @@ import tomllib
 import pytest
 
 from tritium.analysis.gpu import GPU_ALIASES, Gpu, gpu_to_toml, list_gpus, load_gpu, save_gpu
-from tritium.errors import SpecError, TritiumError
+from tritium.base.errors import SpecError, TritiumError
 from tritium.sim.chip_parts import DRAM_TYPES
 
 ISSUE_CARDS = {"h100-sxm", "h100-pcie", "h200", "a100-80gb", "l4", "l40s", "rtx-4090", "rtx-3090",

@@ -9,7 +9,7 @@ import pytest
 from tritium.analysis.gpu import DEFAULT_CALIBRATION, WEIGHT_MODES, MeasuredGemm, gpu_baseline, list_gpus, load_gpu
 from tritium.analysis.gpu_kernels import (Traffic, dram_s, dram_summary, linear_step_traffic, matmul_compute_s,
                                           mode_bandwidth_factor, peak_ops, power_split, weight_matmul)
-from tritium.errors import SpecError, TritiumError
+from tritium.base.errors import SpecError, TritiumError
 from tritium.sim import simulate
 from tritium.sim.energy import ENERGY_COMPONENTS
 from tritium.sim.dram import effective_pj_per_bit, sustained_bandwidth_fraction

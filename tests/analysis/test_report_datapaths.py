@@ -8,7 +8,7 @@ import pytest
 
 from tritium.analysis.report import build_report
 from tritium.analysis.report_render import render
-from tritium.errors import TritiumError
+from tritium.base.errors import TritiumError
 
 SMALL = dict(prefill=32, decode=4, batches=(1,), prefills=(32,), regions=("world",))
 

@@ -8,7 +8,7 @@ import pytest
 from tritium.analysis.compare import compare
 from tritium.analysis.report import area_table, build_report, hardware_table
 from tritium.analysis.report_render import render
-from tritium.errors import SpecError, TritiumError
+from tritium.base.errors import SpecError, TritiumError
 
 
 @pytest.fixture(scope="module")

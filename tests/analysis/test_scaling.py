@@ -3,7 +3,7 @@
 import pytest
 
 from tritium.analysis.scaling import chip_scaling, scaling_plot
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 from tritium.workloads import Scenario, build_trace
 
 TRACE = build_trace("llama-3-70b", Scenario(1, 16, 4), ternarize=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tritium.cli import main
-from tritium.fileio import record_written
+from tritium.base.fileio import record_written
 
 SCENARIO = ["--prefill", "16", "--decode", "4"]
 

@@ -21,7 +21,7 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tritium.errors import TritiumError
+from tritium.base.errors import TritiumError
 
 EXAMPLES = int(os.environ.get("TRITIUM_FUZZ_EXAMPLES", "0"))
 FUZZ = settings(derandomize=EXAMPLES == 0, database=None, max_examples=EXAMPLES or 40, deadline=None,

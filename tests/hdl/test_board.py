@@ -11,7 +11,7 @@ import pytest
 
 import tritium.hdl.board
 import tritium.hdl.harness
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 from tritium.hdl.board import BOARDS, BuildReport, board_platform, build_board
 from tritium.sim import BufferSpec, load_chip
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tritium.errors import SpecError, TritiumError
+from tritium.base.errors import SpecError, TritiumError
 from tritium.hdl.calibrate import (TOLERANCE, AreaCalibration, calibrate_area, calibration_table,
                                    flip_flop_transistors)
 from tritium.sim import TluSpec

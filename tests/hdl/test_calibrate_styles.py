@@ -12,7 +12,7 @@ import json
 import pytest
 
 from tritium.cli import main
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 from tritium.hdl.calibrate_styles import StyleCalibration, calibrate_styles, style_table
 from tritium.sim.chip_parts import TluSpec
 from tritium.sim.energy import tlu_area_um2

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 from tritium.hdl.calibrate_timing import TIMING_TOLERANCE, TimingCalibration, calibrate_timing, timing_table
 
 

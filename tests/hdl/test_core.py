@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from tritium.errors import SpecError, TritiumError
+from tritium.base.errors import SpecError, TritiumError
 from tritium.hdl import core_schedule, elaborate, run_gemm, sim_speed
 from tritium.hdl.simulate import act_beats, weight_beats
 from tritium.sim import BufferSpec, load_chip

@@ -11,7 +11,7 @@ import pytest
 from amaranth.hdl import Shape, signed
 from amaranth.lib import data
 
-from tritium.errors import SpecError, TritiumError
+from tritium.base.errors import SpecError, TritiumError
 from tritium.hdl import MAX_BUFFER_KIB, TritiumCore, core_schedule, elaborate, gemm_limits, port_cycles
 from tritium.sim import BufferSpec, load_chip
 from tritium.sim.mapping import tlu_schedule

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tritium.errors import TritiumError
+from tritium.base.errors import TritiumError
 from tritium.hdl import export, top_name
 from tritium.sim import BufferSpec, load_chip
 

@@ -10,7 +10,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 from amaranth.sim import Simulator
 
-from tritium.errors import TritiumError
+from tritium.base.errors import TritiumError
 from tritium.hdl.harness import SerialHarness, core_ports
 from tritium.hdl.tree import AdderTree
 

@@ -15,7 +15,7 @@ import dataclasses
 
 import pytest
 
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 from tritium.hdl import core_schedule, elaborate
 from tritium.hdl.mac import MacUnit
 from tritium.hdl.style import chip_with_style, make_unit, with_style

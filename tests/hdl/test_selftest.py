@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 from amaranth.sim import Simulator
 
-from tritium.errors import TritiumError
+from tritium.base.errors import TritiumError
 from tritium.hdl import elaborate
 from tritium.hdl.export import testbench_vectors as golden_streams
 from tritium.hdl.selftest import SelfTest

@@ -11,7 +11,7 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from tritium.errors import SpecError, TritiumError
+from tritium.base.errors import SpecError, TritiumError
 from tritium.hdl import synth
 from tritium.hdl.synth import SynthReport, abc9_crashed, is_flip_flop, synthesize
 from tritium.hdl.tools import run_tool, say_if_cold, yowasp_cold

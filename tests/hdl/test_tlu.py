@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 from tritium.hdl.tlu import Tlu
 from tritium.hdl.tree import WEIGHT_CODE
 from tritium.sim import TluSpec

@@ -13,7 +13,7 @@ from amaranth.sim import Simulator
 
 import tritium.hdl
 import tritium.hdl.tree
-from tritium.errors import SpecError, TritiumError
+from tritium.base.errors import SpecError, TritiumError
 from tritium.hdl.tree import WEIGHT_CODE, AdderTree, tree_latency
 from tritium.sim import TluSpec, load_chip
 

@@ -13,7 +13,7 @@ import pytest
 import tomli_w
 
 import tritium.sim.chip
-from tritium.errors import SpecError, TritiumError
+from tritium.base.errors import SpecError, TritiumError
 from tritium.sim import (
     Chip,
     DramSpec,
@@ -24,7 +24,7 @@ from tritium.sim import (
     preset,
     save_chip,
 )
-from tritium.specio import from_mapping, to_mapping
+from tritium.base.specio import from_mapping, to_mapping
 
 REQUIRED_PRESETS = ("edge-lpddr5", "datacenter-hbm3", "lowcost-28nm", "fpga-proto")
 

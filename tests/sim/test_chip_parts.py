@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 from tritium.sim import DRAM_TYPES, AttentionSpec, BufferSpec, DmaSpec, DramSpec, SramSpec, TluSpec, preset
 
 DERANDOMIZED = settings(derandomize=True, database=None, deadline=None, max_examples=300)

@@ -27,7 +27,7 @@ from tritium.sim import (
     load_chip,
     save_chip,
 )
-from tritium.specio import from_mapping
+from tritium.base.specio import from_mapping
 
 # Characters TOML must escape or encode, plus non-ASCII; an explicit alphabet also keeps
 # Hypothesis from building (and caching) its Unicode tables.

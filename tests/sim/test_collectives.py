@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 from tritium.sim import load_chip, simulate
 from tritium.sim.collectives import collective, torus_dims
 from tritium.workloads import Scenario, trace

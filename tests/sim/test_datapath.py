@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 from tritium.sim.chip_parts import TluSpec
 from tritium.sim.datapath import (lut_entry_bits, lut_pipeline_depth, lut_schedule, lut_table_entries,
                                   mac_pipeline_depth, mac_schedule, style_schedule)

@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 
 from tritium.cli import main
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 from tritium.sim import list_presets, load_chip, simulate
 from tritium.sim.die import OVERHEAD_ITEMS, resolve_die
 from tritium.sim.energy import area_breakdown

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 from tritium.sim import dram
 from tritium.sim.chip_parts import DRAM_TYPES
 from tritium.sim.dram import (

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from tritium.errors import SpecError, TritiumError
+from tritium.base.errors import SpecError, TritiumError
 from tritium.sim import golden
 from tritium.sim.chip_parts import TluSpec
 from tritium.sim.golden import (

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 from tritium.sim import load_chip, simulate
 from tritium.sim.chip_parts import TluSpec
 from tritium.sim.cycles import tlu_cycles

@@ -11,7 +11,7 @@ import pytest
 
 import tritium.sim.pipeline
 import tritium.sim.pipeline_schedule
-from tritium.errors import SpecError, TritiumError
+from tritium.base.errors import SpecError, TritiumError
 from tritium.sim import load_chip, simulate
 from tritium.sim.pipeline import micro_trace, simulate_pipeline, stage_chip
 from tritium.sim.pipeline_schedule import best_split, decode_cycle, micro_batch_sizes, prefill_makespan, split_layers

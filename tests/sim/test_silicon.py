@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 from tritium.sim import silicon as si
 from tritium.sim.chip import NODES_NM, list_presets, preset
 

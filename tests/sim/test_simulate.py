@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 from tritium.sim import OP_COLUMNS, load_chip, simulate
 from tritium.sim.dram import sustained_bandwidth_fraction
 from tritium.sim.energy import ENERGY_COMPONENTS
@@ -243,7 +243,7 @@ def test_decode_is_never_faster_than_its_bytes_over_the_sustained_bandwidth(name
 
 def test_a_request_past_the_exact_cycle_range_is_refused_not_wrapped():
     """Issue 12: a fast clock on a 0.1 GB/s DRAM made int64 cycle counts wrap; now one error."""
-    from tritium.errors import TritiumError
+    from tritium.base.errors import TritiumError
     from tritium.sim.simulate import MAX_CYCLES
 
     from tritium.sim.silicon import pipeline_of, reachable_clock_mhz

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tritium.cli import main
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 from tritium.sim import chip_to_toml, load_chip, save_chip, simulate
 from tritium.sim.chip_parts import STYLE_KEYS, TluSpec
 from tritium.sim.datapath import lut_schedule, mac_schedule, style_schedule

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from tritium.errors import SpecError, TritiumError
+from tritium.base.errors import SpecError, TritiumError
 from tritium.sim import DRAM_TYPES, NODES_NM as CHIP_NODES_NM
 from tritium.sim.tech import (
     DEFAULT_SCALING,

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tritium.errors import TraceError
+from tritium.base.errors import TraceError
 from tritium.sim import load_chip, simulate
 from tritium.sim.tracefacts import trace_facts
 from tritium.workloads import Scenario, trace

@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from tritium.fileio import atomic_path, json_text, write_text_atomic
+from tritium.base.fileio import atomic_path, json_text, write_text_atomic
 
 
 def test_written_file_has_the_umask_mode(tmp_path):

@@ -10,8 +10,8 @@ import textwrap
 
 import pytest
 
-from tritium.errors import TritiumError
-from tritium.fileio import (
+from tritium.base.errors import TritiumError
+from tritium.base.fileio import (
     MANIFEST_FILE, check_overwrite, check_replaceable, is_tritiums, record_written, replace_folder,
     write_text_atomic,
 )
@@ -79,7 +79,7 @@ def test_a_killed_build_leaves_the_old_folder_and_its_temporary_is_cleaned(tmp_p
     script = textwrap.dedent(f"""
         import os, signal
         from pathlib import Path
-        from tritium.fileio import replace_folder
+        from tritium.base.fileio import replace_folder
         with replace_folder(Path({str(target)!r})) as tmp:
             (tmp / "report.html").write_text("new")
             os.kill(os.getpid(), signal.SIGKILL)

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from tritium.errors import SpecError, TritiumError, printable, shown, shown_path
-from tritium.specio import MAX_TOML_BYTES, MAX_TOML_DEPTH, load_toml, parse_toml
+from tritium.base.errors import SpecError, TritiumError, printable, shown, shown_path
+from tritium.base.specio import MAX_TOML_BYTES, MAX_TOML_DEPTH, load_toml, parse_toml
 
 
 @pytest.mark.parametrize("text, message", [

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tritium.errors import CheckpointError
+from tritium.base.errors import CheckpointError
 from tritium.workloads.checkpoints.gguf_io import TYPE_I2_S, RawTensor, encode_gguf, parse_gguf_header
 from tritium.workloads.checkpoints.safetensors_io import encode_safetensors_header, parse_safetensors_header
 

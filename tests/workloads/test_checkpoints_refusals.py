@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from tritium.errors import CheckpointError
+from tritium.base.errors import CheckpointError
 from tritium.workloads import build_trace, zoo_model
 from tritium.workloads.checkpoints import checkpoint_tensors, iter_weight_stats, read_weight_stats, tensor_name
 from tritium.workloads.checkpoints.bench import LLAMA2_70B

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tritium.errors import SpecError, TritiumError
+from tritium.base.errors import SpecError, TritiumError
 from tritium.workloads import PROJECTIONS, load_model, spec_from_hf_config, zoo_model, zoo_names
 
 # Parameter counts published for these models (HF model cards / meta-device build in

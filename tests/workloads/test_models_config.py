@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tritium.errors import SpecError, TritiumError
+from tritium.base.errors import SpecError, TritiumError
 from tritium.workloads import load_model, spec_from_hf_config, zoo_model
 from tritium.workloads.models import MAX_CONFIG_BYTES, MODEL_LIMITS
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tritium.errors import TraceError, TritiumError
+from tritium.base.errors import TraceError, TritiumError
 from tritium.workloads import build_trace, summarize, trace_from_scalesim
 
 # the format of SCALE-Sim v2's topologies/GEMM_mnk/*.csv (header Layer,M,N,K)

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from tritium.errors import TraceError, TritiumError
+from tritium.base.errors import TraceError, TritiumError
 from tritium.workloads import Scenario, load_trace, save_trace, trace, validate_trace
 
 

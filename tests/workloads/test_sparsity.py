@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tritium.errors import SpecError, TraceError
+from tritium.base.errors import SpecError, TraceError
 from tritium.workloads import load_trace, save_trace, trace, validate_trace
 from tritium.workloads.models import PROJECTIONS, load_model, zoo_model
 from tritium.workloads.sparsity import ACT_ZERO_DEFAULTS, act_zero_fractions, check_act_sparsity

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tritium.errors import SpecError, TritiumError
+from tritium.base.errors import SpecError, TritiumError
 from tritium.workloads import (
     KINDS, TRACE_COLUMNS, Scenario, WeightModel, modelled_stats, summarize, trace, zoo_model,
 )

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tritium.errors import SpecError, TraceError
+from tritium.base.errors import SpecError, TraceError
 from tritium.workloads import Scenario, summarize, trace, zoo_model, zoo_names
 from tritium.workloads.schema import COUNT_LIMIT, MAX_TRACE_ROWS, new_trace_frame
 from tritium.workloads.trace import DTYPE_BYTES, MAX_BATCH, MAX_DECODE, MAX_PREFILL

@@ -9,7 +9,7 @@ I2_S, float types), streaming one tensor at a time::
     for layer, op, stats in iter_weight_stats("path/to/checkpoint"):
         print(layer, op, stats.zero_frac, stats.scale)
 
-Every bad input raises :class:`~tritium.errors.CheckpointError` with one line naming
+Every bad input raises :class:`~tritium.base.errors.CheckpointError` with one line naming
 the file, the tensor and what is wrong. On-disk layouts: docs/sources.md
 §7; the submodules' docstrings restate what the code relies on.
 """

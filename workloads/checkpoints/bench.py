@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tritium.errors import CheckpointError
-from tritium.specio import check_int
+from tritium.base.errors import CheckpointError
+from tritium.base.specio import check_int
 from tritium.workloads.checkpoints.reader import checkpoint_tensors, read_weight_stats
 from tritium.workloads.checkpoints.synth import (
     TernaryTensor,

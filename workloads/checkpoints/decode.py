@@ -36,7 +36,7 @@ import gguf.quants
 import numpy as np
 from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
 
-from tritium.errors import CheckpointError
+from tritium.base.errors import CheckpointError
 from tritium.workloads.checkpoints.tensors import TensorInfo
 from tritium.workloads.checkpoints.unpack import (
     I2S_BLOCK,

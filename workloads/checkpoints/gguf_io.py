@@ -28,7 +28,7 @@ from typing import Mapping, Sequence
 
 from gguf.constants import GGML_QUANT_SIZES
 
-from tritium.errors import CheckpointError
+from tritium.base.errors import CheckpointError
 from tritium.workloads.checkpoints.tensors import TensorInfo
 
 __all__ = [

@@ -28,8 +28,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, Mapping
 
-from tritium.errors import CheckpointError, TritiumError
-from tritium.specio import check_choice
+from tritium.base.errors import CheckpointError, TritiumError
+from tritium.base.specio import check_choice
 from tritium.workloads.checkpoints import decode
 from tritium.workloads.checkpoints.gguf_io import read_gguf_header
 from tritium.workloads.checkpoints.safetensors_io import read_safetensors_header, read_safetensors_index
@@ -139,7 +139,7 @@ def iter_weight_stats(
     Raises :class:`CheckpointError` for unreadable or malformed checkpoints,
     non-2-D projections, shapes that contradict ``model`` or ``config.json``, packed tensors
     without a one-value ``weight_scale``, invalid codes and NaN weights;
-    :class:`~tritium.errors.SpecError` for a bad argument value.
+    :class:`~tritium.base.errors.SpecError` for a bad argument value.
     """
     if scale_convention is not None:
         check_choice("scale_convention", scale_convention, SCALE_CONVENTIONS)

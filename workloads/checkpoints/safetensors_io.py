@@ -6,7 +6,7 @@ UTF-8 JSON ``{name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadat
 checkpoint lists ``{tensor: shard file}`` in the ``weight_map`` of
 ``model.safetensors.index.json``. See docs/sources.md §7.
 
-Every malformed header raises :class:`~tritium.errors.CheckpointError` with one line
+Every malformed header raises :class:`~tritium.base.errors.CheckpointError` with one line
 naming the file, the tensor (where there is one) and what is wrong.
 """
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Mapping
 
-from tritium.errors import CheckpointError
+from tritium.base.errors import CheckpointError
 from tritium.workloads.checkpoints.tensors import TensorInfo
 
 __all__ = [

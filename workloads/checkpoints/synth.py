@@ -22,9 +22,9 @@ from typing import Mapping
 import gguf
 import numpy as np
 
-from tritium.errors import SpecError
-from tritium.fileio import atomic_path, write_bytes_atomic, write_text_atomic
-from tritium.specio import check_choice, check_int
+from tritium.base.errors import SpecError
+from tritium.base.fileio import atomic_path, write_bytes_atomic, write_text_atomic
+from tritium.base.specio import check_choice, check_int
 from tritium.workloads.checkpoints.gguf_io import I2S_TAIL_BYTES, TYPE_I2_S, RawTensor, encode_gguf
 from tritium.workloads.checkpoints.safetensors_io import encode_safetensors_header
 from tritium.workloads.checkpoints.unpack import f32_to_bf16, pack_i2s, pack_u8

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tritium.errors import SpecError
-from tritium.specio import check_choice, check_int
+from tritium.base.errors import SpecError
+from tritium.base.specio import check_choice, check_int
 
 __all__ = ["PROJECTIONS", "TensorInfo", "canonical_op", "tensor_name"]
 

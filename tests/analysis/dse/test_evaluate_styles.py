@@ -3,9 +3,9 @@
 import pytest
 
 from tritium.analysis.dse.evaluate import build_chip
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 from tritium.sim import load_chip
-from tritium.specio import to_mapping
+from tritium.base.specio import to_mapping
 
 
 def test_a_style_point_drops_the_base_chips_other_style_keys():

@@ -11,7 +11,7 @@ from tritium.analysis.dse import search, space
 from tritium.analysis.dse.bench import example_space
 from tritium.analysis.dse.evaluate import eval_context, evaluate_batch, point_id
 from tritium.analysis.dse.search import random_points
-from tritium.errors import TritiumError
+from tritium.base.errors import TritiumError
 
 
 def test_built_in_spaces_load_by_name_and_an_unknown_name_lists_them(tmp_path):

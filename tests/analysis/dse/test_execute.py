@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tritium.analysis.dse import load_results, sweep
-from tritium.errors import SpecError, TritiumError
+from tritium.base.errors import SpecError, TritiumError
 
 PROCESSES = [sys.executable, "-m", "tritium"]
 

@@ -16,7 +16,7 @@ import pytest
 from tritium.analysis.dse import load_results, pareto, pick
 from tritium.analysis.dse.plots import plot_sweep
 from tritium.analysis.dse.store import LOCK_FILE, SweepLock
-from tritium.errors import TritiumError
+from tritium.base.errors import TritiumError
 
 pytestmark = pytest.mark.slow
 

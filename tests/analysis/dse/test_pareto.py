@@ -13,7 +13,7 @@ from hypothesis.extra.numpy import arrays
 
 from tritium.analysis.dse import load_results, non_dominated, pareto, pick
 from tritium.analysis.dse.pareto import minimization_matrix, picked_metrics
-from tritium.errors import SpecError, TritiumError
+from tritium.base.errors import SpecError, TritiumError
 from tritium.sim import load_chip, simulate
 from tritium.workloads import Scenario, trace
 

@@ -13,7 +13,7 @@ import pytest
 from tritium.analysis.dse import pick
 from tritium.analysis.dse.pareto import chip_file_name
 from tritium.cli import main
-from tritium.errors import TritiumError
+from tritium.base.errors import TritiumError
 from tritium.sim import load_chip
 
 

@@ -7,7 +7,7 @@ import pytest
 from tritium.analysis.dse import load_results, load_space_of, pareto
 from tritium.analysis.dse.plots import COLOR_BY, front_plot, gpu_points, plot_sweep, sensitivity_plot
 from tritium.analysis.gpu import gpu_baseline
-from tritium.errors import SpecError, TritiumError
+from tritium.base.errors import SpecError, TritiumError
 from tritium.workloads import Scenario, trace
 
 

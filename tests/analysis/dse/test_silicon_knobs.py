@@ -104,7 +104,7 @@ def test_deployment_sets_the_carbon_and_nre_metrics(tmp_path):
     ("colour = 1", "deployment.colour"),
 ])
 def test_bad_deployment_names_the_key(tmp_path, text, key):
-    from tritium.errors import SpecError
+    from tritium.base.errors import SpecError
 
     with pytest.raises(SpecError, match=key.replace(".", r"\.")):
         _deployed(tmp_path, text)

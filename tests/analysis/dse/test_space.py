@@ -6,9 +6,9 @@ import pytest
 
 from tritium.analysis.dse import METRICS, load_space, param_paths, space_from_toml
 from tritium.analysis.dse.evaluate import build_chip
-from tritium.errors import SpecError, TritiumError
+from tritium.base.errors import SpecError, TritiumError
 from tritium.sim import DRAM_TYPES, chip_to_toml, load_chip
-from tritium.specio import to_mapping
+from tritium.base.specio import to_mapping
 
 HEAD = '''
 name = "t"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tritium.analysis.dse import load_space
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 
 SPACE = '''
 name = "az"

@@ -6,7 +6,7 @@ from tritium.analysis.dse import space_from_toml
 from tritium.analysis.dse.evaluate import build_chip
 from tritium.analysis.dse.execute import sweep
 from tritium.analysis.dse.store import load_results
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 
 SPACE = '''
 name = "t"

@@ -16,7 +16,7 @@ import pytest
 from tritium.analysis.dse import load_results, load_space, load_space_of, space_from_toml, sweep
 from tritium.analysis.dse.evaluate import MEMORY_VIOLATION, point_id
 from tritium.analysis.dse.search import GridSearch
-from tritium.errors import TritiumError
+from tritium.base.errors import TritiumError
 from tritium.sim import load_chip
 
 

@@ -6,7 +6,7 @@ import pytest
 from tritium.analysis.serving import serving_costs
 from tritium.analysis.serving.costs import grid_points
 from tritium.analysis.serving.iteration import IterationShape, iteration_trace
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 from tritium.workloads import Scenario, load_model, trace
 
 MODEL = "bitnet-b1.58-2b-4t"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tritium.analysis.serving.requests import LengthDist, generate, parse_length, read_trace
-from tritium.errors import SpecError, TritiumError
+from tritium.base.errors import SpecError, TritiumError
 
 
 def test_length_distributions_parse_and_sample():

@@ -10,7 +10,7 @@ from tritium.analysis.gpu import gpu_baseline
 from tritium.analysis.serving import IterationCosts, ServeConfig, serve, serving_costs
 from tritium.analysis.serving.device import chip_device
 from tritium.analysis.serving.requests import Requests
-from tritium.errors import SpecError
+from tritium.base.errors import SpecError
 from tritium.sim import load_chip, simulate
 from tritium.workloads import Scenario, load_model, trace
 

@@ -28,7 +28,7 @@ class SpecError(TritiumError, ValueError):
         super().__init__(self._text())
 
     def _text(self) -> str:
-        if self.value is _MISSING:
+        if self.value is MISSING:
             return f"{self.key}: missing; {self.allowed}"
         return f"{self.key} = {shown(self.value)}: {self.allowed}"
 
@@ -106,4 +106,4 @@ class _Missing:
         return "<missing>"
 
 
-_MISSING = _Missing()
+MISSING = _Missing()

@@ -3,7 +3,7 @@
 Descriptions (chips, model specs, scenarios) are ``@dataclass(frozen=True, slots=True)``
 classes that check themselves in ``__post_init__`` with the ``check_*`` helpers below.
 :func:`from_mapping` builds one from a parsed TOML table: unknown keys, missing keys
-and wrong types are rejected with a :class:`~tritium.errors.SpecError` naming the
+and wrong types are rejected with a :class:`~tritium.base.errors.SpecError` naming the
 dotted key, the value and what is allowed. :func:`to_mapping` is its inverse, so
 ``from_mapping(cls, to_mapping(x)) == x`` for every valid ``x``.
 
@@ -23,7 +23,7 @@ from typing import Any, Iterable, Mapping, TypeVar
 
 import tomli_w
 
-from tritium.errors import _MISSING, SpecError, TritiumError, shown_path
+from tritium.base.errors import MISSING, SpecError, TritiumError, shown_path
 
 __all__ = [
     "from_mapping",
@@ -120,7 +120,7 @@ def from_mapping(cls: type[T], data: object, *, where: str = "") -> T:
     for name, field in fields.items():
         if name not in data:
             if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
-                raise SpecError(f"{where}{name}", _MISSING, f"required ({_describe(hints[name])})")
+                raise SpecError(f"{where}{name}", MISSING, f"required ({_describe(hints[name])})")
             continue
         kwargs[name] = _convert(hints[name], data[name], f"{where}{name}")
     try:

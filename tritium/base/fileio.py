@@ -29,7 +29,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from tritium.errors import TritiumError, shown_path
+from tritium.base.errors import TritiumError, shown_path
 
 __all__ = ["atomic_path", "write_text_atomic", "write_bytes_atomic", "json_text", "MANIFEST_FILE",
            "check_overwrite", "record_written", "is_tritiums", "replace_folder", "check_replaceable"]
