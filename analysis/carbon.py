@@ -34,7 +34,7 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
-from tritium.analysis.cost import Figure, by_node, figures_of
+from tritium.base.figures import Figure, by_node, figures_of
 from tritium.base.errors import MISSING, SpecError, TritiumError
 from tritium.sim.chip import Chip
 from tritium.sim.chip_parts import DRAM_TYPES

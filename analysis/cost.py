@@ -36,13 +36,13 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Mapping
 
+from tritium.base.figures import Figure, by_node, figures_of
 from tritium.base.errors import SpecError
 from tritium.sim.chip import Chip
 from tritium.base.specio import check_choice, check_float, check_int
 
 __all__ = [
     "YIELD_MODELS",
-    "Figure",
     "DieCost",
     "CostReport",
     "GpuCost",
@@ -58,8 +58,6 @@ __all__ = [
     "die_cost",
     "chip_cost",
     "cost_figures",
-    "by_node",
-    "figures_of",
 ]
 
 YIELD_MODELS = ("negative_binomial", "murphy", "poisson")
@@ -69,42 +67,6 @@ _GIVEN = "given by the caller"
 DPW_FORMULA = "floor(pi (d/2)^2 / A - pi d / sqrt(2 A)), d = 300 mm wafer, A = die area"
 """How :func:`whole_dies_per_wafer` counts gross dies (shown beside the count in reports)."""
 _GIB_TO_GB = 2**30 / 1e9
-
-
-@dataclass(frozen=True, slots=True)
-class Figure:
-    """One number and where it comes from (``[V]``, ``[R]``, ``[V-news]`` or ``[E]`` tagged)."""
-
-    value: float
-    source: str
-
-
-def by_node(table: Mapping[int, Figure], node_nm: float, what: str) -> Figure:
-    """The figure for ``node_nm`` from a by-node ``table``: exact, else interpolated.
-
-    A node between two entries gets the straight line between them (in nm), tagged ``[E]``
-    and naming both sources. ``what`` names the quantity in messages.
-
-    Raises:
-        SpecError: ``node_nm`` is not a number > 0 or lies outside the table's range.
-    """
-    check_float("node_nm", node_nm, lo=0, lo_open=True)
-    if node_nm in table:
-        return table[node_nm]
-    nodes = sorted(table)
-    lower = [n for n in nodes if n < node_nm]
-    upper = [n for n in nodes if n > node_nm]
-    if not lower or not upper:
-        raise SpecError("node_nm", node_nm, f"{what} is known from {nodes[0]} to {nodes[-1]} nm only")
-    lo, hi = lower[-1], upper[0]
-    t = (node_nm - lo) / (hi - lo)
-    value = table[lo].value + t * (table[hi].value - table[lo].value)
-    if table[lo].source == table[hi].source:
-        source = f"[E] linear interpolation in node between {lo} and {hi} nm, both {table[lo].source}"
-    else:
-        source = (f"[E] linear interpolation in node between {lo} nm ({table[lo].source}) "
-                  f"and {hi} nm ({table[hi].source})")
-    return Figure(value, source)
 
 
 @functools.cache
@@ -119,25 +81,6 @@ _FIELDS = {"wafer_usd": "usd", "defect_density": "per_cm2", "mask_set_usd": "usd
 
 def _entries(table: str) -> dict[str, Figure]:
     return figures_of(_data()[table], _FIELDS.get(table, "value"))
-
-
-def figures_of(body: Mapping[str, Any], fieldname: str = "value") -> dict[str, Figure]:
-    """Every entry of a parsed data-file table as a :class:`Figure`, keyed by entry name.
-
-    An entry is a bare number (the table's ``source`` applies) or an inline table holding
-    ``value`` or ``fieldname`` and optionally its own ``source``; text entries (file names)
-    are skipped.
-    """
-    out = {}
-    for key, entry in body.items():
-        if key == "source" or isinstance(entry, str):
-            continue
-        if isinstance(entry, dict):
-            value = entry["value"] if "value" in entry else entry[fieldname]
-            out[key] = Figure(float(value), entry.get("source", body["source"]))
-        else:
-            out[key] = Figure(float(entry), body["source"])
-    return out
 
 
 @functools.cache

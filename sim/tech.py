@@ -44,6 +44,7 @@ from importlib import resources
 
 from tritium.sim.chip import NODES_NM
 from tritium.sim.chip_parts import DRAM_TYPES
+from tritium.base.figures import interpolate
 from tritium.base.specio import check_choice, check_float, check_int
 
 __all__ = [
@@ -102,20 +103,10 @@ def _by_node(table: str, field: str) -> dict[int, float]:
     return {int(k.removeprefix("nm_")): float(v[field]) for k, v in _tables()[table].items() if k != "source"}
 
 
-def _interp(points: dict[int, float], n: float, *, log: bool) -> float:
-    """Interpolate ``points`` (node nm -> value) at ``n``: linear in nm, or log-log."""
-    if n in points:
-        return points[n]
-    lo = max(k for k in points if k < n)
-    hi = min(k for k in points if k > n)
-    if not log:
-        return points[hi] + (points[lo] - points[hi]) * (hi - n) / (hi - lo)
-    k = math.log(points[lo] / points[hi]) / math.log(hi / lo)
-    return points[hi] * (hi / n) ** k
 
 
 def _logic_density(n: int) -> float:
-    return _interp(_by_node("logic_density", "mtr_per_mm2"), n, log=True)
+    return interpolate(_by_node("logic_density", "mtr_per_mm2"), n, log=True)
 
 
 # --- scaling methods -------------------------------------------------------------------
@@ -135,7 +126,7 @@ def _bitnet_ratio(event: str) -> float:
 
 def _stillmaker_energy(n: int, vdd: float) -> float:
     fits = {int(k.removeprefix("nm_")): v for k, v in _tables()["stillmaker"].items() if k != "source"}
-    return _interp({k: f["a"] * vdd**2 + f["b"] * vdd + f["c"] for k, f in fits.items()}, n, log=False)
+    return interpolate({k: f["a"] * vdd**2 + f["b"] * vdd + f["c"] for k, f in fits.items()}, n, log=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +175,7 @@ class ScalingMethod:
             return _logic_density(45) / _logic_density(node_nm)
         if node_nm < 7:
             return self.area_factor(7) * _logic_density(7) / _logic_density(node_nm)
-        return _interp(_by_node("stillmaker", "area_vs_45nm"), node_nm, log=False)
+        return interpolate(_by_node("stillmaker", "area_vs_45nm"), node_nm, log=False)
 
 
 SCALING_METHODS: types.MappingProxyType[str, ScalingMethod] = types.MappingProxyType({
@@ -444,7 +435,7 @@ def _logic_leakage_40nm() -> float:
 
 
 def _sram_macro_density(n: int) -> float:
-    return _interp(_by_node("sram_macro_density", "mibit_per_mm2"), n, log=True)
+    return interpolate(_by_node("sram_macro_density", "mibit_per_mm2"), n, log=True)
 
 
 def _sram_cache_density(n: int) -> float:
