@@ -36,10 +36,10 @@ from tritium.analysis.carbon import (
     grid_intensity,
 )
 from tritium.analysis.cost import CostReport, GpuCost, chip_cost, gpu_cost
-from tritium.analysis.gpu_db import Gpu, load_gpu
-from tritium.analysis.gpu_kernels import WEIGHT_MODES
-from tritium.analysis.gpu_model import gpu_baseline
-from tritium.analysis.gpu_params import DEFAULT_CALIBRATION, Calibration, load_calibration
+from tritium.analysis.gpu.db import Gpu, load_gpu
+from tritium.analysis.gpu.kernels import WEIGHT_MODES
+from tritium.analysis.gpu.model import gpu_baseline
+from tritium.analysis.gpu.params import DEFAULT_CALIBRATION, Calibration, load_calibration
 from tritium.base.errors import SpecError, TritiumError
 from tritium.sim import Chip, SimResult, load_chip, simulate
 from tritium.base.specio import check_choice, check_int

@@ -23,10 +23,10 @@ from matplotlib.figure import Figure
 from tritium.analysis import plots
 from tritium.analysis.carbon import DEFAULT_REGIONS, Usage, carbon_by_region, gpu_hardware, grid_intensity
 from tritium.analysis.compare import DEFAULT_CHIP, DEFAULT_GPU, DEFAULT_MODEL, Comparison, compare, with_precisions
-from tritium.analysis.gpu_calibrate import calibration_report
-from tritium.analysis.gpu_kernels import WEIGHT_MODES, peak_ops
-from tritium.analysis.gpu_model import gpu_baseline
-from tritium.analysis.gpu_params import DEFAULT_CALIBRATION, Calibration
+from tritium.analysis.gpu.calibrate import calibration_report
+from tritium.analysis.gpu.kernels import WEIGHT_MODES, peak_ops
+from tritium.analysis.gpu.model import gpu_baseline
+from tritium.analysis.gpu.params import DEFAULT_CALIBRATION, Calibration
 from tritium.analysis.datapaths import datapath_plot, datapath_table
 from tritium.base.errors import SpecError, TritiumError
 from tritium.workloads import Scenario, build_trace, load_model
@@ -77,7 +77,7 @@ class Report:
             ``datapaths_note`` saying why.
         serving: :func:`tritium.analysis.serving.capacity.serving_comparison`: the chip and the
             GPU at the same latency SLO (None unless asked for: a capacity search per side).
-        calibration_errors: :func:`~tritium.analysis.gpu_calibrate.calibration_report` of
+        calibration_errors: :func:`~tritium.analysis.gpu.calibrate.calibration_report` of
             the default calibration (None when a measured one was used).
         plots: the figures, in the order shown.
     """

@@ -19,9 +19,9 @@ from pathlib import Path
 
 
 import tritium
-from tritium.analysis.gpu_calibrate import report_markdown
-from tritium.analysis.gpu_db import gpu_to_toml
-from tritium.analysis.gpu_params import calibration_to_toml
+from tritium.analysis.gpu.calibrate import report_markdown
+from tritium.analysis.gpu.db import gpu_to_toml
+from tritium.analysis.gpu.params import calibration_to_toml
 from tritium.analysis.plots import figure_bytes
 from tritium.analysis.report import RATIOS, Report
 from tritium.base.fileio import json_text, record_written, replace_folder

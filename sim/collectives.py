@@ -42,7 +42,7 @@ ALGORITHMS = ("auto", "ring", "tree")
 COLLECTIVES = ("all_reduce", "all_gather", "reduce_scatter")
 DEFAULT_LINK_EFFICIENCY = 0.8
 """Share of a link's bandwidth a collective reaches: the figure the GPU model's NCCL ring uses
-(:attr:`tritium.analysis.gpu_params.Calibration.link_efficiency`), so both sides pay the same."""
+(:attr:`tritium.analysis.gpu.params.Calibration.link_efficiency`), so both sides pay the same."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,7 +105,7 @@ def _comparison_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--calibration", metavar="FILE", help="GPU calibration TOML (from tritium gpu-bench)")
     p.add_argument("--gpu-engine", choices=("vllm", "eager", "cuda-graph"),
                    help="GPU serving engine: decode launches and host time per step (default: the calibration's, "
-                        "vllm; see analysis/GPU_CALIBRATION.md)")
+                        "vllm; see analysis/gpu/CALIBRATION.md)")
     precision_args(p)
     mapping_args(p)
 
@@ -152,7 +152,7 @@ def _cmd_gpus(args: argparse.Namespace) -> int:
     from tritium.base.specio import to_mapping
 
     if args.action == "calibration":
-        from tritium.analysis.gpu_calibrate import calibration_report, report_markdown
+        from tritium.analysis.gpu.calibrate import calibration_report, report_markdown
 
         report = calibration_report()
         if args.json:
@@ -186,7 +186,7 @@ def _cmd_gpus(args: argparse.Namespace) -> int:
 
 def _cmd_gpu_bench(args: argparse.Namespace) -> int:
     from tritium.analysis.gpu import save_calibration
-    from tritium.analysis.gpu_bench import TorchCuda, gpu_bench
+    from tritium.analysis.gpu.measure import TorchCuda, gpu_bench
     from tritium.workloads import Scenario, build_trace
 
     weights = tuple(w.strip() for w in args.weights.split(",") if w.strip())

@@ -148,9 +148,9 @@ def gpu_device(gpu, spec: ModelSpec, *, weights: str | None = None, gpus: int = 
     """``gpus`` GPUs of kind ``gpu`` in tensor parallelism serving ``spec`` with the GPU model
     (:func:`tritium.analysis.gpu.gpu_baseline`); ``weights`` defaults to ``w2a8`` for a ternary
     model and ``bf16`` otherwise (as ``tritium compare``)."""
-    from tritium.analysis.gpu_params import engine_of
+    from tritium.analysis.gpu.params import engine_of
     from tritium.analysis.gpu import DEFAULT_CALIBRATION, gpu_baseline, load_calibration, load_gpu, with_engine
-    from tritium.analysis.gpu_kernels import idle_w
+    from tritium.analysis.gpu.kernels import idle_w
 
     gpu = load_gpu(gpu)
     weights = weights or ("w2a8" if spec.is_ternary else "bf16")

@@ -124,7 +124,7 @@ def test_gpu_toml(tmp_path_factory, data):
     import tomllib
 
     from tritium.analysis.gpu import load_gpu
-    from tritium.analysis.gpu_db import GPU_RANGES, gpu_to_toml
+    from tritium.analysis.gpu.db import GPU_RANGES, gpu_to_toml
 
     tree = data.draw(broken(tomllib.loads(gpu_to_toml(load_gpu("h100-sxm")))))
     gpu = loads_or_refuses(load_gpu, write_toml(tmp_path_factory.mktemp("gpu") / "gpu.toml", tree))
@@ -146,7 +146,7 @@ def test_gpu_ranges_name_key_and_file(tmp_path, key, value, message):
     import tomllib
 
     from tritium.analysis.gpu import load_gpu
-    from tritium.analysis.gpu_db import gpu_to_toml
+    from tritium.analysis.gpu.db import gpu_to_toml
 
     tree = tomllib.loads(gpu_to_toml(load_gpu("h100-sxm"))) | {key: value}
     path = write_toml(tmp_path / "mine.toml", tree)

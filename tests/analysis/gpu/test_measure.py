@@ -5,9 +5,9 @@ import sys
 import pytest
 
 from tritium.analysis.gpu import DEFAULT_CALIBRATION, gpu_baseline, load_calibration, load_gpu, save_calibration
-from tritium.analysis.gpu_bench import BIG_GEMM, COPY_BYTES, NoCudaError, Sample, TorchCuda, detect_gpu, gpu_bench
-from tritium.analysis.gpu_kernels import Traffic, dram_s, matmul_compute_s, peak_ops, power_split
-from tritium.analysis.gpu_model import gemm_kernels
+from tritium.analysis.gpu.measure import BIG_GEMM, COPY_BYTES, NoCudaError, Sample, TorchCuda, detect_gpu, gpu_bench
+from tritium.analysis.gpu.kernels import Traffic, dram_s, matmul_compute_s, peak_ops, power_split
+from tritium.analysis.gpu.model import gemm_kernels
 from tritium.base.errors import SpecError, TritiumError
 from tritium.workloads import Scenario, trace
 
@@ -107,7 +107,7 @@ def test_written_calibration_loads_and_drives_the_model(table, tmp_path):
 
 def test_power_limited_gemm_keeps_a_compute_coefficient_that_reaches_tdp(table):
     report = gpu_bench(table, measurement=SyntheticGpu("h100", power_compute=3.0))
-    from tritium.analysis.gpu_calibrate import gemm_power_demand
+    from tritium.analysis.gpu.calibrate import gemm_power_demand
 
     assert report.calibration.power_compute >= DEFAULT_CALIBRATION.power_compute
     assert gemm_power_demand(report.calibration) >= 0.999

@@ -5,11 +5,11 @@ one: torch on CUDA, board energy from NVML) for
 
 - the idle board power, read before the benchmark touches the GPU;
 - every distinct GEMM kernel the GPU model runs for the trace
-  (:func:`tritium.analysis.gpu_model.gemm_kernels`), in each measurable weight mode:
+  (:func:`tritium.analysis.gpu.model.gemm_kernels`), in each measurable weight mode:
   BF16/FP16 with ``torch.matmul``, INT8 with ``torch._int_mm`` where its shape rules allow;
 - a 8192^3 BF16 GEMM and a 1 GiB device-to-device copy, with their power.
 
-and returns a :class:`BenchReport` whose :class:`~tritium.analysis.gpu_params.Calibration`
+and returns a :class:`BenchReport` whose :class:`~tritium.analysis.gpu.params.Calibration`
 holds the measured shapes (their times replace the model's on this GPU, their power the
 power model's), the GEMM efficiency and the copy kernel efficiency (over the DRAM model's
 sustained share for the card's memory type) refitted to the big GEMM and the copy, the
@@ -32,11 +32,11 @@ from typing import Callable, Protocol, Sequence
 
 import pandas as pd
 
-from tritium.analysis.gpu_calibrate import bisect_increasing, copy_tbps, gemm_tflops
-from tritium.analysis.gpu_db import Gpu, load_gpu
-from tritium.analysis.gpu_kernels import Traffic, dram_pj, dram_s, matmul_compute_s, peak_ops, sustained_share
-from tritium.analysis.gpu_model import gemm_kernels
-from tritium.analysis.gpu_params import (COPY_EFFICIENCY_MAX, DEFAULT_CALIBRATION, MEASURABLE_WEIGHTS, Calibration,
+from tritium.analysis.gpu.calibrate import bisect_increasing, copy_tbps, gemm_tflops
+from tritium.analysis.gpu.db import Gpu, load_gpu
+from tritium.analysis.gpu.kernels import Traffic, dram_pj, dram_s, matmul_compute_s, peak_ops, sustained_share
+from tritium.analysis.gpu.model import gemm_kernels
+from tritium.analysis.gpu.params import (COPY_EFFICIENCY_MAX, DEFAULT_CALIBRATION, MEASURABLE_WEIGHTS, Calibration,
                                          MeasuredGemm)
 from tritium.base.errors import SpecError, TritiumError
 from tritium.base.specio import check_choice

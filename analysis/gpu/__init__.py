@@ -5,10 +5,10 @@
 True
 """
 
-from tritium.analysis.gpu_db import GPU_ALIASES, INTERCONNECTS, Gpu, gpu_to_toml, list_gpus, load_gpu, save_gpu
-from tritium.analysis.gpu_kernels import WEIGHT_MODES, WeightMode
-from tritium.analysis.gpu_model import GemmKernel, gemm_kernels, gpu_baseline
-from tritium.analysis.gpu_params import (DEFAULT_CALIBRATION, ENGINES, Calibration, MeasuredGemm, load_calibration,
+from tritium.analysis.gpu.db import GPU_ALIASES, INTERCONNECTS, Gpu, gpu_to_toml, list_gpus, load_gpu, save_gpu
+from tritium.analysis.gpu.kernels import WEIGHT_MODES, WeightMode
+from tritium.analysis.gpu.model import GemmKernel, gemm_kernels, gpu_baseline
+from tritium.analysis.gpu.params import (DEFAULT_CALIBRATION, ENGINES, Calibration, MeasuredGemm, load_calibration,
                                          save_calibration, with_engine)
 
 __all__ = [

@@ -192,7 +192,7 @@ def _gpu_from_mapping(data: object, source: str) -> Gpu:
 
 @functools.cache
 def _database() -> dict[str, Gpu]:
-    text = resources.files("tritium.analysis").joinpath("gpus.toml").read_text(encoding="utf-8")
+    text = resources.files("tritium.analysis.gpu").joinpath("gpus.toml").read_text(encoding="utf-8")
     try:
         tables = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:  # a packaging bug, said plainly

@@ -1,6 +1,6 @@
 """Pure cost functions of single GPU kernels: matmul tiles and waves, streams, all-reduce, power.
 
-Everything here is a function of (GPU, calibration, shape); :mod:`tritium.analysis.gpu_model`
+Everything here is a function of (GPU, calibration, shape); :mod:`tritium.analysis.gpu.model`
 maps trace rows onto these kernels.
 
 **Matmul compute time** (wave quantization with a tile model). A kernel covers the
@@ -47,7 +47,7 @@ DRAM bandwidth utilization over its whole time, measured against the bandwidth t
 kernel can reach (peak x sustained share x kernel efficiency): a paged-attention or W2A8
 kernel that streams slower than a plain GEMV because its SMs are busy gathering or
 unpacking is not idling ([E]; with u_m against the bare peak the batch-64 ML.ENERGY
-energy came out 15% low, see ``GPU_CALIBRATION.md``); p (``power_memory_path``) prices
+energy came out 15% low, see ``analysis/gpu/CALIBRATION.md``); p (``power_memory_path``) prices
 the GPU's own memory path (load/store, L2, crossbar, controllers, PHY). The DRAM devices
 cost the DRAM model's pJ/bit per pattern (:func:`tritium.sim.dram.effective_pj_per_bit`:
 activations, core access, I/O; :func:`dram_pj`); their background and refresh power
@@ -60,8 +60,8 @@ import functools
 import math
 from dataclasses import dataclass
 
-from tritium.analysis.gpu_db import Gpu
-from tritium.analysis.gpu_params import Calibration
+from tritium.analysis.gpu.db import Gpu
+from tritium.analysis.gpu.params import Calibration
 from tritium.sim.dram import dram_energy_j, dram_params, effective_pj_per_bit, sustained_bandwidth_fraction
 
 __all__ = ["WeightMode", "WEIGHT_MODES", "TILE_ROWS", "TILE_COLS", "STREAM_BLOCK_M", "STREAM_MAX_M", "UNPACK_REUSE_M",

@@ -5,9 +5,9 @@ import dataclasses
 import pytest
 
 from tritium.analysis.gpu import DEFAULT_CALIBRATION, WEIGHT_MODES, gpu_baseline, load_gpu
-from tritium.analysis.gpu_kernels import (crossover_batch, dram_fraction, linear_step_traffic, mode_bandwidth_factor,
+from tritium.analysis.gpu.kernels import (crossover_batch, dram_fraction, linear_step_traffic, mode_bandwidth_factor,
                                           mode_unpack_ops, peak_ops, weight_matmul)
-from tritium.analysis.gpu_params import ENGINES, with_engine
+from tritium.analysis.gpu.params import ENGINES, with_engine
 from tritium.base.errors import SpecError
 from tritium.workloads import Scenario, trace
 from tritium.workloads.models import load_model

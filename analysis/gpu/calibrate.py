@@ -17,7 +17,7 @@ compares with generated tokens over the whole request (prefill included, as
 continuous batching interleaves it), energy with all energy over generated tokens.
 
 :func:`fit_calibration` derives the fitted parameters of
-:data:`~tritium.analysis.gpu_params.DEFAULT_CALIBRATION` from the anchors marked
+:data:`~tritium.analysis.gpu.params.DEFAULT_CALIBRATION` from the anchors marked
 "fitted", in order: GEMM efficiency, copy kernel efficiency, the matmul kernel efficiency
 and the W2A8 factor (BitNet table), then step overhead and attention kernel efficiency
 (batch-8 and batch-64 throughput), then the compute and memory-path power coefficients
@@ -38,12 +38,12 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from tritium.analysis.gpu_db import Gpu, load_gpu
-from tritium.analysis.gpu_kernels import (WEIGHT_MODES, Traffic, dram_pj, dram_s, linear_step_traffic,
+from tritium.analysis.gpu.db import Gpu, load_gpu
+from tritium.analysis.gpu.kernels import (WEIGHT_MODES, Traffic, dram_pj, dram_s, linear_step_traffic,
                                           matmul_compute_s, mode_bandwidth_factor, mode_unpack_ops, peak_ops,
                                           sustained_share, weight_matmul)
-from tritium.analysis.gpu_model import gpu_baseline
-from tritium.analysis.gpu_params import COPY_EFFICIENCY_MAX, DEFAULT_CALIBRATION, Calibration, with_engine
+from tritium.analysis.gpu.model import gpu_baseline
+from tritium.analysis.gpu.params import COPY_EFFICIENCY_MAX, DEFAULT_CALIBRATION, Calibration, with_engine
 from tritium.workloads.trace import Scenario, trace
 
 __all__ = ["Anchor", "ANCHORS", "SCENARIO_PREFILL", "SCENARIO_DECODE", "ANCHOR_GPU", "ANCHOR_MODEL",
@@ -277,7 +277,7 @@ def fit_calibration(base: Calibration = DEFAULT_CALIBRATION) -> Calibration:
     sustained shares and pJ/bit are the DRAM model's (:mod:`tritium.sim.dram`), not fitted:
     the kernel efficiencies are what each kernel loses beyond them. ``power_floor`` is not
     fitted (the anchors cannot separate it from the other two; see
-    :class:`~tritium.analysis.gpu_params.Calibration`); check with
+    :class:`~tritium.analysis.gpu.params.Calibration`); check with
     :func:`gemm_power_demand` that a dense GEMM then demands at least TDP, as measured
     GEMMs run power-limited.
     """

@@ -1,12 +1,12 @@
 """The GPU model's calibration: every efficiency, overhead and power coefficient in one record.
 
 :class:`Calibration` holds the parameters that turn a roofline into the time and energy of
-real kernels (see :mod:`tritium.analysis.gpu_model`). All are fractions of a GPU's own
+real kernels (see :mod:`tritium.analysis.gpu.model`). All are fractions of a GPU's own
 peaks, fractions of what its DRAM type sustains (:mod:`tritium.sim.dram`), or absolute
 overheads, so one calibration serves every card in the database.
 :data:`DEFAULT_CALIBRATION` is fitted to measured H100 anchors by
-:func:`tritium.analysis.gpu_calibrate.fit_calibration` (reproduced by a test);
-``tritium gpu-bench`` writes a measured one (:mod:`tritium.analysis.gpu_bench`).
+:func:`tritium.analysis.gpu.calibrate.fit_calibration` (reproduced by a test);
+``tritium gpu-bench`` writes a measured one (:mod:`tritium.analysis.gpu.measure`).
 
 On disk a calibration is TOML: the scalar fields at the top level and a ``gemm`` array
 with one table per measured matmul shape (:class:`MeasuredGemm`; ``[[gemm]]`` tables
@@ -85,7 +85,7 @@ class Calibration:
     """Parameters of the GPU kernel and power model (fractions of the card's own peaks).
 
     Time of one kernel = max(compute time, DRAM time) + launch overhead + kernel latency
-    (+ all-reduce time under tensor parallelism); see :mod:`tritium.analysis.gpu_model`.
+    (+ all-reduce time under tensor parallelism); see :mod:`tritium.analysis.gpu.model`.
     DRAM time = each access pattern's bytes over peak x the share the GPU's DRAM type
     sustains for that pattern (:func:`tritium.sim.dram.sustained_bandwidth_fraction`, the
     chip's model) x the kernel's ``*_kernel_efficiency``: the DRAM's refresh, row and
@@ -135,7 +135,7 @@ class Calibration:
             share, activations at ``mixed``): every GEMM's DRAM term; it decides decode.
             Fitted: microsoft/BitNet gpu/README.md kernel table, torch BF16 GEMV (M = 1) on
             an A100 40GB (HBM2) over the BitNet-2B4T and 3B shapes (least-squares slope of
-            latency over bytes). See ``GPU_CALIBRATION.md``. Was ``matmul_bandwidth_factor``
+            latency over bytes). See ``analysis/gpu/CALIBRATION.md``. Was ``matmul_bandwidth_factor``
             (a share of the copy's bandwidth).
         w2a8_bandwidth_factor: fraction of the BF16 GEMV's bandwidth the W2A8 kernel
             reaches (a ratio of two kernels on the same DRAM: the DRAM model does not enter). Fitted: the same table's W2A8 column (BitNet's own kernel,
@@ -271,7 +271,7 @@ DEFAULT_CALIBRATION = Calibration(
                  "copy at 3.0 TB/s; microsoft/BitNet's A100 M = 1 kernel table (BF16 1.207 TB/s, W2A8 0.859 TB/s); "
                  "ML.ENERGY v3 Llama-3.1-8B BF16 on vLLM (batch 8: 1070 tokens/s, "
                  "0.455 J/token; batch 64: 5147 tokens/s, 0.119 J/token); DRAM sustained shares and pJ/bit "
-                 "from tritium.sim.dram; see analysis/GPU_CALIBRATION.md"),
+                 "from tritium.sim.dram; see analysis/gpu/CALIBRATION.md"),
     gemm_efficiency=0.8348,
     copy_kernel_efficiency=1.028,
     matmul_kernel_efficiency=0.7794,
@@ -323,7 +323,7 @@ ENGINES = {
         Engine("cuda-graph", True, 20e-6,
                "a compiled engine replaying the whole decode step as one CUDA graph with no scheduler "
                "(gpt-fast's torch.compile mode='reduce-overhead'): per step one graph replay and sampling, "
-               "[E] 20 us; held out against gpt-fast's batch-1 Llama-2-7B tokens/s (GPU_CALIBRATION.md)"),
+               "[E] 20 us; held out against gpt-fast's batch-1 Llama-2-7B tokens/s (analysis/gpu/CALIBRATION.md)"),
     )
 }
 """Serving engines :func:`tritium.analysis.gpu.gpu_baseline` accepts, by name."""

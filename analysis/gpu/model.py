@@ -1,13 +1,13 @@
 """``gpu_baseline(gpu, trace) -> SimResult``: one request on GPUs running the same layers as matmuls.
 
 Each trace row becomes the kernel a serving engine (vLLM on one CUDA stream) would run,
-timed with :mod:`tritium.analysis.gpu_kernels`: time = max(compute, DRAM) + launch
+timed with :mod:`tritium.analysis.gpu.kernels`: time = max(compute, DRAM) + launch
 overhead + kernel latency (+ all-reduce). Kernels run back to back, so a phase takes
 the sum of its rows (plus ``step_overhead_s`` per forward pass).
 
 **Which rows run how.** ``ternary_linear`` rows and ``linear`` rows named as decoder
 projections (q/k/v/o/gate/up/down_proj) run in the chosen weight mode
-(:data:`~tritium.analysis.gpu_kernels.WEIGHT_MODES`); the LM head and any other
+(:data:`~tritium.analysis.gpu.kernels.WEIGHT_MODES`); the LM head and any other
 ``linear`` row keep their own dtype. Outputs are BF16 (INT8 modes dequantize in the
 epilogue).
 
@@ -67,8 +67,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from tritium.analysis.gpu_db import Gpu, load_gpu
-from tritium.analysis.gpu_kernels import (
+from tritium.analysis.gpu.db import Gpu, load_gpu
+from tritium.analysis.gpu.kernels import (
     WEIGHT_MODES,
     Traffic,
     WeightMode,
@@ -85,7 +85,7 @@ from tritium.analysis.gpu_kernels import (
     power_split,
     weight_matmul,
 )
-from tritium.analysis.gpu_params import DEFAULT_CALIBRATION, Calibration, engine_of, with_engine
+from tritium.analysis.gpu.params import DEFAULT_CALIBRATION, Calibration, engine_of, with_engine
 from tritium.sim.memory import MemoryNeed, memory_needed
 from tritium.base.errors import SpecError, TritiumError
 from tritium.sim.energy import ENERGY_COMPONENTS
@@ -117,7 +117,7 @@ class _Cost:
     """One row's cost on one GPU, totals over its steps."""
 
     unit: str
-    path: str = ""  # a weight matmul's path: "gemv", "stream" or "tiled" (gpu_kernels.weight_matmul)
+    path: str = ""  # a weight matmul's path: "gemv", "stream" or "tiled" (kernels.weight_matmul)
     compute_s: float = 0.0
     memory_s: float = 0.0
     overhead_s: float = 0.0
@@ -170,8 +170,8 @@ def gpu_baseline(
             "w4a16" (4-bit weights) or "w2a8" (BitNet's 2-bit ternary kernel).
         gpus: GPUs in tensor parallelism (1 to 64).
         calibration: efficiencies, overheads and power coefficients
-            (default :data:`~tritium.analysis.gpu_params.DEFAULT_CALIBRATION`).
-        engine: the serving engine (:data:`~tritium.analysis.gpu_params.ENGINES`: "vllm",
+            (default :data:`~tritium.analysis.gpu.params.DEFAULT_CALIBRATION`).
+        engine: the serving engine (:data:`~tritium.analysis.gpu.params.ENGINES`: "vllm",
             "eager", "cuda-graph"); it sets the decode launch mode and the host time per
             step. None keeps the calibration's own (the default one's is "vllm").
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tritium.analysis.gpu import DEFAULT_CALIBRATION, MeasuredGemm, load_calibration, save_calibration
-from tritium.analysis.gpu_calibrate import (
+from tritium.analysis.gpu.calibrate import (
     ANCHORS,
     calibration_report,
     copy_tbps,
@@ -19,7 +19,7 @@ from tritium.analysis.gpu_calibrate import (
 )
 from tritium.base.errors import SpecError, TritiumError
 
-DOC = Path(__file__).resolve().parents[2] / "analysis" / "GPU_CALIBRATION.md"
+DOC = Path(__file__).resolve().parents[3] / "analysis" / "gpu" / "CALIBRATION.md"
 FITTED = ("gemm_efficiency", "copy_kernel_efficiency", "matmul_kernel_efficiency", "w2a8_bandwidth_factor",
           "step_overhead_s", "attention_kernel_efficiency", "power_compute", "power_memory_path")
 
@@ -71,7 +71,7 @@ def test_fit_reproduces_the_default_calibration():
 
 def test_docs_show_the_current_error_table(report):
     text = DOC.read_text(encoding="utf-8")
-    assert report_markdown(report) in text, "regenerate the table: python -m tritium.analysis.gpu_calibrate"
+    assert report_markdown(report) in text, "regenerate the table: python -m tritium.analysis.gpu.calibrate"
 
 
 def test_calibration_round_trips_through_toml(tmp_path):

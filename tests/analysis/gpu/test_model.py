@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tritium.analysis.gpu import DEFAULT_CALIBRATION, WEIGHT_MODES, MeasuredGemm, gpu_baseline, list_gpus, load_gpu
-from tritium.analysis.gpu_kernels import (Traffic, dram_s, dram_summary, linear_step_traffic, matmul_compute_s,
+from tritium.analysis.gpu.kernels import (Traffic, dram_s, dram_summary, linear_step_traffic, matmul_compute_s,
                                           mode_bandwidth_factor, peak_ops, power_split, weight_matmul)
 from tritium.base.errors import SpecError, TritiumError
 from tritium.sim import simulate

@@ -141,7 +141,7 @@ def test_docstring_examples():
     import doctest
 
     import tritium.analysis.gpu as facade
-    import tritium.analysis.gpu_db as db
+    import tritium.analysis.gpu.db as db
 
     for module in (facade, db):
         result = doctest.testmod(module)
