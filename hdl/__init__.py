@@ -10,7 +10,7 @@ from tritium.hdl.elaborate import (MAX_BUFFER_KIB, MAX_TLU_INPUTS, check_buildab
                                     elaborate, gemm_limits, port_cycles)
 from tritium.hdl.export import CASE_FIELDS, export, testbench_vectors, top_name
 from tritium.hdl.memory import ActivationBuffer, WeightDecoder, WeightMemory, lane_bytes, pack_lane
-from tritium.hdl.simulate import SimStats, act_beats, run_gemm, sim_speed, tree_sim_speed, weight_beats
+from tritium.hdl.rtl_sim import SimStats, act_beats, run_gemm, sim_speed, tree_sim_speed, weight_beats
 from tritium.hdl.tlu import Tlu
 from tritium.hdl.lut import LutUnit, table_combinations
 from tritium.hdl.mac import MacUnit
@@ -23,7 +23,7 @@ from tritium.hdl.tools import yowasp_cold
 from tritium.hdl.board import BOARDS, BoardTop, BuildReport, build_board
 from tritium.hdl.calibrate import AreaCalibration, calibrate_area, calibration_table
 from tritium.hdl.calibrate_styles import StyleCalibration, calibrate_styles, style_table
-from tritium.hdl.bench import HAND_WRITTEN_TREE64, BenchRow, HdlBench, bench_table, hdl_bench
+from tritium.hdl.fpga_bench import HAND_WRITTEN_TREE64, BenchRow, HdlBench, bench_table, hdl_bench
 
 __all__ = [
     "AdderTree",

@@ -38,7 +38,7 @@ from amaranth.back import verilog
 from tritium.base.fileio import write_text_atomic
 from tritium.hdl.core import TritiumCore
 from tritium.hdl.elaborate import core_schedule, elaborate, gemm_limits
-from tritium.hdl.simulate import act_beats, weight_beats
+from tritium.hdl.rtl_sim import act_beats, weight_beats
 from tritium.sim.chip import Chip, chip_to_toml, load_chip
 from tritium.sim.golden import golden_vectors
 

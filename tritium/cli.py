@@ -334,7 +334,7 @@ def _print_result(r) -> None:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from tritium.bench import run_benchmarks
+    from tritium.speed_bench import run_benchmarks
 
     figures = run_benchmarks(progress=None if args.json else print)
     if args.json:

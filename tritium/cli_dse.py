@@ -251,7 +251,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     from tritium.analysis.dse import load_space
-    from tritium.analysis.dse.bench import bench_guided, bench_scaling, example_space
+    from tritium.analysis.dse.sweep_bench import bench_guided, bench_scaling, example_space
 
     try:
         workers = [int(w) for w in args.workers.split(",")]

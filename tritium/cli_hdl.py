@@ -287,7 +287,7 @@ def _calibrate_styles(args) -> int:
 
 
 def _cmd_bench(args) -> int:
-    from tritium.hdl.bench import bench_table, hdl_bench
+    from tritium.hdl.fpga_bench import bench_table, hdl_bench
 
     bench = hdl_bench(args.out, args.chip, tree_width=args.tree_width,
                       targets=tuple(t.strip() for t in args.targets.split(",") if t.strip()),

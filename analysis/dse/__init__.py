@@ -7,7 +7,7 @@ evaluates it (grid, seeded random, or guided Pareto local search;
 (:mod:`~tritium.analysis.dse.execute`), writing every point to ``OUT/results.sqlite`` as it
 finishes (:mod:`~tritium.analysis.dse.store`); a killed sweep resumes. :func:`pareto` and
 :func:`pick` read the results (:mod:`~tritium.analysis.dse.pareto`);
-:mod:`~tritium.analysis.dse.plots` draws them; :mod:`~tritium.analysis.dse.bench` measures
+:mod:`~tritium.analysis.dse.plots` draws them; :mod:`~tritium.analysis.dse.sweep_bench` measures
 speed and the guided search's savings.
 
 >>> from tritium.analysis.dse import space_from_toml

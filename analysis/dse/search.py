@@ -24,7 +24,7 @@ it has been told about, so a resumed sweep tells it the stored points and carrie
     up and width down at equal compute). On the shipped edge space it finds the grid's whole
     front (57 chips) with 2,400-2,700 of its 10,368 evaluations; phase 1 alone stops at
     about 1,000 with 90% of the front
-    (:func:`tritium.analysis.dse.bench.bench_guided` measures it: ``tritium sweep-bench``).
+    (:func:`tritium.analysis.dse.sweep_bench.bench_guided` measures it: ``tritium sweep-bench``).
 """
 
 from __future__ import annotations

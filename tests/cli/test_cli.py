@@ -182,7 +182,7 @@ def test_trace_with_checkpoint_attaches_measured_stats(capsys, tmp_path):
     import numpy as np
 
     from tritium.workloads import zoo_model
-    from tritium.workloads.checkpoints.synth import TernaryTensor, write_packed_safetensors
+    from tritium.workloads.checkpoints.synthetic import TernaryTensor, write_packed_safetensors
 
     spec = zoo_model("trilm-99m")
     rng = np.random.default_rng(3)

@@ -12,7 +12,7 @@ from amaranth.sim import Simulator
 
 from tritium.base.errors import SpecError, TritiumError
 from tritium.hdl import core_schedule, elaborate, run_gemm, sim_speed
-from tritium.hdl.simulate import act_beats, weight_beats
+from tritium.hdl.rtl_sim import act_beats, weight_beats
 from tritium.sim import BufferSpec, load_chip
 from tritium.sim.cycles import tlu_cycles
 from tritium.sim.golden import golden_vectors, ternary_matmul

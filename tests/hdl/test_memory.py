@@ -8,7 +8,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from tritium.hdl.memory import ActivationBuffer, WeightDecoder, WeightMemory, lane_bytes, pack_lane
-from tritium.hdl.simulate import act_beats, weight_beats
+from tritium.hdl.rtl_sim import act_beats, weight_beats
 from tritium.hdl.tree import WEIGHT_CODE
 from tritium.sim import TluSpec
 from tritium.sim.golden import decode_weights, encode_weights

@@ -2,7 +2,7 @@
 
 import math
 
-from tritium.bench import BenchFigure, bench_simulate_memory, bench_simulate_presets, bench_trace_70b
+from tritium.speed_bench import BenchFigure, bench_simulate_memory, bench_simulate_presets, bench_trace_70b
 from tritium.sim import list_presets
 
 

@@ -6,8 +6,8 @@ import math
 import os
 
 from tritium.workloads.checkpoints import bench_header_shapes, bench_packed_stats, canonical_op, checkpoint_tensors
-from tritium.workloads.checkpoints.bench import LLAMA2_70B
-from tritium.workloads.checkpoints.synth import llama_shapes
+from tritium.workloads.checkpoints.reader_bench import LLAMA2_70B
+from tritium.workloads.checkpoints.synthetic import llama_shapes
 
 
 def test_llama2_70b_tensor_list():

@@ -18,7 +18,7 @@ import tritium.workloads.stats as stats_module
 from tritium.workloads.checkpoints import read_weight_stats, tensor_name
 from tritium.workloads.checkpoints.gguf_io import TYPE_I2_S, RawTensor, encode_gguf
 from tritium.workloads.checkpoints.safetensors_io import encode_safetensors_header
-from tritium.workloads.checkpoints.synth import (
+from tritium.workloads.checkpoints.synthetic import (
     TernaryTensor,
     random_trits,
     write_float_safetensors,

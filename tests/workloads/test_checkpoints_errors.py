@@ -11,7 +11,7 @@ import pytest
 from tritium.base.errors import CheckpointError, SpecError
 from tritium.workloads.checkpoints import checkpoint_tensors, iter_weight_stats, read_weight_stats, tensor_name
 from tritium.workloads.checkpoints.gguf_io import TYPE_I2_S, RawTensor, encode_gguf
-from tritium.workloads.checkpoints.synth import (
+from tritium.workloads.checkpoints.synthetic import (
     TernaryTensor,
     random_trits,
     write_float_safetensors,

@@ -11,7 +11,7 @@ import safetensors.numpy
 
 from tritium.workloads.checkpoints import checkpoint_tensors, decode, iter_weight_stats, read_weight_stats, tensor_name
 from tritium.workloads.checkpoints.gguf_io import TYPE_TL1, TYPE_TL2, RawTensor, encode_gguf
-from tritium.workloads.checkpoints.synth import (
+from tritium.workloads.checkpoints.synthetic import (
     TernaryTensor,
     random_trits,
     write_float_safetensors,

@@ -12,9 +12,9 @@ import pytest
 from tritium.base.errors import CheckpointError
 from tritium.workloads import build_trace, zoo_model
 from tritium.workloads.checkpoints import checkpoint_tensors, iter_weight_stats, read_weight_stats, tensor_name
-from tritium.workloads.checkpoints.bench import LLAMA2_70B
+from tritium.workloads.checkpoints.reader_bench import LLAMA2_70B
 from tritium.workloads.checkpoints.gguf_io import RawTensor, encode_gguf, read_gguf_header
-from tritium.workloads.checkpoints.synth import (
+from tritium.workloads.checkpoints.synthetic import (
     TernaryTensor,
     llama_shapes,
     random_trits,

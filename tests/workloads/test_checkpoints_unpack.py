@@ -10,12 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-import tritium.workloads.checkpoints.synth as synth
+import tritium.workloads.checkpoints.synthetic as synth
 import tritium.workloads.checkpoints.tensors as tensors
 import tritium.workloads.checkpoints.unpack as unpack
 from tritium.workloads.checkpoints import canonical_op, checkpoint_tensors, tensor_name
 from tritium.workloads.checkpoints.decode import i2s_counts, i2s_rows, packed_u8_rows
-from tritium.workloads.checkpoints.synth import TernaryTensor, write_gguf, write_packed_safetensors
+from tritium.workloads.checkpoints.synthetic import TernaryTensor, write_gguf, write_packed_safetensors
 from tritium.workloads.checkpoints.unpack import (
     bf16_to_f32,
     count_i2s,

@@ -14,7 +14,7 @@ the file, the tensor and what is wrong. On-disk layouts: docs/sources.md
 §7; the submodules' docstrings restate what the code relies on.
 """
 
-from tritium.workloads.checkpoints.bench import bench_header_shapes, bench_packed_stats
+from tritium.workloads.checkpoints.reader_bench import bench_header_shapes, bench_packed_stats
 from tritium.workloads.checkpoints.decode import FLOAT_MODES
 from tritium.workloads.checkpoints.reader import (
     SCALE_CONVENTIONS,

@@ -8,7 +8,7 @@ import pytest
 
 import tritium.analysis.dse as dse
 from tritium.analysis.dse import search, space
-from tritium.analysis.dse.bench import example_space
+from tritium.analysis.dse.sweep_bench import example_space
 from tritium.analysis.dse.evaluate import eval_context, evaluate_batch, point_id
 from tritium.analysis.dse.search import random_points
 from tritium.base.errors import TritiumError

@@ -16,7 +16,7 @@ import numpy as np
 from tritium.base.errors import CheckpointError
 from tritium.base.specio import check_int
 from tritium.workloads.checkpoints.reader import checkpoint_tensors, read_weight_stats
-from tritium.workloads.checkpoints.synth import (
+from tritium.workloads.checkpoints.synthetic import (
     TernaryTensor,
     llama_shapes,
     write_packed_safetensors,

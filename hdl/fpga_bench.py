@@ -110,7 +110,7 @@ class HdlBench:
         rows: one :class:`BenchRow` per design and target.
         tree_sim_cycles_per_s: Amaranth simulation speed of the tree.
         core_sim_cycles_per_s, core_compute_cycles_per_s: of the core, all phases and
-            while computing (:func:`tritium.hdl.simulate.sim_speed`); None without the core.
+            while computing (:func:`tritium.hdl.rtl_sim.sim_speed`); None without the core.
         calibration: :meth:`~tritium.hdl.calibrate.AreaCalibration.to_dict` per width.
         comparison: per target, the tree against :data:`HAND_WRITTEN_TREE64` (None
             unless the tree is 64 wide).
@@ -181,7 +181,7 @@ def hdl_bench(out_dir: str | os.PathLike, chip="fpga-proto", *, tree_width: int 
         TritiumError: a tool failed.
     """
     from tritium.hdl.calibrate import DEFAULT_WIDTHS, calibrate_area
-    from tritium.hdl.simulate import sim_speed, tree_sim_speed
+    from tritium.hdl.rtl_sim import sim_speed, tree_sim_speed
     from tritium.hdl.tree import AdderTree
     from tritium.sim.chip import load_chip
 
