@@ -4,7 +4,8 @@ Both cost a trace of iteration blocks (:mod:`tritium.analysis.serving.iteration`
 seconds, the ops' dynamic energy, and the per-op table. Power that does not depend on the work
 is the device's own: ``busy_w`` while a pass runs, ``idle_w`` between passes.
 
-* chip: leakage of all its logic and SRAM (:func:`tritium.sim.energy.static_power_w`) plus the
+* chip: leakage of all its logic and SRAM (:func:`tritium.sim.energy.static_power_w`, and the die's
+  overhead logic, at the operating point's supply: :mod:`tritium.sim.die`) plus the
   DRAM's background and refresh (:func:`tritium.sim.energy.dram_background_w`), busy or idle:
   the same terms :func:`tritium.sim.simulate` charges over a request's time.
 * GPU: busy, the GPU model's static power (idle plus its floor share of TDP); idle, the
@@ -105,7 +106,12 @@ def chip_device(chip, spec: ModelSpec, *, scaling: str = "bitnet", mapping_objec
     from tritium.sim.tracefacts import trace_facts
     from tritium.sim.work import placement_for
 
-    chip = load_chip(chip)
+    from tritium.sim.die import resolve_die
+
+    # the die it builds, as simulate: a clock past fmax refused, a power cap lowers the clock,
+    # the supply's factors on dynamic energy and leakage, the overhead logic's leakage
+    chip, die = resolve_die(load_chip(chip), scaling)
+    energy_factor = die.operating_point.energy_factor
     check_objective(mapping_objective)
     dynamic_cols = [f"energy_{c}_j" for c in ENERGY_COMPONENTS if c != "static"]
     clock = chip.clock_hz
@@ -121,14 +127,14 @@ def chip_device(chip, spec: ModelSpec, *, scaling: str = "bitnet", mapping_objec
         if facts.max_ternary_k is not None:
             chip.tlu.check_reduction_length(facts.max_ternary_k)
         works, timings = sim._distinct_costs(chip, place, facts, mapping_objective, scaling)
-        ops = sim._op_table(chip, facts, works, timings, scaling)
+        ops = sim._op_table(chip, facts, works, timings, scaling, energy_factor)
         cycles = sim._compose(chip, facts, timings, None)
         return _per_block(ops, {b: c / clock for b, c in cycles.items()}, ops[dynamic_cols].sum(axis=1))
 
     def op_cost(trace: pd.DataFrame) -> BlockCost:
         facts = trace_facts(trace)
         works, timings = sim._distinct_costs(chip, place, facts, mapping_objective, scaling)
-        ops = sim._op_table(chip, facts, works, timings, scaling)
+        ops = sim._op_table(chip, facts, works, timings, scaling, energy_factor)
         dynamic = ops[dynamic_cols].sum(axis=1)
         return _per_block(ops, {0: float(ops.seconds.sum())}, dynamic)[0]
 
@@ -136,7 +142,8 @@ def chip_device(chip, spec: ModelSpec, *, scaling: str = "bitnet", mapping_objec
         need = sim.chip_memory_needed(chip, place, trace_facts(trace))
         return need.total_bytes - need.kv_cache_bytes
 
-    leak = static_power_w(chip, scaling) + dram_background_w(chip)
+    leak = (static_power_w(chip, scaling) * die.operating_point.leakage_factor + die.overhead_leakage_w
+            + dram_background_w(chip))
     memory_bytes = float(chip.dram.capacity_bytes * chip.chips)
     return Device("chip", chip.name, spec, leak, leak, memory_bytes, cost, op_cost, memory,
                   {"device": "chip", "chip": chip.name, "chips": chip.chips, "scaling": scaling,
