@@ -37,7 +37,7 @@ from tritium.sim.silicon import (
     PeakPower,
     check_clock,
     die_overheads_mm2,
-    link_phy_edge_mm,
+    link_phy,
     operating_point,
     peak_power_w,
     phy_edge_mm,
@@ -45,8 +45,6 @@ from tritium.sim.silicon import (
     power_capped_clock,
     power_density_check,
     shoreline_check,
-    ucie_area_mm2,
-    ucie_edge_mm,
 )
 from tritium.sim.tech import tech
 
@@ -144,16 +142,6 @@ def _peak_memory_w(chip: Chip) -> float:
     return dram_w + link_w
 
 
-def _link_phy(chip: Chip) -> tuple[float, float]:
-    """Die edge (mm) and area (mm^2) of the chip's link PHY: NVLink-class SerDes, or UCIe, whose
-    densities count both directions (a link of B GB/s per direction takes 2 B)."""
-    bw = chip.link.bandwidth_gb_s
-    if chip.link.phy == "serdes":
-        return link_phy_edge_mm(bw), tech(chip.node_nm).link_phy_mm2(bw)
-    package = chip.link.phy.removeprefix("ucie-")
-    return ucie_edge_mm(2 * bw, package), ucie_area_mm2(2 * bw, package)
-
-
 def _area(chip: Chip, scaling: str) -> tuple[dict[str, float], float, float, str, float]:
     base = area_breakdown(chip, scaling)
     logic = base["tlu"] + base["attention"] + base["vector"]
@@ -161,14 +149,10 @@ def _area(chip: Chip, scaling: str) -> tuple[dict[str, float], float, float, str
     over = die_overheads_mm2(chip.node_nm, cores=chip.cores, logic_mm2=logic, sram_mm2=base["sram"],
                              dma_engines=chip.dma.engines, dram_channels=chip.dram.channels, links=links)
     area = {k: v for k, v in base.items() if k != "total"}
-    link_edge = 0.0
-    if chip.link:
-        link_edge, link_mm2 = _link_phy(chip)
-        base = {**base, "total": base["total"] - area["link_phy"] + link_mm2}
-        area["link_phy"] = link_mm2
     for item in OVERHEAD_ITEMS:
         area[item] = over[item]
     before = base["total"] + over["total"]
+    link_edge = link_phy(chip.link, chip.node_nm)[0] if chip.link else 0.0
     edge = phy_edge_mm(chip.dram.type, chip.dram.channels) + link_edge
     after, note = shoreline_check(before, edge) if edge > 0 else (before, "no PHYs on the die edge")
     area["white_space"] = after - before

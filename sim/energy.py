@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from tritium.sim.chip import Chip
 from tritium.sim.chip_parts import TluSpec
 from tritium.sim.datapath import lut_entry_bits, lut_groups, lut_mirrored, lut_table_entries
+from tritium.sim.silicon import link_phy
 from tritium.sim.tech import TechTable, tech
 
 __all__ = ["ENERGY_COMPONENTS", "EnergyModel", "energy_model", "op_energy", "static_power_w", "dram_background_w",
@@ -402,7 +403,7 @@ def area_breakdown(chip: Chip, scaling: str) -> dict[str, float]:
     area = {k: v / 1e6 for k, v in um2.items()}
     area["sram"] = t.sram_area_mm2(chip.sram.total_kib) * chip.cores
     area["dram_phy"] = chip.dram.channels * t.dram_phy_mm2(chip.dram.type)
-    area["link_phy"] = t.link_phy_mm2(chip.link.bandwidth_gb_s) if chip.link else 0.0
+    area["link_phy"] = link_phy(chip.link, chip.node_nm)[1] if chip.link else 0.0  # by link.phy
     area["total"] = sum(area.values())
     return area
 

@@ -275,6 +275,8 @@ def _send_bytes(table: pd.DataFrame, phase: str) -> int:
 
 def _compose(chip: Chip, stage: Chip, attrs: dict, sizes: list[int], tables: dict, results: dict,
              spans: list[tuple[int, int]], balance: str, result_type):
+    from tritium.sim.simulate import request_totals
+
     p, tp, m = chip.pipeline_stages, chip.tp_chips, len(sizes)
     link = chip.link
     bandwidth = link.bandwidth_gb_s * 1e9 * link.efficiency
@@ -322,33 +324,16 @@ def _compose(chip: Chip, stage: Chip, attrs: dict, sizes: list[int], tables: dic
     dynamic["link"] += p2p_j
     dynamic["dram"] += background_w * total_s
     dynamic["static"] = static_w * total_s
-    energy = sum(dynamic.values())
     ops = _op_table(results, count)
-    batch = int(attrs.get("batch") or 1)
-    generated = batch * decode_steps
+    generated = int(attrs.get("batch") or 1) * decode_steps
     fp16_arith = sum(count[size] * r.totals["fp16_matmul_arithmetic_j"] for size in results for r in results[size])
-    tlu_j = dynamic["tlu"]
-    ternary_sram_j = float(ops.energy_sram_j[ops.kind == "ternary_linear"].sum())
     head = first[0].totals
     memory = _stage_memory(sizes, tables, results)
-    totals = {
-        "time_to_first_token_s": t_prefill,
-        "time_per_output_token_s": cycle if decode_steps else float("nan"),
-        "tokens_per_s": generated / t_decode if t_decode > 0 else float("nan"),
-        "total_s": total_s,
-        "energy_j": energy,
-        "joules_per_token": energy / generated if generated else float("nan"),
-        "average_power_w": energy / total_s if total_s > 0 else float("nan"),
-        **{f"energy_{c}_j": v for c, v in dynamic.items()},
-        "dram_bytes": int(ops.dram_bytes.sum()),
-        "dram_background_j": background_w * total_s,
-        "sram_bytes": int(ops.sram_bytes.sum()),
-        "link_bytes": int(ops.link_bytes.sum()) + int(round(p2p_bytes)),
+    totals = request_totals(t_prefill, t_decode, decode_steps, generated, dynamic, ops, background_w * total_s,
+                            fp16_arith)
+    totals |= {
+        "link_bytes": totals["link_bytes"] + int(round(p2p_bytes)),  # the stages' collectives and the sends
         "seed_arithmetic_ratio": head["seed_arithmetic_ratio"],
-        "fp16_matmul_arithmetic_j": fp16_arith,
-        "tlu_arithmetic_ratio": fp16_arith / tlu_j if tlu_j > 0 else float("nan"),
-        "tlu_with_operands_ratio": fp16_arith / (tlu_j + ternary_sram_j) if tlu_j > 0 else float("nan"),
-        "end_to_end_ratio": fp16_arith / energy if energy > 0 else float("nan"),
         **{k: head[k] for k in ("clock_mhz", "fmax_mhz", "supply_v") if k in head},
         "peak_power_w": sum(r.totals.get("peak_power_w", 0.0) for r in first),
         **{k: head[k] for k in ("peak_die_power_w", "die_area_mm2") if k in head},

@@ -38,7 +38,7 @@ from tritium.base.specio import check_choice, check_float, check_int, check_powe
 __all__ = [
     "Pipeline", "OperatingPoint", "PeakPower", "CappedClock", "node_voltage", "fo4_ps",
     "stage_depths_fo4", "reachable_clock_mhz", "operating_point", "check_clock", "pipeline_of",
-    "die_overheads_mm2", "phy_edge_mm", "ucie_edge_mm", "ucie_area_mm2", "link_phy_edge_mm", "shoreline_check", "power_density_check",
+    "die_overheads_mm2", "phy_edge_mm", "ucie_edge_mm", "ucie_area_mm2", "link_phy", "link_phy_edge_mm", "shoreline_check", "power_density_check",
     "peak_power_w", "power_capped_clock", "stage_overhead_fo4", "sources",
 ]
 
@@ -447,6 +447,18 @@ def link_phy_edge_mm(bandwidth_gb_s: float) -> float:
     from tritium.sim.tech import tech
 
     return tech(7).link_phy_mm2(bandwidth_gb_s) / _data()["phy_edge"]["other"]["depth_mm"]
+
+
+def link_phy(link, node_nm: int) -> tuple[float, float]:
+    """Die edge (mm) and area (mm^2) of a chip link's PHY by ``link.phy``: NVLink-class SerDes,
+    or UCIe, whose densities count both directions (a link of B GB/s per direction takes 2 B)."""
+    bw = link.bandwidth_gb_s
+    if link.phy == "serdes":
+        from tritium.sim.tech import tech
+
+        return link_phy_edge_mm(bw), tech(node_nm).link_phy_mm2(bw)
+    package = link.phy.removeprefix("ucie-")
+    return ucie_edge_mm(2 * bw, package), ucie_area_mm2(2 * bw, package)
 
 
 def shoreline_check(die_mm2: float, phy_edge_mm: float, *, edges: int = 4) -> tuple[float, str]:

@@ -396,6 +396,37 @@ def _step_cycles(ops: tuple[OpTiming, ...], deps: tuple[int, ...], double_buffer
     return schedule_block(list(ops), list(deps), double_buffered=double_buffered).cycles
 
 
+def request_totals(t_prefill: float, t_decode: float, decode_steps: int, generated: int, dynamic: dict,
+                   ops: pd.DataFrame, dram_background_j: float, fp16_arith_j: float) -> dict:
+    """The totals every simulation of a request reports, from its phase times, its energy by
+    component (``dynamic``, static and DRAM background included) and its ops table: latency,
+    throughput, energy per token, power, bytes by level, and the arithmetic ratios (FP16
+    multiply-adds on the same ternary matmuls, ``fp16_arith_j``, over the chip's energy so far).
+    Shared by :func:`simulate` and the pipeline (:mod:`tritium.sim.pipeline`)."""
+    energy = sum(dynamic.values())
+    total_s = t_prefill + t_decode
+    tlu_j = dynamic["tlu"]
+    ternary_sram_j = float(ops.energy_sram_j[ops.kind == "ternary_linear"].sum())
+    return {
+        "time_to_first_token_s": t_prefill,
+        "time_per_output_token_s": t_decode / decode_steps if decode_steps else float("nan"),
+        "tokens_per_s": generated / t_decode if t_decode > 0 else float("nan"),
+        "total_s": total_s,
+        "energy_j": energy,
+        "joules_per_token": energy / generated if generated else float("nan"),
+        "average_power_w": energy / total_s if total_s > 0 else float("nan"),
+        **{f"energy_{c}_j": v for c, v in dynamic.items()},
+        "dram_bytes": int(ops.dram_bytes.sum()),
+        "dram_background_j": dram_background_j,
+        "sram_bytes": int(ops.sram_bytes.sum()),
+        "link_bytes": int(ops.link_bytes.sum()),
+        "fp16_matmul_arithmetic_j": fp16_arith_j,
+        "tlu_arithmetic_ratio": fp16_arith_j / tlu_j if tlu_j > 0 else float("nan"),
+        "tlu_with_operands_ratio": fp16_arith_j / (tlu_j + ternary_sram_j) if tlu_j > 0 else float("nan"),
+        "end_to_end_ratio": fp16_arith_j / energy if energy > 0 else float("nan"),
+    }
+
+
 def _totals(chip: Chip, facts: TraceFacts, ops: pd.DataFrame, block_cycles: dict, scaling: str, attrs,
             die: Die) -> dict:
     clock = chip.clock_hz
@@ -412,30 +443,11 @@ def _totals(chip: Chip, facts: TraceFacts, ops: pd.DataFrame, block_cycles: dict
     dram_idle_j = dram_background_w(chip) * total_s  # background and refresh over the whole run
     dynamic["dram"] += dram_idle_j
     dynamic["static"] = static_w * total_s
-    energy = sum(dynamic.values())
     # The seed's headline (arithmetic only) beside what survives on this chip
-    t = tech(chip.node_nm, scaling)
-    fp16_arith = facts.ternary_macs * t.fp16_mac_pj * 1e-12
-    tlu_j = dynamic["tlu"]
-    ternary_sram_j = float(ops.energy_sram_j[ops.kind == "ternary_linear"].sum())
+    fp16_arith = facts.ternary_macs * tech(chip.node_nm, scaling).fp16_mac_pj * 1e-12
     totals = {
-        "time_to_first_token_s": t_prefill,
-        "time_per_output_token_s": t_decode / decode_steps if decode_steps else float("nan"),
-        "tokens_per_s": generated / t_decode if t_decode > 0 else float("nan"),
-        "total_s": total_s,
-        "energy_j": energy,
-        "joules_per_token": energy / generated if generated else float("nan"),
-        "average_power_w": energy / total_s if total_s > 0 else float("nan"),
-        **{f"energy_{c}_j": v for c, v in dynamic.items()},
-        "dram_bytes": int(ops.dram_bytes.sum()),
-        "dram_background_j": dram_idle_j,
-        "sram_bytes": int(ops.sram_bytes.sum()),
-        "link_bytes": int(ops.link_bytes.sum()),
+        **request_totals(t_prefill, t_decode, decode_steps, generated, dynamic, ops, dram_idle_j, fp16_arith),
         "seed_arithmetic_ratio": arithmetic_energy_ratio(chip.node_nm, scaling),
-        "fp16_matmul_arithmetic_j": fp16_arith,
-        "tlu_arithmetic_ratio": fp16_arith / tlu_j if tlu_j > 0 else float("nan"),
-        "tlu_with_operands_ratio": fp16_arith / (tlu_j + ternary_sram_j) if tlu_j > 0 else float("nan"),
-        "end_to_end_ratio": fp16_arith / energy if energy > 0 else float("nan"),
         "clock_mhz": chip.clock_mhz,
         "fmax_mhz": op.fmax_mhz,
         "supply_v": op.voltage_v,
