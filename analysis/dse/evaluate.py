@@ -27,7 +27,7 @@ from typing import Sequence
 from tritium.analysis.dse.space import METRICS, Constraint, Deployment, Space, Workload
 from tritium.base.errors import SpecError, TritiumError
 
-__all__ = ["Point", "EvalContext", "point_id", "eval_context", "build_chip", "evaluate_batch", "cost_usd",
+__all__ = ["Point", "EvalContext", "point_id", "eval_context", "build_chip", "evaluate_batch",
            "STATUSES", "MEMORY_VIOLATION"]
 
 SERVING_METRICS = ("capacity_rps", "goodput_per_w", "goodput_per_dollar")
@@ -135,16 +135,6 @@ def build_chip(base: dict, params: dict, name: str):
         if "dram.energy_pj_per_bit" not in params:
             tree["dram"]["energy_pj_per_bit"] = 0.0  # the DRAM model's figures for the new type
     return from_mapping(Chip, tree)
-
-
-def cost_usd(chip, area_mm2: float) -> float:
-    """What the whole system costs to make (all chips with their DRAM, no NRE), USD.
-
-    :func:`tritium.analysis.cost.chip_cost` of the chip at its simulated die area.
-    """
-    from tritium.analysis.cost import chip_cost
-
-    return float(chip_cost(chip, area_mm2).system_cost_usd)
 
 
 class _WorkerCache:
