@@ -80,10 +80,6 @@ design NRE spread over the production volume given (n/a without one; a GPU's NRE
 published); *price to buy* is a card's list or street price (a chip has none: what it sells
 for is the maker's choice)."""
 
-# What the simulator and the GPU model say when the memory does not hold the model.
-_FIT_PHRASES = ("DRAM too small:", "(does not fit: the timing assumes it did")
-
-
 def default_weights(spec: ModelSpec) -> str:
     """The GPU weight mode for ``spec``: "w2a8" for a ternary model, else "bf16"."""
     return "w2a8" if spec.is_ternary else "bf16"
@@ -169,9 +165,9 @@ class Comparison:
     @property
     def warnings(self) -> list[str]:
         """What undermines the comparison: the chip's warnings (a request longer than the model's
-        context; a DRAM that does not hold the model), and a GPU whose memory does not hold it."""
-        chip = [f"chip: {w}" for w in self.chip_result.warnings]
-        return chip + [n for n in self.notes if n.startswith("GPU") and any(p in n for p in _FIT_PHRASES)]
+        context; a DRAM that does not hold the model), and the GPU's (a memory that does not hold it:
+        ``gpu_result.totals.fits_in_memory``)."""
+        return [f"chip: {w}" for w in self.chip_result.warnings] + [f"GPU: {w}" for w in self.gpu_result.warnings]
 
     @property
     def chip_label(self) -> str:

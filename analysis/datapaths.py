@@ -124,7 +124,7 @@ def datapath_table(chip, trace: pd.DataFrame, *, variants: Sequence[tuple[str, d
             "tokens_per_s": totals["tokens_per_s"],
             "time_to_first_token_s": totals["time_to_first_token_s"],
             "joules_per_token": totals["joules_per_token"],
-            "tlu_joules_per_token": float(result.ops["energy_tlu_j"].sum()) / generated,
+            "tlu_joules_per_token": result.totals.arithmetic.tlu_j / generated,
             "tlu_area_mm2": result.area_mm2["tlu"],
             "area_mm2": result.area_mm2["total"],
             "synth_width": int(rec.width) if rec is not None else 0,

@@ -23,7 +23,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from tritium.base.fileio import write_bytes_atomic  # noqa: E402
-from tritium.sim.energy import ENERGY_COMPONENTS  # noqa: E402
+from tritium.sim.result import ENERGY_COMPONENTS  # noqa: E402
 
 __all__ = [
     "STYLE",
@@ -57,12 +57,14 @@ STYLE = {
 """matplotlib rcParams every Tritium plot is drawn with."""
 
 _COLORS = {
-    "tlu": "#2a9d8f", "attention": "#e9c46a", "vector": "#f4a261", "sram": "#8ab17d",
+    "linear": "#2a9d8f", "attention": "#e9c46a", "vector": "#f4a261", "memory_path": "#8ab17d",
     "dram": "#e76f51", "link": "#9d4edd", "static": "#6c757d",
 }
 _ENERGY_LABELS = {
-    "tlu": "linear layers (adder trees; GPU: tensor cores)", "attention": "attention", "vector": "vector unit",
-    "sram": "on-chip memory (SRAM; GPU: caches)", "dram": "DRAM", "link": "chip-to-chip links",
+    "linear": "linear layers (chip: adder trees, MAC array for the LM head; GPU: GEMM kernels)",
+    "attention": "attention", "vector": "norms, activations, (de)quantize",
+    "memory_path": "on-chip memory path (chip: SRAM; GPU: L2, crossbar, controllers)", "dram": "DRAM devices",
+    "link": "chip-to-chip links",
     "static": "static and idle power",
 }
 _KIND_GROUPS = {

@@ -24,11 +24,13 @@ from tritium.sim.chip_parts import (
     TluSpec,
     VectorSpec,
 )
-from tritium.sim.simulate import OP_COLUMNS, SimResult, simulate, write_result
+from tritium.sim.result import SimResult, Totals
+from tritium.sim.simulate import OP_COLUMNS, simulate, write_result
 
 __all__ = [
     "simulate",
     "SimResult",
+    "Totals",
     "OP_COLUMNS",
     "write_result",
     "Chip",

@@ -50,7 +50,7 @@ from tritium.sim.tech import tech
 
 __all__ = ["Die", "resolve_die", "ON_DIE_COMPONENTS", "OVERHEAD_ITEMS"]
 
-ON_DIE_COMPONENTS = ("tlu", "attention", "vector", "sram")
+ON_DIE_COMPONENTS = ("tlu", "mac_array", "vector", "sram")
 """Energy components on the core supply: scaled by the operating point's energy factor
 (DRAM and link I/O run on their own supplies and are not)."""
 OVERHEAD_ITEMS = ("control", "noc", "dma", "pll", "io", "dft")

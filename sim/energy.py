@@ -52,13 +52,16 @@ from tritium.sim.datapath import lut_entry_bits, lut_groups, lut_mirrored, lut_t
 from tritium.sim.silicon import link_phy
 from tritium.sim.tech import TechTable, tech
 
-__all__ = ["ENERGY_COMPONENTS", "EnergyModel", "energy_model", "op_energy", "static_power_w", "dram_background_w",
+__all__ = ["UNIT_ENERGY_PARTS", "EnergyModel", "energy_model", "op_energy", "static_power_w", "dram_background_w",
            "area_breakdown",
            "tlu_register_bits", "tree_area_parts_um2", "tree_area_um2", "SIGN_SELECT_AREA_GATES_PER_BIT",
            "row_register_bits", "row_area_parts_um2", "shared_area_parts_um2", "tlu_area_um2"]
 
-ENERGY_COMPONENTS = ("tlu", "attention", "vector", "sram", "dram", "link")
-"""Dynamic energy components of an op, in this order; totals add ``static``."""
+UNIT_ENERGY_PARTS = ("tlu", "mac_array", "vector", "sram", "dram", "link")
+"""Dynamic energy of an op by the chip's part that spends it (:func:`op_energy`), in this order:
+the ternary datapath, the MAC array (attention, and the LM head where it runs there), the vector
+unit, the SRAM buffers, the DRAM devices, the link. A result sorts the compute parts by the work
+they do (:func:`tritium.sim.result.component_of`), as the GPU model does."""
 
 _PJ = 1e-12
 _MIN_TABLE_KIB = 0.125  # the smallest macro the SRAM energy curve covers (tech._MACRO_KIB_RANGE)
@@ -362,7 +365,8 @@ def energy_model(chip: Chip, scaling: str) -> EnergyModel:
 
 
 def op_energy(chip: Chip, work, scaling: str) -> dict[str, float]:
-    """Dynamic energy of one op's mapped cost (:class:`~tritium.sim.mapping.OpCost`), joules by component."""
+    """Dynamic energy of one op's mapped cost (:class:`~tritium.sim.mapping.OpCost`), joules by
+    :data:`UNIT_ENERGY_PARTS`."""
     e = energy_model(chip, scaling)
     tlu_pj = 0.0
     if work.tlu_inputs:
@@ -381,7 +385,7 @@ def op_energy(chip: Chip, work, scaling: str) -> dict[str, float]:
         sram_pj += work.sram_write_bytes[name] * e.sram_write_per_byte[i]
     return {
         "tlu": tlu_pj * _PJ,
-        "attention": 0.0 if e.on_vector else mac_pj * _PJ,
+        "mac_array": 0.0 if e.on_vector else mac_pj * _PJ,
         "vector": (work.vector_ops * e.vector_op + (mac_pj if e.on_vector else 0.0)) * _PJ,
         "sram": sram_pj * _PJ,
         "dram": work.dram_pj * _PJ,

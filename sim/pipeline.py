@@ -65,7 +65,7 @@ import pandas as pd
 
 from tritium.base.errors import SpecError, TritiumError
 from tritium.sim.chip import Chip
-from tritium.sim.energy import ENERGY_COMPONENTS
+from tritium.sim.result import ENERGY_COMPONENTS, ArithmeticRatios, Energy, PipelineFigures, request_totals
 from tritium.sim.mapping import DEFAULT_OBJECTIVE
 from tritium.sim.pipeline_schedule import best_split, decode_cycle, micro_batch_sizes, prefill_makespan, split_layers
 from tritium.sim.tracefacts import trace_facts
@@ -143,7 +143,8 @@ def simulate_pipeline(
         TritiumError: the trace cannot be cut into micro-batches (:func:`micro_trace`), or what
             :func:`~tritium.sim.simulate` raises for a stage.
     """
-    from tritium.sim.simulate import SimResult, simulate
+    from tritium.sim.result import SimResult
+    from tritium.sim.simulate import simulate
 
     if balance not in BALANCES:
         raise SpecError("balance", balance, f"must be one of {', '.join(BALANCES)}")
@@ -275,7 +276,7 @@ def _send_bytes(table: pd.DataFrame, phase: str) -> int:
 
 def _compose(chip: Chip, stage: Chip, attrs: dict, sizes: list[int], tables: dict, results: dict,
              spans: list[tuple[int, int]], balance: str, result_type):
-    from tritium.sim.simulate import request_totals
+    from tritium.sim.simulate import ternary_operand_j
 
     p, tp, m = chip.pipeline_stages, chip.tp_chips, len(sizes)
     link = chip.link
@@ -317,41 +318,38 @@ def _compose(chip: Chip, stage: Chip, attrs: dict, sizes: list[int], tables: dic
     for size, stage_results in results.items():
         for r in stage_results:
             for c in ENERGY_COMPONENTS:
-                own = r.totals[f"energy_{c}_j"] - (r.totals["dram_background_j"] if c == "dram" else 0.0)
+                own = getattr(r.totals.energy, f"{c}_j") - (r.totals.energy.dram_background_j if c == "dram" else 0.0)
                 dynamic[c] += count[size] * own
-    static_w = sum(r.totals["energy_static_j"] / r.totals["total_s"] for r in first if r.totals["total_s"] > 0)
-    background_w = sum(r.totals["dram_background_j"] / r.totals["total_s"] for r in first if r.totals["total_s"] > 0)
+    static_w = sum(r.totals.energy.static_j / r.totals.total_s for r in first if r.totals.total_s > 0)
+    background_w = sum(r.totals.energy.dram_background_j / r.totals.total_s for r in first if r.totals.total_s > 0)
     dynamic["link"] += p2p_j
     dynamic["dram"] += background_w * total_s
     dynamic["static"] = static_w * total_s
+    energy = Energy.of(dynamic, dram_background_j=background_w * total_s)
     ops = _op_table(results, count)
-    generated = int(attrs.get("batch") or 1) * decode_steps
-    fp16_arith = sum(count[size] * r.totals["fp16_matmul_arithmetic_j"] for size in results for r in results[size])
+    every = [(count[size], r.totals) for size in results for r in results[size]]
     head = first[0].totals
+    arithmetic = ArithmeticRatios(
+        seed_arithmetic_ratio=head.arithmetic.seed_arithmetic_ratio,
+        fp16_matmul_arithmetic_j=sum(n * t.arithmetic.fp16_matmul_arithmetic_j for n, t in every),
+        tlu_j=sum(n * t.arithmetic.tlu_j for n, t in every), ternary_operand_j=ternary_operand_j(ops),
+        energy_j=energy.total_j)
     memory = _stage_memory(sizes, tables, results)
-    totals = request_totals(t_prefill, t_decode, decode_steps, generated, dynamic, ops, background_w * total_s,
-                            fp16_arith)
-    totals |= {
-        "link_bytes": totals["link_bytes"] + int(round(p2p_bytes)),  # the stages' collectives and the sends
-        "seed_arithmetic_ratio": head["seed_arithmetic_ratio"],
-        **{k: head[k] for k in ("clock_mhz", "fmax_mhz", "supply_v") if k in head},
-        "peak_power_w": sum(r.totals.get("peak_power_w", 0.0) for r in first),
-        **{k: head[k] for k in ("peak_die_power_w", "die_area_mm2") if k in head},
-        "memory_needed_bytes": int(sum(memory)),
-        "memory_capacity_bytes": int(chip.dram.capacity_bytes * chip.chips),
-        "pipeline_stages": p,
-        "tp_chips": tp,
-        "micro_batches": m,
-        "micro_batch_size": max(sizes),
-        "pipeline_bubble_fraction": prefill_bubble,
-        "decode_bubble_fraction": decode_bubble,
-        "stage_s": [float(x) for x in stage_busy],
-        "stage_layers": [list(span) for span in spans],
-        "p2p_s": float(p2p_s),
-        "p2p_bytes": int(round(p2p_bytes)),
-        "p2p_energy_j": p2p_j,
-    }
-    totals = {k: v.item() if isinstance(v, np.generic) else v for k, v in totals.items()}  # plain, JSON-ready
+    figures = PipelineFigures(
+        pipeline_stages=p, tp_chips=tp, micro_batches=m, micro_batch_size=max(sizes),
+        pipeline_bubble_fraction=float(prefill_bubble), decode_bubble_fraction=float(decode_bubble),
+        stage_s=tuple(float(x) for x in stage_busy), stage_layers=tuple(tuple(span) for span in spans),
+        p2p_s=float(p2p_s), p2p_bytes=int(round(p2p_bytes)), p2p_energy_j=float(p2p_j))
+    totals = request_totals(
+        t_prefill=float(t_prefill), t_decode=float(t_decode), decode_steps=decode_steps,
+        generated=int(attrs.get("batch") or 1) * decode_steps, energy=energy,
+        dram_bytes=int(ops.dram_bytes.sum()), sram_bytes=int(ops.sram_bytes.sum()),
+        link_bytes=int(ops.link_bytes.sum()) + int(round(p2p_bytes)),  # the stages' collectives and the sends
+        memory_needed_bytes=int(sum(memory)), memory_capacity_bytes=int(chip.dram.capacity_bytes * chip.chips),
+        fits_in_memory=all(need <= stage.dram_capacity_bytes for need in memory),
+        clock_mhz=head.clock_mhz, fmax_mhz=head.fmax_mhz, supply_v=head.supply_v,
+        peak_power_w=sum(r.totals.peak_power_w for r in first), peak_die_power_w=head.peak_die_power_w,
+        die_area_mm2=head.die_area_mm2, arithmetic=arithmetic, pipeline=figures)
     notes, warnings = _notes(chip, stage, sizes, results, spans, balance, totals, memory, _stage_kv(sizes, tables))
     scenario = {k: attrs.get(k) for k in ("batch", "prefill", "decode")}
     return result_type(ops, totals, dict(results[sizes[0]][0].area_mm2), chip.name, str(attrs.get("model", "")),
@@ -405,7 +403,7 @@ def _is_capacity_note(text: str) -> bool:
 
 
 def _notes(chip: Chip, stage: Chip, sizes: list[int], results: dict, spans: list[tuple[int, int]], balance: str,
-           totals: dict, memory: list[int], kv_all: list[int]) -> tuple[list[str], list[str]]:
+           totals, memory: list[int], kv_all: list[int]) -> tuple[list[str], list[str]]:
     p, tp, m = chip.pipeline_stages, chip.tp_chips, len(sizes)
     layers = ", ".join(f"{a}-{b}" if a != b else f"{a}" for a, b in spans)
     shares = ", ".join(f"{x * 1e3:.3g}" for x in totals["stage_s"])

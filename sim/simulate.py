@@ -3,14 +3,13 @@
 The per-op table holds each trace row's cost on its own (cycles by component,
 what bound it, energy by component, bytes by memory level); the totals come
 from the SimPy timeline of :mod:`tritium.sim.engine`, where ops overlap as the
-chip allows. GPU baselines produce the same :class:`SimResult` schema.
+chip allows. GPU baselines produce the same :class:`~tritium.sim.result.SimResult`.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -19,7 +18,16 @@ import pandas as pd
 
 from tritium.base.errors import TritiumError
 from tritium.sim.chip import Chip, load_chip
-from tritium.sim.energy import ENERGY_COMPONENTS, dram_background_w, op_energy, static_power_w
+from tritium.sim.energy import UNIT_ENERGY_PARTS, dram_background_w, op_energy, static_power_w
+from tritium.sim.result import (
+    ENERGY_COMPONENTS,
+    ArithmeticRatios,
+    Energy,
+    SimResult,
+    Totals,
+    component_of,
+    request_totals,
+)
 from tritium.sim.tech import arithmetic_energy_ratio, tech
 from tritium.sim.die import ON_DIE_COMPONENTS, OVERHEAD_ITEMS, Die, resolve_die
 from tritium.sim.engine import OpTiming, chunk_count, schedule_block
@@ -28,7 +36,7 @@ from tritium.sim.mapping import DEFAULT_OBJECTIVE, check_objective, map_op
 from tritium.sim.memory import MemoryNeed, memory_needed
 from tritium.sim.work import Placement, dram_cycles, placement_for
 
-__all__ = ["SimResult", "simulate", "write_result", "context_warning", "OP_COLUMNS"]
+__all__ = ["simulate", "write_result", "context_warning", "ternary_operand_j", "OP_COLUMNS"]
 
 OP_COLUMNS = (
     "unit", "mapping", "token_block", "m_tile", "n_tile", "loop_order",
@@ -37,53 +45,6 @@ OP_COLUMNS = (
     *(f"energy_{c}_j" for c in ENERGY_COMPONENTS), "energy_j",
 )
 """Columns :func:`simulate` adds to the trace's columns in :attr:`SimResult.ops`."""
-
-
-@dataclass(frozen=True)
-class SimResult:
-    """The result of one simulation (or a GPU baseline, which fills the same fields).
-
-    Attributes:
-        ops: the trace table plus :data:`OP_COLUMNS`: each op on its own, totals
-            over its steps (``cycles`` = the largest of compute, SRAM, DRAM and link
-            cycles; ``bound`` names it; ``utilization`` = MACs over peak MACs in
-            ``cycles``; energies in joules; bytes by level).
-        totals: time_to_first_token_s, time_per_output_token_s, tokens_per_s
-            (generated tokens per second over the decode phase), total_s, energy_j,
-            joules_per_token (all energy over generated tokens), average_power_w,
-            energy_<component>_j (the DRAM's includes its background and refresh power over the
-            whole run, also given alone as dram_background_j), dram_bytes, sram_bytes, link_bytes, and the seed's
-            headline beside what survives of it: seed_arithmetic_ratio (one FP16
-            multiply-add over one INT8 add at this node, 71.4 at 7 nm with "bitnet"
-            scaling), fp16_matmul_arithmetic_j (the ternary linears' MACs at FP16
-            multiply-add energy), tlu_arithmetic_ratio (that over the TLU's energy,
-            registers and accumulators included), tlu_with_operands_ratio (that over the
-            TLU's energy plus the SRAM reads and writes of the ternary linears' mappings:
-            delivering weights and activations to the trees) and end_to_end_ratio (that over
-            all the chip's energy: memory, attention, vector ops, leakage);
-            memory_needed_bytes (:func:`chip_memory_needed`: weights, embedding table, final
-            KV cache, peak activations and a runtime reserve) and memory_capacity_bytes (the DRAM of all chips):
-            where needed exceeds capacity the figures assume it fitted (see notes).
-        area_mm2: area by component for one chip, mm^2 (``total`` included).
-        chip: the chip's name; model: the trace's model; scenario: batch, prefill, decode.
-        notes: placement decisions and method choices worth reporting.
-        warnings: what undermines the figures, to be shown first: a request longer than the
-            model's trained context, a model and KV cache the DRAM does not hold.
-    """
-
-    ops: pd.DataFrame
-    totals: dict
-    area_mm2: dict
-    chip: str
-    model: str
-    scenario: dict
-    notes: list = field(default_factory=list)
-    warnings: list = field(default_factory=list)
-
-    def summary(self) -> dict:
-        """JSON-ready totals, area and the inputs that made them."""
-        return {"chip": self.chip, "model": self.model, "scenario": self.scenario, "warnings": self.warnings,
-                "totals": self.totals, "area_mm2": self.area_mm2, "notes": self.notes}
 
 
 def simulate(
@@ -128,12 +89,12 @@ def simulate(
     placement = placement_for(chip, facts.ternary_weights, facts.kv_bytes)
     works, timings = _distinct_costs(chip, placement, facts, mapping_objective, scaling)
     _check_cycle_range(chip, facts, timings, attrs)
-    ops = _op_table(chip, facts, works, timings, scaling, die.operating_point.energy_factor)
+    unit_energy = _unit_energy(chip, works, scaling, die.operating_point.energy_factor)
+    ops = _op_table(chip, facts, works, timings, unit_energy)
     block_cycles = _compose(chip, facts, timings, progress)
-    totals = _totals(chip, facts, ops, block_cycles, scaling, attrs, die)
     memory = chip_memory_needed(chip, placement, facts)
-    totals["memory_needed_bytes"] = int(round(memory.total_bytes))
-    totals["memory_capacity_bytes"] = int(chip.dram.capacity_bytes * chip.chips)
+    totals = _totals(chip, facts, ops, block_cycles, scaling, attrs, die, memory,
+                     tlu_j=float(unit_energy[facts.codes, UNIT_ENERGY_PARTS.index("tlu")].sum()) if len(works) else 0.0)
     spilled_distinct = np.array([w.unit != "dma" and w.dram_write_bytes > 0 for w in works], dtype=bool)
     spilled = int(np.count_nonzero(spilled_distinct[facts.codes])) if len(works) else 0
     notes = [
@@ -168,7 +129,7 @@ def simulate(
         warnings.append(f"{attrs.get('model') or 'the model'} has no ternary linears: every weight matmul runs on "
                         "the MAC array or the vector unit and the adder trees stay idle (for a ternary version "
                         "of an FP model, trace it ternarized: --ternarize)")
-    if totals["memory_needed_bytes"] > totals["memory_capacity_bytes"]:
+    if not totals.fits_in_memory:
         warnings.append(notes[3])
     return SimResult(ops, totals, dict(die.area_mm2), chip.name, str(attrs.get("model", "")),
                      scenario, notes, warnings)
@@ -291,10 +252,31 @@ def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def _op_table(chip: Chip, facts: TraceFacts, works, timings, scaling: str, energy_factor: float = 1.0) -> pd.DataFrame:
-    """The per-op table: the trace's columns and :data:`OP_COLUMNS`, from the distinct ops' costs.
+def _unit_energy(chip: Chip, works, scaling: str, energy_factor: float = 1.0) -> np.ndarray:
+    """Dynamic energy of each distinct op by :data:`~tritium.sim.energy.UNIT_ENERGY_PARTS`, joules;
+    ``energy_factor`` scales the on-die parts ((V/Vnom)^2 of the operating point)."""
+    energy = np.array([list(op_energy(chip, w, scaling).values()) for w in works],
+                      dtype=np.float64).reshape(len(works), len(UNIT_ENERGY_PARTS))
+    if energy_factor != 1.0:
+        energy = energy * np.array([energy_factor if c in ON_DIE_COMPONENTS else 1.0 for c in UNIT_ENERGY_PARTS])
+    return energy
 
-    ``energy_factor`` scales the on-die components' dynamic energy ((V/Vnom)^2 of the operating point)."""
+
+def _by_component(unit_energy: np.ndarray, kinds: list[str]) -> np.ndarray:
+    """Each distinct op's unit energies regrouped by :data:`~tritium.sim.result.ENERGY_COMPONENTS`:
+    its compute (datapath, MAC array, vector unit) to the work it does (:func:`component_of`, the
+    GPU model's rule), the SRAM to ``memory_path``, DRAM and link as they are."""
+    out = np.zeros((len(kinds), len(ENERGY_COMPONENTS)))
+    compute = unit_energy[:, [UNIT_ENERGY_PARTS.index(p) for p in ("tlu", "mac_array", "vector")]].sum(axis=1)
+    out[np.arange(len(kinds)), [ENERGY_COMPONENTS.index(component_of(k)) for k in kinds]] = compute
+    for part, comp in (("sram", "memory_path"), ("dram", "dram"), ("link", "link")):
+        out[:, ENERGY_COMPONENTS.index(comp)] = unit_energy[:, UNIT_ENERGY_PARTS.index(part)]
+    return out
+
+
+def _op_table(chip: Chip, facts: TraceFacts, works, timings, unit_energy: np.ndarray) -> pd.DataFrame:
+    """The per-op table: the trace's columns and :data:`OP_COLUMNS`, from the distinct ops' costs
+    and their energies by unit (:func:`_unit_energy`)."""
     trace, codes, steps = facts.frame, facts.codes, facts.steps
     compute = np.array([w.unit_cycles for w in works], dtype=np.int64)[codes]
     sram = np.array([t.compute for t in timings], dtype=np.int64)[codes] * steps
@@ -311,10 +293,7 @@ def _op_table(chip: Chip, facts: TraceFacts, works, timings, scaling: str, energ
     with np.errstate(divide="ignore", invalid="ignore"):
         util = np.where((cycles > 0) & (peak > 0), facts.macs / (peak * cycles), 0.0)
     n = len(codes)
-    energy = np.array([list(op_energy(chip, w, scaling).values()) for w in works],
-                      dtype=np.float64).reshape(len(works), len(ENERGY_COMPONENTS))[codes]
-    if energy_factor != 1.0:
-        energy = energy * np.array([energy_factor if c in ON_DIE_COMPONENTS else 1.0 for c in ENERGY_COMPONENTS])
+    energy = _by_component(unit_energy, [row.kind for row in facts.rows])[codes]
     cols = {
         "unit": units,
         "mapping": _per_row([w.mapping for w in works], codes),
@@ -396,66 +375,42 @@ def _step_cycles(ops: tuple[OpTiming, ...], deps: tuple[int, ...], double_buffer
     return schedule_block(list(ops), list(deps), double_buffered=double_buffered).cycles
 
 
-def request_totals(t_prefill: float, t_decode: float, decode_steps: int, generated: int, dynamic: dict,
-                   ops: pd.DataFrame, dram_background_j: float, fp16_arith_j: float) -> dict:
-    """The totals every simulation of a request reports, from its phase times, its energy by
-    component (``dynamic``, static and DRAM background included) and its ops table: latency,
-    throughput, energy per token, power, bytes by level, and the arithmetic ratios (FP16
-    multiply-adds on the same ternary matmuls, ``fp16_arith_j``, over the chip's energy so far).
-    Shared by :func:`simulate` and the pipeline (:mod:`tritium.sim.pipeline`)."""
-    energy = sum(dynamic.values())
-    total_s = t_prefill + t_decode
-    tlu_j = dynamic["tlu"]
-    ternary_sram_j = float(ops.energy_sram_j[ops.kind == "ternary_linear"].sum())
-    return {
-        "time_to_first_token_s": t_prefill,
-        "time_per_output_token_s": t_decode / decode_steps if decode_steps else float("nan"),
-        "tokens_per_s": generated / t_decode if t_decode > 0 else float("nan"),
-        "total_s": total_s,
-        "energy_j": energy,
-        "joules_per_token": energy / generated if generated else float("nan"),
-        "average_power_w": energy / total_s if total_s > 0 else float("nan"),
-        **{f"energy_{c}_j": v for c, v in dynamic.items()},
-        "dram_bytes": int(ops.dram_bytes.sum()),
-        "dram_background_j": dram_background_j,
-        "sram_bytes": int(ops.sram_bytes.sum()),
-        "link_bytes": int(ops.link_bytes.sum()),
-        "fp16_matmul_arithmetic_j": fp16_arith_j,
-        "tlu_arithmetic_ratio": fp16_arith_j / tlu_j if tlu_j > 0 else float("nan"),
-        "tlu_with_operands_ratio": fp16_arith_j / (tlu_j + ternary_sram_j) if tlu_j > 0 else float("nan"),
-        "end_to_end_ratio": fp16_arith_j / energy if energy > 0 else float("nan"),
-    }
-
-
 def _totals(chip: Chip, facts: TraceFacts, ops: pd.DataFrame, block_cycles: dict, scaling: str, attrs,
-            die: Die) -> dict:
+            die: Die, memory: MemoryNeed, tlu_j: float) -> Totals:
     clock = chip.clock_hz
     t_prefill = sum(block_cycles[b] for b in facts.prefill_blocks) / clock
     t_decode = sum(block_cycles[b] for b in facts.decode_blocks) / clock
     total_s = t_prefill + t_decode
-    batch = int(attrs.get("batch") or 1)
     decode_steps = int(attrs.get("decode") or 0)
-    generated = batch * decode_steps
     op = die.operating_point
     # datapath and SRAM leakage, and the overhead logic's, at the operating point's supply
     static_w = static_power_w(chip, scaling) * op.leakage_factor + die.overhead_leakage_w
-    dynamic = {c: float(ops[f"energy_{c}_j"].sum()) for c in ENERGY_COMPONENTS if c != "static"}
+    dynamic = {c: float(ops[f"energy_{c}_j"].sum()) for c in ENERGY_COMPONENTS}
     dram_idle_j = dram_background_w(chip) * total_s  # background and refresh over the whole run
     dynamic["dram"] += dram_idle_j
     dynamic["static"] = static_w * total_s
+    energy = Energy.of(dynamic, dram_background_j=dram_idle_j)
     # The seed's headline (arithmetic only) beside what survives on this chip
-    fp16_arith = facts.ternary_macs * tech(chip.node_nm, scaling).fp16_mac_pj * 1e-12
-    totals = {
-        **request_totals(t_prefill, t_decode, decode_steps, generated, dynamic, ops, dram_idle_j, fp16_arith),
-        "seed_arithmetic_ratio": arithmetic_energy_ratio(chip.node_nm, scaling),
-        "clock_mhz": chip.clock_mhz,
-        "fmax_mhz": op.fmax_mhz,
-        "supply_v": op.voltage_v,
-        "peak_power_w": die.peak_chip_w * chip.chips,
-        "peak_die_power_w": die.peak.total_w,
-        "die_area_mm2": die.area_mm2["total"],
-    }
-    return totals
+    arithmetic = ArithmeticRatios(
+        seed_arithmetic_ratio=arithmetic_energy_ratio(chip.node_nm, scaling),
+        fp16_matmul_arithmetic_j=facts.ternary_macs * tech(chip.node_nm, scaling).fp16_mac_pj * 1e-12,
+        tlu_j=tlu_j, ternary_operand_j=ternary_operand_j(ops), energy_j=energy.total_j)
+    return request_totals(
+        t_prefill=t_prefill, t_decode=t_decode, decode_steps=decode_steps,
+        generated=int(attrs.get("batch") or 1) * decode_steps, energy=energy,
+        dram_bytes=int(ops.dram_bytes.sum()), sram_bytes=int(ops.sram_bytes.sum()), link_bytes=int(ops.link_bytes.sum()),
+        memory_needed_bytes=int(round(memory.total_bytes)),
+        memory_capacity_bytes=int(chip.dram.capacity_bytes * chip.chips),
+        fits_in_memory=memory.total_bytes <= chip.dram.capacity_bytes * chip.chips,
+        clock_mhz=chip.clock_mhz, fmax_mhz=op.fmax_mhz, supply_v=op.voltage_v,
+        peak_power_w=die.peak_chip_w * chip.chips, peak_die_power_w=die.peak.total_w,
+        die_area_mm2=die.area_mm2["total"], arithmetic=arithmetic)
+
+
+def ternary_operand_j(ops: pd.DataFrame) -> float:
+    """The SRAM energy of the ternary linears' mappings in an ops table (the operands the
+    trees are fed: :attr:`~tritium.sim.result.ArithmeticRatios.ternary_operand_j`)."""
+    return float(ops.energy_memory_path_j[ops.kind == "ternary_linear"].sum())
 
 
 def write_result(result: SimResult, chip: Chip, out_dir: str | Path) -> Path:

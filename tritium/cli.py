@@ -319,9 +319,11 @@ def _print_result(r) -> None:
     ]
     for name, value in rows:
         print(f"  {name:<26} {value:>16}")
-    energy = {k[len('energy_'):-2]: v for k, v in t.items() if k.startswith("energy_") and k != "energy_j"}
-    total = t["energy_j"]
-    print("  energy by component       " + ", ".join(f"{k} {v / total:.1%}" for k, v in energy.items() if v > 0))
+    total = t.energy_j
+    print("  energy by component       " + ", ".join(f"{k.replace('_', ' ')} {v / total:.1%}"
+                                                  for k, v in t.energy.by_component().items() if v > 0))
+    if t.arithmetic is None:
+        return _print_notes(r)
     tlu = t["tlu_arithmetic_ratio"]
     tlu = f"{tlu:.1f}x" if math.isfinite(tlu) else "n/a (no ternary linears)"
     ops = t["tlu_with_operands_ratio"]
@@ -329,6 +331,10 @@ def _print_result(r) -> None:
     print(f"  seed's arithmetic ratio   {t['seed_arithmetic_ratio']:.1f}x (FP16 MAC / INT8 add); "
           f"TLU only {tlu}; with its SRAM operand reads {ops}; end to end "
           f"{_ratio(t['end_to_end_ratio'], t['fp16_matmul_arithmetic_j'])}")
+    _print_notes(r)
+
+
+def _print_notes(r) -> None:
     for note in r.notes:
         print(f"  note: {note}")
 

@@ -30,7 +30,8 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from tritium.analysis.dse.space import METRICS, Space, space_from_toml
+from tritium.analysis.dse.space import space_from_toml
+from tritium.analysis.dse.space_record import METRICS, Space
 from tritium.base.errors import TritiumError, shown_path
 from tritium.base.fileio import atomic_path, check_overwrite, record_written, write_text_atomic
 
@@ -41,7 +42,7 @@ RESULTS_FILE = "results.sqlite"
 LOCK_FILE = ".sweep.lock"
 INPUT_FILES = ("space.toml", "base.toml")
 """The copies of a sweep's inputs written beside its results."""
-SCHEMA_VERSION = "2"  # 2: serving, carbon and NRE metric columns
+SCHEMA_VERSION = "3"  # 2: serving, carbon and NRE metric columns; 3: neutral energy names (result schema 2)
 _METRIC_COLUMNS = tuple(METRICS)
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

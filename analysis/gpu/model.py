@@ -46,16 +46,17 @@ is inside the GPU's measured idle power (``dram_background_j`` is NaN: not count
 ``sram_cycles`` = 0 (on-chip traffic is inside the fitted efficiencies). ``bound`` is the
 largest of compute, dram, launch (launch + latency overhead) and link. ``unit`` is
 "tensor", "cuda" (CUDA cores), "fused" (no kernel of its own) or "skipped". Bytes and
-energies are totals over all ``gpus``. Energy: the compute part of each kernel's
-dynamic power goes to ``energy_tlu_j`` for linear rows (the TLU's counterpart),
-``energy_attention_j`` for attention rows and ``energy_vector_j`` for the rest; the
-DRAM devices (the DRAM model's pJ/bit) to ``energy_dram_j``; the GPU's own memory path
-(load/store, L2, crossbar, controllers, PHY: ``power_memory_path``) to ``energy_sram_j``,
-its on-chip memory traffic; the link to ``energy_link_j``;
-idle plus the busy floor is ``energy_static_j`` in the totals (per-op ``energy_j``
-excludes it, as in :func:`tritium.sim.simulate`). The seed-ratio totals
-(``seed_arithmetic_ratio``, ``fp16_matmul_arithmetic_j``, ``tlu_arithmetic_ratio``,
-``tlu_with_operands_ratio``, ``end_to_end_ratio``) describe a ternary chip and are NaN here.
+energies are totals over all ``gpus``. Energy, by the same components as the chip's
+(:data:`tritium.sim.result.ENERGY_COMPONENTS`, sorted by the same rule,
+:func:`~tritium.sim.result.component_of`): the compute part of each kernel's dynamic power
+goes to ``energy_linear_j`` for GEMM rows, ``energy_attention_j`` for attention rows and
+``energy_vector_j`` for the rest; the DRAM devices (the DRAM model's pJ/bit) to
+``energy_dram_j``; the GPU's own memory path (load/store, L2, crossbar, controllers, PHY:
+``power_memory_path``) to ``energy_memory_path_j``; the link to ``energy_link_j``; idle plus
+the busy floor is ``energy_static_j`` in the totals (per-op ``energy_j`` excludes it, as in
+:func:`tritium.sim.simulate`). What only a ternary chip has (the seed's arithmetic ratios) is
+None in the totals (``Totals.arithmetic``), as are the supply voltage, on-die SRAM bytes
+(inside the fitted efficiencies) and the DRAM background (inside the idle power).
 """
 
 from __future__ import annotations
@@ -88,8 +89,7 @@ from tritium.analysis.gpu.kernels import (
 from tritium.analysis.gpu.params import DEFAULT_CALIBRATION, Calibration, engine_of, with_engine
 from tritium.sim.memory import MemoryNeed, memory_needed
 from tritium.base.errors import SpecError, TritiumError
-from tritium.sim.energy import ENERGY_COMPONENTS
-from tritium.sim.simulate import SimResult
+from tritium.sim.result import ENERGY_COMPONENTS, Energy, SimResult, Totals, component_of, request_totals
 from tritium.base.specio import check_choice, check_int
 from tritium.workloads.models import PROJECTIONS
 from tritium.workloads.schema import validate_trace
@@ -200,15 +200,15 @@ def gpu_baseline(
     ctx = _Context(gpu, cal, WEIGHT_MODES[weights], gpus, bool((trace.kind == "quantize").any()))
     costs = _row_costs(ctx, trace)
     ops, static_j = _op_table(ctx, trace, costs)
-    totals = _totals(ctx, trace, ops, static_j, attrs)
     memory = _memory_needed(ctx, trace)
-    totals["memory_needed_bytes"] = int(round(memory.total_bytes))
-    totals["memory_capacity_bytes"] = int(round(gpu.mem_gb * 1e9 * gpus))
+    totals = _totals(ctx, trace, ops, static_j, attrs, memory)
     name = gpu.name if gpus == 1 else f"{gpu.name}-x{gpus}"
     die = gpu.die_mm2 if gpu.die_mm2 is not None else float("nan")
     scenario = {k: attrs.get(k) for k in ("batch", "prefill", "decode")}
+    notes = _notes(ctx, weights, memory, engine_name)
+    warnings = [] if totals.fits_in_memory else [n for n in notes if n.startswith("memory per GPU")]
     return SimResult(ops, totals, {"die": die, "total": die}, name, str(attrs.get("model", "")), scenario,
-                     _notes(ctx, weights, memory, engine_name))
+                     notes, warnings)
 
 
 # -- rows -> kernels ---------------------------------------------------------------
@@ -449,10 +449,9 @@ def _op_table(ctx: _Context, trace: pd.DataFrame, costs: list[_Cost]) -> tuple[p
                         link_bytes=c.link_bytes, efficiency=c.efficiency)
         if c.measured_w is not None:  # measured board power: the model only splits it
             e = _measured_split(c.measured_w * c.seconds, e)
-        where = "tlu" if kinds[i] in _GEMM_KINDS else "attention" if kinds[i] in _ATTENTION_KINDS else "vector"
-        energy[where][i] = e.compute_j * g
+        energy[component_of(kinds[i])][i] = e.compute_j * g
         energy["dram"][i] = e.dram_j * g
-        energy["sram"][i] = e.memory_path_j * g
+        energy["memory_path"][i] = e.memory_path_j * g
         energy["link"][i] = e.link_j * g
         static_j += e.static_j * g
     for comp in ENERGY_COMPONENTS:
@@ -473,51 +472,30 @@ def _measured_split(joules: float, e: KernelEnergy) -> KernelEnergy:
                         rest * e.memory_path_j / dynamic, e.link_j)
 
 
-def _totals(ctx: _Context, trace: pd.DataFrame, ops: pd.DataFrame, static_j: float, attrs: dict) -> dict:
+def _totals(ctx: _Context, trace: pd.DataFrame, ops: pd.DataFrame, static_j: float, attrs: dict,
+            memory: MemoryNeed) -> Totals:
     gpu, cal, g = ctx.gpu, ctx.cal, ctx.gpus
     block_steps = trace.groupby("block", sort=True)["steps"].first()
     block_phase = trace.groupby("block", sort=True)["phase"].first()
     block_s = ops.groupby("block", sort=True)["seconds"].sum() + block_steps * cal.step_overhead_s
-    t_prefill = float(block_s[block_phase == "prefill"].sum())
-    t_decode = float(block_s[block_phase == "decode"].sum())
-    total_s = t_prefill + t_decode
     waiting_s = float((block_steps * cal.step_overhead_s).sum())
     idle = cal.idle_w if cal.idle_w is not None else gpu.idle_w
     static_j += (idle + cal.power_floor * (gpu.tdp_w - idle)) * waiting_s * g
-    batch = int(attrs.get("batch") or 1)
     decode_steps = int(attrs.get("decode") or 0)
-    generated = batch * decode_steps
     dynamic = {c: float(ops[f"energy_{c}_j"].sum()) for c in ENERGY_COMPONENTS}
-    energy = sum(dynamic.values()) + static_j
-    nan = float("nan")
-    return {
-        "time_to_first_token_s": t_prefill,
-        "time_per_output_token_s": t_decode / decode_steps if decode_steps else nan,
-        "tokens_per_s": generated / t_decode if t_decode > 0 else nan,
-        "total_s": total_s,
-        "energy_j": energy,
-        "joules_per_token": energy / generated if generated else nan,
-        "average_power_w": energy / total_s if total_s > 0 else nan,
-        **{f"energy_{c}_j": v for c, v in dynamic.items()},
-        "energy_static_j": static_j,
-        "dram_bytes": int(ops.dram_bytes.sum()),
-        "sram_bytes": 0,
-        "link_bytes": int(ops.link_bytes.sum()),
-        "seed_arithmetic_ratio": nan,
-        "fp16_matmul_arithmetic_j": nan,
-        "tlu_arithmetic_ratio": nan,
-        "tlu_with_operands_ratio": nan,
-        "dram_background_j": nan,  # the HBM's standby power is inside the GPU's measured idle power
-        "end_to_end_ratio": nan,
-        # the chip's silicon fields: the GPU runs its published boost clock at its own voltage;
-        # its peak power is its board power limit (what the model caps it at), per GPU x GPUs
-        "clock_mhz": gpu.boost_clock_mhz,
-        "fmax_mhz": gpu.boost_clock_mhz,
-        "supply_v": nan,
-        "peak_power_w": gpu.tdp_w * g,
-        "peak_die_power_w": gpu.tdp_w,
-        "die_area_mm2": float(gpu.die_mm2) if gpu.die_mm2 else nan,
-    }
+    # the HBM's standby power is inside the GPU's measured idle power: no background term of its own
+    energy = Energy.of(dynamic | {"static": static_j}, dram_background_j=None)
+    return request_totals(
+        t_prefill=float(block_s[block_phase == "prefill"].sum()), t_decode=float(block_s[block_phase == "decode"].sum()),
+        decode_steps=decode_steps, generated=int(attrs.get("batch") or 1) * decode_steps, energy=energy,
+        dram_bytes=int(ops.dram_bytes.sum()), sram_bytes=None, link_bytes=int(ops.link_bytes.sum()),
+        memory_needed_bytes=int(round(memory.total_bytes)), memory_capacity_bytes=int(round(gpu.mem_gb * 1e9 * g)),
+        fits_in_memory=memory.total_bytes / g <= gpu.mem_gb * 1e9 * (1 + 1e-12),
+        # the GPU runs its published boost clock at its own voltage; its peak power is its
+        # board power limit (what the model caps it at), per GPU x GPUs
+        clock_mhz=gpu.boost_clock_mhz, fmax_mhz=gpu.boost_clock_mhz, supply_v=None,
+        peak_power_w=gpu.tdp_w * g, peak_die_power_w=gpu.tdp_w,
+        die_area_mm2=float(gpu.die_mm2) if gpu.die_mm2 else None)
 
 
 RUNTIME_RESERVE_FRACTION = 0.10

@@ -101,7 +101,8 @@ def chip_device(chip, spec: ModelSpec, *, scaling: str = "bitnet", mapping_objec
 
     sim = importlib.import_module("tritium.sim.simulate")  # the module (the package exports the function)
     from tritium.sim.chip import load_chip
-    from tritium.sim.energy import ENERGY_COMPONENTS, dram_background_w, static_power_w
+    from tritium.sim.energy import dram_background_w, static_power_w
+    from tritium.sim.result import ENERGY_COMPONENTS
     from tritium.sim.mapping import check_objective
     from tritium.sim.tracefacts import trace_facts
     from tritium.sim.work import placement_for
@@ -113,7 +114,7 @@ def chip_device(chip, spec: ModelSpec, *, scaling: str = "bitnet", mapping_objec
     chip, die = resolve_die(load_chip(chip), scaling)
     energy_factor = die.operating_point.energy_factor
     check_objective(mapping_objective)
-    dynamic_cols = [f"energy_{c}_j" for c in ENERGY_COMPONENTS if c != "static"]
+    dynamic_cols = [f"energy_{c}_j" for c in ENERGY_COMPONENTS]
     clock = chip.clock_hz
 
     from tritium.analysis.serving.iteration import IterationShape, iteration_trace
@@ -127,14 +128,14 @@ def chip_device(chip, spec: ModelSpec, *, scaling: str = "bitnet", mapping_objec
         if facts.max_ternary_k is not None:
             chip.tlu.check_reduction_length(facts.max_ternary_k)
         works, timings = sim._distinct_costs(chip, place, facts, mapping_objective, scaling)
-        ops = sim._op_table(chip, facts, works, timings, scaling, energy_factor)
+        ops = sim._op_table(chip, facts, works, timings, sim._unit_energy(chip, works, scaling, energy_factor))
         cycles = sim._compose(chip, facts, timings, None)
         return _per_block(ops, {b: c / clock for b, c in cycles.items()}, ops[dynamic_cols].sum(axis=1))
 
     def op_cost(trace: pd.DataFrame) -> BlockCost:
         facts = trace_facts(trace)
         works, timings = sim._distinct_costs(chip, place, facts, mapping_objective, scaling)
-        ops = sim._op_table(chip, facts, works, timings, scaling, energy_factor)
+        ops = sim._op_table(chip, facts, works, timings, sim._unit_energy(chip, works, scaling, energy_factor))
         dynamic = ops[dynamic_cols].sum(axis=1)
         return _per_block(ops, {0: float(ops.seconds.sum())}, dynamic)[0]
 

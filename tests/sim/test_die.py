@@ -78,7 +78,7 @@ def test_dvfs_lowers_energy_at_a_slow_clock_and_changes_no_cycle(bitnet):
     scaled = simulate(dataclasses.replace(slow, dvfs=True), bitnet)
     assert scaled.totals["supply_v"] < nominal.totals["supply_v"]
     assert scaled.totals["total_s"] == nominal.totals["total_s"]
-    assert scaled.totals["energy_tlu_j"] < nominal.totals["energy_tlu_j"]
+    assert scaled.totals["energy_linear_j"] < nominal.totals["energy_linear_j"]
     assert scaled.totals["energy_dram_j"] == pytest.approx(nominal.totals["energy_dram_j"])  # its own supply
     assert scaled.totals["energy_static_j"] < nominal.totals["energy_static_j"]
 

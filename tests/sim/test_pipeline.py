@@ -203,7 +203,7 @@ def test_the_parallelism_page_examples_are_what_the_simulator_computes():
 
 def test_the_totals_are_plain_python_values():
     t = simulate(pp(4, 2), SMALL).totals
-    assert all(type(v) in (int, float, list) for v in t.values()), {k: type(v) for k, v in t.items()}
+    assert all(type(v) in (int, float, bool, list) for v in t.values()), {k: type(v) for k, v in t.items()}
     assert all(type(x) is float for x in t["stage_s"]) and all(type(x) is int for s in t["stage_layers"] for x in s)
 
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from tritium.base.errors import SpecError
 from tritium.sim import OP_COLUMNS, load_chip, simulate
 from tritium.sim.dram import sustained_bandwidth_fraction
-from tritium.sim.energy import ENERGY_COMPONENTS
+from tritium.sim.result import ENERGY_COMPONENTS
 from tritium.workloads import Scenario, summarize, trace
 
 SMALL = trace("trilm-99m", Scenario(batch=2, prefill=32, decode=8))
@@ -108,7 +108,7 @@ def test_skip_never_more_cycles_and_gate_never_more_energy():
     assert (skip.compute_cycles[tlu] <= none.compute_cycles[tlu]).all()
     assert (skip.compute_cycles[tlu] < none.compute_cycles[tlu]).any()  # 31% zeros do save slices
     assert (gate.compute_cycles == none.compute_cycles).all()
-    assert (gate.energy_tlu_j[tlu] < none.energy_tlu_j[tlu]).all()
+    assert (gate.energy_linear_j[tlu] < none.energy_linear_j[tlu]).all()
     assert runs["gate"].totals["energy_j"] <= runs["none"].totals["energy_j"]
 
 

@@ -224,7 +224,7 @@ def test_metrics_hold_every_energy_component(tiny_space, tmp_path):
     con = sqlite3.connect(tmp_path / "out" / "results.sqlite")
     extra = json.loads(con.execute("SELECT extra FROM points LIMIT 1").fetchone()[0])
     con.close()
-    assert {"energy_j", "total_s", "energy_tlu_j", "energy_dram_j", "energy_static_j"} <= set(extra)
+    assert {"energy_j", "total_s", "energy_linear_j", "energy_dram_j", "energy_static_j"} <= set(extra)
     assert sum(v for k, v in extra.items() if k.startswith("energy_") and k != "energy_j") == pytest.approx(
         extra["energy_j"])
 
