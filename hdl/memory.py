@@ -1,7 +1,7 @@
 """On-core buffers: the weight memory with its decoder, and the activation buffer.
 
 Weight memory words hold one *tile slice*: for each of the ``rows`` trees, the
-``width`` weights of one K-slice, packed as :func:`tritium.sim.golden.encode_weights`
+``width`` weights of one K-slice, packed as :func:`tritium.sim.weight_encoding.encode_weights`
 packs them (``"2bit"``: 4 codes per byte; ``"5trit"``: 5 trits per byte in base 3).
 Each tree's part is a *lane* of :func:`lane_bytes` bytes (the last byte padded with
 zero trits) and is written on its own (one lane per stream beat). The decoder turns a
@@ -23,7 +23,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from tritium.sim.chip_parts import TluSpec
-from tritium.sim.golden import TRITS_PER_BYTE, encode_weights
+from tritium.sim.weight_encoding import TRITS_PER_BYTE, encode_weights
 
 __all__ = ["lane_bytes", "pack_lane", "WeightDecoder", "WeightMemory", "ActivationBuffer"]
 

@@ -22,7 +22,8 @@ from tritium.hdl.elaborate import elaborate, gemm_limits
 from tritium.hdl.memory import lane_bytes
 from tritium.sim.chip import Chip, load_chip
 from tritium.sim.chip_parts import TluSpec
-from tritium.sim.golden import encode_weights, golden_vectors
+from tritium.sim.golden import golden_vectors
+from tritium.sim.weight_encoding import encode_weights
 
 __all__ = ["SimStats", "weight_beats", "act_beats", "run_gemm", "sim_speed", "tree_sim_speed"]
 

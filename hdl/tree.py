@@ -1,7 +1,7 @@
 """The sign-select adder tree: one ternary dot-product slice per cycle, no multipliers.
 
 :class:`AdderTree` takes ``width`` signed activations and ``width`` 2-bit weight codes
-(the chip's code, as :func:`tritium.sim.golden.encode_weights` packs it: bit 0 =
+(the chip's code, as :func:`tritium.sim.weight_encoding.encode_weights` packs it: bit 0 =
 non-zero, bit 1 = negative, so ``0b00`` = 0, ``0b01`` = +1, ``0b11`` = -1; the invalid
 ``0b10`` selects 0), sign-selects +a, -a or 0 per input into a register, and sums the
 selections through ``log2(width)`` adder levels, with a register after every

@@ -11,7 +11,7 @@ from tritium.hdl.memory import ActivationBuffer, WeightDecoder, WeightMemory, la
 from tritium.hdl.rtl_sim import act_beats, weight_beats
 from tritium.hdl.tree import WEIGHT_CODE
 from tritium.sim import TluSpec
-from tritium.sim.golden import decode_weights, encode_weights
+from tritium.sim.weight_encoding import decode_weights, encode_weights
 
 
 def simulate(dut, testbench) -> None:

@@ -13,18 +13,11 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from tritium.base.errors import SpecError, TritiumError
-from tritium.sim import golden
+from tritium.sim import golden, quantize, weight_encoding
 from tritium.sim.chip_parts import TluSpec
-from tritium.sim.golden import (
-    TRITS_PER_BYTE,
-    decode_weights,
-    dequantize,
-    encode_weights,
-    golden_vectors,
-    quantize_absmax,
-    ternarize_absmean,
-    ternary_matmul,
-)
+from tritium.sim.golden import golden_vectors, ternary_matmul
+from tritium.sim.quantize import dequantize, quantize_absmax, ternarize_absmean
+from tritium.sim.weight_encoding import TRITS_PER_BYTE, decode_weights, encode_weights
 
 DERANDOMIZED = settings(derandomize=True, database=None, deadline=None, max_examples=200)
 
@@ -405,6 +398,7 @@ def test_storage_matches_the_chip_bits_per_weight(encoding):
     assert packed.size * 8 / (3 * 40) == tlu.weight_bits_per_weight
 
 
-def test_module_examples_run():
-    result = doctest.testmod(golden)
+@pytest.mark.parametrize("module", [golden, quantize, weight_encoding])
+def test_module_examples_run(module):
+    result = doctest.testmod(module)
     assert result.attempted >= 3 and result.failed == 0
