@@ -26,7 +26,7 @@ _MAX_MESSAGE = 1000
 
 _PLACES = {
     "tritium.analysis.dse.store": "reading the sweep's results.sqlite",
-    "tritium.workloads.models": "reading a model's config.json",
+    "tritium.workloads.model_config": "reading a model's config.json",
     "tritium.workloads.checkpoints": "reading a checkpoint",
 }
 """Where an error arose (the innermost Tritium module of its traceback), in the user's words."""

@@ -1,12 +1,15 @@
-"""Model descriptions: the built-in zoo and Hugging Face ``config.json`` files.
+"""Model descriptions: :class:`ModelSpec`, the architecture of one model, and its vocabularies.
 
 A :class:`ModelSpec` is the architecture of a decoder-only transformer in the
 Llama family (Llama-2/3, Falcon3, TriLM, 1bitLLM BitNet) or BitNet b1.58 2B4T
 (which adds two sub-norms per layer and a ReLU^2 GLU). It says which linear
 projections are ternary and which stay high precision: embeddings and LM heads
-are never ternary in any supported model.
+are never ternary in any supported model. Specs come from the built-in zoo
+(:mod:`tritium.workloads.zoo`, which also resolves any model name or path) or from a
+Hugging Face ``config.json`` (:mod:`tritium.workloads.model_config`).
 
->>> spec = load_model("bitnet-b1.58-2b-4t")
+>>> from tritium.workloads.zoo import zoo_model
+>>> spec = zoo_model("bitnet-b1.58-2b-4t")
 >>> spec.num_layers, spec.is_ternary, round(spec.params / 1e9, 2)
 (30, True, 2.41)
 """
@@ -14,30 +17,20 @@ are never ternary in any supported model.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import re
 import reprlib
-import sys
 from dataclasses import dataclass
-from functools import lru_cache
-from importlib import resources
-from pathlib import Path
 
-from tritium.base.errors import SpecError, TritiumError, did_you_mean
-from tritium.base.specio import check_choice, from_mapping
+from tritium.base.errors import SpecError
+from tritium.base.specio import check_choice
 
 __all__ = [
     "PROJECTIONS",
     "ModelSpec",
-    "zoo_names",
-    "zoo_model",
-    "load_model",
-    "spec_from_hf_config",
-    "read_config_json",
     "MODEL_LIMITS",
+    "FLOAT_LIMITS",
     "MAX_PARAMS",
-    "MAX_CONFIG_BYTES",
 ]
 
 PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -72,6 +65,13 @@ MODEL_LIMITS: dict[str, tuple[int, int, str]] = {
     "max_position": (1, 1 << 27, "the longest published contexts are about 10 million tokens"),
 }
 """``{field: (lo, hi, why)}``: the physical range of each size of a :class:`ModelSpec`."""
+
+FLOAT_LIMITS: dict[str, tuple[float, float, str]] = {
+    "rope_theta": (0.0, 1e12, "published RoPE bases are 1e4 to 1e8"),
+    "norm_eps": (0.0, 1.0, "published epsilons are 1e-6 to 1e-5"),
+}
+"""``{field: (lo, hi, why)}``: the physical range ``lo < value <= hi`` of each real number of a
+:class:`ModelSpec`."""
 
 MAX_PARAMS = 10**14
 """Most weights a model may hold (the largest published models hold about 2e12)."""
@@ -139,17 +139,16 @@ class ModelSpec:
         for key, (lo, hi, why) in MODEL_LIMITS.items():
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-                raise SpecError(key, _Shown(value), f"must be an integer from {lo} to {hi} ({why})")
+                raise SpecError(key, Abbreviated(value), f"must be an integer from {lo} to {hi} ({why})")
         if self.num_heads % self.num_kv_heads:
             raise SpecError("num_kv_heads", self.num_kv_heads,
                             f"must divide num_heads = {self.num_heads} (grouped-query attention)")
         check_choice("activation", self.activation, ACTIVATIONS)
-        for key, config_key in (("rope_theta", "rope_theta"), ("norm_eps", "rms_norm_eps")):
-            lo, hi, why = _FLOAT_KEYS[config_key]
+        for key, (lo, hi, why) in FLOAT_LIMITS.items():
             value = getattr(self, key)
             ok = isinstance(value, (int, float)) and not isinstance(value, bool) and lo < value <= hi
             if not ok:
-                raise SpecError(key, _Shown(value), f"must be a number > {lo:g} and <= {hi:g} ({why})")
+                raise SpecError(key, Abbreviated(value), f"must be a number > {lo:g} and <= {hi:g} ({why})")
         for i, proj in enumerate(self.ternary_linears):
             check_choice(f"ternary_linears[{i}]", proj, PROJECTIONS)
         if len(set(self.ternary_linears)) != len(self.ternary_linears):
@@ -232,264 +231,16 @@ class ModelSpec:
         )
 
 
-@lru_cache(maxsize=1)
-def _zoo() -> dict[str, ModelSpec]:
-    text = resources.files("tritium.workloads").joinpath("zoo.toml").read_text(encoding="utf-8")
-    import tomllib
-
-    table = tomllib.loads(text)
-    return {name: from_mapping(ModelSpec, {"name": name, **entry}, where=f"zoo.{name}.") for name, entry in table.items()}
-
-
-def zoo_names() -> list[str]:
-    """Names of the built-in models, in zoo order."""
-    return list(_zoo())
-
-
-def zoo_model(name: str) -> ModelSpec:
-    """A built-in model by zoo name or Hugging Face id (case-insensitive)."""
-    key = name.strip().lower()
-    zoo = _zoo()
-    if key in zoo:
-        return zoo[key]
-    for spec in zoo.values():
-        if spec.hf_id.lower() == key:
-            return spec
-    # Spelling variants ("bitnet-b1.58-2b4t", "BitNet-b1.58-2B-4T", "llama_3_70b"):
-    # the same letters and digits as a zoo name or the repository part of an HF id.
-    loose = _loose(key.rsplit("/", 1)[-1])
-    for spec in zoo.values():
-        if loose in (_loose(spec.name), _loose(spec.hf_id.rsplit("/", 1)[-1])):
-            return spec
-    raise TritiumError(f"unknown model {name!r}: not in the zoo ({', '.join(zoo)}) and not a config.json path"
-                       + did_you_mean(name, list(zoo)))
-
-
-def _loose(name: str) -> str:
-    """A name reduced to its letters and digits, for spelling-tolerant lookup."""
-    return "".join(ch for ch in name.lower() if ch.isalnum())
-
-
-def load_model(model: str | Path | ModelSpec) -> ModelSpec:
-    """Resolve a model: a :class:`ModelSpec`, a zoo name or HF id, a ``config.json``
-    path, or a folder holding one. Raises :class:`TritiumError` naming what is wrong."""
-    if isinstance(model, ModelSpec):
-        return model
-    text = str(model)
-    path = Path(text)
-    if path.is_dir():
-        path = path / "config.json"
-        if not path.is_file():
-            raise TritiumError(f"model folder {model}: has no config.json")
-        return spec_from_hf_config(path)
-    if path.suffix == ".json" or path.is_file():
-        return spec_from_hf_config(path)
-    return zoo_model(text)
-
-
-_SUPPORTED_TYPES = ("llama", "bitnet", "mistral")
-_DTYPES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32", "half": "fp16", "float": "fp32"}
-_ACTS = {"relu2": "relu2", "silu": "silu", "swish": "silu"}
-_LINEAR_CLASSES = ("autobitlinear", "bitlinear")
-MAX_CONFIG_BYTES = 4 << 20
-"""Largest config.json read, in bytes (published ones are a few KB)."""
-
-# config.json key -> ModelSpec field, for the sizes MODEL_LIMITS bounds.
-_SIZE_KEYS = {
-    "hidden_size": "hidden_size",
-    "intermediate_size": "intermediate_size",
-    "num_hidden_layers": "num_layers",
-    "num_attention_heads": "num_heads",
-    "num_key_value_heads": "num_kv_heads",
-    "head_dim": "head_dim",
-    "vocab_size": "vocab_size",
-    "max_position_embeddings": "max_position",
-}
-_FLOAT_KEYS = {  # key: (lo, hi, why); both bounds exclusive of 0
-    "rope_theta": (0.0, 1e12, "published RoPE bases are 1e4 to 1e8"),
-    "rms_norm_eps": (0.0, 1.0, "published epsilons are 1e-6 to 1e-5"),
-}
-
-
-def read_config_json(path: str | Path) -> dict:
-    """The JSON object in the ``config.json`` at ``path``, read with bounds.
-
-    Raises :class:`TritiumError` (one line naming the file) for a missing file,
-    something other than a regular file, more than :data:`MAX_CONFIG_BYTES`,
-    non-UTF-8 bytes (the offset is named, the bytes are not), invalid JSON,
-    nesting deeper than the parser allows, an integer of more than 4,300 digits,
-    or a value that is not an object.
-    """
-    path = Path(path)
-    try:
-        with open(path, "rb") as fh:
-            if not path.is_file():
-                raise TritiumError(f"config {path}: not a regular file")
-            raw = fh.read(MAX_CONFIG_BYTES + 1)
-    except FileNotFoundError:
-        raise TritiumError(f"config {path}: no such file") from None
-    except OSError as err:
-        raise TritiumError(f"config {path}: cannot read ({err.strerror or type(err).__name__})") from None
-    if len(raw) > MAX_CONFIG_BYTES:
-        raise TritiumError(f"config {path}: larger than {MAX_CONFIG_BYTES} bytes; a config.json is a few KB")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise TritiumError(f"config {path}: not UTF-8 text (invalid byte at offset {err.start}); "
-                           "config.json must be UTF-8 JSON") from None
-    try:
-        cfg = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise TritiumError(f"config {path}: not valid JSON ({err.msg} at line {err.lineno})") from None
-    except RecursionError:
-        raise TritiumError(f"config {path}: JSON nested too deeply (the parser allows about "
-                           f"{sys.getrecursionlimit()} levels; a config.json nests a few)") from None
-    except ValueError as err:  # an integer of more than sys.get_int_max_str_digits() digits
-        raise TritiumError(f"config {path}: not usable JSON ({str(err).split(':')[0]}); "
-                           "numbers must be at most 4300 digits") from None
-    if not isinstance(cfg, dict):
-        raise TritiumError(f"config {path}: must be a JSON object, got {_json_type(cfg)}")
-    return cfg
-
-
-def spec_from_hf_config(path: str | Path) -> ModelSpec:
-    """Build a :class:`ModelSpec` from a Hugging Face ``config.json``.
-
-    Ternary projections are recognised from ``quantization_config.quant_method ==
-    "bitnet"`` (its ``modules_to_not_convert`` stay high precision; its
-    ``linear_class`` tells the scale convention), from ``model_type == "bitnet"``,
-    and from 1bitLLM's ``weight_bits == 1``. TriLM checkpoints look like plain Llama
-    configs: use :meth:`ModelSpec.ternarized` or the zoo entry for them.
-    Missing optional keys take the transformers ``LlamaConfig`` defaults; a
-    ``torch_dtype`` other than the float names in ``_DTYPES`` reads as bf16.
-
-    Every key read is type- and range-checked: sizes against
-    :data:`MODEL_LIMITS` (under their config.json names), ``rope_theta`` and
-    ``rms_norm_eps`` against physical ranges, the rest against their JSON types.
-    Raises :class:`TritiumError` with one line naming the file, the key, the bad
-    value (abbreviated) and what is allowed.
-    """
-    path = Path(path)
-    cfg = read_config_json(path)
-
-    def bad(key: str, value: object, allowed: str) -> TritiumError:
-        return TritiumError(f"config {path}: {key} = {_Shown(value)!r}: {allowed}")
-
-    def get(key: str, kinds: tuple[type, ...], default: object, what: str, table: dict | None = None) -> object:
-        table = cfg if table is None else table
-        value = table.get(key)
-        if value is None:
-            return default
-        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
-            raise bad(key if table is cfg else f"quantization_config.{key}", value, f"must be {what}")
-        return value
-
-    model_type = get("model_type", (str,), "llama", "a string")
-    if model_type not in _SUPPORTED_TYPES:
-        raise TritiumError(f"config {path}: model_type {_Shown(model_type)!r} is not supported; "
-                           f"supported: {', '.join(_SUPPORTED_TYPES)} (Llama-shaped decoders)")
-    required = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "vocab_size")
-    missing = [k for k in required if cfg.get(k) is None]
-    if missing:
-        raise TritiumError(f"config {path}: missing {', '.join(repr(k) for k in missing)} "
-                           f"(required: {', '.join(required)})")
-    sizes: dict[str, int] = {}
-    for key, field in _SIZE_KEYS.items():
-        value = cfg.get(key)
-        if value is None:
-            continue
-        lo, hi, why = MODEL_LIMITS[field]
-        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-            raise bad(key, value, f"must be an integer from {lo} to {hi} ({why})")
-        sizes[field] = value
-    floats: dict[str, float] = {}
-    rope = get("rope_parameters", (dict,), {}, "a JSON object")
-    for key, (lo, hi, why) in _FLOAT_KEYS.items():
-        table, label = (rope, "rope_parameters.rope_theta") if key == "rope_theta" and key not in cfg else (cfg, key)
-        value = table.get(key)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo < value <= hi:
-            raise bad(label, value, f"must be a number > {lo:g} and <= {hi:g} ({why})")
-        floats[key] = float(value)
-    heads, hidden = sizes["num_heads"], sizes["hidden_size"]
-    act_name = get("hidden_act", (str,), "silu", f"a string, one of {', '.join(map(repr, _ACTS))}")
-    if act_name not in _ACTS:
-        raise bad("hidden_act", act_name, f"must be one of {', '.join(map(repr, _ACTS))}")
-    tie = get("tie_word_embeddings", (bool,), False, "true or false")
-    torch_dtype = get("torch_dtype", (str,), None, "a string such as 'bfloat16'")
-    if torch_dtype is None:
-        torch_dtype = get("dtype", (str,), "bfloat16", "a string such as 'bfloat16'")
-    dtype = _DTYPES.get(torch_dtype, "bf16")
-    quant = get("quantization_config", (dict,), {}, "a JSON object (or null)")
-    method = get("quant_method", (str,), None, "a string", quant)
-    weight_bits = get("weight_bits", (int, float), None, "a number")
-    name = get("_name_or_path", (str,), "", "a string")
-    is_bitnet = model_type == "bitnet"
-    if method == "bitnet":
-        skip = get("modules_to_not_convert", (list,), [], "a list of module names (strings)", quant)
-        if not all(isinstance(m, str) for m in skip):
-            raise bad("quantization_config.modules_to_not_convert", skip, "must be a list of module names (strings)")
-        linear_class = get("linear_class", (str,), None, "a string", quant)
-        if linear_class is not None and linear_class not in _LINEAR_CLASSES:
-            raise bad("quantization_config.linear_class", linear_class, "must be 'autobitlinear' or 'bitlinear'")
-        ternary = tuple(p for p in PROJECTIONS if p not in set(skip))
-        fmt = "packed_u8_autobitlinear" if linear_class == "autobitlinear" else "packed_u8_bitlinear"
-        act = "int8"
-    elif is_bitnet or weight_bits == 1:
-        ternary, act = PROJECTIONS, "int8"
-        fmt = f"{dtype}_latent" if dtype in ("bf16", "fp16") else "fp16_latent"
-    else:
-        ternary, act, fmt = (), dtype, dtype if dtype in ("bf16", "fp16") else "fp16"
-    short = re.sub(r"[^a-z0-9._-]+", "-", (name or path.parent.name or "model").lower().split("/")[-1])
-    fields = {
-        "name": short.strip("-")[:100] or "model",
-        "hf_id": name,
-        "arch": "bitnet" if is_bitnet else "llama",
-        "hidden_size": hidden,
-        "intermediate_size": sizes["intermediate_size"],
-        "num_layers": sizes["num_layers"],
-        "num_heads": heads,
-        "num_kv_heads": sizes.get("num_kv_heads", heads),
-        "head_dim": sizes.get("head_dim", hidden // heads),
-        "vocab_size": sizes["vocab_size"],
-        "max_position": sizes.get("max_position", 2048),
-        "activation": _ACTS[act_name],
-        "rope_theta": floats.get("rope_theta", 10000.0),
-        "tie_embeddings": tie,
-        "norm_eps": floats.get("rms_norm_eps", 1e-6),
-        "sub_norms": is_bitnet,
-        "ternary_linears": ternary,
-        "act_dtype": act,
-        "linear_dtype": dtype,
-        "embedding_dtype": dtype,
-        "lm_head_dtype": dtype,
-        "kv_dtype": dtype if dtype != "fp32" else "fp16",
-        "checkpoint_format": fmt,
-        "source": str(path),
-    }
-    try:
-        return from_mapping(ModelSpec, fields)
-    except SpecError as err:
-        raise TritiumError(f"config {path}: {err}") from None
-
-
-def _json_type(value: object) -> str:
-    """The JSON name of a parsed value's type."""
-    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number",
-             float: "a number", type(None): "null"}
-    return names.get(type(value), type(value).__name__)
-
-
 _REPR = reprlib.Repr()
 _REPR.maxstring = _REPR.maxother = 60
 _REPR.maxlist = _REPR.maxdict = 4
 _REPR.maxlevel = 2
 
 
-class _Shown:
+class Abbreviated:
     """A value for an error message, abbreviated: ``repr`` of a huge integer says its
-    digit count, long strings and deep or long containers are cut short."""
+    digit count, long strings and deep or long containers are cut short (the errors of
+    :class:`ModelSpec` and of :mod:`tritium.workloads.model_config` show values this way)."""
 
     __slots__ = ("value",)
 

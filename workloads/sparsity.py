@@ -17,7 +17,7 @@ projection)`` pair to a fraction in [0, 1); pairs override names, names override
 default. A fraction of 1 would mean a projection whose every input is zero, which no
 model has; it is refused, as is anything outside [0, 1).
 
->>> from tritium.workloads.models import zoo_model
+>>> from tritium.workloads.zoo import zoo_model
 >>> act_zero_fractions(zoo_model("bitnet-b1.58-2b-4t"))[0]["down_proj"]
 0.8
 """

@@ -12,7 +12,8 @@ import pytest
 
 from tritium.base.errors import SpecError, TritiumError
 from tritium.workloads import load_model, spec_from_hf_config, zoo_model
-from tritium.workloads.models import MAX_CONFIG_BYTES, MODEL_LIMITS
+from tritium.workloads.model_config import MAX_CONFIG_BYTES
+from tritium.workloads.models import MODEL_LIMITS
 
 BASE = {
     "model_type": "llama", "hidden_size": 256, "intermediate_size": 512, "num_hidden_layers": 2,

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from tritium.base.errors import SpecError, TraceError
 from tritium.workloads import load_trace, save_trace, trace, validate_trace
-from tritium.workloads.models import PROJECTIONS, load_model, zoo_model
+from tritium.workloads.models import PROJECTIONS
+from tritium.workloads.zoo import load_model, zoo_model
 from tritium.workloads.sparsity import ACT_ZERO_DEFAULTS, act_zero_fractions, check_act_sparsity
 from tritium.workloads.trace import Scenario
 
@@ -24,12 +25,13 @@ def _by_op(t):
 
 
 def test_relu2_default_makes_down_proj_inputs_sparse_and_the_rest_dense():
-    t = trace("bitnet-b1.58-2b-4t", SMALL)
+    record = trace("bitnet-b1.58-2b-4t", SMALL)
+    t = record.table
     by_op = _by_op(t)
     assert by_op.loc["down_proj", "min"] == by_op.loc["down_proj", "max"] == ACT_ZERO_DEFAULTS["relu2"].down_proj
     assert (by_op.drop("down_proj")["max"] == 0.0).all()
     assert t[t.kind != "ternary_linear"].act_zero_frac.isna().all()
-    assert "arXiv 2411.04965" in t.attrs["act_sparsity"]
+    assert "arXiv 2411.04965" in record.act_sparsity
 
 
 def test_every_default_names_a_source():
@@ -47,16 +49,17 @@ def test_silu_model_defaults_to_dense_inputs():
 
 
 def test_overrides_by_projection_and_by_layer():
-    t = trace("bitnet-b1.58-2b-4t", SMALL, act_sparsity={"down_proj": 0.5, (3, "up_proj"): 0.25})
+    record = trace("bitnet-b1.58-2b-4t", SMALL, act_sparsity={"down_proj": 0.5, (3, "up_proj"): 0.25})
+    t = record.table
     down = t[t.op == "down_proj"].act_zero_frac
     assert (down == 0.5).all()
     up = t[t.op == "up_proj"]
     assert (up[up.layer == 3].act_zero_frac == 0.25).all() and (up[up.layer != 3].act_zero_frac == 0.0).all()
-    assert "measured per layer" in t.attrs["act_sparsity"] and "down_proj 0.500" in t.attrs["act_sparsity"]
+    assert "measured per layer" in record.act_sparsity and "down_proj 0.500" in record.act_sparsity
 
 
 def test_sparsity_is_part_of_the_signature():
-    t = trace("bitnet-b1.58-2b-4t", SMALL, act_sparsity={(0, "q_proj"): 0.1})
+    t = trace("bitnet-b1.58-2b-4t", SMALL, act_sparsity={(0, "q_proj"): 0.1}).table
     q = t[(t.op == "q_proj") & (t.block == 0)]
     assert q[q.layer == 0].signature.iloc[0] != q[q.layer == 1].signature.iloc[0]
 
@@ -95,7 +98,7 @@ def test_round_trip_and_a_trace_from_before_the_column(tmp_path):
     t = trace("bitnet-b1.58-2b-4t", SMALL)
     path = save_trace(t, tmp_path / "t.parquet")
     back = load_trace(path)
-    assert back.act_zero_frac.equals(t.act_zero_frac)
+    assert back.table.act_zero_frac.equals(t.table.act_zero_frac) and back.act_sparsity == t.act_sparsity
     old = tmp_path / "old.csv"
     save_trace(t, old)
     lines = old.read_text().splitlines()
@@ -104,11 +107,11 @@ def test_round_trip_and_a_trace_from_before_the_column(tmp_path):
     rows = [",".join(v for i, v in enumerate(line.split(",")) if i != drop) for line in lines[1:]]
     old.write_text("\n".join([lines[0], *rows]) + "\n")
     loaded = load_trace(old)
-    assert list(loaded.columns) == list(t.columns) and loaded.act_zero_frac.isna().all()
+    assert list(loaded.table.columns) == list(t.table.columns) and loaded.table.act_zero_frac.isna().all()
 
 
 def test_a_fraction_of_one_in_a_table_is_refused():
-    t = trace("bitnet-b1.58-2b-4t", SMALL)
+    t = trace("bitnet-b1.58-2b-4t", SMALL).table.copy()
     t.loc[t.op == "down_proj", "act_zero_frac"] = 1.0
     with pytest.raises(TraceError, match="act_zero_frac"):
         validate_trace(t)
@@ -132,6 +135,6 @@ def test_measured_from_a_tiny_random_bitnet(tmp_path):
         # ReLU^2 zeroes about half the gate outputs of random weights; RMSNorm outputs are dense
         assert measured[(layer, "down_proj")] > 0.3 > measured[(layer, "q_proj")]
     assert measure_act_sparsity(spec, Scenario(1, 16, 2), seed=0) == measured  # seeded: repeatable
-    t = trace(spec, Scenario(1, 16, 2), act_sparsity=measured)
+    t = trace(spec, Scenario(1, 16, 2), act_sparsity=measured).table
     down = t[(t.op == "down_proj") & (t.layer == 1)].act_zero_frac
     assert (down == measured[(1, "down_proj")]).all()

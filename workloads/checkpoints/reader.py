@@ -305,7 +305,7 @@ def _read_config(folder: Path) -> Mapping[str, object] | None:
     if not path.is_file():
         return None
     _check_inside(folder, path, "config.json")
-    from tritium.workloads.models import read_config_json
+    from tritium.workloads.model_config import read_config_json
 
     try:
         return read_config_json(path)

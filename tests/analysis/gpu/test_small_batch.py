@@ -10,7 +10,7 @@ from tritium.analysis.gpu.kernels import (crossover_batch, dram_fraction, linear
 from tritium.analysis.gpu.params import ENGINES, with_engine
 from tritium.base.errors import SpecError
 from tritium.workloads import Scenario, trace
-from tritium.workloads.models import load_model
+from tritium.workloads.zoo import load_model
 
 MODES = ("bf16", "int8", "w4a16", "w2a8")
 GPUS = ("h100-sxm", "a100-80gb")
