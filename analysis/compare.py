@@ -43,7 +43,7 @@ from tritium.analysis.gpu.params import DEFAULT_CALIBRATION, Calibration, load_c
 from tritium.base.errors import SpecError, TritiumError
 from tritium.sim import Chip, SimResult, load_chip, simulate
 from tritium.base.specio import check_choice, check_int
-from tritium.workloads import ModelSpec, Scenario, build_trace, load_model
+from tritium.workloads import ModelSpec, Scenario, Trace, build_trace, load_model
 
 __all__ = ["DEFAULT_MODEL", "DEFAULT_CHIP", "DEFAULT_GPU", "Comparison", "compare", "with_precisions", "default_weights",
            "METRICS"]
@@ -299,7 +299,7 @@ def compare(
     mapping_objective: str = "latency",
     lm_head_dtype: str | None = None,
     kv_dtype: str | None = None,
-    trace: pd.DataFrame | None = None,
+    trace: Trace | pd.DataFrame | None = None,
 ) -> Comparison:
     """Run one request of ``model`` on ``chip`` and on ``gpus`` x ``gpu``; price and compare both.
 
@@ -353,20 +353,19 @@ def compare(
     gpu_use = _usage("gpu", card.memory_type, gpus, both, gpu_usage)
     if trace is None:
         trace = build_trace(spec if spec is not None else model, Scenario(batch=batch, prefill=prefill, decode=decode))
-    table = trace
-    if not int(table.attrs.get("decode") or 0) > 0:
-        raise TritiumError(f"{table.attrs.get('model') or model}: the request generates no tokens (decode = 0), so "
+    trace = Trace.of(trace)
+    if not trace.decode > 0:
+        raise TritiumError(f"{trace.model or model}: the request generates no tokens (decode = 0), so "
                            "there is no per-token figure to compare (a SCALE-Sim topology is one pass of its GEMMs: "
                            "use tritium simulate for it)")
-    gpu_table = table
-    if gpu_batch is not None and gpu_batch != int(table.attrs.get("batch") or batch):
+    gpu_trace = trace
+    if gpu_batch is not None and gpu_batch != trace.batch:
         check_int("gpu_batch", gpu_batch, lo=1)
         if spec is None:
             raise SpecError("gpu_batch", gpu_batch, "needs a model with a batch to vary (not a SCALE-Sim topology)")
-        gpu_table = build_trace(spec, Scenario(batch=gpu_batch, prefill=int(table.attrs.get("prefill", prefill)),
-                                               decode=int(table.attrs.get("decode", decode))))
-    chip_result = simulate(chip, table, scaling=scaling, mapping_objective=mapping_objective)
-    gpu_result = gpu_baseline(card, gpu_table, weights=mode, gpus=gpus, calibration=cal)
+        gpu_trace = build_trace(spec, Scenario(batch=gpu_batch, prefill=trace.prefill, decode=trace.decode))
+    chip_result = simulate(chip, trace, scaling=scaling, mapping_objective=mapping_objective)
+    gpu_result = gpu_baseline(card, gpu_trace, weights=mode, gpus=gpus, calibration=cal)
     costs = chip_cost(chip, chip_result.area_mm2["total"], volume=volume, nre_usd=nre_usd)
     chip_carbon = carbon_per_million_tokens(chip_result, chip, region=chip_use.region, pue=chip_use.pue,
                                             lifetime_years=chip_use.lifetime_years,
@@ -375,7 +374,7 @@ def compare(
     notes += [f"cost: {n}" for n in costs.notes]
     g_cost = gpu_cost(card, count=gpus)
     notes += [f"GPU cost: {n}" for n in g_cost.notes]
-    if gpu_table is not table:
+    if gpu_trace is not trace:
         notes.append(f"GPU batch {gpu_batch} against the chip's {chip_result.scenario['batch']}: per-token figures "
                      "compare; time to first token and power are each at its own batch")
     if card.die_mm2 is not None:
@@ -391,7 +390,7 @@ def compare(
         notes.append(f"GPU carbon: {card.name}'s die area is not published: embodied carbon not counted "
                      "(its total is operational only)")
     return Comparison(
-        model=str(table.attrs.get("model") or (spec.name if spec is not None else model)),
+        model=trace.model or (spec.name if spec is not None else str(model)),
         scenario=dict(chip_result.scenario), chip_usage=chip_use, gpu_usage=gpu_use,
         weights=mode, chip=chip, gpu=card, gpus=gpus, calibration=cal, chip_result=chip_result,
         gpu_result=gpu_result, chip_cost=costs, gpu_cost=g_cost, chip_carbon=chip_carbon, gpu_carbon=gpu_carbon,

@@ -26,6 +26,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from tritium.sim.chip_parts import STYLE_KEYS, TluSpec  # noqa: E402
+from tritium.workloads.trace_record import Trace  # noqa: E402
 
 __all__ = ["DEFAULT_VARIANTS", "DATAPATH_COLUMNS", "styled_chip", "datapath_table", "datapath_plot"]
 
@@ -88,7 +89,7 @@ def _calibration_by_style(calibration: Iterable | None) -> dict:
     return best
 
 
-def datapath_table(chip, trace: pd.DataFrame, *, variants: Sequence[tuple[str, dict]] = DEFAULT_VARIANTS,
+def datapath_table(chip, trace: Trace | pd.DataFrame, *, variants: Sequence[tuple[str, dict]] = DEFAULT_VARIANTS,
                    calibration: Iterable | None = None, scaling: str = "bitnet") -> pd.DataFrame:
     """One row per variant of ``chip``'s datapath (:data:`DATAPATH_COLUMNS`), simulated on ``trace``.
 
@@ -104,13 +105,14 @@ def datapath_table(chip, trace: pd.DataFrame, *, variants: Sequence[tuple[str, d
     from tritium.sim import load_chip, simulate
 
     chip = load_chip(chip)
+    trace = Trace.of(trace)  # one record: its facts are worked out once for all the variants
     calib = _calibration_by_style(calibration)
     rows = []
     for label, keys in variants:
         variant = styled_chip(chip, **keys)
         result = simulate(variant, trace, scaling=scaling)
         totals = result.totals
-        generated = max(1, int(trace.attrs.get("decode", 1) or 1) * int(trace.attrs.get("batch", 1) or 1))
+        generated = max(1, trace.generated_tokens)
         tlu = variant.tlu
         group = tlu.lut_group if tlu.style == "lut" else 0
         rec = calib.get((tlu.style, group))
@@ -136,8 +138,7 @@ def datapath_table(chip, trace: pd.DataFrame, *, variants: Sequence[tuple[str, d
             "ecp5_fmax_mhz": _or_nan(rec, "ecp5_fmax_mhz"),
         })
     table = pd.DataFrame(rows, columns=list(DATAPATH_COLUMNS))
-    table.attrs = {"chip": chip.name, "model": str(trace.attrs.get("model", "")), "scaling": scaling,
-                   "scenario": {k: trace.attrs.get(k) for k in ("batch", "prefill", "decode")}}
+    table.attrs = {"chip": chip.name, "model": trace.model, "scaling": scaling, "scenario": trace.scenario_dict()}
     return table
 
 

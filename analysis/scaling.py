@@ -30,6 +30,7 @@ from matplotlib.ticker import FormatStrFormatter, ScalarFormatter
 from tritium.base.errors import SpecError
 from tritium.sim import Chip, LinkSpec, load_chip, simulate
 from tritium.sim.collectives import TOPOLOGIES
+from tritium.workloads.trace_record import Trace
 
 __all__ = ["DEFAULT_CHIPS", "DEFAULT_STAGES", "chip_scaling", "scaling_plot"]
 
@@ -41,7 +42,7 @@ _DEFAULT_LINK = LinkSpec(bandwidth_gb_s=200.0, latency_ns=500.0, energy_pj_per_b
 
 def chip_scaling(
     chip: Chip | str | os.PathLike,
-    trace: pd.DataFrame,
+    trace: Trace | pd.DataFrame,
     *,
     chips: Sequence[int] = DEFAULT_CHIPS,
     topologies: Sequence[str] = TOPOLOGIES,
@@ -66,6 +67,7 @@ def chip_scaling(
         SpecError: a chip count or stage count < 1, or an unknown topology.
     """
     base = load_chip(chip)
+    trace = Trace.of(trace)  # one record for every simulation: its facts are worked out once
     link = base.link or _DEFAULT_LINK
     for key, values in (("chips", chips), ("pipeline_stages", stages)):
         for n in values:

@@ -30,7 +30,7 @@ import numpy as np
 import simpy
 from simpy.events import NORMAL, URGENT, Event
 
-__all__ = ["OpTiming", "StepSchedule", "schedule_block", "schedule_block_reference", "dependencies"]
+__all__ = ["OpTiming", "StepSchedule", "schedule_block", "schedule_block_reference"]
 
 _MAX_CHUNKS = 16  # chunks per op in the event loop (more adds events, not accuracy)
 
@@ -69,29 +69,6 @@ class StepSchedule:
     @property
     def cycles(self) -> int:
         return int(self.end.max()) if self.end.size else 0
-
-
-def dependencies(kinds: list[str]) -> list[int]:
-    """Index of the op whose output each op consumes (-1: none), from the op order.
-
-    A linear reads the input of its group (the nearest earlier op that is not a
-    linear or a dequantization: the norm or quantize op feeding q/k/v or gate/up);
-    a dequantization reads its linear; every other op reads the op just before it.
-    """
-    deps = []
-    last_linear = -1
-    last_input = -1
-    for i, kind in enumerate(kinds):
-        if kind in ("ternary_linear", "linear"):
-            deps.append(last_input)
-            last_linear = i
-        elif kind == "dequantize":
-            deps.append(last_linear)
-        else:
-            deps.append(i - 1)
-        if kind not in ("ternary_linear", "linear", "dequantize"):
-            last_input = i
-    return deps
 
 
 def schedule_block(ops: list[OpTiming], deps: list[int], *, double_buffered: bool) -> StepSchedule:

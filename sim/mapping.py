@@ -63,7 +63,8 @@ from tritium.sim.cycles import expected_skip_slices, mac_array_cycles, vector_cy
 from tritium.sim.datapath import style_schedule
 from tritium.sim.dram import effective_pj_per_bit, sustained_bandwidth_fraction
 from tritium.sim.energy import energy_model
-from tritium.sim.work import ROW_PARALLEL, Placement, dram_cycles
+from tritium.sim.work import Placement, dram_cycles
+from tritium.workloads.dataflow import ROW_PARALLEL
 
 __all__ = [
     "OBJECTIVES",

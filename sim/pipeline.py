@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import weakref
 from typing import Callable
 
 import numpy as np
@@ -68,8 +69,8 @@ from tritium.sim.chip import Chip
 from tritium.sim.result import ENERGY_COMPONENTS, ArithmeticRatios, Energy, PipelineFigures, request_totals
 from tritium.sim.mapping import DEFAULT_OBJECTIVE
 from tritium.sim.pipeline_schedule import best_split, decode_cycle, micro_batch_sizes, prefill_makespan, split_layers
-from tritium.sim.tracefacts import trace_facts
 from tritium.workloads.schema import COUNT_COLUMNS, signatures
+from tritium.workloads.trace_record import Trace
 
 __all__ = ["BALANCES", "simulate_pipeline", "stage_chip", "micro_trace"]
 
@@ -86,8 +87,8 @@ def stage_chip(chip: Chip) -> Chip:
                                link=chip.link if chip.tp_chips > 1 else None)
 
 
-def micro_trace(trace: pd.DataFrame, size: int) -> pd.DataFrame:
-    """``trace`` (batch ``trace.attrs["batch"]``) for a micro-batch of ``size`` sequences.
+def micro_trace(trace: Trace, size: int) -> Trace:
+    """``trace`` (of ``trace.batch`` sequences) for a micro-batch of ``size`` sequences.
 
     Every count column is proportional to the batch except the weights a pass reads (the
     embedding's gathered rows excepted); ``m`` counts tokens of the whole batch except in the
@@ -97,10 +98,10 @@ def micro_trace(trace: pd.DataFrame, size: int) -> pd.DataFrame:
         TritiumError: a count of the trace is not a multiple of its batch (not a trace that
             :func:`tritium.workloads.trace` generated), so it cannot be cut exactly.
     """
-    batch = int(trace.attrs.get("batch") or 1)
+    batch = trace.batch
     if size == batch:
         return trace
-    out = trace.copy()
+    out = trace.table.copy()
     attention = out.kind.isin(_ATTENTION_KINDS).to_numpy()
     scaled = {col: np.ones(len(out), dtype=bool) for col in COUNT_COLUMNS}
     scaled["weight_bytes"] = (out.kind == "embedding").to_numpy()
@@ -113,13 +114,12 @@ def micro_trace(trace: pd.DataFrame, size: int) -> pd.DataFrame:
                                "tritium.workloads.trace")
         out[col] = np.where(rows, values // batch * size, values)
     out["signature"] = signatures(out)
-    out.attrs = dict(trace.attrs) | {"batch": size}
-    return out
+    return dataclasses.replace(trace, table=out, scenario=dataclasses.replace(trace.scenario, batch=size))
 
 
 def simulate_pipeline(
     chip: Chip,
-    trace: pd.DataFrame,
+    trace: Trace | pd.DataFrame,
     *,
     scaling: str = "bitnet",
     mapping_objective: str = DEFAULT_OBJECTIVE,
@@ -148,24 +148,22 @@ def simulate_pipeline(
 
     if balance not in BALANCES:
         raise SpecError("balance", balance, f"must be one of {', '.join(BALANCES)}")
+    trace = Trace.of(trace)
     if chip.pipeline_stages == 1:
         return simulate(chip, trace, scaling=scaling, mapping_objective=mapping_objective, progress=progress)
-    facts = trace_facts(trace)
-    attrs, trace = dict(trace.attrs), facts.frame
     p, stage = chip.pipeline_stages, stage_chip(chip)
-    batch = int(attrs.get("batch") or 1)
-    sizes = micro_batch_sizes(batch, chip.micro_batches, p)
+    sizes = micro_batch_sizes(trace.batch, chip.micro_batches, p)
     distinct = sorted(set(sizes), reverse=True)
-    units = _layer_units(trace)
+    units = _layer_units(trace.table)
     if p > len(units):
         raise SpecError("pipeline_stages", p, f"must be at most the model's {len(units)} decoder layers (one at "
                         "least per stage)")
-    micro = {size: _cached(facts, (size,), lambda: micro_trace(trace, size)) for size in distinct}
+    micro = {size: _derived(trace, (size,), lambda: micro_trace(trace, size)) for size in distinct}
     runs, total_runs = 0, 0  # the total is known once the stages' tables are: reported from then on
 
-    def run(table: pd.DataFrame):
+    def run(part: Trace):
         nonlocal runs
-        result = simulate(stage, table, scaling=scaling, mapping_objective=mapping_objective)
+        result = simulate(stage, part, scaling=scaling, mapping_objective=mapping_objective)
         runs += 1
         if progress is not None and total_runs:
             progress(runs, total_runs)
@@ -182,8 +180,9 @@ def simulate_pipeline(
     bounds = np.cumsum([0, *lengths])
     stage_layers = [sum((layers for _, layers in units[bounds[s]:bounds[s + 1]]), []) for s in range(p)]
     spans = [(units[bounds[s]][0], units[bounds[s + 1] - 1][0]) for s in range(p)]
-    tables = {size: [_cached(facts, (size, tuple(layers)), lambda: _stage_trace(micro[size], layers))
-                     for layers in stage_layers] for size in distinct}
+    parts = {size: [_derived(trace, (size, tuple(layers)), lambda: _stage_trace(micro[size], layers))
+                    for layers in stage_layers] for size in distinct}
+    tables = {size: [part.table for part in parts[size]] for size in distinct}
     shapes = {size: [_shape_key(t) for t in tables[size]] for size in distinct}
     total_runs = runs + sum(len(set(keys)) for keys in shapes.values())
     if progress is not None and runs:
@@ -192,35 +191,31 @@ def simulate_pipeline(
     for size in distinct:
         done: dict[bytes, object] = {}
         results[size] = []
-        for table, key in zip(tables[size], shapes[size]):
+        for part, table, key in zip(parts[size], tables[size], shapes[size]):
             if key not in done:  # middle stages of equal layers simulate alike: one run serves them all
-                done[key] = run(table)
+                done[key] = run(part)
                 results[size].append(done[key])
             else:
                 results[size].append(_relabelled(done[key], table))
-    return _compose(chip, stage, attrs, sizes, tables, results, spans, balance, SimResult)
+    return _compose(chip, stage, trace, sizes, tables, results, spans, balance, SimResult)
 
 
-_CACHE_ROWS = 500_000  # rows of micro-batch and stage tables kept (a sweep cuts one trace many ways)
-_tables: dict[tuple, tuple] = {}  # (id(facts), size[, layers]) -> (facts, table)
-_tables_lock = threading.Lock()
+_parts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Trace -> {(size[, layers]): Trace}
+_parts_lock = threading.Lock()  # Dask workers may simulate in threads
 
 
-def _cached(facts, key: tuple, make: Callable[[], pd.DataFrame]) -> pd.DataFrame:
-    """The micro-batch or stage table ``key`` of the trace whose :func:`trace_facts` are ``facts``,
-    made once while those facts stand: :func:`trace_facts` returns the same object for an unchanged
-    table and a new one for a changed table, and the entry holds ``facts`` so its id is not reused.
-    Reusing the same table objects lets :func:`tritium.sim.simulate` reuse their trace facts."""
-    full = (id(facts), *key)
-    entry = _tables.get(full)
-    if entry is not None and entry[0] is facts:
-        return entry[1]
-    table = make()
-    with _tables_lock:
-        _tables[full] = (facts, table)
-        while len(_tables) > 1 and sum(len(t) for _, t in _tables.values()) > _CACHE_ROWS:
-            del _tables[next(iter(_tables))]
-    return table
+def _derived(trace: Trace, key: tuple, make: Callable[[], Trace]) -> Trace:
+    """The micro-batch or stage trace ``key`` of ``trace``, made once per record and kept while the
+    record lives (weakly keyed by the record itself): a sweep simulates one record on many pipelined
+    chips, and the same derived records let :func:`tritium.sim.simulate` reuse their facts."""
+    with _parts_lock:
+        made = _parts.setdefault(trace, {})
+    part = made.get(key)
+    if part is None:
+        part = make()
+        if part is not trace:  # a value holding its own key would keep the entry alive for ever
+            made[key] = part
+    return part
 
 
 def _shape_key(table: pd.DataFrame) -> bytes:
@@ -238,7 +233,6 @@ def _relabelled(result, table: pd.DataFrame):
     ops = result.ops.copy()
     for col in table.columns:
         ops[col] = table[col].to_numpy()
-    ops.attrs = dict(result.ops.attrs)
     return dataclasses.replace(result, ops=ops)
 
 
@@ -259,10 +253,10 @@ def _layer_units(trace: pd.DataFrame) -> list[tuple[int, list[int]]]:
     return units
 
 
-def _stage_trace(table: pd.DataFrame, layers: list[int]) -> pd.DataFrame:
-    out = table[table.layer.isin(layers)].reset_index(drop=True)
-    out.attrs = dict(table.attrs)
-    return out
+def _stage_trace(trace: Trace, layers: list[int]) -> Trace:
+    """The rows of ``trace`` in ``layers``: one stage's share of the request."""
+    table = trace.table
+    return dataclasses.replace(trace, table=table[table.layer.isin(layers)].reset_index(drop=True))
 
 
 def _send_bytes(table: pd.DataFrame, phase: str) -> int:
@@ -274,7 +268,7 @@ def _send_bytes(table: pd.DataFrame, phase: str) -> int:
     return int(rows.act_out_bytes.iloc[-1] // rows.steps.iloc[-1])
 
 
-def _compose(chip: Chip, stage: Chip, attrs: dict, sizes: list[int], tables: dict, results: dict,
+def _compose(chip: Chip, stage: Chip, trace: Trace, sizes: list[int], tables: dict, results: dict,
              spans: list[tuple[int, int]], balance: str, result_type):
     from tritium.sim.simulate import ternary_operand_j
 
@@ -282,7 +276,7 @@ def _compose(chip: Chip, stage: Chip, attrs: dict, sizes: list[int], tables: dic
     link = chip.link
     bandwidth = link.bandwidth_gb_s * 1e9 * link.efficiency
     latency = link.latency_ns * 1e-9
-    decode_steps = int(attrs.get("decode") or 0)
+    decode_steps = trace.decode
 
     def send_s(nbytes: float) -> float:
         return latency + nbytes / bandwidth if nbytes > 0 else 0.0
@@ -342,7 +336,7 @@ def _compose(chip: Chip, stage: Chip, attrs: dict, sizes: list[int], tables: dic
         p2p_s=float(p2p_s), p2p_bytes=int(round(p2p_bytes)), p2p_energy_j=float(p2p_j))
     totals = request_totals(
         t_prefill=float(t_prefill), t_decode=float(t_decode), decode_steps=decode_steps,
-        generated=int(attrs.get("batch") or 1) * decode_steps, energy=energy,
+        generated=trace.generated_tokens, energy=energy,
         dram_bytes=int(ops.dram_bytes.sum()), sram_bytes=int(ops.sram_bytes.sum()),
         link_bytes=int(ops.link_bytes.sum()) + int(round(p2p_bytes)),  # the stages' collectives and the sends
         memory_needed_bytes=int(sum(memory)), memory_capacity_bytes=int(chip.dram.capacity_bytes * chip.chips),
@@ -351,9 +345,8 @@ def _compose(chip: Chip, stage: Chip, attrs: dict, sizes: list[int], tables: dic
         peak_power_w=sum(r.totals.peak_power_w for r in first), peak_die_power_w=head.peak_die_power_w,
         die_area_mm2=head.die_area_mm2, arithmetic=arithmetic, pipeline=figures)
     notes, warnings = _notes(chip, stage, sizes, results, spans, balance, totals, memory, _stage_kv(sizes, tables))
-    scenario = {k: attrs.get(k) for k in ("batch", "prefill", "decode")}
-    return result_type(ops, totals, dict(results[sizes[0]][0].area_mm2), chip.name, str(attrs.get("model", "")),
-                       scenario, notes, warnings)
+    return result_type(ops, totals, dict(results[sizes[0]][0].area_mm2), chip.name, trace.model,
+                       trace.scenario_dict(), notes, warnings)
 
 
 
@@ -376,9 +369,7 @@ def _op_table(results: dict, count: dict) -> pd.DataFrame:
             ops.insert(0, "micro_batches", n)
             ops.insert(0, "stage", s)
             parts.append(ops)
-    out = pd.concat(parts, ignore_index=True)
-    out.attrs = dict(parts[0].attrs)
-    return out
+    return pd.concat(parts, ignore_index=True)
 
 
 def _stage_kv(sizes: list[int], tables: dict) -> list[int]:

@@ -31,10 +31,12 @@ from tritium.sim.result import (
 from tritium.sim.tech import arithmetic_energy_ratio, tech
 from tritium.sim.die import ON_DIE_COMPONENTS, OVERHEAD_ITEMS, Die, resolve_die
 from tritium.sim.engine import OpTiming, chunk_count, schedule_block
-from tritium.sim.tracefacts import StepRun, TraceFacts, block_plan, trace_facts
 from tritium.sim.mapping import DEFAULT_OBJECTIVE, check_objective, map_op
 from tritium.sim.memory import MemoryNeed, memory_needed
 from tritium.sim.work import Placement, dram_cycles, placement_for
+from tritium.workloads.dataflow import StepRun, block_plan
+from tritium.workloads.trace_facts import TraceFacts
+from tritium.workloads.trace_record import Trace
 
 __all__ = ["simulate", "write_result", "context_warning", "ternary_operand_j", "OP_COLUMNS"]
 
@@ -49,13 +51,15 @@ OP_COLUMNS = (
 
 def simulate(
     chip: Chip | str | Path,
-    trace: pd.DataFrame,
+    trace: Trace | pd.DataFrame,
     *,
     scaling: str = "bitnet",
     mapping_objective: str = DEFAULT_OBJECTIVE,
     progress: Callable[[int, int], None] | None = None,
 ) -> SimResult:
-    """Simulate ``trace`` (from :func:`tritium.workloads.trace`) on ``chip``.
+    """Simulate ``trace`` (a :class:`~tritium.workloads.Trace` from :func:`tritium.workloads.trace`,
+    or a trace table with its metadata in ``attrs``, read once by
+    :meth:`Trace.from_table <tritium.workloads.Trace.from_table>`) on ``chip``.
 
     Each distinct op is mapped onto the chip by :func:`tritium.sim.mapping.map_op`
     (its loop nest, tiles and buffer use, chosen for ``mapping_objective``:
@@ -63,10 +67,9 @@ def simulate(
     from that one mapping. ``scaling`` names how technology figures are scaled from
     45 nm (see :mod:`tritium.sim.tech`). ``progress(done, total)`` is called per block.
 
-    What depends on the trace alone (its validation, the distinct ops, the blocks'
-    layer structure) is worked out once per trace and reused while the same table
-    is passed again unchanged (a sweep simulates thousands of chips on one trace);
-    a different or modified table is worked out afresh.
+    What depends on the trace alone (the distinct ops, the blocks' layer structure:
+    :attr:`Trace.facts <tritium.workloads.Trace.facts>`) is worked out once per record and
+    kept on it, so pass one record to every simulation of a sweep.
 
     Raises:
         SpecError: the chip's accumulator is too narrow for the trace's longest
@@ -75,25 +78,24 @@ def simulate(
     """
     chip = load_chip(chip)
     check_objective(mapping_objective)
+    trace = Trace.of(trace)
     if chip.pipeline_stages > 1:
         from tritium.sim.pipeline import simulate_pipeline  # stages of tensor-parallel groups
 
         return simulate_pipeline(chip, trace, scaling=scaling, mapping_objective=mapping_objective,
                                  progress=progress)
     chip, die = resolve_die(chip, scaling)  # clock past fmax refused; power cap lowers the clock
-    attrs = dict(trace.attrs)
-    facts = trace_facts(trace)
-    trace = facts.frame
+    facts = trace.facts
     if facts.max_ternary_k is not None:
         chip.tlu.check_reduction_length(facts.max_ternary_k)
     placement = placement_for(chip, facts.ternary_weights, facts.kv_bytes)
     works, timings = _distinct_costs(chip, placement, facts, mapping_objective, scaling)
-    _check_cycle_range(chip, facts, timings, attrs)
+    _check_cycle_range(chip, facts, timings, trace)
     unit_energy = _unit_energy(chip, works, scaling, die.operating_point.energy_factor)
     ops = _op_table(chip, facts, works, timings, unit_energy)
     block_cycles = _compose(chip, facts, timings, progress)
     memory = chip_memory_needed(chip, placement, facts)
-    totals = _totals(chip, facts, ops, block_cycles, scaling, attrs, die, memory,
+    totals = _totals(chip, facts, ops, block_cycles, scaling, trace, die, memory,
                      tlu_j=float(unit_energy[facts.codes, UNIT_ENERGY_PARTS.index("tlu")].sum()) if len(works) else 0.0)
     spilled_distinct = np.array([w.unit != "dma" and w.dram_write_bytes > 0 for w in works], dtype=bool)
     spilled = int(np.count_nonzero(spilled_distinct[facts.codes])) if len(works) else 0
@@ -123,16 +125,14 @@ def simulate(
     if chip.tlu.zero_handling == "skip":
         notes.append("zero_handling = skip: model only, no RTL (the HDL builds none and gate); weights stored as a "
                      "non-zero bitmap plus signs, with a gather network in area and energy")
-    scenario = {k: attrs.get(k) for k in ("batch", "prefill", "decode")}
-    warnings = [context_warning(attrs)] if attrs.get("context_exceeded") else []
+    warnings = [context_warning(trace)] if trace.context_exceeded else []
     if facts.max_ternary_k is None:
-        warnings.append(f"{attrs.get('model') or 'the model'} has no ternary linears: every weight matmul runs on "
+        warnings.append(f"{trace.model or 'the model'} has no ternary linears: every weight matmul runs on "
                         "the MAC array or the vector unit and the adder trees stay idle (for a ternary version "
                         "of an FP model, trace it ternarized: --ternarize)")
     if not totals.fits_in_memory:
         warnings.append(notes[3])
-    return SimResult(ops, totals, dict(die.area_mm2), chip.name, str(attrs.get("model", "")),
-                     scenario, notes, warnings)
+    return SimResult(ops, totals, dict(die.area_mm2), chip.name, trace.model, trace.scenario_dict(), notes, warnings)
 
 
 def _clock_note(chip: Chip, die: Die) -> str:
@@ -148,12 +148,12 @@ def _clock_note(chip: Chip, die: Die) -> str:
     return text
 
 
-def context_warning(attrs: dict) -> str:
+def context_warning(trace: Trace) -> str:
     """The warning for a trace whose prompt plus output exceed the model's trained context."""
-    tokens = int(attrs.get("prefill") or 0) + int(attrs.get("decode") or 0)
-    limit = attrs.get("max_position")
-    within = f" of {int(limit):,} tokens" if limit else ""
-    return (f"context exceeded: prefill + decode = {tokens:,} tokens is longer than {attrs.get('model') or 'the model'}'s "
+    tokens = trace.prefill + trace.decode
+    limit = trace.max_position
+    within = f" of {limit:,} tokens" if limit else ""
+    return (f"context exceeded: prefill + decode = {tokens:,} tokens is longer than {trace.model or 'the model'}'s "
             f"trained context{within}; the figures extrapolate a model beyond what it was trained for")
 
 
@@ -199,10 +199,10 @@ def _dram_capacity_note(needed_bytes: int, have: int) -> str:
             f"{needed_bytes / 2**30:.2f} of {have / 2**30:.2f} GiB")
 
 
-def _op_costs(chip: Chip, placement: Placement, trace: pd.DataFrame, objective: str = DEFAULT_OBJECTIVE,
+def _op_costs(chip: Chip, placement: Placement, trace: Trace, objective: str = DEFAULT_OBJECTIVE,
               scaling: str = "bitnet"):
     """OpCost and per-step OpTiming for every row, computed once per distinct op."""
-    facts = trace_facts(trace)
+    facts = trace.facts
     works, timings = _distinct_costs(chip, placement, facts, objective, scaling)
     return [works[c] for c in facts.codes], [timings[c] for c in facts.codes]
 
@@ -231,7 +231,7 @@ serial cost (compute, DRAM in and out and link, one after another) summed over t
 stay below this, checked exactly in Python integers before any int64 array is formed."""
 
 
-def _check_cycle_range(chip: Chip, facts: TraceFacts, timings, attrs: dict) -> None:
+def _check_cycle_range(chip: Chip, facts: TraceFacts, timings, trace: Trace) -> None:
     """Refuse a request whose cycle count could leave int64 (an absurdly slow DRAM or link for its clock)."""
     if not timings:
         return
@@ -242,8 +242,8 @@ def _check_cycle_range(chip: Chip, facts: TraceFacts, timings, attrs: dict) -> N
     if total >= MAX_CYCLES:
         years = total / chip.clock_hz / 3.15576e7
         raise TritiumError(
-            f"simulate: the request (batch {attrs.get('batch')}, prefill {attrs.get('prefill')}, decode "
-            f"{attrs.get('decode')}) would take up to {total:.3g} cycles on {chip.name} ({years:.3g} years at "
+            f"simulate: the request (batch {trace.batch}, prefill {trace.prefill}, decode "
+            f"{trace.decode}) would take up to {total:.3g} cycles on {chip.name} ({years:.3g} years at "
             f"{chip.clock_mhz:g} MHz), more than the 2^62 a simulation counts exactly; shorten the request or give "
             f"the chip more DRAM or link bandwidth for its clock")
 
@@ -313,9 +313,7 @@ def _op_table(chip: Chip, facts: TraceFacts, works, timings, unit_energy: np.nda
         cols[f"energy_{comp}_j"] = energy[:, i] if n else []
     cols["energy_j"] = energy.sum(axis=1) if n else []
     # one concat, not a column insert per field (each insert copies the block manager)
-    out = pd.concat([trace, pd.DataFrame(cols, index=trace.index)], axis=1)
-    out.attrs = dict(trace.attrs)
-    return out
+    return pd.concat([trace, pd.DataFrame(cols, index=trace.index)], axis=1)
 
 
 def _per_row(distinct: list, codes: np.ndarray):
@@ -375,13 +373,13 @@ def _step_cycles(ops: tuple[OpTiming, ...], deps: tuple[int, ...], double_buffer
     return schedule_block(list(ops), list(deps), double_buffered=double_buffered).cycles
 
 
-def _totals(chip: Chip, facts: TraceFacts, ops: pd.DataFrame, block_cycles: dict, scaling: str, attrs,
+def _totals(chip: Chip, facts: TraceFacts, ops: pd.DataFrame, block_cycles: dict, scaling: str, trace: Trace,
             die: Die, memory: MemoryNeed, tlu_j: float) -> Totals:
     clock = chip.clock_hz
     t_prefill = sum(block_cycles[b] for b in facts.prefill_blocks) / clock
     t_decode = sum(block_cycles[b] for b in facts.decode_blocks) / clock
     total_s = t_prefill + t_decode
-    decode_steps = int(attrs.get("decode") or 0)
+    decode_steps = trace.decode
     op = die.operating_point
     # datapath and SRAM leakage, and the overhead logic's, at the operating point's supply
     static_w = static_power_w(chip, scaling) * op.leakage_factor + die.overhead_leakage_w
@@ -397,7 +395,7 @@ def _totals(chip: Chip, facts: TraceFacts, ops: pd.DataFrame, block_cycles: dict
         tlu_j=tlu_j, ternary_operand_j=ternary_operand_j(ops), energy_j=energy.total_j)
     return request_totals(
         t_prefill=t_prefill, t_decode=t_decode, decode_steps=decode_steps,
-        generated=int(attrs.get("batch") or 1) * decode_steps, energy=energy,
+        generated=trace.generated_tokens, energy=energy,
         dram_bytes=int(ops.dram_bytes.sum()), sram_bytes=int(ops.sram_bytes.sum()), link_bytes=int(ops.link_bytes.sum()),
         memory_needed_bytes=int(round(memory.total_bytes)),
         memory_capacity_bytes=int(chip.dram.capacity_bytes * chip.chips),

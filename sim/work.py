@@ -20,10 +20,7 @@ import pandas as pd
 from tritium.sim.chip import Chip
 from tritium.sim.cycles import transfer_cycles
 
-__all__ = ["Placement", "place", "placement_for", "dram_cycles", "ROW_PARALLEL"]
-
-ROW_PARALLEL = ("o_proj", "down_proj", "lm_head")
-"""Ops whose outputs are all-reduced across chips under tensor parallelism."""
+__all__ = ["Placement", "place", "placement_for", "dram_cycles"]
 
 
 @dataclass(frozen=True, slots=True)

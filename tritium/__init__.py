@@ -28,7 +28,7 @@ if os.path.isfile(os.path.join(_checkout, "pyproject.toml")) and os.path.isfile(
 
 _EXPORTS = {
     "tritium.workloads": (
-        "ModelSpec", "Scenario", "WeightModel", "WeightStats", "TraceSummary", "load_model", "zoo_names",
+        "ModelSpec", "Scenario", "Trace", "WeightModel", "WeightStats", "TraceSummary", "load_model", "zoo_names",
         "trace", "build_trace", "trace_from_scalesim", "summarize", "save_trace", "load_trace",
     ),
     "tritium.sim": ("Chip", "load_chip", "save_chip", "chip_to_toml", "list_presets", "simulate", "SimResult"),

@@ -198,21 +198,21 @@ def _cmd_trace(args: argparse.Namespace) -> int:
             raise TritiumError(f"--out {args.out}: unknown format {suffix or '(none)'!r}; use .parquet or .csv")
         check_overwrite([args.out], force=args.force)  # before the work: never the user's own file
     with ProgressBar("reading checkpoint") as progress:
-        table = build_trace(args.model, scenario, checkpoint=args.checkpoint, weight_model=weight_model,
+        trace = build_trace(args.model, scenario, checkpoint=args.checkpoint, weight_model=weight_model,
                             act_sparsity=_act_zero(args.act_zero),
                             ternarize=args.ternarize, scale_convention=args.scale_convention,
                             lm_head_dtype=args.lm_head_dtype, kv_dtype=args.kv_dtype,
                             progress=progress if args.checkpoint else None)
-    summary = summarize(table)
+    summary = summarize(trace)
     if args.out:
-        save_trace(table, args.out)
+        save_trace(trace, args.out)
         record_written([args.out])
     if args.json:
         print_json(summary.to_dict())
     else:
-        _print_summary(summary, table)
+        _print_summary(summary, trace.table)
         if args.out:
-            print(f"trace written to {args.out} ({len(table)} rows)")
+            print(f"trace written to {args.out} ({len(trace.table)} rows)")
     if summary.context_exceeded:
         print(f"note: prefill + decode = {summary.prefill + summary.decode} tokens is longer than the model's "
               "trained context", file=sys.stderr)
@@ -272,12 +272,12 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     outputs = [Path(args.out) / name for name in _SIMULATE_FILES] if args.out else []
     check_overwrite(outputs, force=args.force)  # before the work, and never the user's own chip.toml
     with ProgressBar("reading checkpoint") as progress:
-        table = build_trace(args.model, scenario, checkpoint=args.checkpoint, ternarize=args.ternarize,
+        trace = build_trace(args.model, scenario, checkpoint=args.checkpoint, ternarize=args.ternarize,
                             act_sparsity=_act_zero(args.act_zero),
                             lm_head_dtype=args.lm_head_dtype, kv_dtype=args.kv_dtype,
                             progress=progress if args.checkpoint else None)
     with ProgressBar("simulating", unit="block") as progress:
-        result = simulate(chip, table, scaling=args.scaling, mapping_objective=args.mapping_objective,
+        result = simulate(chip, trace, scaling=args.scaling, mapping_objective=args.mapping_objective,
                           progress=progress)
     if args.out:
         write_result(result, chip, args.out)

@@ -190,10 +190,10 @@ def _cmd_gpu_bench(args: argparse.Namespace) -> int:
     from tritium.workloads import Scenario, build_trace
 
     weights = tuple(w.strip() for w in args.weights.split(",") if w.strip())
-    table = build_trace(args.model, Scenario(batch=args.batch, prefill=args.prefill, decode=args.decode))
+    trace = build_trace(args.model, Scenario(batch=args.batch, prefill=args.prefill, decode=args.decode))
     bench = TorchCuda()  # no CUDA: NoCudaError, one error line, exit 2
     with ProgressBar("measuring", unit="kernel") as progress:
-        report = gpu_bench(table, measurement=bench, gpu=args.gpu, weights=weights, progress=progress)
+        report = gpu_bench(trace, measurement=bench, gpu=args.gpu, weights=weights, progress=progress)
     save_calibration(report.calibration, args.out)
     if args.json:
         print_json({"gpu": report.gpu, "device": report.device_name, "software": report.software,

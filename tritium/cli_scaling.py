@@ -61,11 +61,11 @@ def _cmd_scaling(args: argparse.Namespace) -> int:
     chips = _ints(args.chips, "chips")
     stages = _ints(args.stages, "stages", "stage count")
     topologies = tuple(t.strip() for t in args.topologies.split(",") if t.strip())
-    table = build_trace(args.model, Scenario(batch=args.batch, prefill=args.prefill, decode=args.decode),
+    trace = build_trace(args.model, Scenario(batch=args.batch, prefill=args.prefill, decode=args.decode),
                         ternarize=args.ternarize, lm_head_dtype=args.lm_head_dtype, kv_dtype=args.kv_dtype)
-    result = chip_scaling(args.chip, table, chips=chips, topologies=topologies, stages=stages,
+    result = chip_scaling(args.chip, trace, chips=chips, topologies=topologies, stages=stages,
                           mapping_objective=args.mapping_objective)
-    model = table.attrs.get("model", args.model)
+    model = trace.model or args.model
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)

@@ -52,16 +52,19 @@ def _best_of(fn: Callable[..., object], runs: int, setup: Callable[[], tuple] | 
     return best
 
 
-def _cold(chip, table=None) -> Callable[[], tuple]:
+def _cold(chip, trace=None) -> Callable[[], tuple]:
     """Setup of a ``simulate`` run that reuses nothing: the step-timeline and mapping caches cleared
-    and (with ``table``) a copy of the trace the simulator has not seen (a sweep reuses these across chips)."""
+    and (with ``trace``) a new record of the trace, whose facts are not yet worked out (a sweep
+    reuses all of these across chips)."""
+    import dataclasses
+
     from tritium.sim.mapping import clear_caches
     from tritium.sim.simulate import _step_cycles
 
     def setup() -> tuple:
         _step_cycles.cache_clear()
         clear_caches()
-        return (chip,) if table is None else (chip, table.copy())
+        return (chip,) if trace is None else (chip, dataclasses.replace(trace))
 
     return setup
 
@@ -71,7 +74,7 @@ def bench_trace_70b(runs: int = 5) -> BenchFigure:
     from tritium.workloads import Scenario, trace
 
     scenario = Scenario(batch=8, prefill=4096, decode=4096)
-    rows = len(trace("llama-2-70b", scenario))
+    rows = len(trace("llama-2-70b", scenario).table)
     seconds = _best_of(lambda: trace("llama-2-70b", scenario), runs)
     return BenchFigure("trace llama-2-70b 4096+4096 batch 8", seconds, "s", "< 1 s", f"{rows} rows")
 
@@ -104,12 +107,13 @@ def bench_simulate_presets(runs: int = 5) -> list[BenchFigure]:
     from tritium.sim import list_presets, load_chip, simulate
     from tritium.workloads import Scenario, trace
 
-    table = trace("bitnet-b1.58-2b-4t", Scenario(batch=1, prefill=512, decode=128))
+    record = trace("bitnet-b1.58-2b-4t", Scenario(batch=1, prefill=512, decode=128))
+    table = record.table
     figures = []
     for name in list_presets():
         chip = load_chip(name)
-        seconds = _best_of(simulate, runs, _cold(chip, table))
-        tps = simulate(chip, table).totals["tokens_per_s"]
+        seconds = _best_of(simulate, runs, _cold(chip, record))
+        tps = simulate(chip, record).totals["tokens_per_s"]
         figures.append(BenchFigure(f"simulate 2B4T 512+128 b1 on {name}", seconds, "s", "<= 0.1 s",
                                    f"cold caches; {len(table)} ops, {table.signature.nunique()} distinct; "
                                    f"{tps:,.1f} tokens/s"))

@@ -7,16 +7,21 @@
 """
 
 from tritium.workloads.api import build_trace
-from tritium.workloads.models import PROJECTIONS, ModelSpec, load_model, spec_from_hf_config, zoo_model, zoo_names
+from tritium.workloads.model_config import spec_from_hf_config
+from tritium.workloads.models import PROJECTIONS, ModelSpec
+from tritium.workloads.zoo import load_model, zoo_model, zoo_names
 from tritium.workloads.scalesim import trace_from_scalesim
-from tritium.workloads.schema import KINDS, TRACE_COLUMNS, load_trace, save_trace, validate_trace
+from tritium.workloads.schema import KINDS, TRACE_COLUMNS, validate_trace
 from tritium.workloads.stats import WeightModel, WeightStats, modelled_stats
 from tritium.workloads.summary import TraceSummary, summarize
-from tritium.workloads.trace import Scenario, trace
+from tritium.workloads.scenario import Scenario
+from tritium.workloads.trace import trace
+from tritium.workloads.trace_io import load_trace, save_trace
+from tritium.workloads.trace_record import Trace
 
 __all__ = [
     "PROJECTIONS", "ModelSpec", "load_model", "spec_from_hf_config", "zoo_model", "zoo_names",
-    "Scenario", "trace", "build_trace", "trace_from_scalesim",
+    "Scenario", "Trace", "trace", "build_trace", "trace_from_scalesim",
     "KINDS", "TRACE_COLUMNS", "save_trace", "load_trace", "validate_trace",
     "WeightModel", "WeightStats", "modelled_stats", "TraceSummary", "summarize",
 ]

@@ -1,6 +1,7 @@
 """The trace front door: a model or workload file in, a trace table out.
 
-:func:`build_trace` is what ``tritium trace`` runs; notebooks call it the same way.
+:func:`build_trace` is what ``tritium trace`` runs; notebooks call it the same way. It returns a
+:class:`~tritium.workloads.Trace` (the table and the request it describes).
 """
 
 from __future__ import annotations
@@ -9,12 +10,13 @@ import dataclasses
 from pathlib import Path
 from typing import Callable, Mapping
 
-import pandas as pd
-
-from tritium.workloads.models import ModelSpec, load_model
+from tritium.workloads.models import ModelSpec
+from tritium.workloads.zoo import load_model
 from tritium.workloads.scalesim import trace_from_scalesim
 from tritium.workloads.stats import WeightModel
-from tritium.workloads.trace import Scenario, trace
+from tritium.workloads.scenario import Scenario
+from tritium.workloads.trace import trace
+from tritium.workloads.trace_record import Trace
 
 __all__ = ["build_trace"]
 
@@ -31,8 +33,8 @@ def build_trace(
     kv_dtype: str | None = None,
     act_sparsity: Mapping[str, float] | None = None,
     progress: Callable[[int, int], None] | None = None,
-) -> pd.DataFrame:
-    """Trace ``workload`` under ``scenario``.
+) -> Trace:
+    """Trace ``workload`` under ``scenario``: a :class:`~tritium.workloads.Trace` record.
 
     ``workload`` is a zoo name or HF id, a ``config.json`` (or its folder), a
     :class:`ModelSpec`, or a SCALE-Sim GEMM topology ``.csv`` (its layers become

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 import pandas as pd
 
 from tritium.base.errors import TritiumError
-from tritium.workloads.models import ModelSpec, load_model
-from tritium.workloads.trace import Scenario
+from tritium.workloads.models import ModelSpec
+from tritium.workloads.zoo import load_model
+from tritium.workloads.scenario import Scenario
 
 __all__ = ["hf_config", "capture_shapes", "CAPTURE_COLUMNS", "measure_act_sparsity"]
 

@@ -12,13 +12,12 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import pandas as pd
-
 from tritium.base.errors import TraceError, TritiumError
 from tritium.base.specio import check_choice
 from tritium.workloads.schema import new_trace_frame
 from tritium.workloads.stats import WeightModel, modelled_stats
 from tritium.workloads.trace import DTYPE_BYTES, TERNARY_BITS
+from tritium.workloads.trace_record import Trace
 
 __all__ = ["trace_from_scalesim"]
 
@@ -27,8 +26,9 @@ _PRECISIONS = ("ternary", "int8", "fp16", "bf16")
 
 def trace_from_scalesim(
     path: str | Path, *, weights: str = "ternary", weight_model: WeightModel = WeightModel()
-) -> pd.DataFrame:
-    """Read a SCALE-Sim GEMM topology (``Layer,M,N,K``) as a trace of linear ops.
+) -> Trace:
+    """Read a SCALE-Sim GEMM topology (``Layer,M,N,K``) as a trace of linear ops: one pass,
+    not a request (its :class:`~tritium.workloads.Trace` has no scenario).
 
     ``weights`` is the weight precision to assume: "ternary" (INT8 activations,
     statistics from ``weight_model``), "int8", "fp16" or "bf16".
@@ -67,10 +67,9 @@ def trace_from_scalesim(
         rows.append(_linear_row(len(rows), name, dims["m"], dims["k"], dims["n"], weights, weight_model))
     if not rows:
         raise TraceError(f"SCALE-Sim topology {path}: no layers after the header")
-    attrs = {"model": f"scalesim:{path.stem}", "batch": 1, "prefill": 0, "decode": 0,
-             "weight_stats": weight_model.describe() if weights == "ternary" else "",
-             "context_exceeded": False}
-    return new_trace_frame(rows, attrs)
+    record = Trace(new_trace_frame(rows, where=f"SCALE-Sim topology {path}"), model=f"scalesim:{path.stem}",
+                   weight_stats=weight_model.describe() if weights == "ternary" else "")
+    return record
 
 
 def _linear_row(index: int, name: str, m: int, k: int, n: int, weights: str, weight_model: WeightModel) -> dict:

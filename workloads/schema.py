@@ -52,21 +52,16 @@ stats_source   str     where the weight statistics came from ("" unless ternary)
 signature      str     16 hex digits; equal for ops a chip evaluates identically
 ============== ======= ==========================================================
 
-Metadata (``trace.attrs``, kept by save/load): ``model``, ``batch``, ``prefill``,
-``decode``, ``weight_stats``, ``context_exceeded``, ``schema``, ``tritium``.
+The request a table describes (model, scenario, statistics sources...) travels beside it in
+a :class:`~tritium.workloads.Trace` record; trace files keep it as the table's ``attrs``
+(:mod:`tritium.workloads.trace_io`).
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from tritium.base.errors import TraceError, TritiumError
-from tritium.base.fileio import atomic_path
+from tritium.base.errors import TraceError
 
 __all__ = [
     "TRACE_COLUMNS",
@@ -77,8 +72,6 @@ __all__ = [
     "COUNT_LIMIT",
     "MAX_TRACE_ROWS",
     "new_trace_frame",
-    "save_trace",
-    "load_trace",
     "validate_trace",
 ]
 
@@ -158,9 +151,6 @@ MAX_TRACE_ROWS = 2**17
 
 _INT64_MAX = 2**63 - 1
 
-# pandas 3 parses floats exactly by default and deprecates the option; pandas 2 needs it.
-_EXACT_FLOATS = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
-
 _DEFAULTS = {
     col: {"int64": 0, "float64": float("nan"), "bool": False, "str": ""}[dtype]
     for col, dtype in TRACE_COLUMNS.items()
@@ -168,10 +158,10 @@ _DEFAULTS = {
 } | {"nnz_lo": -1, "nnz_hi": -1}
 
 
-def new_trace_frame(rows: list[dict], attrs: dict, where: str = "trace") -> pd.DataFrame:
+def new_trace_frame(rows: list[dict], where: str = "trace") -> pd.DataFrame:
     """Build a trace table from row dicts (missing columns take neutral defaults:
-    0, NaN, False, "" and -1 for the histogram range), compute signatures and
-    attach ``attrs``.
+    0, NaN, False, "" and -1 for the histogram range) and compute signatures; the
+    table of a :class:`~tritium.workloads.Trace`, which carries its metadata.
 
     Raises :class:`TraceError` (its message starting with ``where``) when the table
     would pass :data:`MAX_TRACE_ROWS` rows, a count column's total would pass
@@ -191,8 +181,6 @@ def new_trace_frame(rows: list[dict], attrs: dict, where: str = "trace") -> pd.D
     df = pd.DataFrame.from_records(records, columns=list(_DEFAULTS))
     df = df.astype({col: TRACE_COLUMNS[col] for col in _DEFAULTS})
     df["signature"] = signatures(df)
-    df.attrs.update(attrs)
-    df.attrs.setdefault("schema", SCHEMA_VERSION)
     return df
 
 
@@ -267,61 +255,3 @@ def _check_values(out: pd.DataFrame, where: str) -> pd.DataFrame:
     for col in COUNT_COLUMNS:
         _check_total(col, sum(out[col].tolist()), where)  # Python ints: exact, no wrap-around
     return out
-
-
-def save_trace(df: pd.DataFrame, path: str | Path) -> Path:
-    """Write a trace to ``path`` (``.parquet`` or ``.csv``), atomically, keeping ``attrs``.
-
-    CSV files start with one ``# tritium-trace {json attrs}`` line.
-    """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".parquet", ".csv"):
-        raise TritiumError(f"trace output {path}: unknown format {suffix or '(none)'!r}; use .parquet or .csv")
-    df = validate_trace(df)
-    meta = json.dumps(df.attrs, sort_keys=True)
-    with atomic_path(path) as tmp:
-        if suffix == ".parquet":
-            table = pa.Table.from_pandas(df, preserve_index=False)
-            table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"tritium": meta.encode()})
-            pq.write_table(table, tmp)
-        else:
-            with open(tmp, "w", encoding="utf-8", newline="") as fh:
-                fh.write(f"# tritium-trace {meta}\n")
-                df.to_csv(fh, index=False, na_rep="NaN")
-    return path
-
-
-def load_trace(path: str | Path) -> pd.DataFrame:
-    """Read a trace written by :func:`save_trace` (Parquet or CSV); exact round trip."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if not path.is_file():
-        raise TritiumError(f"trace {path}: no such file")
-    try:
-        if suffix == ".parquet":
-            table = pq.read_table(path)
-            meta = (table.schema.metadata or {}).get(b"tritium")
-            df = table.to_pandas()
-            attrs = json.loads(meta) if meta else {}
-        elif suffix == ".csv":
-            with open(path, encoding="utf-8") as fh:
-                first = fh.readline()
-                if not first.startswith("# tritium-trace "):
-                    raise TraceError(f"trace {path}: missing the '# tritium-trace' header line")
-                attrs = json.loads(first[len("# tritium-trace "):])
-                df = pd.read_csv(
-                    fh,
-                    keep_default_na=False,
-                    na_values={c: ["NaN"] for c, t in TRACE_COLUMNS.items() if t == "float64"},
-                    dtype={c: str for c, t in TRACE_COLUMNS.items() if t == "str"},
-                    **_EXACT_FLOATS,
-                )
-        else:
-            raise TritiumError(f"trace {path}: unknown format {suffix!r}; use .parquet or .csv")
-    except (OSError, ValueError, pa.ArrowException) as err:
-        raise TraceError(f"trace {path}: unreadable ({str(err).splitlines()[0]})") from None
-    out = validate_trace(df, where=f"trace {path}")
-    out.attrs = attrs
-    return out
-

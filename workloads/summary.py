@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from tritium.workloads.trace_record import Trace
+
 __all__ = ["TraceSummary", "summarize"]
 
 
@@ -62,34 +64,35 @@ def _total(values: pd.Series) -> int:
     return sum(values.tolist())
 
 
-def summarize(trace: pd.DataFrame) -> TraceSummary:
-    """Summarise a trace table (see :mod:`tritium.workloads.schema`). Counts are summed
-    exactly, in Python integers."""
-    first = trace[trace.block == trace.block.min()]
+def summarize(trace: Trace | pd.DataFrame) -> TraceSummary:
+    """Summarise a trace (a :class:`~tritium.workloads.Trace`, or a table with its metadata in
+    ``attrs``: see :mod:`tritium.workloads.schema`). Counts are summed exactly, in Python integers."""
+    record = Trace.of(trace)
+    table = record.table
+    first = table[table.block == table.block.min()]
     ternary = first[first.kind == "ternary_linear"]
     weights = ternary.k * ternary.n
     zero = float(np.average(ternary.zero_frac, weights=weights)) if len(ternary) else float("nan")
-    gmacs = {kind: _total(group) for kind, group in trace.groupby("kind", sort=False)["macs"]}
+    gmacs = {kind: _total(group) for kind, group in table.groupby("kind", sort=False)["macs"]}
     gmacs = {kind: v / 1e9 for kind, v in gmacs.items() if v > 0}
     others = first[(first.weight_dtype != "ternary") & (first.kind != "embedding")]
-    kv_final = _total(trace[trace.kind == "kv_write"].kv_write_bytes)
-    attrs = trace.attrs
+    kv_final = _total(table[table.kind == "kv_write"].kv_write_bytes)
     return TraceSummary(
-        model=str(attrs.get("model", "")),
-        batch=int(attrs.get("batch", 0)),
-        prefill=int(attrs.get("prefill", 0)),
-        decode=int(attrs.get("decode", 0)),
-        rows=len(trace),
-        distinct_ops=int(trace.signature.nunique()),
-        op_executions=_total(trace.steps),
+        model=record.model,
+        batch=record.batch,
+        prefill=record.prefill,
+        decode=record.decode,
+        rows=len(table),
+        distinct_ops=int(table.signature.nunique()),
+        op_executions=_total(table.steps),
         gmacs_by_kind=gmacs,
-        gmacs_total=_total(trace.macs) / 1e9,
+        gmacs_total=_total(table.macs) / 1e9,
         ternary_weight_bytes=_total(ternary.weight_bytes // ternary.steps),
         other_weight_bytes=_total(others.weight_bytes // others.steps),
-        weight_bytes_read=_total(trace.weight_bytes),
+        weight_bytes_read=_total(table.weight_bytes),
         kv_cache_bytes=kv_final,
-        act_bytes=_total(trace.act_in_bytes) + _total(trace.act_out_bytes),
+        act_bytes=_total(table.act_in_bytes) + _total(table.act_out_bytes),
         zero_fraction=zero,
-        weight_stats=str(attrs.get("weight_stats", "")),
-        context_exceeded=bool(attrs.get("context_exceeded", False)),
+        weight_stats=record.weight_stats,
+        context_exceeded=record.context_exceeded,
     )

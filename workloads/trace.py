@@ -4,25 +4,25 @@ The trace knows nothing of chips. Its rows and columns are documented in
 :mod:`tritium.workloads.schema`; :func:`trace` is the one entry point.
 
 >>> t = trace("bitnet-b1.58-2b-4t", Scenario(batch=1, prefill=16, decode=4))
->>> sorted(set(t.phase)), int(t.steps.max())
+>>> sorted(set(t.table.phase)), int(t.table.steps.max())
 (['decode', 'prefill'], 4)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-import pandas as pd
-
 from tritium.base.errors import SpecError, TraceError, TritiumError
-from tritium.workloads.models import PROJECTIONS, ModelSpec, load_model
+from tritium.workloads.models import PROJECTIONS, ModelSpec
+from tritium.workloads.zoo import load_model
+from tritium.workloads.scenario import Scenario
 from tritium.workloads.schema import MAX_TRACE_ROWS, new_trace_frame
 from tritium.workloads.sparsity import act_zero_fractions
 from tritium.workloads.stats import WeightModel, WeightStats, modelled_stats
+from tritium.workloads.trace_record import Trace
 
-__all__ = ["Scenario", "trace", "DTYPE_BYTES", "MAX_BATCH", "MAX_PREFILL", "MAX_DECODE"]
+__all__ = ["trace", "DTYPE_BYTES"]
 
 DTYPE_BYTES = {"int8": 1, "fp8": 1, "int32": 4, "bf16": 2, "fp16": 2, "fp32": 4}
 """Bytes per element of each precision a trace uses."""
@@ -30,47 +30,6 @@ DTYPE_BYTES = {"int8": 1, "fp8": 1, "int32": 4, "bf16": 2, "fp16": 2, "fp32": 4}
 TERNARY_BITS = 2
 """Bits per ternary weight in the trace's byte counts (the 2-bit code of HF packed
 checkpoints; a chip with 5-trits-per-byte storage rescales this itself)."""
-
-
-MAX_BATCH = 2**20
-"""Most sequences in one batch (1,048,576): serving engines batch a few hundred to a few
-thousand sequences; this is far beyond any memory that could hold their KV caches."""
-
-MAX_PREFILL = 2**24
-"""Most prompt tokens per sequence (16,777,216): beyond the longest trained context of any
-published model (10M tokens, Llama 4 Scout)."""
-
-MAX_DECODE = 2**20
-"""Most generated tokens per sequence (1,048,576). Besides being beyond any real request,
-this bounds the simulator's memory: it evaluates a decode block's steps as arrays."""
-
-_SCENARIO_BOUNDS = {
-    "batch": (MAX_BATCH, "2^20 sequences, beyond any memory that could hold their KV caches"),
-    "prefill": (MAX_PREFILL, "2^24 prompt tokens, beyond any model's trained context"),
-    "decode": (MAX_DECODE, "2^20 generated tokens, beyond any real request"),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Scenario:
-    """One request: ``batch`` sequences, each a prompt of ``prefill`` tokens
-    followed by ``decode`` generated tokens (one decode step each).
-
-    Each is an integer from 1 to its physical bound: :data:`MAX_BATCH`,
-    :data:`MAX_PREFILL`, :data:`MAX_DECODE`. Raises :class:`SpecError` naming the
-    field and the bound. (A trace of a scenario within these bounds can still be
-    refused when its counts pass :data:`~tritium.workloads.schema.COUNT_LIMIT`.)
-    """
-
-    batch: int = 1
-    prefill: int = 512
-    decode: int = 128
-
-    def __post_init__(self) -> None:
-        for key, (hi, what) in _SCENARIO_BOUNDS.items():
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= hi:
-                raise SpecError(key, value, f"must be an integer from 1 to {hi} ({what})")
 
 
 def trace(
@@ -81,8 +40,9 @@ def trace(
     weight_model: WeightModel = WeightModel(),
     expand_decode: bool = False,
     act_sparsity: Mapping | None = None,
-) -> pd.DataFrame:
-    """The trace of ``scenario`` on ``model`` (a zoo name, config.json path or spec).
+) -> Trace:
+    """The trace of ``scenario`` on ``model`` (a zoo name, config.json path or spec): a
+    :class:`~tritium.workloads.Trace` record of the table and the request it describes.
 
     ``stats`` maps ``(layer, projection)`` to measured :class:`WeightStats` (from
     :func:`tritium.workloads.checkpoints.read_weight_stats`); ternary weights
@@ -123,17 +83,11 @@ def trace(
     else:
         gen.block(1, "decode", tokens=1, kv_len=s + 1, steps=d)
     sources = sorted({st.source for st in stats.values()}) or [weight_model.describe()]
-    attrs = {
-        "model": spec.name,
-        "batch": scenario.batch,
-        "prefill": s,
-        "decode": d,
-        "weight_stats": "; ".join(sources) if spec.is_ternary else "",
-        "act_sparsity": act_source if spec.is_ternary else "",
-        "context_exceeded": s + d > spec.max_position,
-        "max_position": spec.max_position,
-    }
-    return new_trace_frame(gen.rows, attrs, where=where)
+    record = Trace(new_trace_frame(gen.rows, where=where), model=spec.name, scenario=scenario,
+                   max_position=spec.max_position, context_exceeded=s + d > spec.max_position,
+                   weight_stats="; ".join(sources) if spec.is_ternary else "",
+                   act_sparsity=act_source if spec.is_ternary else "", spec=spec)
+    return record
 
 
 def _check_stats(spec: ModelSpec, stats: Mapping[tuple[int, str], WeightStats]) -> None:

@@ -92,8 +92,8 @@ from tritium.base.errors import SpecError, TritiumError
 from tritium.sim.result import ENERGY_COMPONENTS, Energy, SimResult, Totals, component_of, request_totals
 from tritium.base.specio import check_choice, check_int
 from tritium.workloads.models import PROJECTIONS
-from tritium.workloads.schema import validate_trace
 from tritium.workloads.trace import DTYPE_BYTES
+from tritium.workloads.trace_record import Trace
 
 __all__ = ["gpu_baseline", "gemm_kernels", "GemmKernel", "VECTOR_OPS_PER_ELEMENT", "RUNTIME_RESERVE_FRACTION"]
 
@@ -154,7 +154,7 @@ class _Context:
 
 def gpu_baseline(
     gpu: Gpu | str | os.PathLike,
-    trace: pd.DataFrame,
+    trace: Trace | pd.DataFrame,
     *,
     weights: str = "fp16",
     gpus: int = 1,
@@ -165,7 +165,8 @@ def gpu_baseline(
 
     Args:
         gpu: a :class:`Gpu`, a database name or alias, or a GPU TOML file.
-        trace: a trace table (:func:`tritium.workloads.trace`).
+        trace: a :class:`~tritium.workloads.Trace` (:func:`tritium.workloads.trace`), or a trace
+            table with its metadata in ``attrs`` (read once by ``Trace.from_table``).
         weights: how the linear layers run: "fp16"/"bf16" (W16A16), "int8" (W8A8),
             "w4a16" (4-bit weights) or "w2a8" (BitNet's 2-bit ternary kernel).
         gpus: GPUs in tensor parallelism (1 to 64).
@@ -195,19 +196,18 @@ def gpu_baseline(
     if engine is not None:
         cal = with_engine(cal, engine)
     engine_name = engine if engine is not None else engine_of(cal)
-    attrs = dict(trace.attrs)
-    trace = validate_trace(trace)
+    record = Trace.of(trace)
+    trace = record.table
     ctx = _Context(gpu, cal, WEIGHT_MODES[weights], gpus, bool((trace.kind == "quantize").any()))
     costs = _row_costs(ctx, trace)
     ops, static_j = _op_table(ctx, trace, costs)
     memory = _memory_needed(ctx, trace)
-    totals = _totals(ctx, trace, ops, static_j, attrs, memory)
+    totals = _totals(ctx, trace, ops, static_j, record, memory)
     name = gpu.name if gpus == 1 else f"{gpu.name}-x{gpus}"
     die = gpu.die_mm2 if gpu.die_mm2 is not None else float("nan")
-    scenario = {k: attrs.get(k) for k in ("batch", "prefill", "decode")}
     notes = _notes(ctx, weights, memory, engine_name)
     warnings = [] if totals.fits_in_memory else [n for n in notes if n.startswith("memory per GPU")]
-    return SimResult(ops, totals, {"die": die, "total": die}, name, str(attrs.get("model", "")), scenario,
+    return SimResult(ops, totals, {"die": die, "total": die}, name, record.model, record.scenario_dict(),
                      notes, warnings)
 
 
@@ -286,7 +286,7 @@ def _gemm_groups(trace: pd.DataFrame) -> list[list[int]]:
     return list(groups.values())
 
 
-def gemm_kernels(trace: pd.DataFrame, *, weights: str = "bf16", gpus: int = 1) -> list[GemmKernel]:
+def gemm_kernels(trace: Trace | pd.DataFrame, *, weights: str = "bf16", gpus: int = 1) -> list[GemmKernel]:
     """The distinct GEMM kernels :func:`gpu_baseline` runs for ``trace``, in first-use order.
 
     These are the shapes ``tritium gpu-bench`` times: a measured time for one of them
@@ -294,7 +294,7 @@ def gemm_kernels(trace: pd.DataFrame, *, weights: str = "bf16", gpus: int = 1) -
     """
     check_choice("weights", weights, WEIGHT_MODES)
     check_int("gpus", gpus, lo=1, hi=64)
-    trace = validate_trace(trace)
+    trace = Trace.of(trace).table
     # shapes need no GPU: _kernel_of reads only the weight mode and the GPU count
     ctx = _Context(None, DEFAULT_CALIBRATION, WEIGHT_MODES[weights], gpus, False)  # type: ignore[arg-type]
     rows = _records(trace)
@@ -472,7 +472,7 @@ def _measured_split(joules: float, e: KernelEnergy) -> KernelEnergy:
                         rest * e.memory_path_j / dynamic, e.link_j)
 
 
-def _totals(ctx: _Context, trace: pd.DataFrame, ops: pd.DataFrame, static_j: float, attrs: dict,
+def _totals(ctx: _Context, trace: pd.DataFrame, ops: pd.DataFrame, static_j: float, record: Trace,
             memory: MemoryNeed) -> Totals:
     gpu, cal, g = ctx.gpu, ctx.cal, ctx.gpus
     block_steps = trace.groupby("block", sort=True)["steps"].first()
@@ -481,13 +481,13 @@ def _totals(ctx: _Context, trace: pd.DataFrame, ops: pd.DataFrame, static_j: flo
     waiting_s = float((block_steps * cal.step_overhead_s).sum())
     idle = cal.idle_w if cal.idle_w is not None else gpu.idle_w
     static_j += (idle + cal.power_floor * (gpu.tdp_w - idle)) * waiting_s * g
-    decode_steps = int(attrs.get("decode") or 0)
+    decode_steps = record.decode
     dynamic = {c: float(ops[f"energy_{c}_j"].sum()) for c in ENERGY_COMPONENTS}
     # the HBM's standby power is inside the GPU's measured idle power: no background term of its own
     energy = Energy.of(dynamic | {"static": static_j}, dram_background_j=None)
     return request_totals(
         t_prefill=float(block_s[block_phase == "prefill"].sum()), t_decode=float(block_s[block_phase == "decode"].sum()),
-        decode_steps=decode_steps, generated=int(attrs.get("batch") or 1) * decode_steps, energy=energy,
+        decode_steps=decode_steps, generated=record.generated_tokens, energy=energy,
         dram_bytes=int(ops.dram_bytes.sum()), sram_bytes=None, link_bytes=int(ops.link_bytes.sum()),
         memory_needed_bytes=int(round(memory.total_bytes)), memory_capacity_bytes=int(round(gpu.mem_gb * 1e9 * g)),
         fits_in_memory=memory.total_bytes / g <= gpu.mem_gb * 1e9 * (1 + 1e-12),

@@ -29,6 +29,7 @@ import pandas as pd
 from tritium.base.errors import SpecError
 from tritium.workloads.models import ModelSpec
 from tritium.workloads.trace import DTYPE_BYTES
+from tritium.workloads.trace_record import Trace
 
 __all__ = ["Device", "chip_device", "gpu_device", "BlockCost"]
 
@@ -70,7 +71,7 @@ class Device:
     describe: dict
     additive: bool
 
-    def blocks(self, trace: pd.DataFrame) -> list[BlockCost]:
+    def blocks(self, trace: Trace) -> list[BlockCost]:
         return self.cost(trace)
 
     @property
@@ -79,7 +80,7 @@ class Device:
         s = self.spec
         return 2 * s.kv_dim * s.num_layers * DTYPE_BYTES[s.kv_dtype]
 
-    def kv_capacity_bytes(self, largest_pass: pd.DataFrame) -> float:
+    def kv_capacity_bytes(self, largest_pass: Trace) -> float:
         """The paged KV cache's bytes: memory less what it holds besides the KV cache while it
         runs ``largest_pass`` (the iteration with the most tokens). Raises :class:`SpecError`
         when nothing is left."""
@@ -104,7 +105,6 @@ def chip_device(chip, spec: ModelSpec, *, scaling: str = "bitnet", mapping_objec
     from tritium.sim.energy import dram_background_w, static_power_w
     from tritium.sim.result import ENERGY_COMPONENTS
     from tritium.sim.mapping import check_objective
-    from tritium.sim.tracefacts import trace_facts
     from tritium.sim.work import placement_for
 
     from tritium.sim.die import resolve_die
@@ -120,11 +120,11 @@ def chip_device(chip, spec: ModelSpec, *, scaling: str = "bitnet", mapping_objec
     from tritium.analysis.serving.iteration import IterationShape, iteration_trace
 
     # weights resident or streamed: decided by the model's weights, once; the KV cache: DRAM
-    probe = trace_facts(iteration_trace(spec, [IterationShape(1, 1, (), 1)]))
+    probe = iteration_trace(spec, [IterationShape(1, 1, (), 1)]).facts
     place = dataclasses.replace(placement_for(chip, probe.ternary_weights, 0), kv_resident=False)
 
-    def cost(trace: pd.DataFrame) -> list[BlockCost]:
-        facts = trace_facts(trace)
+    def cost(trace: Trace) -> list[BlockCost]:
+        facts = trace.facts
         if facts.max_ternary_k is not None:
             chip.tlu.check_reduction_length(facts.max_ternary_k)
         works, timings = sim._distinct_costs(chip, place, facts, mapping_objective, scaling)
@@ -132,15 +132,15 @@ def chip_device(chip, spec: ModelSpec, *, scaling: str = "bitnet", mapping_objec
         cycles = sim._compose(chip, facts, timings, None)
         return _per_block(ops, {b: c / clock for b, c in cycles.items()}, ops[dynamic_cols].sum(axis=1))
 
-    def op_cost(trace: pd.DataFrame) -> BlockCost:
-        facts = trace_facts(trace)
+    def op_cost(trace: Trace) -> BlockCost:
+        facts = trace.facts
         works, timings = sim._distinct_costs(chip, place, facts, mapping_objective, scaling)
         ops = sim._op_table(chip, facts, works, timings, sim._unit_energy(chip, works, scaling, energy_factor))
         dynamic = ops[dynamic_cols].sum(axis=1)
         return _per_block(ops, {0: float(ops.seconds.sum())}, dynamic)[0]
 
-    def memory(trace: pd.DataFrame) -> float:
-        need = sim.chip_memory_needed(chip, place, trace_facts(trace))
+    def memory(trace: Trace) -> float:
+        need = sim.chip_memory_needed(chip, place, trace.facts)
         return need.total_bytes - need.kv_cache_bytes
 
     leak = (static_power_w(chip, scaling) * die.operating_point.leakage_factor + die.overhead_leakage_w
@@ -170,19 +170,19 @@ def gpu_device(gpu, spec: ModelSpec, *, weights: str | None = None, gpus: int = 
     idle = idle_w(gpu, cal)
     busy = (idle + cal.power_floor * max(gpu.tdp_w - idle, 0.0)) * gpus
 
-    def cost(trace: pd.DataFrame) -> list[BlockCost]:
+    def cost(trace: Trace) -> list[BlockCost]:
         r = gpu_baseline(gpu, trace, weights=weights, gpus=gpus, calibration=cal)
         ops = r.ops
         seconds = ops.groupby("block", sort=True)["seconds"].sum() + cal.step_overhead_s
         return _per_block(ops, seconds.to_dict(), ops["energy_j"])
 
-    def op_cost(trace: pd.DataFrame) -> BlockCost:
+    def op_cost(trace: Trace) -> BlockCost:
         ops = gpu_baseline(gpu, trace, weights=weights, gpus=gpus, calibration=cal).ops
         return _per_block(ops, {0: float(ops.seconds.sum())}, ops["energy_j"])[0]
 
-    def memory(trace: pd.DataFrame) -> float:
+    def memory(trace: Trace) -> float:
         r = gpu_baseline(gpu, trace, weights=weights, gpus=gpus, calibration=cal)
-        return r.totals["memory_needed_bytes"] - float(trace.kv_write_bytes.sum())
+        return r.totals["memory_needed_bytes"] - float(trace.table.kv_write_bytes.sum())
 
     name = gpu.name if gpus == 1 else f"{gpu.name}-x{gpus}"
     return Device("gpu", name, spec, busy, idle * gpus, float(gpu.mem_gb * 1e9 * gpus), cost, op_cost, memory,

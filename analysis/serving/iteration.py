@@ -22,13 +22,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pandas as pd
-
 from tritium.base.errors import SpecError
 from tritium.workloads.models import ModelSpec
 from tritium.workloads.schema import new_trace_frame
-from tritium.workloads.trace import DTYPE_BYTES, Scenario, _Generator
+from tritium.workloads.scenario import Scenario
 from tritium.workloads.stats import WeightModel
+from tritium.workloads.trace import DTYPE_BYTES, _Generator
+from tritium.workloads.trace_record import Trace
 
 __all__ = ["IterationShape", "AttentionGroup", "iteration_trace", "attention_trace", "head_trace"]
 
@@ -161,13 +161,14 @@ def _groups(shape: IterationShape) -> list[AttentionGroup]:
     return out + [AttentionGroup.chunk(t, p) for t, p in shape.chunks]
 
 
-def _attrs(spec: ModelSpec, what: str) -> dict:
-    return {"model": spec.name, "batch": 1, "prefill": 1, "decode": 0, "weight_stats": "", "context_exceeded": False,
-            "max_position": spec.max_position, "serving": what}
+def _pass(spec: ModelSpec, rows: list[dict], where: str) -> Trace:
+    """The record of a serving pass's rows: not one request (no scenario)."""
+    return Trace(new_trace_frame(rows, where=f"{where} of {spec.name}"), model=spec.name,
+                 max_position=spec.max_position, spec=spec)
 
 
 def iteration_trace(spec: ModelSpec, shapes: list[IterationShape], *, phases: list[str] | None = None,
-                    layers: list[int] | None = None, weight_model: WeightModel = WeightModel()) -> pd.DataFrame:
+                    layers: list[int] | None = None, weight_model: WeightModel = WeightModel()) -> Trace:
     """A trace of one block per shape (block ``i`` for ``shapes[i]``, one step each).
 
     ``phases`` overrides each block's phase (default: :attr:`IterationShape.phase`); ``layers``
@@ -182,22 +183,22 @@ def iteration_trace(spec: ModelSpec, shapes: list[IterationShape], *, phases: li
         gen = _IterationGenerator(specs[n], _groups(shape), weight_model)
         gen.rows = rows
         gen.iteration(i, phase, shape.tokens, shape.logits)
-    return new_trace_frame(rows, _attrs(spec, "iteration"), where=f"iteration trace of {spec.name}")
+    return _pass(spec, rows, "iteration trace")
 
 
 def attention_trace(spec: ModelSpec, groups: list[AttentionGroup], phase: str,
-                    weight_model: WeightModel = WeightModel()) -> pd.DataFrame:
+                    weight_model: WeightModel = WeightModel()) -> Trace:
     """One layer's attention rows of each group in ``groups``, one block: per-op costs only
     (the ops of different groups do not interact in either cost model)."""
     gen = _IterationGenerator(spec, [], weight_model)
     gen.base = {"block": 0, "phase": phase, "steps": 1}
     for g in groups:
         gen.attention_group(0, g)
-    return new_trace_frame(gen.rows, _attrs(spec, "attention"), where=f"attention probe of {spec.name}")
+    return _pass(spec, gen.rows, "attention probe")
 
 
 def head_trace(spec: ModelSpec, logits: list[int], phase: str,
-               weight_model: WeightModel = WeightModel()) -> pd.DataFrame:
+               weight_model: WeightModel = WeightModel()) -> Trace:
     """The final norm (on one token) and the LM head of each count in ``logits``, one block: per-op
     costs of the head only (the norm keeps a quantize op after it fused, as in a pass)."""
     gen = _IterationGenerator(spec, [], weight_model)
@@ -205,4 +206,4 @@ def head_trace(spec: ModelSpec, logits: list[int], phase: str,
     for n in logits:
         gen.vector(spec.num_layers, "final_norm", "rmsnorm", 1, spec.hidden_size, 1, weight_name="norm")
         gen.head(n)
-    return new_trace_frame(gen.rows, _attrs(spec, "head"), where=f"LM head probe of {spec.name}")
+    return _pass(spec, gen.rows, "LM head probe")

@@ -68,8 +68,9 @@ def test_trace_out_writes_a_loadable_table(capsys, tmp_path, suffix):
     out_file = tmp_path / f"trace{suffix}"
     code, out, _ = run(capsys, "trace", "trilm-99m", "--prefill", "8", "--decode", "2", "--out", str(out_file))
     assert code == 0 and "trace written to" in out
-    table = load_trace(out_file)
-    assert table.attrs["model"] == "trilm-99m" and (table.block.max(), table.steps.max()) == (1, 2)
+    loaded = load_trace(out_file)
+    table = loaded.table
+    assert loaded.model == "trilm-99m" and (table.block.max(), table.steps.max()) == (1, 2)
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -199,7 +200,7 @@ def test_trace_with_checkpoint_attaches_measured_stats(capsys, tmp_path):
     code, out, _ = run(capsys, "trace", "trilm-99m", "--prefill", "4", "--decode", "1",
                        "--checkpoint", str(tmp_path / "ckpt"), "--out", str(out_file))
     assert code == 0 and "2 of 112 ternary matrices measured" in out
-    table = load_trace(out_file)
+    table = load_trace(out_file).table
     measured = table[(table.block == 0) & table.stats_source.str.startswith("checkpoint")]
     assert set(measured.weight_name) == {"layers.0.q_proj", "layers.0.down_proj"}
     weights = measured.k * measured.n

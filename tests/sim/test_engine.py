@@ -7,11 +7,11 @@ import pytest
 import simpy
 
 from tritium.sim import load_chip
-from tritium.sim.engine import OpTiming, dependencies, schedule_block, schedule_block_reference
+from tritium.sim.engine import OpTiming, schedule_block, schedule_block_reference
 from tritium.sim.simulate import _distinct_costs
-from tritium.sim.tracefacts import trace_facts
 from tritium.sim.work import placement_for
 from tritium.workloads import Scenario, trace
+from tritium.workloads.dataflow import dependencies
 
 _UNITS = ("tlu", "attention", "vector", "dma")
 _KINDS = ("ternary_linear", "dequantize", "rmsnorm", "quantize", "kv_write", "attn_qk", "linear")
@@ -67,7 +67,7 @@ def test_the_random_blocks_catch_a_changed_tie_break(monkeypatch):
 @pytest.mark.parametrize("name", ["edge-lpddr5", "datacenter-hbm3", "lowcost-28nm", "fpga-proto", "multichip-hbm3"])
 def test_every_block_run_of_a_real_trace_matches_the_reference(name):
     chip = load_chip(name)
-    facts = trace_facts(trace("bitnet-b1.58-2b-4t", Scenario(batch=1, prefill=64, decode=8)))
+    facts = trace("bitnet-b1.58-2b-4t", Scenario(batch=1, prefill=64, decode=8)).facts
     placement = placement_for(chip, facts.ternary_weights, facts.kv_bytes)
     _, timings = _distinct_costs(chip, placement, facts, "latency", "bitnet")
     for plan in facts.blocks:

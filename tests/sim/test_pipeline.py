@@ -42,11 +42,10 @@ def test_a_micro_batch_trace_is_the_trace_of_the_smaller_batch():
     for model in ("bitnet-b1.58-2b-4t", llama):
         big, small = trace(model, Scenario(6, 16, 4)), trace(model, Scenario(2, 16, 4))
         cut = micro_trace(big, 2)
-        pd.testing.assert_frame_equal(cut, small)
-        assert cut.attrs == small.attrs
+        pd.testing.assert_frame_equal(cut.table, small.table)
+        assert cut.scenario == small.scenario and cut.model == small.model
     assert micro_trace(SMALL, 1) is SMALL
-    odd = SMALL.copy()
-    odd.attrs = dict(SMALL.attrs, batch=3)
+    odd = dataclasses.replace(SMALL, scenario=Scenario(3, 64, 8))
     with pytest.raises(TritiumError, match="not a multiple of its batch of 3"):
         micro_trace(odd, 1)
 
@@ -97,7 +96,7 @@ def test_one_micro_batch_takes_at_least_one_group_and_shows_the_bubble():
     # the FP16 LM head outweighs four ternary layers: cut by cost, the last stage keeps one layer
     assert t["stage_layers"] == [[0, 4], [5, 9], [10, 14], [15, 15]]
     assert t["p2p_s"] > 0 and t["p2p_bytes"] > 0
-    assert sorted(set(r.ops.stage)) == [0, 1, 2, 3] and len(r.ops) == len(SMALL)
+    assert sorted(set(r.ops.stage)) == [0, 1, 2, 3] and len(r.ops) == len(SMALL.table)
     assert r.ops.groupby("stage").layer.min().tolist() == [-1, 5, 10, 15]
     assert r.ops.layer.max() == 16 and r.ops[r.ops.op == "lm_head"].stage.unique().tolist() == [3]
     assert r.notes[0].startswith("pipeline: TP 1 x PP 4 (4 stages of 1 chip), 1 micro-batch of 1 sequence;")
@@ -133,8 +132,7 @@ def test_energy_is_at_least_the_stages_and_adds_up():
     for size in (2, 2, 1):
         tab = micro_trace(trace("trilm-99m", Scenario(5, 32, 4)), size)
         for layers in (range(-1, first[1] + 1), range(second[0], 17)):
-            part = tab[tab.layer.isin(list(layers))].reset_index(drop=True)
-            part.attrs = dict(tab.attrs)
+            part = dataclasses.replace(tab, table=tab.table[tab.table.layer.isin(list(layers))].reset_index(drop=True))
             own += simulate(stage, part).totals["energy_j"]
     assert t["energy_j"] >= own
     assert t["p2p_energy_j"] == pytest.approx(t["p2p_bytes"] * 8 * HBM.link.energy_pj_per_bit * 1e-12)
@@ -227,8 +225,7 @@ def test_stages_of_equal_layers_are_simulated_once_and_agree_with_their_own_run(
     assert rows.layer.min() == spans[s][0] and rows.layer.max() == spans[s][1]
     assert rows.weight_name.str.contains(f"layers.{spans[s][0]}.").any()
     tab = trace("bitnet-b1.58-2b-4t", Scenario(1, 32, 4))
-    own = tab[tab.layer.between(spans[s][0], spans[s][1])].reset_index(drop=True)
-    own.attrs = dict(tab.attrs)
+    own = dataclasses.replace(tab, table=tab.table[tab.table.layer.between(spans[s][0], spans[s][1])].reset_index(drop=True))
     alone = simulate(stage_chip(pp(8, 8)), own)
     assert alone.totals["total_s"] == pytest.approx(t["stage_s"][s])
     assert (alone.ops.energy_j.to_numpy() == rows.energy_j.to_numpy()).all()

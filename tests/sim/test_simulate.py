@@ -29,7 +29,7 @@ def _with(chip, **parts):
 def test_every_preset_simulates_with_a_complete_table(name):
     r = simulate(name, SMALL)
     assert list(r.ops.columns[-len(OP_COLUMNS):]) == list(OP_COLUMNS)
-    assert len(r.ops) == len(SMALL)
+    assert len(r.ops) == len(SMALL.table)
     t = r.totals
     assert t["total_s"] == pytest.approx(t["time_to_first_token_s"] + t["time_per_output_token_s"] * 8)
     assert t["tokens_per_s"] == pytest.approx(2 * 8 / (t["time_per_output_token_s"] * 8))
@@ -64,7 +64,7 @@ def test_energy_components_add_up_and_results_are_deterministic():
 
 BASE = load_chip("edge-lpddr5")
 # integer cycles round each transfer and op up; allow that rounding, nothing more
-ROUNDING_S = 4 * len(BITNET) / (BASE.clock_mhz * 1e6)
+ROUNDING_S = 4 * len(BITNET.table) / (BASE.clock_mhz * 1e6)
 
 
 def _fed(chip):
@@ -170,8 +170,9 @@ def test_identical_layer_extrapolation_matches_the_full_timeline(name):
     from tritium.sim.work import place
 
     chip = load_chip(name)
-    table = trace("bitnet-b1.58-2b-4t", Scenario(batch=1, prefill=32, decode=4))
-    _, timings = sim._op_costs(chip, place(chip, table), table)
+    record = trace("bitnet-b1.58-2b-4t", Scenario(batch=1, prefill=32, decode=4))
+    table = record.table
+    _, timings = sim._op_costs(chip, place(chip, table), record)
     layers, kinds = table.layer.to_numpy(), table.kind.tolist()
     sigs = table.signature.tolist()
     distinct = [f"{s}{layer}" for s, layer in zip(sigs, layers)]  # forces the full timeline
@@ -196,9 +197,10 @@ def test_time_to_first_token_is_at_least_the_prefill_dram_time(name):
 def test_dram_capacity_is_checked_against_what_the_gpu_model_counts_too():
     t = trace("bitnet-b1.58-2b-4t", Scenario(batch=1, prefill=512, decode=16))
     s = summarize(t)  # both presets store 2 bits per ternary weight, as the summary counts them
-    head = t[(t.op == "lm_head") & (t.block == 0)].iloc[0]
+    rows = t.table
+    head = rows[(rows.op == "lm_head") & (rows.block == 0)].iloc[0]
     table = 128256 * 2560 * 2  # the embedding table, BF16; the tied LM head is that table, held once
-    peak = int(((t.act_in_bytes + t.act_out_bytes) // t.steps).max())
+    peak = int(((rows.act_in_bytes + rows.act_out_bytes) // rows.steps).max())
     base = s.ternary_weight_bytes + s.other_weight_bytes - head.weight_bytes + table  # (no embedding rows in it)
     base += s.kv_cache_bytes + peak
     edge, fpga = simulate("edge-lpddr5", t), simulate("fpga-proto", t)
@@ -234,7 +236,7 @@ def test_decode_is_never_faster_than_its_bytes_over_the_sustained_bandwidth(name
     chip = load_chip(name)
     r = simulate(chip, BITNET)
     decode = r.ops[r.ops.phase == "decode"]
-    per_token = decode.dram_bytes.sum() / BITNET.attrs["decode"]
+    per_token = decode.dram_bytes.sum() / BITNET.decode
     best = chip.dram.bandwidth_gb_s * 1e9 * chip.chips * sustained_bandwidth_fraction(chip.dram.type, "stream")
     assert r.totals["time_per_output_token_s"] >= per_token / best
     note = next(n for n in r.notes if n.startswith("DRAM: "))
@@ -280,7 +282,7 @@ def test_multichip_time_per_token_is_at_least_its_all_reduces_latency_bound():
     tr = trace(zoo_model("llama-3-70b").ternarized(), Scenario(batch=1, prefill=32, decode=4))
     r = simulate(chip, tr)
     decode = r.ops[(r.ops.phase == "decode") & (r.ops.link_bytes > 0)]
-    per_token = decode.steps.sum() / tr.attrs["decode"]
+    per_token = decode.steps.sum() / tr.decode
     assert per_token >= 2 * zoo_model("llama-3-70b").num_layers  # two all-reduces per layer at least
     link = chip.link
     floor = collective("all_reduce", 1.0, chip.chips, bandwidth_gb_s=link.bandwidth_gb_s,

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.capture
 
 
 def _expected(spec, scenario):
-    t = trace(spec, scenario, expand_decode=True)
+    t = trace(spec, scenario, expand_decode=True).table
     gemm = t[t.kind.isin(["ternary_linear", "linear"])]
     linears = list(zip(gemm.block, gemm.layer, gemm.op, gemm.m, gemm.k, gemm.n))
     norms = t[t.kind == "rmsnorm"]

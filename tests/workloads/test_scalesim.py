@@ -16,18 +16,19 @@ FF2, 512, 2560, 6912,
 def test_gemm_topology_becomes_ternary_linears(tmp_path):
     path = tmp_path / "topo.csv"
     path.write_text(GEMM_CSV)
-    t = build_trace(path)
+    record = build_trace(path)
+    t = record.table
     assert t.op.tolist() == ["QKT", "FF1", "FF2"]
     ff1 = t.iloc[1]
     assert (ff1.m, ff1.k, ff1.n, ff1.kind) == (512, 2560, 6912, "ternary_linear")
     assert ff1.macs == 512 * 2560 * 6912 and ff1.weight_bytes == 2560 * 6912 // 4
-    assert summarize(t).gmacs_total == pytest.approx((512 * 512 * 128 + 2 * 512 * 2560 * 6912) / 1e9)
+    assert record.scenario is None and summarize(record).gmacs_total == pytest.approx((512 * 512 * 128 + 2 * 512 * 2560 * 6912) / 1e9)
 
 
 def test_fp16_precision(tmp_path):
     path = tmp_path / "topo.csv"
     path.write_text(GEMM_CSV)
-    t = trace_from_scalesim(path, weights="fp16")
+    t = trace_from_scalesim(path, weights="fp16").table
     assert set(t.kind) == {"linear"} and t.iloc[1].weight_bytes == 2560 * 6912 * 2
 
 

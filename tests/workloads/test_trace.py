@@ -16,7 +16,7 @@ COUNT_COLUMNS = ["macs", "elements", "weight_bytes", "act_in_bytes", "act_out_by
 
 @pytest.fixture(scope="module")
 def bitnet_trace():
-    return trace("bitnet-b1.58-2b-4t", Scenario(batch=2, prefill=16, decode=5))
+    return trace("bitnet-b1.58-2b-4t", Scenario(batch=2, prefill=16, decode=5)).table
 
 
 def test_schema_columns_and_kinds(bitnet_trace):
@@ -39,7 +39,7 @@ def test_layer_op_order_bitnet(bitnet_trace):
 
 
 def test_llama_has_no_quantize_and_no_sub_norms():
-    t = trace("llama-2-7b", Scenario(1, 8, 2))
+    t = trace("llama-2-7b", Scenario(1, 8, 2)).table
     assert "quantize" not in set(t.kind) and "ternary_linear" not in set(t.kind)
     assert not t.op.isin(["attn_sub_norm", "ffn_sub_norm"]).any()
     assert (t[t.kind == "linear"].weight_dtype == "fp16").all()
@@ -60,7 +60,7 @@ def test_ternary_macs_equal_tokens_times_ternary_params():
     for name in ("bitnet-b1.58-2b-4t", "falcon3-1b-1.58bit", "bitnet-b1.58-3b"):
         spec = zoo_model(name)
         sc = Scenario(batch=3, prefill=7, decode=4)
-        t = trace(spec, sc)
+        t = trace(spec, sc).table
         tokens = sc.batch * (sc.prefill + sc.decode)
         assert t[t.kind == "ternary_linear"].macs.sum() == tokens * spec.ternary_params
 
@@ -68,7 +68,7 @@ def test_ternary_macs_equal_tokens_times_ternary_params():
 def test_attention_macs_exact():
     spec = zoo_model("llama3-8b-1.58")
     b, s, d = 2, 10, 6
-    t = trace(spec, Scenario(b, s, d))
+    t = trace(spec, Scenario(b, s, d)).table
     per_pair = b * spec.num_heads * spec.head_dim * spec.num_layers
     prefill_pairs = s * (s + 1) // 2
     decode_pairs = sum(s + 1 + i for i in range(d))
@@ -80,8 +80,8 @@ def test_attention_macs_exact():
 
 def test_expanded_decode_has_same_totals_and_growing_kv():
     sc = Scenario(batch=2, prefill=9, decode=7)
-    compact = trace("bitnet-b1.58-2b-4t", sc)
-    expanded = trace("bitnet-b1.58-2b-4t", sc, expand_decode=True)
+    compact = trace("bitnet-b1.58-2b-4t", sc).table
+    expanded = trace("bitnet-b1.58-2b-4t", sc, expand_decode=True).table
     assert expanded.block.nunique() == 1 + sc.decode and (expanded.steps == 1).all()
     for col in COUNT_COLUMNS:
         assert compact[col].sum() == expanded[col].sum(), col
@@ -117,7 +117,7 @@ def test_measured_stats_attach_and_split_signatures():
     pos = rng.integers(0, k // 2, size=n)
     neg = rng.integers(0, k // 2, size=n)
     measured = stats_from_row_counts(pos, neg, k, 0.02, "checkpoint:test")
-    t = trace(spec, Scenario(1, 4, 2), stats={(3, "down_proj"): measured})
+    t = trace(spec, Scenario(1, 4, 2), stats={(3, "down_proj"): measured}).table
     row = t[(t.block == 0) & (t.weight_name == "layers.3.down_proj")].iloc[0]
     assert row.zero_frac == measured.zero_frac and row.stats_source == "checkpoint:test"
     other = t[(t.block == 0) & (t.weight_name == "layers.2.down_proj")].iloc[0]
@@ -133,9 +133,9 @@ def test_measured_stats_with_wrong_shape_is_refused():
 
 
 def test_weight_model_sets_zero_fraction():
-    t = trace("trilm-99m", Scenario(1, 4, 2), weight_model=WeightModel(zero_fraction=0.42))
+    t = trace("trilm-99m", Scenario(1, 4, 2), weight_model=WeightModel(zero_fraction=0.42)).table
     assert set(t[t.kind == "ternary_linear"].zero_frac) == {0.42}
-    t = trace("trilm-99m", Scenario(1, 4, 2), weight_model=WeightModel("laplace"))
+    t = trace("trilm-99m", Scenario(1, 4, 2), weight_model=WeightModel("laplace")).table
     assert set(t[t.kind == "ternary_linear"].zero_frac) == {ZERO_FRACTION["laplace"]}
 
 
@@ -147,7 +147,7 @@ def test_impossible_scenarios(kw):
 
 def test_context_exceeded_is_reported_not_refused():
     t = trace("llama-2-70b", Scenario(1, 4000, 200))
-    assert t.attrs["context_exceeded"] is True
+    assert t.context_exceeded is True and t.to_table().attrs["context_exceeded"] is True
 
 
 def test_modelled_statistics_match_theory_and_sampling():

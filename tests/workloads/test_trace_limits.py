@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from tritium.base.errors import SpecError, TraceError
 from tritium.workloads import Scenario, summarize, trace, zoo_model, zoo_names
 from tritium.workloads.schema import COUNT_LIMIT, MAX_TRACE_ROWS, new_trace_frame
-from tritium.workloads.trace import DTYPE_BYTES, MAX_BATCH, MAX_DECODE, MAX_PREFILL
+from tritium.workloads.scenario import MAX_BATCH, MAX_DECODE, MAX_PREFILL
+from tritium.workloads.trace import DTYPE_BYTES
 
 LIMITS = settings(derandomize=True, database=None, max_examples=60, deadline=None,
                   suppress_health_check=[HealthCheck.too_slow])
@@ -57,7 +58,7 @@ def exact_total(t, col: str) -> int:
 @pytest.mark.parametrize("name", ["bitnet-b1.58-2b-4t", "llama-3-70b", "bitnet-b1.58-3b", "falcon3-1b-1.58bit"])
 def test_reference_matches_small_traces(name):
     spec = zoo_model(name)
-    t = trace(spec, Scenario(3, 17, 9))
+    t = trace(spec, Scenario(3, 17, 9)).table
     for col, value in reference_totals(spec, 3, 17, 9).items():
         assert exact_total(t, col) == value, col
 
@@ -73,7 +74,7 @@ def test_counts_are_exact_or_refused(name, batch, prefill, decode):
     spec = zoo_model(name)
     ref = reference_totals(spec, batch, prefill, decode)
     try:
-        t = trace(spec, Scenario(batch, prefill, decode))
+        t = trace(spec, Scenario(batch, prefill, decode)).table
     except TraceError as err:
         assert "more than the" in str(err) and "(2^60)" in str(err) and "\n" not in str(err)
         col = str(err).split(": ", 1)[1].split(" ", 1)[0]
@@ -107,7 +108,7 @@ def test_exact_at_the_edge_of_the_limit():
     spec = zoo_model("llama-3-70b")
     d = largest_decode("llama-3-70b", 64, 4096)
     assert d < MAX_DECODE
-    t = trace(spec, Scenario(64, 4096, d))
+    t = trace(spec, Scenario(64, 4096, d)).table
     ref = reference_totals(spec, 64, 4096, d)
     assert ref["macs"] > 2**59 and exact_total(t, "macs") == ref["macs"]
     assert int(t.macs.sum()) == ref["macs"]  # the int64 sum a simulator takes does not wrap
@@ -130,7 +131,7 @@ def test_scenario_bounds_name_the_bound(key, bound):
 
 
 def test_expand_decode_is_bounded_by_rows():
-    t = trace("trilm-99m", Scenario(1, 4, 3), expand_decode=True)
+    t = trace("trilm-99m", Scenario(1, 4, 3), expand_decode=True).table
     assert t.block.nunique() == 4
     with pytest.raises(TraceError, match=f"pass the {MAX_TRACE_ROWS} rows.*without expand_decode"):
         trace("llama-3-70b", Scenario(1, 4, 100_000), expand_decode=True)
@@ -140,7 +141,7 @@ def test_min_rows_per_layer_holds_for_every_zoo_model():
     from tritium.workloads.trace import _MIN_ROWS_PER_LAYER
 
     for name in zoo_names():
-        t = trace(name, Scenario(1, 2, 1))
+        t = trace(name, Scenario(1, 2, 1)).table
         per_layer = t[(t.block == 0) & (t.layer == 0)]
         assert len(per_layer) >= _MIN_ROWS_PER_LAYER, name
 
@@ -149,17 +150,17 @@ def test_new_trace_frame_checks_python_ints_before_converting():
     row = {"block": 0, "phase": "prefill", "steps": 1, "layer": 0, "op": "x", "kind": "attn_qk", "m": 1, "k": 1,
            "n": 1, "macs": 2**62}
     with pytest.raises(TraceError, match="macs over the request total"):
-        new_trace_frame([row], {}, where="here")
+        new_trace_frame([row], where="here")
     with pytest.raises(TraceError, match="^here: column 'm' would hold .* beyond int64"):
-        new_trace_frame([row | {"macs": 1, "m": 2**64}], {}, where="here")
+        new_trace_frame([row | {"macs": 1, "m": 2**64}], where="here")
     with pytest.raises(TraceError, match="macs over the request total"):
-        new_trace_frame([row | {"macs": 2**59}] * 3, {})
+        new_trace_frame([row | {"macs": 2**59}] * 3)
 
 
 def test_loaded_trace_with_wrapping_totals_is_refused(tmp_path):
     from tritium.workloads import validate_trace
 
-    t = trace("trilm-99m", Scenario(1, 4, 2))
+    t = trace("trilm-99m", Scenario(1, 4, 2)).table.copy()
     t.loc[:, "macs"] = 2**58
     with pytest.raises(TraceError, match="macs over the request total"):
         validate_trace(t)

@@ -32,10 +32,10 @@ def test_act_zero_reaches_the_workloads_trace(tmp_path):
     (default,) = _space(tmp_path, "").workloads
     assert given.act_zero == (("down_proj", 0.9),) and default.act_zero == ()
     assert given.name != default.name  # the label says which
-    down = given.trace()
+    down = given.trace().table
     down = down[down.op == "down_proj"]
     assert (down.act_zero_frac == 0.9).all()
-    other = default.trace()
+    other = default.trace().table
     assert (other[other.op == "down_proj"].act_zero_frac != 0.9).all()
 
 

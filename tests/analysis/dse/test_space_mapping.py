@@ -37,7 +37,7 @@ def test_workloads_take_precisions_and_an_objective():
     assert (plain.lm_head_dtype, plain.kv_dtype, plain.mapping_objective) == (None, None, "latency")
     assert (quant.lm_head_dtype, quant.kv_dtype, quant.mapping_objective) == ("int8", "fp8", "energy")
     assert quant.name.endswith("-lmint8-kvfp8-energy")
-    assert quant.trace().query("op == 'lm_head'").weight_dtype.iloc[0] == "int8"
+    assert quant.trace().table.query("op == 'lm_head'").weight_dtype.iloc[0] == "int8"
     assert s.grid_size == 8
 
 

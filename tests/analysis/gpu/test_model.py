@@ -151,7 +151,8 @@ def test_wave_quantization():
 
 def test_measured_gemm_replaces_the_model(llama):
     gpu = load_gpu("h100")
-    row = llama[(llama.op == "down_proj") & (llama.phase == "decode")].iloc[0]
+    table = llama.table
+    row = table[(table.op == "down_proj") & (table.phase == "decode")].iloc[0]
     shape = dict(m=int(row.m), k=int(row.k), n=int(row.n))
     slow = DEFAULT_CALIBRATION.with_(name="bench", gpu=gpu.name, gemm=(MeasuredGemm(**shape, weights="bf16", seconds=1e-3),))
     base, measured = gpu_baseline(gpu, llama, weights="bf16"), gpu_baseline(gpu, llama, weights="bf16", calibration=slow)

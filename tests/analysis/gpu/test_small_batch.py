@@ -105,11 +105,11 @@ def test_memory_counts_embedding_kv_dtype_and_reserve():
     t8 = trace(spec, Scenario(batch=8, prefill=512, decode=64))
     need16 = gpu_baseline(gpu, t16).totals["memory_needed_bytes"]
     need8 = gpu_baseline(gpu, t8).totals["memory_needed_bytes"]
-    kv16 = t16.kv_write_bytes.sum()
+    kv16 = t16.table.kv_write_bytes.sum()
     assert need16 - need8 == pytest.approx(kv16 / 2, rel=1e-6)
     params = 6.74e9  # Llama-2-7B: embedding and untied head included
     reserve = 0.1 * gpu.mem_gb * 1e9
-    acts = ((t16.act_in_bytes + t16.act_out_bytes) / t16.steps).max()  # the largest op's input and output
+    acts = ((t16.table.act_in_bytes + t16.table.act_out_bytes) / t16.table.steps).max()  # the largest op's input and output
     assert need16 == pytest.approx(params * 2 + kv16 + acts + reserve, rel=0.005)
     # a tied head (BitNet 2B4T) holds its table once
     bitnet = trace("bitnet-b1.58-2b-4t", Scenario(batch=1, prefill=16, decode=2))

@@ -16,15 +16,15 @@ COLS = ["layer", "op", "kind", "m", "k", "n", "groups", "causal", "kv_len", "mac
 
 def test_a_prompt_alone_is_the_trace_generators_prefill_block():
     spec = load_model(MODEL)
-    mine = iteration_trace(spec, [IterationShape(0, 0, ((300, 0),), 1)])
-    ref = trace(MODEL, Scenario(1, 300, 1))
+    mine = iteration_trace(spec, [IterationShape(0, 0, ((300, 0),), 1)]).table
+    ref = trace(MODEL, Scenario(1, 300, 1)).table
     ref = ref[ref.phase == "prefill"]
     pd.testing.assert_frame_equal(mine[COLS].reset_index(drop=True), ref[COLS].reset_index(drop=True))
 
 
 def test_decode_group_counts_sum_the_contexts():
     spec = load_model(MODEL)
-    t = iteration_trace(spec, [IterationShape(3, 100 + 200 + 301, (), 3)])
+    t = iteration_trace(spec, [IterationShape(3, 100 + 200 + 301, (), 3)]).table
     qk = t[(t.op == "attn_qk") & (t.layer == 0)].iloc[0]
     assert qk.groups == 3 * spec.num_heads and qk.kv_len == 200
     assert qk.macs == spec.num_heads * spec.head_dim * 601

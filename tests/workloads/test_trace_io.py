@@ -1,4 +1,6 @@
-"""Trace tables: save and reload without loss; malformed files are refused."""
+"""Trace files: save and reload without loss; malformed files are refused."""
+
+import dataclasses
 
 import pandas as pd
 import pytest
@@ -8,23 +10,39 @@ from tritium.workloads import Scenario, load_trace, save_trace, trace, validate_
 
 
 @pytest.fixture(scope="module")
-def table():
+def record():
     return trace("bitnet-b1.58-2b-4t", Scenario(batch=2, prefill=8, decode=3))
 
 
+@pytest.fixture(scope="module")
+def table(record):
+    return record.table
+
+
+def _metadata(t) -> list:
+    return [getattr(t, f.name) for f in dataclasses.fields(t) if f.name not in ("table", "spec")]
+
+
 @pytest.mark.parametrize("suffix", [".parquet", ".csv"])
-def test_round_trip_is_exact(tmp_path, table, suffix):
-    path = save_trace(table, tmp_path / f"t{suffix}")
+def test_round_trip_is_exact(tmp_path, record, suffix):
+    path = save_trace(record, tmp_path / f"t{suffix}")
     back = load_trace(path)
-    pd.testing.assert_frame_equal(back, table, check_exact=True)
-    assert back.attrs == table.attrs
+    pd.testing.assert_frame_equal(back.table, record.table, check_exact=True)
+    assert _metadata(back) == _metadata(record) and back.table.attrs == {}
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_a_table_with_attrs_saves_as_its_record(tmp_path, record, suffix):
+    """The file format is the one written before traces were records: a table with attrs."""
+    back = load_trace(save_trace(record.to_table(), tmp_path / f"t{suffix}"))
+    assert _metadata(back) == _metadata(record)
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".csv"])
 def test_round_trip_of_fp_model_with_nan_stats(tmp_path, suffix):
     t = trace("llama-2-7b", Scenario(1, 4, 2))
     back = load_trace(save_trace(t, tmp_path / f"t{suffix}"))
-    pd.testing.assert_frame_equal(back, t, check_exact=True)
+    pd.testing.assert_frame_equal(back.table, t.table, check_exact=True)
 
 
 def test_unknown_suffix_writes_nothing(tmp_path, table):
@@ -33,8 +51,8 @@ def test_unknown_suffix_writes_nothing(tmp_path, table):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_failed_write_leaves_no_partial_file(tmp_path, table):
-    broken = table.drop(columns=["macs"])
+def test_failed_write_leaves_no_partial_file(tmp_path, record):
+    broken = record.to_table().drop(columns=["macs"])
     with pytest.raises(TraceError, match="missing columns macs"):
         save_trace(broken, tmp_path / "t.parquet")
     assert list(tmp_path.iterdir()) == []
