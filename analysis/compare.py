@@ -26,15 +26,10 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from tritium.analysis.carbon import (
-    CarbonReport,
-    Usage,
-    carbon_per_million_tokens,
-    default_usage,
-    device_class,
-    gpu_hardware,
-    grid_intensity,
-)
+from tritium.analysis.carbon import CarbonReport, carbon_per_million_tokens
+from tritium.analysis.embodied import gpu_hardware
+from tritium.analysis.grid import grid_intensity
+from tritium.analysis.usage import Usage, default_usage, device_class
 from tritium.analysis.cost import CostReport, GpuCost, chip_cost, gpu_cost
 from tritium.analysis.gpu.db import Gpu, load_gpu
 from tritium.analysis.gpu.kernels import WEIGHT_MODES
@@ -42,18 +37,12 @@ from tritium.analysis.gpu.model import gpu_baseline
 from tritium.analysis.gpu.params import DEFAULT_CALIBRATION, Calibration, load_calibration
 from tritium.base.errors import SpecError, TritiumError
 from tritium.sim import Chip, SimResult, load_chip, simulate
+from tritium.analysis.request import DEFAULT_CHIP, DEFAULT_GPU, DEFAULT_MODEL, CompareRequest
 from tritium.base.specio import check_choice, check_int
 from tritium.workloads import ModelSpec, Scenario, Trace, build_trace, load_model
 
-__all__ = ["DEFAULT_MODEL", "DEFAULT_CHIP", "DEFAULT_GPU", "Comparison", "compare", "with_precisions", "default_weights",
-           "METRICS"]
-
-DEFAULT_MODEL = "bitnet-b1.58-2b-4t"
-"""The model every comparison and report uses unless told otherwise."""
-DEFAULT_CHIP = "edge-lpddr5"
-"""The chip preset (the one ``tritium simulate`` defaults to)."""
-DEFAULT_GPU = "h100-sxm"
-"""The GPU baseline."""
+__all__ = ["DEFAULT_MODEL", "DEFAULT_CHIP", "DEFAULT_GPU", "Comparison", "CompareRequest", "compare", "run_comparison",
+           "with_precisions", "default_weights", "METRICS"]
 
 METRICS = (  # (metric, unit, lower is better)
     ("time to first token", "ms", True),
@@ -90,9 +79,12 @@ class Comparison:
     """One request on a chip and on GPUs, with what each costs and emits.
 
     Attributes:
-        model: the model's name. scenario: the chip's batch, prefill, decode (the GPU's is
+        model: the model's name. request: the :class:`~tritium.analysis.request.CompareRequest`,
+            resolved (its model the :class:`~tritium.workloads.ModelSpec` with the precisions
+            given, or the SCALE-Sim file; chip, GPU, weight mode, calibration and both sides'
+            usage the objects used), so a report's sweep points replace a field of it. scenario: the chip's batch, prefill, decode (the GPU's is
             ``gpu_result.scenario``: its batch may differ). weights: the GPU weight mode.
-        chip_usage, gpu_usage: each side's :class:`~tritium.analysis.carbon.Usage` (device
+        chip_usage, gpu_usage: each side's :class:`~tritium.analysis.usage.Usage` (device
             class, grid region, PUE, lifetime, utilization).
         chip: the :class:`~tritium.sim.Chip`. gpu: the :class:`~tritium.analysis.gpu.Gpu`.
         gpus: GPUs in tensor parallelism. calibration: the GPU model's calibration.
@@ -107,6 +99,7 @@ class Comparison:
     """
 
     model: str
+    request: CompareRequest
     scenario: dict
     chip_usage: Usage
     gpu_usage: Usage
@@ -280,77 +273,55 @@ def compare(
     chip: Chip | str | os.PathLike = DEFAULT_CHIP,
     gpu: Gpu | str | os.PathLike = DEFAULT_GPU,
     *,
-    batch: int = 1,
-    prefill: int = 512,
-    decode: int = 128,
-    region: str | None = None,
-    pue: float | None = None,
-    lifetime_years: float | None = None,
-    utilization: float | None = None,
-    chip_usage: Mapping[str, Any] | Usage | None = None,
-    gpu_usage: Mapping[str, Any] | Usage | None = None,
-    gpu_batch: int | None = None,
-    volume: int | None = None,
-    nre_usd: float | None = None,
-    weights: str | None = None,
-    gpus: int = 1,
-    calibration: Calibration | str | os.PathLike | None = None,
-    scaling: str = "bitnet",
-    mapping_objective: str = "latency",
-    lm_head_dtype: str | None = None,
-    kv_dtype: str | None = None,
     trace: Trace | pd.DataFrame | None = None,
+    **options: Any,
 ) -> Comparison:
-    """Run one request of ``model`` on ``chip`` and on ``gpus`` x ``gpu``; price and compare both.
+    """Run one request of ``model`` on ``chip`` and on GPUs of kind ``gpu``; price and compare both.
 
-    Args:
-        model: zoo name, HF id, config.json or :class:`~tritium.workloads.ModelSpec`
-            (see :func:`tritium.workloads.load_model`).
-        chip: a :class:`~tritium.sim.Chip`, preset name or chip TOML file.
-        gpu: a :class:`~tritium.analysis.gpu.Gpu`, database name or GPU TOML file.
-        batch, prefill, decode: the scenario (sequences, prompt tokens, generated tokens).
-        region, pue, lifetime_years, utilization: deployment of both sides (None: each side's
-            device-class default, :func:`tritium.analysis.carbon.default_usage`: a data-centre
-            device at PUE 1.1, 4 years, 50% busy; an edge device at PUE 1.0, 5 years, 10% busy;
-            region "world").
-        chip_usage, gpu_usage: one side's own values (keys ``device_class``, ``region``, ``pue``,
-            ``lifetime_years``, ``utilization``), over the ones for both; or a whole
-            :class:`~tritium.analysis.carbon.Usage`.
-        gpu_batch: the GPU's batch (default ``batch``): a data-centre GPU is usually run at
-            a larger batch than an edge chip. Per-token figures stay comparable.
-        volume: chips produced, to spread the NRE over (see :func:`tritium.analysis.cost.chip_cost`).
-        nre_usd: design, verification and IP NRE on top of the mask set (needs ``volume``).
-        weights: GPU weight mode (default :func:`default_weights` of the model).
-        gpus: GPUs in tensor parallelism.
-        calibration: the GPU model's calibration, or a calibration TOML file
-            (``tritium gpu-bench`` writes one).
-        scaling: the chip's technology scaling (see :func:`tritium.sim.simulate`).
-        mapping_objective: what the chip's mapper minimizes per op (``latency``, ``energy``, ``edp``).
-        lm_head_dtype, kv_dtype: precisions of the LM head and the KV cache, for both sides
-            (None: the model's own; see :func:`tritium.workloads.build_trace`).
-        trace: a trace to use instead of generating one from model and scenario.
+    ``options`` are the other fields of :class:`~tritium.analysis.request.CompareRequest`
+    (batch, prefill, decode, deployment, GPU batch, weights and count, calibration, precisions...,
+    each documented there with its default); this is :func:`run_comparison` of that request.
+    ``trace``: a trace to use instead of generating one from model and scenario.
+
+    Raises:
+        TritiumError: an unknown model, chip, GPU, region, option or file, or a bad number.
+    """
+    unknown = sorted(set(options) - {f.name for f in dataclasses.fields(CompareRequest)})
+    if unknown:
+        raise TritiumError(f"compare: unknown option {unknown[0]!r}; the options are the fields of CompareRequest: "
+                           + ", ".join(f.name for f in dataclasses.fields(CompareRequest)[3:]))
+    return run_comparison(CompareRequest(model, chip, gpu, **options), trace=trace)
+
+
+def run_comparison(request: CompareRequest, *, trace: Trace | pd.DataFrame | None = None) -> Comparison:
+    """Run ``request`` (:class:`~tritium.analysis.request.CompareRequest`) on its chip and GPUs;
+    price and compare both. ``trace``: a trace to use instead of generating one from the
+    request's model and scenario.
 
     Raises:
         TritiumError: an unknown model, chip, GPU, region or file, or a bad number.
     """
+    r = request
+    model, batch, prefill, decode, gpu_batch = r.model, r.batch, r.prefill, r.decode, r.gpu_batch
     scalesim = isinstance(model, (str, os.PathLike)) and str(model).lower().endswith(".csv")
     spec = None if scalesim else load_model(model)  # a SCALE-Sim topology's layers are ternary
     if spec is not None:
-        spec = with_precisions(spec, lm_head_dtype, kv_dtype)
-    chip = load_chip(chip)
-    card = load_gpu(gpu)
+        spec = with_precisions(spec, r.lm_head_dtype, r.kv_dtype)
+    chip = load_chip(r.chip)
+    card = load_gpu(r.gpu)
+    gpus = r.gpus
     check_int("gpus", gpus, lo=1)
-    mode = weights if weights is not None else "w2a8" if spec is None else default_weights(spec)
+    mode = r.weights if r.weights is not None else "w2a8" if spec is None else default_weights(spec)
     check_choice("weights", mode, WEIGHT_MODES)
-    if calibration is None:
+    if r.calibration is None:
         cal = DEFAULT_CALIBRATION
-    elif isinstance(calibration, Calibration):
-        cal = calibration
+    elif isinstance(r.calibration, Calibration):
+        cal = r.calibration
     else:
-        cal = load_calibration(calibration)
-    both = {"region": region, "pue": pue, "lifetime_years": lifetime_years, "utilization": utilization}
-    chip_use = _usage("chip", chip.dram.type, chip.chips, both, chip_usage)
-    gpu_use = _usage("gpu", card.memory_type, gpus, both, gpu_usage)
+        cal = load_calibration(r.calibration)
+    both = {"region": r.region, "pue": r.pue, "lifetime_years": r.lifetime_years, "utilization": r.utilization}
+    chip_use = _usage("chip", chip.dram.type, chip.chips, both, r.chip_usage)
+    gpu_use = _usage("gpu", card.memory_type, gpus, both, r.gpu_usage)
     if trace is None:
         trace = build_trace(spec if spec is not None else model, Scenario(batch=batch, prefill=prefill, decode=decode))
     trace = Trace.of(trace)
@@ -364,9 +335,9 @@ def compare(
         if spec is None:
             raise SpecError("gpu_batch", gpu_batch, "needs a model with a batch to vary (not a SCALE-Sim topology)")
         gpu_trace = build_trace(spec, Scenario(batch=gpu_batch, prefill=trace.prefill, decode=trace.decode))
-    chip_result = simulate(chip, trace, scaling=scaling, mapping_objective=mapping_objective)
+    chip_result = simulate(chip, trace, scaling=r.scaling, mapping_objective=r.mapping_objective)
     gpu_result = gpu_baseline(card, gpu_trace, weights=mode, gpus=gpus, calibration=cal)
-    costs = chip_cost(chip, chip_result.area_mm2["total"], volume=volume, nre_usd=nre_usd)
+    costs = chip_cost(chip, chip_result.area_mm2["total"], volume=r.volume, nre_usd=r.nre_usd)
     chip_carbon = carbon_per_million_tokens(chip_result, chip, region=chip_use.region, pue=chip_use.pue,
                                             lifetime_years=chip_use.lifetime_years,
                                             utilization=chip_use.utilization)
@@ -389,8 +360,10 @@ def compare(
         operational = gpu_result.totals["energy_j"] / tokens * 1e6 / 3.6e6 * gpu_use.pue * grid
         notes.append(f"GPU carbon: {card.name}'s die area is not published: embodied carbon not counted "
                      "(its total is operational only)")
+    resolved = r.replace(model=spec if spec is not None else model, chip=chip, gpu=card, weights=mode, calibration=cal,
+                         chip_usage=chip_use, gpu_usage=gpu_use)
     return Comparison(
-        model=trace.model or (spec.name if spec is not None else str(model)),
+        model=trace.model or (spec.name if spec is not None else str(model)), request=resolved,
         scenario=dict(chip_result.scenario), chip_usage=chip_use, gpu_usage=gpu_use,
         weights=mode, chip=chip, gpu=card, gpus=gpus, calibration=cal, chip_result=chip_result,
         gpu_result=gpu_result, chip_cost=costs, gpu_cost=g_cost, chip_carbon=chip_carbon, gpu_carbon=gpu_carbon,

@@ -12,17 +12,31 @@ generated, batch 1, on the ``edge-lpddr5`` preset against an H100 SXM.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import pandas as pd
 from matplotlib.figure import Figure
 
 from tritium.analysis import plots
-from tritium.analysis.carbon import DEFAULT_REGIONS, Usage, carbon_by_region, gpu_hardware, grid_intensity
-from tritium.analysis.compare import DEFAULT_CHIP, DEFAULT_GPU, DEFAULT_MODEL, Comparison, compare, with_precisions
+from tritium.analysis.carbon import DEFAULT_REGIONS, carbon_by_region
+from tritium.analysis.embodied import gpu_hardware
+from tritium.analysis.grid import grid_intensity
+from tritium.analysis.usage import Usage
+from tritium.analysis.compare import Comparison, run_comparison, with_precisions
+from tritium.analysis.request import (
+    DEFAULT_CHIP,
+    DEFAULT_GPU,
+    DEFAULT_MODEL,
+    SWEEP_BATCHES,
+    SWEEP_PREFILLS,
+    CompareRequest,
+    ReportRequest,
+    changed,
+)
 from tritium.analysis.gpu.calibrate import calibration_report
 from tritium.analysis.gpu.kernels import WEIGHT_MODES, peak_ops
 from tritium.analysis.gpu.model import gpu_baseline
@@ -31,13 +45,9 @@ from tritium.analysis.datapaths import datapath_plot, datapath_table
 from tritium.base.errors import SpecError, TritiumError
 from tritium.workloads import Scenario, build_trace, load_model
 
-__all__ = ["Report", "Plot", "build_report", "hardware_table", "area_table", "SWEEP_BATCHES", "SWEEP_PREFILLS",
+__all__ = ["Report", "Plot", "build_report", "run_report", "ReportRequest", "hardware_table", "area_table", "SWEEP_BATCHES", "SWEEP_PREFILLS",
            "RATIOS"]
 
-SWEEP_BATCHES = (1, 2, 4, 8, 16, 32, 64)
-"""Batch sizes of the batch sweep."""
-SWEEP_PREFILLS = (128, 256, 512, 1024, 2048, 4096)
-"""Prompt lengths of the context sweep (those that fit the model's context with the decode)."""
 RATIOS = {  # name: (metric of Comparison.table, True when chip / GPU, else GPU / chip)
     "J/token: GPU / chip": ("J/token", False),
     "tokens/s: chip / GPU": ("tokens/s", True),
@@ -107,68 +117,57 @@ def build_report(
     chip: str | os.PathLike = DEFAULT_CHIP,
     gpu: str | os.PathLike = DEFAULT_GPU,
     *,
-    batch: int = 1,
-    prefill: int = 512,
-    decode: int = 128,
-    region: str | None = None,
-    pue: float | None = None,
-    lifetime_years: float | None = None,
-    utilization: float | None = None,
-    chip_usage: dict | Usage | None = None,
-    gpu_usage: dict | Usage | None = None,
-    gpu_batch: int | None = None,
-    volume: int | None = None,
-    nre_usd: float | None = None,
-    weights: str | None = None,
-    gpus: int = 1,
-    calibration: Calibration | str | os.PathLike | None = None,
-    mapping_objective: str = "latency",
-    lm_head_dtype: str | None = None,
-    kv_dtype: str | None = None,
-    command: str | None = None,
-    batches: Sequence[int] = SWEEP_BATCHES,
-    prefills: Sequence[int] = SWEEP_PREFILLS,
-    regions: Sequence[str] = DEFAULT_REGIONS,
     progress: Callable[[int, int], None] | None = None,
-    datapaths: bool = True,
-    style_calibration: str | os.PathLike | None = None,
-    serving: bool = False,
-    slo_ttft_s: float = 2.0,
-    slo_tpot_s: float = 0.2,
+    **options: Any,
 ) -> Report:
-    """Compare ``model`` on ``chip`` and ``gpu`` (arguments as :func:`~tritium.analysis.compare.compare`),
-    sweep batch and context length, and draw every plot.
+    """Compare ``model`` on ``chip`` and ``gpu``, sweep batch and context length, and draw every plot.
 
-    ``batches`` and ``prefills`` are the sweep points (prefills longer than the model's
-    context minus ``decode`` are dropped; the GPU runs each sweep point at the chip's batch);
-    ``regions`` the carbon plot's grid regions, after the regions of the two sides.
-    ``region``, ``pue``, ``lifetime_years``, ``utilization``, ``chip_usage``, ``gpu_usage``,
-    ``gpu_batch``, ``volume`` and ``nre_usd`` are as in :func:`~tritium.analysis.compare.compare`.
-    ``progress(done, total)`` is called after each comparison. ``datapaths`` adds the "which
-    datapath" section (the chip in every datapath style on the main trace); ``style_calibration``
-    is the JSON of ``tritium hdl calibrate --styles ... --json``, whose synthesized figures are set
-    beside the model's there. ``serving`` adds "serving at an SLO": each side's highest Poisson
-    request rate whose p90 time to first token is at most ``slo_ttft_s`` and p99 time per output
-    token at most ``slo_tpot_s`` (prompt and output lengths lognormal around the report's
-    prefill and decode), with its power, energy and dollars per million tokens.
+    ``options`` are the fields of :class:`~tritium.analysis.request.CompareRequest` (the main
+    comparison: batch, prefill, decode, deployment, weights...) and of
+    :class:`~tritium.analysis.request.ReportRequest` (sweep points, regions, the datapath and
+    serving sections...), each documented there with its default; this is :func:`run_report`
+    of that request. ``progress(done, total)`` is called after each comparison.
 
     Raises:
-        TritiumError: as :func:`~tritium.analysis.compare.compare`.
+        TritiumError: an unknown option, or as :func:`~tritium.analysis.compare.compare`.
     """
+    mains = {f.name for f in dataclasses.fields(CompareRequest)}
+    extras = {f.name for f in dataclasses.fields(ReportRequest)} - {"compare"}
+    unknown = sorted(set(options) - mains - extras)
+    if unknown:
+        raise TritiumError(f"build_report: unknown option {unknown[0]!r}; the options are the fields of "
+                           f"CompareRequest and ReportRequest: {', '.join(sorted((mains | extras) - {'model', 'chip', 'gpu'}))}")
+    main = CompareRequest(model, chip, gpu, **{k: v for k, v in options.items() if k in mains})
+    return run_report(ReportRequest(main, **{k: v for k, v in options.items() if k in extras}), progress=progress)
+
+
+def run_report(request: ReportRequest, *, progress: Callable[[int, int], None] | None = None) -> Report:
+    """The report of ``request`` (:class:`~tritium.analysis.request.ReportRequest`): its main
+    comparison, the sweeps of batch (each point at the main request's other fields, the GPU at
+    the chip's batch) and of context length (prefills longer than the model's context minus the
+    decode are dropped), the GPU's weight modes, carbon by region, the datapath and serving
+    sections when asked, and every plot. ``progress(done, total)`` is called after each comparison.
+
+    Raises:
+        TritiumError: as :func:`~tritium.analysis.compare.run_comparison`.
+    """
+    req = request.compare
+    model, batch, prefill, decode = req.model, req.batch, req.prefill, req.decode
     if isinstance(model, (str, os.PathLike)) and str(model).lower().endswith(".csv"):
         raise TritiumError(f"{model}: a SCALE-Sim topology has no decode, batch or context to sweep, so it makes no "
                            "report; use tritium simulate for it, or a zoo name or config.json here")
-    spec = with_precisions(load_model(model), lm_head_dtype, kv_dtype)
-    args = dict(region=region, pue=pue, lifetime_years=lifetime_years, utilization=utilization,
-                chip_usage=chip_usage, gpu_usage=gpu_usage, volume=volume, nre_usd=nre_usd, weights=weights,
-                gpus=gpus, calibration=calibration, mapping_objective=mapping_objective)
+    spec = with_precisions(load_model(model), req.lm_head_dtype, req.kv_dtype)
     main_trace = build_trace(spec, Scenario(batch=batch, prefill=prefill, decode=decode))
-    main = compare(spec, chip, gpu, trace=main_trace, gpu_batch=gpu_batch, **args)
-    args["weights"], args["calibration"] = main.weights, main.calibration
-    args["chip_usage"], args["gpu_usage"] = main.chip_usage, main.gpu_usage
+    main = run_comparison(req.replace(model=spec), trace=main_trace)
+    # every sweep point: the main request as resolved (chip, GPU, weights, calibration, usage), at the chip's batch
+    swept = main.request.replace(gpu_batch=None)
+    command = request.command
     if command is None:
-        command = (f"tritium.analysis.report.build_report({str(model)!r}, {str(chip)!r}, {str(gpu)!r}, "
-                   f"batch={batch}, prefill={prefill}, decode={decode}, region={region!r})")
+        given = ", ".join(f"{k}={v!r}" for k, v in changed(request.compare).items())
+        command = f"tritium.analysis.report.build_report({given})"
+    batches, prefills, regions = request.batches, request.prefills, request.regions
+    if regions is None:
+        regions = DEFAULT_REGIONS
     prefills = [p for p in prefills if p + decode <= spec.max_position]
     total = 1 + len(batches) + len(prefills)
     done = [1]
@@ -177,7 +176,7 @@ def build_report(
         if (b, p) == (batch, prefill) and main.gpu_batch == batch:
             result = main
         else:
-            result = compare(spec, main.chip, main.gpu, trace=build_trace(spec, Scenario(b, p, decode)), **args)
+            result = run_comparison(swept.replace(batch=b, prefill=p), trace=build_trace(spec, Scenario(b, p, decode)))
         done[0] += 1
         if progress:
             progress(done[0], total)
@@ -193,8 +192,8 @@ def build_report(
     errors = calibration_report() if main.calibration == DEFAULT_CALIBRATION else None
     figures = _plots(main, batch_sweep, context_sweep, regions_table, decode)
     styles, styles_note = (None, "not asked for")
-    if datapaths:
-        styles, styles_note = _datapaths(main, main_trace, style_calibration)
+    if request.datapaths:
+        styles, styles_note = _datapaths(main, main_trace, request.style_calibration)
         if styles is not None:
             figures += (Plot("datapaths", "Which datapath",
                              f"The {main.chip.name} chip's TLU as an adder tree, LUT (g = 2, 3, 4) and INT8 MAC array "
@@ -202,12 +201,12 @@ def build_report(
                              "generated token, and tokens/s on this request. " + styles_note,
                              datapath_plot(styles)),)
     serving_table = None
-    if serving:
+    if request.serving:
         from tritium.analysis.serving import ServeConfig
         from tritium.analysis.serving.capacity import serving_comparison
 
         serving_table = serving_comparison(
-            spec, main.chip, main.gpu, config=ServeConfig(slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s),
+            spec, main.chip, main.gpu, config=ServeConfig(slo_ttft_s=request.slo_ttft_s, slo_tpot_s=request.slo_tpot_s),
             gpus=main.gpus, gpu_weights=main.weights, prompt=f"lognormal:{prefill}", output=f"lognormal:{decode}")
     return Report(main, command, batch_sweep, context_sweep, modes, regions_table, errors, figures,
                   hardware_table(main), area_table(main.chip_result), styles, styles_note, serving_table)

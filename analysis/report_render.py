@@ -27,7 +27,6 @@ from tritium.analysis.report import RATIOS, Report
 from tritium.base.fileio import json_text, record_written, replace_folder
 from tritium.sim import chip_to_toml
 from tritium.base.specio import dumps_toml
-from tritium.workloads import load_model
 
 __all__ = ["render", "write_report", "PNG_DPI", "REPORT_ENTRIES"]
 
@@ -245,10 +244,7 @@ def _summary(r: Report) -> str:
 
 def _configs(r: Report) -> dict[str, str]:
     c = r.comparison
-    try:
-        model_toml = dumps_toml(load_model(c.model))
-    except Exception:  # a model given as a file that is gone: the name is all we have
-        model_toml = f'name = "{c.model}"\n'
+    model_toml = dumps_toml(c.request.model)  # the spec the comparison ran (precisions included)
     scenario = "\n".join(f"{k} = {v}" for k, v in c.scenario.items())
     scenario += f'\ngpu_batch = {c.gpu_batch}\ngpu_weights = "{c.weights}"\ngpus = {c.gpus}\n'
     for side, u in (("chip", c.chip_usage), ("gpu", c.gpu_usage)):

@@ -7,18 +7,20 @@ Thin layers over public functions; :func:`register` adds the subcommands to the
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import shlex
 import time
 
+from tritium.analysis.request import CompareRequest, ReportRequest, changed
 from tritium.cliutil import ProgressBar, mapping_args, precision_args, print_json, scenario_args
 from tritium.base.errors import TritiumError
 
 __all__ = ["register"]
 
-_DEFAULT_MODEL = "bitnet-b1.58-2b-4t"  # tritium.analysis.compare.DEFAULT_* (not imported: keeps --help fast)
-_DEFAULT_CHIP = "edge-lpddr5"
-_DEFAULT_GPU = "h100-sxm"
+_DEFAULTS = CompareRequest()  # the one set of defaults (a light module: --help stays fast)
+_DEFAULT_MODEL, _DEFAULT_CHIP, _DEFAULT_GPU = _DEFAULTS.model, _DEFAULTS.chip, _DEFAULTS.gpu
+_REPORT_DEFAULTS = ReportRequest()
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -70,9 +72,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--serving", action="store_true",
                    help="add 'serving at an SLO': each side's capacity under a Poisson request stream (tritium serve; "
                         "about half a minute per side)")
-    p.add_argument("--slo-ttft", type=float, default=2.0, metavar="S",
+    p.add_argument("--slo-ttft", type=float, default=_REPORT_DEFAULTS.slo_ttft_s, metavar="S",
                    help="with --serving: p90 time-to-first-token target, s (default: %(default)s)")
-    p.add_argument("--slo-tpot", type=float, default=0.2, metavar="S",
+    p.add_argument("--slo-tpot", type=float, default=_REPORT_DEFAULTS.slo_tpot_s, metavar="S",
                    help="with --serving: p99 time-per-output-token target, s (default: %(default)s)")
     p.set_defaults(func=_cmd_report)
 
@@ -116,16 +118,19 @@ _USAGE = (("region", str, "grid region for carbon: 'world', ISO code or country"
           ("utilization", float, "share of the lifetime spent serving, (0, 1]"))
 
 
-def _comparison_kwargs(args: argparse.Namespace) -> dict:
-    def side(prefix: str) -> dict:
-        return {k.replace("-", "_"): getattr(args, f"{prefix}{k.replace('-', '_')}") for k, _, _ in _USAGE
-                if getattr(args, f"{prefix}{k.replace('-', '_')}") is not None}
+def _compare_request(args: argparse.Namespace) -> CompareRequest:
+    """The :class:`CompareRequest` of ``compare``'s or ``report``'s options, built once."""
+    def side(prefix: str) -> dict | None:
+        given = {k.replace("-", "_"): getattr(args, f"{prefix}{k.replace('-', '_')}") for k, _, _ in _USAGE
+                 if getattr(args, f"{prefix}{k.replace('-', '_')}") is not None}
+        return given or None
 
-    return dict(batch=args.batch, prefill=args.prefill, decode=args.decode, region=args.region, pue=args.pue,
-                lifetime_years=args.lifetime_years, utilization=args.utilization, chip_usage=side("chip_"),
-                gpu_usage=side("gpu_"), gpu_batch=args.gpu_batch, volume=args.volume, nre_usd=args.nre_usd,
-                weights=args.weights, gpus=args.gpus, calibration=_engine_calibration(args),
-                mapping_objective=args.mapping_objective, lm_head_dtype=args.lm_head_dtype, kv_dtype=args.kv_dtype)
+    return CompareRequest(
+        model=_model(args), chip=args.chip, gpu=args.gpu, batch=args.batch, prefill=args.prefill, decode=args.decode,
+        region=args.region, pue=args.pue, lifetime_years=args.lifetime_years, utilization=args.utilization,
+        chip_usage=side("chip_"), gpu_usage=side("gpu_"), gpu_batch=args.gpu_batch, volume=args.volume,
+        nre_usd=args.nre_usd, weights=args.weights, gpus=args.gpus, calibration=_engine_calibration(args),
+        mapping_objective=args.mapping_objective, lm_head_dtype=args.lm_head_dtype, kv_dtype=args.kv_dtype)
 
 
 def _model(args: argparse.Namespace):
@@ -216,9 +221,9 @@ def _cmd_gpu_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from tritium.analysis.compare import compare
+    from tritium.analysis.compare import run_comparison
 
-    c = compare(_model(args), args.chip, args.gpu, **_comparison_kwargs(args))
+    c = run_comparison(_compare_request(args))
     if args.json:
         print_json(c.as_dict())
         return 0
@@ -257,18 +262,18 @@ def _cell(value: float) -> str:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from tritium.analysis.report import build_report
+    from tritium.analysis.report import run_report
     from tritium.analysis.report_render import REPORT_ENTRIES, write_report
     from tritium.base.fileio import check_replaceable
 
     check_replaceable(args.out, REPORT_ENTRIES, force=args.force)  # before minutes of work, not after
-    command = _report_command(args)
+    request = ReportRequest(_compare_request(args), datapaths=not args.no_datapaths,
+                            style_calibration=args.style_calibration, serving=args.serving,
+                            slo_ttft_s=args.slo_ttft, slo_tpot_s=args.slo_tpot)
+    request = dataclasses.replace(request, command=_report_command(args, request))
     start = time.perf_counter()
     with ProgressBar("comparing", unit="run") as progress:
-        report = build_report(_model(args), args.chip, args.gpu, command=command, progress=progress,
-                              datapaths=not args.no_datapaths, style_calibration=args.style_calibration,
-                              serving=args.serving, slo_ttft_s=args.slo_ttft, slo_tpot_s=args.slo_tpot,
-                              **_comparison_kwargs(args))
+        report = run_report(request, progress=progress)
     paths = write_report(report, args.out, force=args.force)
     seconds = time.perf_counter() - start
     print(f"report written to {args.out}: report.html (self-contained), report.md and "
@@ -277,18 +282,21 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _report_command(args: argparse.Namespace) -> str:
-    """The command that makes this report again: every option that differs from its default."""
+def _report_command(args: argparse.Namespace, request: ReportRequest) -> str:
+    """The command that makes this report again: every option whose value differs from its default."""
     words = ["tritium", "report"]
-    defaults = {"model": _DEFAULT_MODEL, "chip": _DEFAULT_CHIP, "gpu": _DEFAULT_GPU, "batch": 1, "prefill": 512,
-                "decode": 128, "gpu_batch": None, "weights": None, "gpus": 1, "calibration": None, "gpu_engine": None,
-                "lm_head_dtype": None, "kv_dtype": None, "mapping_objective": "latency", "volume": None,
-                "nre_usd": None}
-    defaults |= {f"{side}{k.replace('-', '_')}": None for k, _, _ in _USAGE for side in ("", "chip_", "gpu_")}
-    for key, default in defaults.items():
-        value = getattr(args, key)
-        if value != default:
-            words += [f"--{key.replace('_', '-')}", f"{value:g}" if isinstance(value, float) else str(value)]
+    given = changed(request.compare)
+    for side in ("chip_usage", "gpu_usage"):  # --chip-X and --gpu-X
+        for key, value in (given.pop(side, None) or {}).items():
+            given[f"{side[:-len('usage')]}{key}"] = value
+    given.pop("calibration", None)  # the file and --gpu-engine, as given
+    given |= {k: getattr(args, k) for k in ("calibration", "gpu_engine") if getattr(args, k) is not None}
+    if args.ternarize:  # the model as named (the request holds its ternarized spec)
+        given.pop("model", None)
+        if args.model != _DEFAULT_MODEL:
+            given = {"model": args.model, **given}
+    for key, value in given.items():
+        words += [f"--{key.replace('_', '-')}", f"{value:g}" if isinstance(value, float) else str(value)]
     if args.ternarize:
         words.append("--ternarize")
     if args.no_datapaths:
