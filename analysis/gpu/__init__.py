@@ -7,7 +7,8 @@ True
 
 from tritium.analysis.gpu.db import GPU_ALIASES, INTERCONNECTS, Gpu, gpu_to_toml, list_gpus, load_gpu, save_gpu
 from tritium.analysis.gpu.kernels import WEIGHT_MODES, WeightMode
-from tritium.analysis.gpu.model import GemmKernel, gemm_kernels, gpu_baseline
+from tritium.analysis.gpu.model import gpu_baseline
+from tritium.analysis.gpu.rows import GemmKernel, gemm_kernels
 from tritium.analysis.gpu.params import (DEFAULT_CALIBRATION, ENGINES, Calibration, MeasuredGemm, load_calibration,
                                          save_calibration, with_engine)
 

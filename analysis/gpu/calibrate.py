@@ -43,7 +43,7 @@ from tritium.analysis.gpu.kernels import (WEIGHT_MODES, Traffic, dram_pj, dram_s
                                           matmul_compute_s, mode_bandwidth_factor, mode_unpack_ops, peak_ops,
                                           sustained_share, weight_matmul)
 from tritium.analysis.gpu.model import gpu_baseline
-from tritium.analysis.gpu.params import COPY_EFFICIENCY_MAX, DEFAULT_CALIBRATION, Calibration, with_engine
+from tritium.analysis.gpu.params import COPY_EFFICIENCY_MAX, DEFAULT_CALIBRATION, Calibration
 from tritium.workloads.trace import Scenario, trace
 
 __all__ = ["Anchor", "ANCHORS", "SCENARIO_PREFILL", "SCENARIO_DECODE", "ANCHOR_GPU", "ANCHOR_MODEL",

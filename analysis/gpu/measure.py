@@ -5,7 +5,7 @@ one: torch on CUDA, board energy from NVML) for
 
 - the idle board power, read before the benchmark touches the GPU;
 - every distinct GEMM kernel the GPU model runs for the trace
-  (:func:`tritium.analysis.gpu.model.gemm_kernels`), in each measurable weight mode:
+  (:func:`tritium.analysis.gpu.rows.gemm_kernels`), in each measurable weight mode:
   BF16/FP16 with ``torch.matmul``, INT8 with ``torch._int_mm`` where its shape rules allow;
 - a 8192^3 BF16 GEMM and a 1 GiB device-to-device copy, with their power.
 
@@ -35,7 +35,7 @@ import pandas as pd
 from tritium.analysis.gpu.calibrate import bisect_increasing, copy_tbps, gemm_tflops
 from tritium.analysis.gpu.db import Gpu, load_gpu
 from tritium.analysis.gpu.kernels import Traffic, dram_pj, dram_s, matmul_compute_s, peak_ops, sustained_share
-from tritium.analysis.gpu.model import gemm_kernels
+from tritium.analysis.gpu.rows import gemm_kernels
 from tritium.analysis.gpu.params import (COPY_EFFICIENCY_MAX, DEFAULT_CALIBRATION, MEASURABLE_WEIGHTS, Calibration,
                                          MeasuredGemm)
 from tritium.base.errors import SpecError, TritiumError

@@ -7,7 +7,7 @@ import pytest
 from tritium.analysis.gpu import DEFAULT_CALIBRATION, gpu_baseline, load_calibration, load_gpu, save_calibration
 from tritium.analysis.gpu.measure import BIG_GEMM, COPY_BYTES, NoCudaError, Sample, TorchCuda, detect_gpu, gpu_bench
 from tritium.analysis.gpu.kernels import Traffic, dram_s, matmul_compute_s, peak_ops, power_split
-from tritium.analysis.gpu.model import gemm_kernels
+from tritium.analysis.gpu.rows import gemm_kernels
 from tritium.base.errors import SpecError, TritiumError
 from tritium.workloads import Scenario, trace
 
