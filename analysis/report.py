@@ -40,10 +40,10 @@ from tritium.analysis.request import (
 from tritium.analysis.gpu.calibrate import calibration_report
 from tritium.analysis.gpu.kernels import WEIGHT_MODES, peak_ops
 from tritium.analysis.gpu.model import gpu_baseline
-from tritium.analysis.gpu.params import DEFAULT_CALIBRATION, Calibration
+from tritium.analysis.gpu.params import DEFAULT_CALIBRATION
 from tritium.analysis.datapaths import datapath_plot, datapath_table
 from tritium.base.errors import SpecError, TritiumError
-from tritium.workloads import Scenario, build_trace, load_model
+from tritium.workloads import Scenario, Trace, build_trace, load_model
 
 __all__ = ["Report", "Plot", "build_report", "run_report", "ReportRequest", "hardware_table", "area_table", "SWEEP_BATCHES", "SWEEP_PREFILLS",
            "RATIOS"]
@@ -212,7 +212,7 @@ def run_report(request: ReportRequest, *, progress: Callable[[int, int], None] |
                   hardware_table(main), area_table(main.chip_result), styles, styles_note, serving_table)
 
 
-def _datapaths(c: Comparison, trace: pd.DataFrame, calibration_file) -> tuple[pd.DataFrame | None, str]:
+def _datapaths(c: Comparison, trace: Trace, calibration_file) -> tuple[pd.DataFrame | None, str]:
     """The datapath table of the comparison's chip, or None and why not."""
     records = _style_calibration(calibration_file) if calibration_file is not None else None
     try:
@@ -259,7 +259,7 @@ def _sweep(key: str, values: Sequence[int], run: Callable[[int], Comparison]) ->
     return pd.DataFrame(rows)
 
 
-def _weight_modes(c: Comparison, trace: pd.DataFrame) -> pd.DataFrame:
+def _weight_modes(c: Comparison, trace: Trace) -> pd.DataFrame:
     rows = []
     for name, mode in WEIGHT_MODES.items():
         if name == "fp16":
