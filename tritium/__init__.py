@@ -31,7 +31,7 @@ _EXPORTS = {
         "ModelSpec", "Scenario", "Trace", "WeightModel", "WeightStats", "TraceSummary", "load_model", "zoo_names",
         "trace", "build_trace", "trace_from_scalesim", "summarize", "save_trace", "load_trace",
     ),
-    "tritium.sim": ("Chip", "load_chip", "save_chip", "chip_to_toml", "list_presets", "simulate", "SimResult"),
+    "tritium.sim": ("Chip", "load_chip", "save_chip", "chip_to_toml", "list_presets", "simulate", "SimResult", "Totals"),
     "tritium.base.errors": ("TritiumError", "SpecError", "CheckpointError", "TraceError"),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
