@@ -36,7 +36,7 @@ from tritium.base.fileio import json_text, write_text_atomic
 from tritium.hdl.elaborate import elaborate
 from tritium.hdl.export import CASE_FIELDS, testbench_vectors, top_name
 from tritium.hdl.selftest import SelfTest
-from tritium.hdl.synth import abc9_crashed, classic_lut_mapping
+from tritium.hdl.synth_tools import abc9_crashed, classic_lut_mapping
 from tritium.hdl.tools import log_tail, run_process, say_if_cold, tool_path, tool_versions
 from tritium.sim.chip import Chip, load_chip
 from tritium.base.specio import check_float, check_int

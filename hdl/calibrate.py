@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from tritium.base.errors import SpecError, TritiumError
-from tritium.hdl.synth import is_flip_flop, synthesize
+from tritium.hdl.synth import synthesize
+from tritium.hdl.synth_reports import is_flip_flop
 from tritium.sim.chip_parts import TluSpec
 from tritium.sim.energy import tree_area_parts_um2
 from tritium.sim.tech import DEFAULT_SCALING, tech

@@ -27,7 +27,8 @@ from typing import Callable, Iterable
 
 from tritium.base.errors import SpecError
 from tritium.hdl.calibrate import flip_flop_transistors
-from tritium.hdl.synth import is_flip_flop, synthesize
+from tritium.hdl.synth import synthesize
+from tritium.hdl.synth_reports import is_flip_flop
 from tritium.sim.chip_parts import TluSpec
 from tritium.sim.datapath import LUT_GROUPS, STYLES
 from tritium.sim.tech import DEFAULT_SCALING, tech

