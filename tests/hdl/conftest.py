@@ -2,7 +2,7 @@
 """Shared checks of the row units (adder tree, LUT, MAC) and of the cores built from them.
 
 The ``rtl_checks`` fixture hands the test modules :func:`run_unit`, :func:`check_unit`,
-:func:`small_chip`, :func:`check_core` and :data:`SHAPES`.
+:func:`small_chip`, :func:`check_core`, :func:`check_core_follows` and :data:`SHAPES`.
 """
 
 from __future__ import annotations
@@ -125,6 +125,19 @@ def check_core(chip, shapes, schedule_of) -> None:
             assert got == (want.cycles, want.weight_word_reads, want.act_slice_reads, want.result_writes), shape
 
 
+def check_core_follows(chip, schedule, shapes=SHAPES, **style_ints) -> None:
+    """:func:`check_core` against a style's schedule in :mod:`tritium.sim.datapath` (``lut_schedule``,
+    ``mac_schedule``: the contract), called with the chip's plain ints: the TLU and port keys every
+    style shares, and ``style_ints`` (the style's own keys, e.g. ``mac_bits=chip.tlu.mac_bits``)."""
+    tlu = chip.tlu
+
+    def schedule_of(m, k, n, block):
+        return schedule(tlu.rows, tlu.width, m, k, n, act_bits=tlu.act_bits, levels_per_stage=tlu.levels_per_stage,
+                        acc_per_tree=tlu.acc_per_tree, weight_encoding=tlu.weight_encoding, token_block=block,
+                        weight_port_bits=chip.sram.weight.bits_per_cycle,
+                        act_port_bits=chip.sram.act.bits_per_cycle, **style_ints)
+
+    check_core(chip, shapes, schedule_of)
 
 
 IVERILOG = bool(shutil.which("iverilog") and shutil.which("vvp"))
@@ -149,5 +162,5 @@ def icarus_passes(chip, out: Path, **shape) -> str:
 @pytest.fixture
 def rtl_checks():
     return types.SimpleNamespace(run_unit=run_unit, check_unit=check_unit, small_chip=small_chip,
-                                 check_core=check_core, SHAPES=SHAPES, FPGA_PROTO=FPGA_PROTO,
-                                 icarus_passes=icarus_passes)
+                                 check_core=check_core, check_core_follows=check_core_follows, SHAPES=SHAPES,
+                                 FPGA_PROTO=FPGA_PROTO, icarus_passes=icarus_passes)

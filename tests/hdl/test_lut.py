@@ -90,16 +90,8 @@ LUT_CHIPS = {
 def test_lut_core_follows_lut_schedule(rtl_checks, name):
     chip = rtl_checks.small_chip(**LUT_CHIPS[name])
     tlu = chip.tlu
-
-    def schedule_of(m, k, n, block):  # the contract, called with the chip's plain ints
-        return lut_schedule(tlu.rows, tlu.width, m, k, n, group=tlu.lut_group, act_bits=tlu.act_bits,
-                            levels_per_stage=tlu.levels_per_stage, acc_per_tree=tlu.acc_per_tree,
-                            weight_encoding=tlu.weight_encoding, table_bits=tlu.lut_table_bits,
-                            share_rows=tlu.lut_share_rows, token_block=block,
-                            weight_port_bits=chip.sram.weight.bits_per_cycle,
-                            act_port_bits=chip.sram.act.bits_per_cycle)
-
-    rtl_checks.check_core(chip, rtl_checks.SHAPES, schedule_of)
+    rtl_checks.check_core_follows(chip, lut_schedule, group=tlu.lut_group, table_bits=tlu.lut_table_bits,
+                                  share_rows=tlu.lut_share_rows)
 
 
 @pytest.mark.slow

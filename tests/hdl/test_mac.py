@@ -65,16 +65,7 @@ MAC_CHIPS = {
 @pytest.mark.parametrize("name", MAC_CHIPS)
 def test_mac_core_follows_mac_schedule(rtl_checks, name):
     chip = rtl_checks.small_chip(**MAC_CHIPS[name])
-    tlu = chip.tlu
-
-    def schedule_of(m, k, n, block):  # the contract, called with the chip's plain ints
-        return mac_schedule(tlu.rows, tlu.width, m, k, n, act_bits=tlu.act_bits, mac_bits=tlu.mac_bits,
-                            levels_per_stage=tlu.levels_per_stage, acc_per_tree=tlu.acc_per_tree,
-                            weight_encoding=tlu.weight_encoding, token_block=block,
-                            weight_port_bits=chip.sram.weight.bits_per_cycle,
-                            act_port_bits=chip.sram.act.bits_per_cycle)
-
-    rtl_checks.check_core(chip, rtl_checks.SHAPES, schedule_of)
+    rtl_checks.check_core_follows(chip, mac_schedule, mac_bits=chip.tlu.mac_bits)
 
 
 @pytest.mark.slow
