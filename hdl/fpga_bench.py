@@ -62,7 +62,7 @@ class BenchRow:
         synth_s: synthesis wall time (the first seed's; with the harness, both runs).
         pnr_s: place-and-route wall time per seed.
         classic_abc: yosys's ABC9 crashed on a synthesis run (the harnessed top, typically)
-            and classic ABC mapped its LUTs instead (see :mod:`tritium.hdl.synth`).
+            and classic ABC mapped its LUTs instead (see :mod:`tritium.hdl.synth_tools`).
     """
 
     design: str
