@@ -34,7 +34,7 @@ from tritium.hdl.style import check_style
 from tritium.hdl.tree import check_zero_handling
 from tritium.sim.chip import Chip, load_chip
 from tritium.sim.datapath import LutSchedule, MacSchedule, style_schedule
-from tritium.sim.mapping import TluSchedule
+from tritium.sim.tlu_schedule import TluSchedule
 
 __all__ = ["elaborate", "core_depths", "core_schedule", "port_cycles", "gemm_limits", "check_buildable",
            "MAX_TLU_INPUTS", "MAX_BUFFER_KIB"]

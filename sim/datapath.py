@@ -1,9 +1,9 @@
 """The on-core schedules of the ``lut`` and ``mac`` datapath styles: the RTL contract.
 
-These mirror :func:`tritium.sim.mapping.tlu_schedule` (the adder tree's) for the other
+These mirror :func:`tritium.sim.tlu_schedule.tlu_schedule` (the adder tree's) for the other
 two values of ``tlu.style``, as pure functions of plain values (no chip objects), so the
 mapper and the RTL tests call the same code. All three styles run the same weight-stationary
-loop nest (see :mod:`tritium.sim.mapping`)::
+loop nest (:func:`tritium.sim.tlu_schedule.loop_nest`)::
 
     for tile in ceil(N / rows) tiles of rows outputs:
         for block in blocks of B tokens (B <= acc_per_tree):
@@ -14,8 +14,10 @@ loop nest (see :mod:`tritium.sim.mapping`)::
 
 and the same weight memory: words of ``rows`` lanes of ``width`` trits in the chip's
 ``weight_encoding``, so ``weight_word_reads``, ``act_slice_reads``, ``result_writes`` and the
-port stalls (``word_cycles``, ``slice_cycles``) are the adder tree's. The styles differ in
-what one issued slice costs inside the unit and in the unit's pipeline depth:
+port stalls (``word_cycles``, ``slice_cycles``) are the adder tree's, and every style's
+schedule is a :class:`~tritium.sim.tlu_schedule.TluSchedule` (:class:`LutSchedule` and
+:class:`MacSchedule` add their own counts). The styles differ in what one issued slice
+costs inside the unit and in the unit's pipeline depth:
 
 ``lut`` (:func:`lut_schedule`). The slice's ``width`` activations are cut into
 ``groups = ceil(width / g)`` groups of ``g`` (``tlu.lut_group``; the last group is padded
@@ -61,11 +63,13 @@ pipeline fills once per op: ``cycles = tiles_per_core * slices * sum over blocks
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
 from tritium.base.errors import SpecError
+from tritium.sim.tlu_schedule import TluSchedule, loop_nest, tlu_schedule
 
 __all__ = [
     "STYLES",
@@ -94,34 +98,14 @@ LUT_GROUPS = (1, 2, 3, 4)
 bitnet.cpp's TL kernels use 2 to 4)."""
 LUT_TABLES = ("registers", "sram")
 """Values of ``tlu.lut_tables``."""
-_TRITS_PER_BYTE = {"2bit": 4, "5trit": 5}
 
 
 @dataclass(frozen=True, slots=True)
-class _Base:
-    cycles: int
-    unit_cycles: int
-    weight_word_reads: int
-    act_slice_reads: int
-    result_writes: int
-    word_cycles: int
-    slice_cycles: int
-    word_bits: int
-    slice_bits: int
-    pipeline_depth: int
-
-
-@dataclass(frozen=True, slots=True)
-class LutSchedule(_Base):
-    """One dense ternary GEMM on ``lut`` units (fields as :class:`~tritium.sim.mapping.TluSchedule`).
+class LutSchedule(TluSchedule):
+    """One dense ternary GEMM on ``lut`` units: the loop nest's :class:`~tritium.sim.tlu_schedule.TluSchedule`
+    (its ``pipeline_depth`` is :func:`lut_pipeline_depth`) and the tables' counts.
 
     Attributes:
-        cycles: cycles of the busiest core, port stalls and the pipeline fill included.
-        unit_cycles: the same if the ports never stalled.
-        weight_word_reads, act_slice_reads, result_writes: as the adder tree's, all cores.
-        word_cycles, slice_cycles: cycles a port needs for one weight word / activation slice.
-        word_bits, slice_bits: bits of one weight word and one activation slice.
-        pipeline_depth: registers from the unit's input to its accumulator (:func:`lut_pipeline_depth`).
         table_builds: tables (one group's entries, one copy) built, all cores.
         table_reads: table entries read (one per row per group per issued slice), all cores.
         groups: groups of ``g`` activations per slice, ceil(width / g).
@@ -141,8 +125,9 @@ class LutSchedule(_Base):
 
 
 @dataclass(frozen=True, slots=True)
-class MacSchedule(_Base):
-    """One dense ternary GEMM on ``mac`` units (fields as :class:`LutSchedule`'s first ten).
+class MacSchedule(TluSchedule):
+    """One dense ternary GEMM on ``mac`` units: the loop nest's :class:`~tritium.sim.tlu_schedule.TluSchedule`
+    (its ``pipeline_depth`` is :func:`mac_pipeline_depth`) and the multiplies.
 
     Attributes:
         multiplies: ``mac_bits`` x ``mac_bits`` multiplications (all issued inputs, the zero
@@ -230,42 +215,9 @@ def check_mac(act_bits: int, mac_bits: int) -> None:
         raise SpecError("tlu.mac_bits", mac_bits, f"must be an integer from act_bits = {act_bits} to 32")
 
 
-def _loop_nest(rows, width, act_bits, m, k, n, cores, token_block, acc_per_tree, weight_encoding,
-               weight_port_bits, act_port_bits, depth) -> dict:
-    for key, value in (("M", m), ("K", k), ("N", n), ("cores", cores), ("rows", rows), ("width", width),
-                       ("act_bits", act_bits), ("acc_per_tree", acc_per_tree)):
-        _int(key, value)
-    if isinstance(token_block, bool) or not isinstance(token_block, (int, np.integer)) \
-            or not 1 <= token_block <= acc_per_tree:
-        raise SpecError("token_block", token_block, f"must be an integer from 1 to tlu.acc_per_tree = "
-                        f"{acc_per_tree}")
-    for key, bits in (("weight_port_bits", weight_port_bits), ("act_port_bits", act_port_bits)):
-        if bits is not None:
-            _int(key, bits)
-    if weight_encoding not in _TRITS_PER_BYTE:
-        raise SpecError("tlu.weight_encoding", weight_encoding, f"must be one of {', '.join(_TRITS_PER_BYTE)}")
-    word_bits = rows * 8 * -(-width // _TRITS_PER_BYTE[weight_encoding])
-    slice_bits = width * act_bits
-    word_cycles = 1 if weight_port_bits is None else max(1, -(-word_bits // weight_port_bits))
-    slice_cycles = 1 if act_port_bits is None else max(1, -(-slice_bits // act_port_bits))
-    slices = -(-k // width)
-    tiles = -(-n // rows)
-    per_core = -(-tiles // cores)
-    full, rem = divmod(m, token_block)
-    group = full * max(token_block * slice_cycles, word_cycles) + (max(rem * slice_cycles, word_cycles) if rem else 0)
-    blocks = full + (1 if rem else 0)
-    return dict(
-        cycles=int(per_core * slices * group + depth),
-        unit_cycles=int(per_core * slices * m + depth),
-        weight_word_reads=int(tiles * slices * blocks),
-        act_slice_reads=int(tiles * slices * m),
-        result_writes=int(tiles * m),
-        word_cycles=int(word_cycles),
-        slice_cycles=int(slice_cycles),
-        word_bits=int(word_bits),
-        slice_bits=int(slice_bits),
-        pipeline_depth=int(depth),
-    )
+def _fields(nest: TluSchedule) -> dict:
+    """The loop nest's fields, which a style's schedule extends with its own counts."""
+    return {f.name: getattr(nest, f.name) for f in dataclasses.fields(TluSchedule)}
 
 
 def lut_schedule(rows: int, width: int, m: int, k: int, n: int, *, group: int, act_bits: int = 8,
@@ -282,7 +234,7 @@ def lut_schedule(rows: int, width: int, m: int, k: int, n: int, *, group: int, a
             :func:`lut_entry_bits`). share_rows: ``tlu.lut_share_rows`` (None: all rows share
             one copy). tables: ``tlu.lut_tables`` (cycles and counts do not depend on it).
         act_bits, levels_per_stage, acc_per_tree, weight_encoding: the ``tlu`` keys.
-        cores, token_block, weight_port_bits, act_port_bits: as :func:`~tritium.sim.mapping.tlu_schedule`.
+        cores, token_block, weight_port_bits, act_port_bits: as :func:`~tritium.sim.tlu_schedule.loop_nest`.
 
     Raises:
         SpecError: a value out of range (the message names the key).
@@ -291,14 +243,16 @@ def lut_schedule(rows: int, width: int, m: int, k: int, n: int, *, group: int, a
     _int("width", width)
     check_lut(width, group, act_bits, table_bits, share_rows, rows, tables)
     share = rows if share_rows is None else min(share_rows, rows)
-    nest = _loop_nest(rows, width, act_bits, m, k, n, cores, token_block, acc_per_tree, weight_encoding,
-                      weight_port_bits, act_port_bits, lut_pipeline_depth(width, group, levels_per_stage))
+    nest = loop_nest(rows, width, m, k, n, act_bits=act_bits, acc_per_tree=acc_per_tree,
+                     weight_encoding=weight_encoding, pipeline_depth=lut_pipeline_depth(width, group, levels_per_stage),
+                     cores=cores, token_block=token_block, weight_port_bits=weight_port_bits,
+                     act_port_bits=act_port_bits)
     groups = lut_groups(width, group)
     copies = -(-rows // share)
     return LutSchedule(
-        **nest,
-        table_builds=nest["act_slice_reads"] * groups * copies,
-        table_reads=nest["act_slice_reads"] * rows * groups,
+        **_fields(nest),
+        table_builds=nest.act_slice_reads * groups * copies,
+        table_reads=nest.act_slice_reads * rows * groups,
         groups=groups,
         table_entries=lut_table_entries(group),
         table_entry_bits=int(lut_entry_bits(act_bits, group) if table_bits is None else table_bits),
@@ -321,12 +275,14 @@ def mac_schedule(rows: int, width: int, m: int, k: int, n: int, *, act_bits: int
     _int("levels_per_stage", levels_per_stage)
     _int("width", width)
     check_mac(act_bits, mac_bits)
-    nest = _loop_nest(rows, width, act_bits, m, k, n, cores, token_block, acc_per_tree, weight_encoding,
-                      weight_port_bits, act_port_bits, mac_pipeline_depth(width, levels_per_stage))
-    return MacSchedule(**nest, multiplies=nest["act_slice_reads"] * rows * width, mac_bits=int(mac_bits))
+    nest = loop_nest(rows, width, m, k, n, act_bits=act_bits, acc_per_tree=acc_per_tree,
+                     weight_encoding=weight_encoding, pipeline_depth=mac_pipeline_depth(width, levels_per_stage),
+                     cores=cores, token_block=token_block, weight_port_bits=weight_port_bits,
+                     act_port_bits=act_port_bits)
+    return MacSchedule(**_fields(nest), multiplies=nest.act_slice_reads * rows * width, mac_bits=int(mac_bits))
 
 
-def style_schedule(tlu, m: int, k: int, n: int, **kwargs):
+def style_schedule(tlu, m: int, k: int, n: int, **kwargs) -> TluSchedule:
     """The schedule of ``tlu``'s style for an M x K x N GEMM (a TluSpec or anything with its keys).
 
     ``style`` and the ``lut_*`` / ``mac_bits`` keys are read with defaults (``"adder_tree"``,
@@ -336,7 +292,6 @@ def style_schedule(tlu, m: int, k: int, n: int, **kwargs):
     """
     style = getattr(tlu, "style", "adder_tree")
     if style == "adder_tree":
-        from tritium.sim.mapping import tlu_schedule
         return tlu_schedule(tlu, m, k, n, **kwargs)
     common = dict(act_bits=tlu.act_bits, levels_per_stage=tlu.levels_per_stage, acc_per_tree=tlu.acc_per_tree,
                   weight_encoding=tlu.weight_encoding, **kwargs)

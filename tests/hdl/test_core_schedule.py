@@ -21,7 +21,7 @@ from tritium.hdl import elaborate, run_gemm
 from tritium.sim import BufferSpec, load_chip
 from tritium.sim.cycles import tlu_cycles
 from tritium.sim.golden import ternary_matmul
-from tritium.sim.mapping import tlu_schedule
+from tritium.sim.tlu_schedule import tlu_schedule
 
 FPGA_PROTO = load_chip("fpga-proto")
 

@@ -14,7 +14,7 @@ from amaranth.lib import data
 from tritium.base.errors import SpecError, TritiumError
 from tritium.hdl import MAX_BUFFER_KIB, TritiumCore, core_schedule, elaborate, gemm_limits, port_cycles
 from tritium.sim import BufferSpec, load_chip
-from tritium.sim.mapping import tlu_schedule
+from tritium.sim.tlu_schedule import tlu_schedule
 
 
 def test_fpga_proto_is_sized_from_its_description():

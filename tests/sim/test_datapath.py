@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import pytest
@@ -10,7 +11,7 @@ from tritium.base.errors import SpecError
 from tritium.sim.chip_parts import TluSpec
 from tritium.sim.datapath import (lut_entry_bits, lut_pipeline_depth, lut_schedule, lut_table_entries,
                                   mac_pipeline_depth, mac_schedule, style_schedule)
-from tritium.sim.mapping import tlu_schedule
+from tritium.sim.tlu_schedule import TluSchedule, tlu_schedule
 
 
 @pytest.mark.parametrize("m,k,n,block,wport,aport", [
@@ -67,3 +68,15 @@ def test_style_schedule_defaults_to_the_tree():
     assert style_schedule(tlu, 3, 20, 5) == tlu_schedule(tlu, 3, 20, 5)
     for m, k, n in itertools.product((1, 3), (5, 40), (2, 9)):
         assert style_schedule(tlu, m, k, n).cycles == tlu_schedule(tlu, m, k, n).cycles
+
+
+def test_every_style_returns_the_one_schedule_record():
+    """The lut and mac schedules are TluSchedules with their own counts added (no field declared twice)."""
+    tlu = TluSpec(rows=8, width=16, acc_per_tree=4)
+    tree = tlu_schedule(tlu, 5, 70, 9, token_block=2)
+    assert type(tree) is TluSchedule and tree.pipeline_depth == tlu.pipeline_depth_cycles
+    base = {f.name for f in dataclasses.fields(TluSchedule)}
+    for s in (lut_schedule(8, 16, 5, 70, 9, group=3, acc_per_tree=4), mac_schedule(8, 16, 5, 70, 9, acc_per_tree=4)):
+        assert isinstance(s, TluSchedule)
+        own = [f.name for f in dataclasses.fields(s) if f.name not in base]
+        assert own and len(own) == len(set(own))

@@ -1,4 +1,5 @@
-"""The mapping (sim/mapping.py): the schedule the RTL runs, and invariants of every mapped op."""
+"""The mapping (sim/mapping.py, sim/mapper.py): the schedule the RTL runs (sim/tlu_schedule.py), and
+invariants of every mapped op."""
 
 import dataclasses
 import math
@@ -12,7 +13,9 @@ from tritium.base.errors import SpecError
 from tritium.sim import load_chip, simulate
 from tritium.sim.chip_parts import TluSpec
 from tritium.sim.cycles import tlu_cycles
-from tritium.sim.mapping import map_op, precision_passes, tlu_schedule, tlu_word_bits
+from tritium.sim.mapping import map_op
+from tritium.sim.precision import precision_passes
+from tritium.sim.tlu_schedule import tlu_schedule, tlu_word_bits
 from tritium.sim.work import dram_cycles, placement_for
 from tritium.workloads import Scenario, trace
 

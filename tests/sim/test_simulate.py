@@ -70,7 +70,7 @@ ROUNDING_S = 4 * len(BITNET.table) / (BASE.clock_mhz * 1e6)
 def _fed(chip):
     """``chip`` with weight and activation buffers banked wide enough to feed its TLU every cycle
     (more trees without wider ports starve, which the mapping counts as port stalls)."""
-    from tritium.sim.mapping import tlu_word_bits
+    from tritium.sim.tlu_schedule import tlu_word_bits
 
     sram = chip.sram
     parts = {}

@@ -17,9 +17,10 @@ from tritium.sim import chip_to_toml, load_chip, save_chip, simulate
 from tritium.sim.chip_parts import STYLE_KEYS, TluSpec
 from tritium.sim.datapath import lut_schedule, mac_schedule, style_schedule
 from tritium.sim.energy import area_breakdown, op_energy, row_area_parts_um2, shared_area_parts_um2, tlu_area_um2
-from tritium.sim.mapping import map_op, window_cycles
+from tritium.sim.mapping import map_op
 from tritium.sim.tech import tech
 from tritium.sim.work import placement_for
+from tritium.sim.zero_skip import window_cycles
 from tritium.workloads import Scenario, trace
 
 EDGE = load_chip("edge-lpddr5")
