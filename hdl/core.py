@@ -24,7 +24,7 @@ GEMM (acts M x K signed ``act_bits``-bit, weights N x K trits), in four phases:
    A (tile, block, slice) *group* of b tokens takes exactly
    ``max(b * slice_cycles, word_cycles)`` cycles: ``word_cycles`` and ``slice_cycles``
    are the cycles the chip's weight and activation buffer ports need to deliver one
-   weight word and one activation slice (:func:`tritium.sim.mapping.tlu_schedule`): the
+   weight word and one activation slice (:func:`tritium.sim.tlu_schedule.tlu_schedule`): the
    controller waits ``max(0, word_cycles - b * slice_cycles)`` cycles before the
    group's first token and ``slice_cycles - 1`` before each token, so the group's last
    token issues in the group's last cycle. With ``slice_cycles = word_cycles = 1`` it
@@ -33,7 +33,7 @@ GEMM (acts M x K signed ``act_bits``-bit, weights N x K trits), in four phases:
    result memory is written in order (tile-major) and read out token-major.
 4. **Stream out** the M x N results (token-major) on the ``results`` stream.
 
-The compute phase takes exactly :func:`tritium.sim.mapping.tlu_schedule`'s ``cycles``
+The compute phase takes exactly :func:`tritium.sim.tlu_schedule.tlu_schedule`'s ``cycles``
 (``tiles * slices * sum over blocks of max(b * slice_cycles, word_cycles) +
 pipeline_depth_cycles``; with B = 1 and unstalled ports, :func:`tritium.sim.cycles.tlu_cycles`),
 and ``compute_cycles`` reports it (see :class:`TritiumCore` for how it is counted). The

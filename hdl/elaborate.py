@@ -16,7 +16,7 @@ The same :class:`~tritium.sim.chip.Chip` that drives the simulator sizes the RTL
   memory is one array that can deliver a word per cycle, and the controller issues no
   faster than ``chip.sram.weight.bits_per_cycle`` and ``chip.sram.act.bits_per_cycle``
   (banks x port bits) deliver a weight word and an activation slice, exactly as
-  :func:`tritium.sim.mapping.tlu_schedule` (and :mod:`tritium.sim.datapath` for ``lut`` and
+  :func:`tritium.sim.tlu_schedule.tlu_schedule` (and :mod:`tritium.sim.datapath` for ``lut`` and
   ``mac``) charges them.
 
 A chip of several cores (or chips) builds **one** core's datapath; each core is
@@ -80,7 +80,7 @@ def core_depths(chip: Chip) -> dict[str, int]:
 def core_schedule(chip: Chip, m: int, k: int, n: int, *,
                   token_block: int = 1) -> TluSchedule | LutSchedule | MacSchedule:
     """The schedule one core of ``chip`` runs an M x K x N GEMM in: the schedule of ``chip.tlu``'s
-    style (:func:`tritium.sim.mapping.tlu_schedule` for the adder tree, :mod:`tritium.sim.datapath`
+    style (:func:`tritium.sim.tlu_schedule.tlu_schedule` for the adder tree, :mod:`tritium.sim.datapath`
     for ``lut`` and ``mac``) with one core and the chip's weight and activation buffer ports
     (banks x port bits per cycle).
 

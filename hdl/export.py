@@ -10,7 +10,7 @@ character that is not a letter, digit or ``_`` replaced by ``_``):
   ``weight_read``, ``act_read`` and ``result_write`` strobes were high with the
   schedule's ``cycles``, ``weight_word_reads``, ``act_slice_reads`` and ``result_writes``
   (:func:`tritium.hdl.elaborate.core_schedule`, i.e. the schedule of ``tlu.style``:
-  :func:`tritium.sim.mapping.tlu_schedule`, or :func:`tritium.sim.datapath.lut_schedule` /
+  :func:`tritium.sim.tlu_schedule.tlu_schedule`, or :func:`tritium.sim.datapath.lut_schedule` /
   :func:`~tritium.sim.datapath.mac_schedule`, with the chip's ports), prints one line per mismatch
   and a final ``PASS <n> vectors``
   or ``FAIL <e> of <n> vectors`` (a vector is one result, or one case's schedule: its

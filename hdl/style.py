@@ -4,7 +4,7 @@
 (:class:`~tritium.hdl.lut.LutUnit`) or ``"mac"`` (:class:`~tritium.hdl.mac.MacUnit`). All
 three have the same ports and are driven by the same controller
 (:class:`~tritium.hdl.core.TritiumCore`); their cycle contracts are
-:func:`tritium.sim.mapping.tlu_schedule` and :mod:`tritium.sim.datapath`.
+:func:`tritium.sim.tlu_schedule.tlu_schedule` and :mod:`tritium.sim.datapath`.
 
 The style keys (validated by :class:`~tritium.sim.chip_parts.TluSpec`) are read with
 :func:`datapath_style`, which fills in the defaults of keys left None. :func:`with_style`

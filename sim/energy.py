@@ -9,7 +9,7 @@ x time. Area = the chip's parts built from the same table. What each count means
   the tree's pipeline registers are clocked; per accumulation, one ``acc_bits``
   add and register write.
 - ``skip`` gather network: per routed input, ``log2(2 * width)`` levels of 2:1
-  multiplexers of ``act_bits`` bits (:func:`tritium.sim.mapping.gather_window`).
+  multiplexers of ``act_bits`` bits (:func:`tritium.sim.zero_skip.gather_window`).
 - ``lut`` style (``docs/datapaths.md``): per table read, the read (``bit_length(entries)``
   levels of 2:1 multiplexers of the entry's bits from registers, or a read of that many
   bits from the table macro with ``lut_tables = "sram"``), its conditional negation when
@@ -26,7 +26,7 @@ x time. Area = the chip's parts built from the same table. What each count means
   levels of 2-bit weight codes in the row's weight select.
 - MAC array: one INT8 (or INT16) multiply-accumulate per pass; a product takes
   several passes when its operands are wider than the multipliers
-  (:func:`tritium.sim.mapping.precision_passes`); the vector unit does MACs (when the
+  (:func:`tritium.sim.precision.precision_passes`); the vector unit does MACs (when the
   chip has no MAC array) and elementary ops at FP16/FP32 cost.
 - SRAM: bits read and written, at the energy of one bank's macro size.
 - DRAM: each op's traffic by access pattern times the DRAM model's pJ/bit for that
@@ -365,7 +365,7 @@ def energy_model(chip: Chip, scaling: str) -> EnergyModel:
 
 
 def op_energy(chip: Chip, work, scaling: str) -> dict[str, float]:
-    """Dynamic energy of one op's mapped cost (:class:`~tritium.sim.mapping.OpCost`), joules by
+    """Dynamic energy of one op's mapped cost (:class:`~tritium.sim.op_cost.OpCost`), joules by
     :data:`UNIT_ENERGY_PARTS`."""
     e = energy_model(chip, scaling)
     tlu_pj = 0.0

@@ -38,33 +38,19 @@ from tritium.sim.attention_map import map_mac_op
 from tritium.sim.chip import Chip
 from tritium.sim.collectives import collective
 from tritium.sim.cycles import vector_cycles
-from tritium.sim.mapper import ORDERS, map_ternary, ternary_key
+from tritium.sim.mapper import map_ternary, ternary_key
 from tritium.sim.op_cost import (OpCost, DramTraffic, cost_record, sram_buffers, sram_port_cycles,
                                  through_act_buffer)
-from tritium.sim.precision import DTYPE_BITS, precision_passes
-from tritium.sim.tlu_schedule import TluSchedule, tlu_schedule
 from tritium.sim.work import Placement
-from tritium.sim.zero_skip import gather_window, skip_storage_bits_per_weight, window_cycles
 from tritium.workloads.dataflow import ROW_PARALLEL
 
 __all__ = [
     "OBJECTIVES",
     "DEFAULT_OBJECTIVE",
     "TP_REPLICATED",
-    "OpCost",
     "map_op",
     "check_objective",
     "clear_caches",
-    # public names of the mapping that live in the modules above, importable from here as the
-    # docs name them (tritium.sim.mapping.tlu_schedule, ...); the package imports them from home
-    "ORDERS",
-    "DTYPE_BITS",
-    "TluSchedule",
-    "tlu_schedule",
-    "precision_passes",
-    "skip_storage_bits_per_weight",
-    "gather_window",
-    "window_cycles",
 ]
 
 OBJECTIVES = ("latency", "energy", "edp")

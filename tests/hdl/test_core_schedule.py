@@ -6,7 +6,7 @@ K < width) on fpga-proto and small chips built from it (1, 2, 3 or 4 accumulator
 tree; weight ports that take 2, 3 or 4 cycles per word; an activation port that takes 2
 per slice), the Amaranth simulation's outputs equal the golden model bit for bit, and its
 compute cycles and the cycles its weight-memory read, activation-buffer read and
-result-memory write enables are high equal :func:`tritium.sim.mapping.tlu_schedule`'s
+result-memory write enables are high equal :func:`tritium.sim.tlu_schedule.tlu_schedule`'s
 ``cycles``, ``weight_word_reads``, ``act_slice_reads`` and ``result_writes`` exactly.
 """
 
