@@ -27,7 +27,8 @@ from tritium.hdl.synth import synthesize
 from tritium.hdl.synth_reports import is_flip_flop
 from tritium.sim.chip_parts import TluSpec
 from tritium.sim.energy import tree_area_parts_um2
-from tritium.sim.tech import DEFAULT_SCALING, tech
+from tritium.sim.tech import tech
+from tritium.sim.tech_scaling import DEFAULT_SCALING
 from tritium.base.specio import check_int, check_power_of_two
 
 __all__ = ["TOLERANCE", "DEFAULT_WIDTHS", "AreaCalibration", "calibrate_area", "calibration_table",

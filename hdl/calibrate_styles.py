@@ -31,7 +31,8 @@ from tritium.hdl.synth import synthesize
 from tritium.hdl.synth_reports import is_flip_flop
 from tritium.sim.chip_parts import TluSpec
 from tritium.sim.datapath import LUT_GROUPS, STYLES
-from tritium.sim.tech import DEFAULT_SCALING, tech
+from tritium.sim.tech import tech
+from tritium.sim.tech_scaling import DEFAULT_SCALING
 from tritium.base.specio import check_choice, check_int, check_power_of_two
 
 __all__ = ["StyleCalibration", "calibrate_styles", "style_table", "STYLE_WIDTHS", "UNIT_ROWS", "UNIT_ACC_BITS"]

@@ -64,7 +64,7 @@ unit, the SRAM buffers, the DRAM devices, the link. A result sorts the compute p
 they do (:func:`tritium.sim.result.component_of`), as the GPU model does."""
 
 _PJ = 1e-12
-_MIN_TABLE_KIB = 0.125  # the smallest macro the SRAM energy curve covers (tech._MACRO_KIB_RANGE)
+_MIN_TABLE_KIB = 0.125  # the smallest macro the SRAM energy curve covers (tech_scaling.MACRO_KIB_RANGE)
 
 
 def tlu_register_bits(tlu: TluSpec) -> int:

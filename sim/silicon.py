@@ -398,7 +398,7 @@ def die_overheads_mm2(node_nm: int, *, cores: int, logic_mm2: float, sram_mm2: f
     o = _data()["overheads"]
     core = logic_mm2 + sram_mm2
     r = o["noc_router"]
-    from tritium.sim.tech import data_entries
+    from tritium.sim.tech_scaling import data_entries
 
     d_ref = {d.key: d.value for d in data_entries()}[f"logic_density.nm_{r['node_nm']}.mtr_per_mm2"]
     router = r["mm2"] * noc_flit_bits / r["flit_bits"] * d_ref / _density(node_nm)

@@ -23,8 +23,9 @@ disagree by about 3x between 45 and 7 nm:
 Below 7 nm every method multiplies its 7 nm energy by TSMC's iso-speed power factors
 (0.7 at 5 nm, 0.5 at 3 nm) and its 7 nm area by the ratio of logic densities.
 
-The numbers live in ``tech_data.toml`` beside this file, each with its source;
-:meth:`TechTable.sources` and :meth:`TechTable.describe` carry them into reports.
+The numbers live in ``tech_data.toml`` beside this file, each with its source, read by
+:mod:`tritium.sim.tech_scaling` with the scaling methods; :meth:`TechTable.sources` and
+:meth:`TechTable.describe` carry them into reports.
 
 >>> round(arithmetic_energy_ratio(7), 1)   # BitNet b1.58's "71.4x" headline
 71.4
@@ -37,162 +38,29 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import tomllib
-import types
 from dataclasses import dataclass
-from importlib import resources
 
 from tritium.sim.chip import NODES_NM
 from tritium.sim.chip_parts import DRAM_TYPES
 from tritium.base.figures import interpolate
 from tritium.base.specio import check_choice, check_float, check_int
+from tritium.sim.tech_scaling import (
+    DEFAULT_SCALING,
+    MACRO_KIB_RANGE,
+    OPS,
+    SCALING_METHODS,
+    by_node,
+    check_node,
+    logic_density,
+    tech_source,
+    tech_tables,
+    tech_value,
+)
 
-__all__ = [
-    "NODES_NM", "DEFAULT_SCALING", "SRAM_DENSITIES", "ScalingMethod", "SCALING_METHODS", "TechTable",
-    "Datum", "tech", "arithmetic_energy_ratio", "dram_pj_per_bit", "data_entries",
-]
+__all__ = ["NODES_NM", "SRAM_DENSITIES", "TechTable", "tech", "arithmetic_energy_ratio", "dram_pj_per_bit"]
 
-DEFAULT_SCALING = "bitnet"
-"""The scaling method used when none is named (reproduces BitNet's 71.4x)."""
 SRAM_DENSITIES = ("macro", "cache")
 """SRAM density options: TSMC-style macro density, or LLMCompass's GPU-cache figure."""
-
-_OPS = ("int8_add", "int16_add", "int32_add", "int8_mul", "fp16_add", "fp16_mul", "fp32_add", "fp32_mul")
-_BITNET_TABLE2 = ("int8_add", "int8_mul", "fp16_add", "fp16_mul", "fp32_add", "fp32_mul")
-_EVENTS = _OPS + ("logic", "sram")
-_MACRO_KIB_RANGE = (0.125, 65536.0)
-
-
-@dataclass(frozen=True, slots=True)
-class Datum:
-    """One number of ``tech_data.toml``: ``key`` is ``table.entry.field``."""
-
-    key: str
-    value: float
-    source: str
-
-
-@functools.cache
-def _tables() -> dict[str, dict]:
-    text = resources.files("tritium.sim").joinpath("tech_data.toml").read_text(encoding="utf-8")
-    return tomllib.loads(text)
-
-
-def data_entries() -> tuple[Datum, ...]:
-    """Every number in the data file with its source (the entry's own, else its table's)."""
-    out = []
-    for table, body in _tables().items():
-        for entry, fields in body.items():
-            if entry == "source":
-                continue
-            source = fields.get("source", body.get("source", ""))
-            out += [Datum(f"{table}.{entry}.{k}", float(v), source) for k, v in fields.items() if k != "source"]
-    return tuple(out)
-
-
-def _num(table: str, entry: str, field: str) -> float:
-    return float(_tables()[table][entry][field])
-
-
-def _src(table: str, entry: str | None = None) -> str:
-    body = _tables()[table]
-    return body.get(entry, {}).get("source", body["source"]) if entry else body["source"]
-
-
-def _by_node(table: str, field: str) -> dict[int, float]:
-    return {int(k.removeprefix("nm_")): float(v[field]) for k, v in _tables()[table].items() if k != "source"}
-
-
-
-
-def _logic_density(n: int) -> float:
-    return interpolate(_by_node("logic_density", "mtr_per_mm2"), n, log=True)
-
-
-# --- scaling methods -------------------------------------------------------------------
-
-
-def _bitnet_ratio(event: str) -> float:
-    """BitNet's 45->7 nm energy ratio for one event kind."""
-    if event == "int16_add":  # 7 nm INT16 add: linear in bits between BitNet's INT8 and INT32 adds
-        e8, e32 = _num("bitnet7", "int8_add", "pj"), _num("bitnet7", "int32_add", "pj")
-        return (e8 + (e32 - e8) * (16 - 8) / (32 - 8)) / _num("horowitz45", "int16_add", "pj")
-    if event == "logic":
-        return _bitnet_ratio("int8_add")
-    if event == "sram":
-        return math.prod(_bitnet_ratio(op) for op in _BITNET_TABLE2) ** (1 / len(_BITNET_TABLE2))
-    return _num("bitnet7", event, "pj") / _num("horowitz45", event, "pj")
-
-
-def _stillmaker_energy(n: int, vdd: float) -> float:
-    fits = {int(k.removeprefix("nm_")): v for k, v in _tables()["stillmaker"].items() if k != "source"}
-    return interpolate({k: f["a"] * vdd**2 + f["b"] * vdd + f["c"] for k, f in fits.items()}, n, log=False)
-
-
-@dataclass(frozen=True, slots=True)
-class ScalingMethod:
-    """How 45 nm energies and areas are carried to a node: a named, reported choice.
-
-    Attributes:
-        name: the key in :data:`SCALING_METHODS` (``"bitnet"``, ...).
-        summary: one line saying what the method does, for reports.
-    """
-
-    name: str
-    summary: str
-
-    def __post_init__(self) -> None:
-        check_choice("scaling", self.name, ("bitnet", "stillmaker", "stillmaker_lowvdd"))
-
-    @property
-    def source(self) -> str:
-        """Where the method's factors come from."""
-        if self.name == "bitnet":
-            return f"{_src('bitnet7')}; below 7 nm: {_src('tsmc_below_7nm')}; area: {_src('logic_density')}"
-        return f"{_src('stillmaker')}; {_src('stillmaker_vdd')}; below 7 nm: {_src('tsmc_below_7nm')}"
-
-    def energy_factor(self, node_nm: int, event: str = "logic") -> float:
-        """Energy of one ``event`` at ``node_nm`` over its energy at 45 nm (Horowitz).
-
-        ``event`` is one of the Horowitz operations (``"int8_add"``, ... ``"fp32_mul"``),
-        ``"logic"`` (registers, gates) or ``"sram"``; only ``"bitnet"`` tells them apart.
-        """
-        _check_node(node_nm)
-        check_choice("event", event, _EVENTS)
-        if node_nm < 7:
-            return self.energy_factor(7, event) * _num("tsmc_below_7nm", f"nm_{node_nm}", "energy_vs_7nm")
-        if self.name == "bitnet":
-            return _bitnet_ratio(event) ** (math.log(45 / node_nm) / math.log(45 / 7))
-        variant = _tables()["stillmaker_vdd"]["same" if self.name == "stillmaker" else "lowvdd"]
-        if node_nm == 45:
-            return 1.0
-        return _stillmaker_energy(node_nm, variant["target_v"]) / _stillmaker_energy(45, variant["source_v"])
-
-    def area_factor(self, node_nm: int) -> float:
-        """Area of a logic block at ``node_nm`` over its area at 45 nm."""
-        _check_node(node_nm)
-        if self.name == "bitnet":
-            return _logic_density(45) / _logic_density(node_nm)
-        if node_nm < 7:
-            return self.area_factor(7) * _logic_density(7) / _logic_density(node_nm)
-        return interpolate(_by_node("stillmaker", "area_vs_45nm"), node_nm, log=False)
-
-
-SCALING_METHODS: types.MappingProxyType[str, ScalingMethod] = types.MappingProxyType({
-    "bitnet": ScalingMethod("bitnet", "BitNet/PokeBNN 7 nm table, per-operation ratios, power law in node "
-                            "from 45 to 7 nm; area by logic density"),
-    "stillmaker": ScalingMethod("stillmaker", "Stillmaker & Baas 2017 fits at 0.8 V, one factor for every "
-                                "event; Stillmaker area"),
-    "stillmaker_lowvdd": ScalingMethod("stillmaker_lowvdd", "Stillmaker & Baas 2017 fits, 0.9 V at 45 nm to "
-                                       "0.7 V at smaller nodes; Stillmaker area"),
-})
-"""The scaling methods by name."""
-
-
-def _check_node(node_nm: object) -> None:
-    check_int("node_nm", node_nm)
-    check_choice("node_nm", node_nm, NODES_NM)
-
 
 # --- the table ---------------------------------------------------------------------------
 
@@ -255,7 +123,7 @@ class TechTable:
     sram_leakage_mw_per_mibit: float
 
     def __post_init__(self) -> None:
-        _check_node(self.node_nm)
+        check_node(self.node_nm)
         check_choice("scaling", self.scaling, SCALING_METHODS)
         for field in dataclasses.fields(self)[2:]:
             check_float(field.name, getattr(self, field.name), lo=0, lo_open=True)
@@ -324,7 +192,7 @@ class TechTable:
         """Area of a ``kib`` KiB register-file macro holding LUT tables (``lut_tables = "sram"``), mm^2:
         the SRAM macro density times the small-macro efficiency of ``tech_data.toml`` ``[table_macro]``."""
         check_float("kib", kib, lo=0)
-        return kib * 8 / 1024 / (self.sram_macro_mibit_per_mm2 * _num("table_macro", "small", "density_vs_macro"))
+        return kib * 8 / 1024 / (self.sram_macro_mibit_per_mm2 * tech_value("table_macro", "small", "density_vs_macro"))
 
     # A 2:1 mux per bit is an AND-OR pair: two gates. The ternary sign-select of one
     # operand bit, w * x for w in {-1, 0, +1}, is (x XOR neg) AND nonzero: two gates; the
@@ -345,7 +213,7 @@ class TechTable:
         segments extend outside them), scaled to this node; ``macro_kib`` from 1/8 KiB
         to 64 MiB.
         """
-        check_float("macro_kib", macro_kib, lo=_MACRO_KIB_RANGE[0], hi=_MACRO_KIB_RANGE[1])
+        check_float("macro_kib", macro_kib, lo=MACRO_KIB_RANGE[0], hi=MACRO_KIB_RANGE[1])
         ys = [getattr(self, f"sram_read_pj_per_bit_{k}kib") for k in _HOROWITZ_SRAM_KIB]
         return math.exp(_segment(_HOROWITZ_SRAM_KIB, [math.log(y) for y in ys], macro_kib))
 
@@ -356,7 +224,7 @@ class TechTable:
         (interpolated in log size, held constant outside 8 KiB..1 MiB).
         """
         read = self.sram_read_pj_per_bit(macro_kib)
-        cacti = [_tables()["cacti45_sram"][f"kib_{k}"] for k in _CACTI_KIB]
+        cacti = [tech_tables()["cacti45_sram"][f"kib_{k}"] for k in _CACTI_KIB]
         ratios = [c["write_nj"] / c["read_nj"] for c in cacti]
         return read * _segment(_CACTI_KIB, ratios, min(max(macro_kib, _CACTI_KIB[0]), _CACTI_KIB[-1]))
 
@@ -379,7 +247,7 @@ class TechTable:
     def dram_phy_mm2(self, dram_type: str) -> float:
         """PHY area of one DRAM channel (stack, 64-bit channel, x32 device), mm^2."""
         check_choice("dram_type", dram_type, DRAM_TYPES)
-        return _num("dram_phy", dram_type, "mm2")
+        return tech_value("dram_phy", dram_type, "mm2")
 
     def link_phy_mm2(self, bandwidth_gb_s: float) -> float:
         """PHY area of a chip-to-chip link of ``bandwidth_gb_s`` per direction, mm^2.
@@ -387,7 +255,7 @@ class TechTable:
         NVLink4-class links, pro rata: 0.965 mm^2 per 25 GB/s per direction.
         """
         check_float("bandwidth_gb_s", bandwidth_gb_s, lo=0)
-        link = _tables()["link_phy"]["nvlink4"]
+        link = tech_tables()["link_phy"]["nvlink4"]
         return bandwidth_gb_s / link["gb_s_per_direction"] * link["mm2"]
 
     # provenance
@@ -409,7 +277,7 @@ class TechTable:
 
 def _mul_ratio(field: str) -> float:
     """Horowitz's 45 nm 32-bit multiplier over his 8-bit one, by ``field`` (``pj`` or ``um2``)."""
-    return _num("horowitz45_mul", "int32_mul", field) / _num("horowitz45", "int8_mul", field)
+    return tech_value("horowitz45_mul", "int32_mul", field) / tech_value("horowitz45", "int8_mul", field)
 
 
 def _segment(xs: tuple[float, ...], ys: list[float], x: float) -> float:
@@ -425,23 +293,23 @@ def _segment(xs: tuple[float, ...], ys: list[float], x: float) -> float:
 
 def _aladdin_share(entry: str, field: str) -> float:
     """Aladdin's ``entry`` over Aladdin's 32-bit adder (same 40 nm library), by ``field``."""
-    return _num("aladdin40", entry, field) / _num("aladdin40", "add32", field)
+    return tech_value("aladdin40", entry, field) / tech_value("aladdin40", "add32", field)
 
 
 def _logic_leakage_40nm() -> float:
     """Mean leakage density of Aladdin's five 40 nm units, mW/mm^2."""
-    units = [k for k in _tables()["aladdin40"] if k != "source"]
-    return sum(_num("aladdin40", u, "leak_mw") / _num("aladdin40", u, "um2") * 1e6 for u in units) / len(units)
+    units = [k for k in tech_tables()["aladdin40"] if k != "source"]
+    return sum(tech_value("aladdin40", u, "leak_mw") / tech_value("aladdin40", u, "um2") * 1e6 for u in units) / len(units)
 
 
 def _sram_macro_density(n: int) -> float:
-    return interpolate(_by_node("sram_macro_density", "mibit_per_mm2"), n, log=True)
+    return interpolate(by_node("sram_macro_density", "mibit_per_mm2"), n, log=True)
 
 
 def _sram_cache_density(n: int) -> float:
     """LLMCompass's cache density at 7 and 5 nm; elsewhere the macro density times the
     cache/macro ratio of the nearer of those two nodes, Mibit/mm^2."""
-    table = _tables()["sram_cache_density"]
+    table = tech_tables()["sram_cache_density"]
     ref = n if n in (7, 5) else (5 if n < 7 else 7)
     cell = table[f"nm_{ref}"]
     at_ref = cell["efficiency"] / (cell["mm2_per_bit"] * 2**20)
@@ -455,23 +323,23 @@ def _build(node_nm: int, scaling: str) -> TechTable:
     logic = method.energy_factor(node_nm, "logic")
     h32 = ("horowitz45", "int32_add")
     values: dict[str, float] = {}
-    for op in _OPS:
-        values[f"{op}_pj"] = _num("horowitz45", op, "pj") * method.energy_factor(node_nm, op)
-        values[f"{op}_um2"] = _num("horowitz45", op, "um2") * area
+    for op in OPS:
+        values[f"{op}_pj"] = tech_value("horowitz45", op, "pj") * method.energy_factor(node_nm, op)
+        values[f"{op}_um2"] = tech_value("horowitz45", op, "um2") * area
     # Registers and gates: Aladdin's share of its own 32-bit adder, applied to Horowitz's.
-    values["register_pj_per_bit"] = _num(*h32, "pj") * _aladdin_share("register_bit", "pj") * logic
-    values["register_um2_per_bit"] = _num(*h32, "um2") * _aladdin_share("register_bit", "um2") * area
-    values["gate_pj_per_bit"] = _num(*h32, "pj") * _aladdin_share("bitwise32", "pj") / 32 * logic
-    values["gate_um2_per_bit"] = _num(*h32, "um2") * _aladdin_share("bitwise32", "um2") / 32 * area
+    values["register_pj_per_bit"] = tech_value(*h32, "pj") * _aladdin_share("register_bit", "pj") * logic
+    values["register_um2_per_bit"] = tech_value(*h32, "um2") * _aladdin_share("register_bit", "um2") * area
+    values["gate_pj_per_bit"] = tech_value(*h32, "pj") * _aladdin_share("bitwise32", "pj") / 32 * logic
+    values["gate_um2_per_bit"] = tech_value(*h32, "um2") * _aladdin_share("bitwise32", "um2") / 32 * area
     sram = method.energy_factor(node_nm, "sram")
     for kib in _HOROWITZ_SRAM_KIB:
-        values[f"sram_read_pj_per_bit_{kib}kib"] = _num("horowitz45_sram", f"kib_{kib}", "read_pj_64b") / 64 * sram
+        values[f"sram_read_pj_per_bit_{kib}kib"] = tech_value("horowitz45_sram", f"kib_{kib}", "read_pj_64b") / 64 * sram
     values["sram_macro_mibit_per_mm2"] = _sram_macro_density(node_nm)
     values["sram_cache_mibit_per_mm2"] = _sram_cache_density(node_nm)
-    values["logic_mtr_per_mm2"] = _logic_density(node_nm)
+    values["logic_mtr_per_mm2"] = logic_density(node_nm)
     leak40 = method.energy_factor(40, "logic") / method.area_factor(40)
     values["logic_leakage_mw_per_mm2"] = _logic_leakage_40nm() * logic / area / leak40
-    cacti = _tables()["cacti45_sram"]["kib_256"]
+    cacti = tech_tables()["cacti45_sram"]["kib_256"]
     values["sram_leakage_mw_per_mibit"] = (cacti["leak_mw"] + cacti["gate_leak_mw"]) / 2 * sram
     return TechTable(node_nm=node_nm, scaling=scaling, **values)
 
@@ -483,7 +351,7 @@ def tech(node_nm: int, scaling: str = DEFAULT_SCALING) -> TechTable:
         SpecError: ``node_nm`` not in :data:`NODES_NM`, or ``scaling`` not a key of
             :data:`SCALING_METHODS`; the message lists the allowed values.
     """
-    _check_node(node_nm)
+    check_node(node_nm)
     check_choice("scaling", scaling, SCALING_METHODS)
     return _build(node_nm, scaling)
 
@@ -512,39 +380,39 @@ def _sources(node_nm: int, scaling: str) -> dict[str, str]:
     method = SCALING_METHODS[scaling]
     scaled = f"scaled to {node_nm} nm by {scaling!r}"
     out = {"scaling": f"{method.summary} ({method.source})"}
-    for op in _OPS:
-        out[f"{op}_pj"] = out[f"{op}_um2"] = f"{_src('horowitz45')}; {scaled}"
+    for op in OPS:
+        out[f"{op}_pj"] = out[f"{op}_um2"] = f"{tech_source('horowitz45')}; {scaled}"
         if scaling == "bitnet":
-            at7 = _src("bitnet7", op) if op in _tables()["bitnet7"] else "[E] linear in bits between INT8 and INT32"
+            at7 = tech_source("bitnet7", op) if op in tech_tables()["bitnet7"] else "[E] linear in bits between INT8 and INT32"
             out[f"{op}_pj"] += f"; 7 nm value: {at7}"
     out["add_pj"] = out["add_um2"] = "[E] piecewise linear in bits through the 8/16/32-bit adders"
     out["int8_mac_pj"] = out["fp16_mac_pj"] = "[E] sum of the multiply and add (INT8 MAC: a 32-bit add)"
-    share = (f"[E] Aladdin's share of its own 32-bit adder ({_src('aladdin40')}) times Horowitz's 45 nm "
+    share = (f"[E] Aladdin's share of its own 32-bit adder ({tech_source('aladdin40')}) times Horowitz's 45 nm "
              f"INT32 add; {scaled}")
     for name in ("register_pj_per_bit", "register_um2_per_bit", "gate_pj_per_bit", "gate_um2_per_bit"):
         out[name] = share
-    out["mul_pj"] = out["mul_um2"] = (f"[E] this node's INT8 multiply times ({_src('horowitz45_mul')}) "
+    out["mul_pj"] = out["mul_um2"] = (f"[E] this node's INT8 multiply times ({tech_source('horowitz45_mul')}) "
                                       "32b/8b ratio, log-log in bits")
-    out["table_macro_mm2"] = f"{_src('table_macro')}; density {_src('sram_macro_density', f'nm_{node_nm}')}"
+    out["table_macro_mm2"] = f"{tech_source('table_macro')}; density {tech_source('sram_macro_density', f'nm_{node_nm}')}"
     out["mux_pj_per_bit"] = out["mux_um2_per_bit"] = "[E] two gates per bit (AND-OR)"
     out["sign_select_pj_per_bit"] = out["sign_select_um2_per_bit"] = "[E] two gates per bit (XOR, AND), carry-in free"
     for kib in _HOROWITZ_SRAM_KIB:
-        out[f"sram_read_pj_per_bit_{kib}kib"] = f"{_src('horowitz45_sram')}; {scaled}"
+        out[f"sram_read_pj_per_bit_{kib}kib"] = f"{tech_source('horowitz45_sram')}; {scaled}"
     out["sram_read_pj_per_bit"] = "[E] log-log in macro size between the 8 KiB, 32 KiB and 1 MiB anchors"
-    out["sram_write_pj_per_bit"] = f"read energy x write/read ratio of {_src('cacti45_sram')}"
-    out["sram_macro_mibit_per_mm2"] = _src("sram_macro_density", f"nm_{node_nm}")
-    out["sram_cache_mibit_per_mm2"] = _src("sram_cache_density") + (
+    out["sram_write_pj_per_bit"] = f"read energy x write/read ratio of {tech_source('cacti45_sram')}"
+    out["sram_macro_mibit_per_mm2"] = tech_source("sram_macro_density", f"nm_{node_nm}")
+    out["sram_cache_mibit_per_mm2"] = tech_source("sram_cache_density") + (
         "" if node_nm in (7, 5) else "; [E] other nodes keep the cache/macro ratio of the nearer of 7 and 5 nm")
-    out["logic_mtr_per_mm2"] = _src("logic_density", f"nm_{node_nm}") + (
-        "" if node_nm in _by_node("logic_density", "mtr_per_mm2") else "; [E] log-log interpolated in node")
+    out["logic_mtr_per_mm2"] = tech_source("logic_density", f"nm_{node_nm}") + (
+        "" if node_nm in by_node("logic_density", "mtr_per_mm2") else "; [E] log-log interpolated in node")
     out["logic_leakage_mw_per_mm2"] = (
-        f"[E] mean leakage density of Aladdin's five 40 nm units ({_src('aladdin40')}), scaled by energy "
+        f"[E] mean leakage density of Aladdin's five 40 nm units ({tech_source('aladdin40')}), scaled by energy "
         "factor / area factor (leakage power per device scales like energy, as hwcomponents assumes)")
     out["sram_leakage_mw_per_mibit"] = (
-        f"[E] subthreshold + gate leakage per Mibit of a 256 KiB macro ({_src('cacti45_sram')}); {scaled}")
-    out["link_phy_mm2"] = _src("link_phy")
+        f"[E] subthreshold + gate leakage per Mibit of a 256 KiB macro ({tech_source('cacti45_sram')}); {scaled}")
+    out["link_phy_mm2"] = tech_source("link_phy")
     for name in DRAM_TYPES:
-        out[f"dram_phy_mm2[{name}]"] = _src("dram_phy", name)
+        out[f"dram_phy_mm2[{name}]"] = tech_source("dram_phy", name)
         out[f"dram_pj_per_bit[{name}]"] = ("the DRAM model (sim/dram.py) from sim/dram_data.toml, whose every "
                                            "figure names its source")
     return out

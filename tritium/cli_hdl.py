@@ -232,7 +232,7 @@ def _cmd_boards(args) -> int:
 
 def _cmd_calibrate(args) -> int:
     from tritium.hdl.calibrate import calibrate_area, calibration_table
-    from tritium.sim.tech import DEFAULT_SCALING
+    from tritium.sim.tech_scaling import DEFAULT_SCALING
 
     if args.styles:
         return _calibrate_styles(args)
@@ -270,7 +270,7 @@ def _calibrate_timing(args) -> int:
 
 def _calibrate_styles(args) -> int:
     from tritium.hdl.calibrate_styles import calibrate_styles, style_table
-    from tritium.sim.tech import DEFAULT_SCALING
+    from tritium.sim.tech_scaling import DEFAULT_SCALING
 
     rows = calibrate_styles(tuple(s.strip() for s in args.styles.split(",") if s.strip()),
                             _ints("widths", args.widths or "16,32"), args.node, rows=args.rows,

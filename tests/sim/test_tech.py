@@ -8,16 +8,8 @@ import pytest
 
 from tritium.base.errors import SpecError, TritiumError
 from tritium.sim import DRAM_TYPES, NODES_NM as CHIP_NODES_NM
-from tritium.sim.tech import (
-    DEFAULT_SCALING,
-    NODES_NM,
-    SCALING_METHODS,
-    SRAM_DENSITIES,
-    arithmetic_energy_ratio,
-    data_entries,
-    dram_pj_per_bit,
-    tech,
-)
+from tritium.sim.tech import NODES_NM, SRAM_DENSITIES, arithmetic_energy_ratio, dram_pj_per_bit, tech
+from tritium.sim.tech_scaling import DEFAULT_SCALING, SCALING_METHODS, data_entries
 
 METHODS = tuple(SCALING_METHODS)
 LARGE_TO_SMALL = sorted(NODES_NM, reverse=True)
