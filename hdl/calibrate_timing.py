@@ -64,11 +64,11 @@ def _model_stage(width: int, act_bits: int, k: int) -> float:
 
 
 def _stored(width: int, act_bits: int, k: int) -> float | None:
-    from tritium.sim.silicon import _data
+    from tritium.sim.silicon import silicon_data
 
     if (width, act_bits) != (64, 8):
         return None
-    entry = _data()["ecp5_tree64"].get(f"k_{k}")
+    entry = silicon_data()["ecp5_tree64"].get(f"k_{k}")
     return float(entry["fmax_mhz"]) if entry else None
 
 

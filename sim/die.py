@@ -32,19 +32,15 @@ from dataclasses import dataclass
 from tritium.base.errors import SpecError
 from tritium.sim.chip import Chip
 from tritium.sim.energy import area_breakdown, energy_model, static_power_w
+from tritium.sim.floorplan import die_overheads_mm2, link_phy, phy_edge_mm, power_density_check, shoreline_check
 from tritium.sim.silicon import (
     OperatingPoint,
     PeakPower,
     check_clock,
-    die_overheads_mm2,
-    link_phy,
     operating_point,
     peak_power_w,
-    phy_edge_mm,
     pipeline_of,
     power_capped_clock,
-    power_density_check,
-    shoreline_check,
 )
 from tritium.sim.tech import tech
 
@@ -54,7 +50,7 @@ ON_DIE_COMPONENTS = ("tlu", "mac_array", "vector", "sram")
 """Energy components on the core supply: scaled by the operating point's energy factor
 (DRAM and link I/O run on their own supplies and are not)."""
 OVERHEAD_ITEMS = ("control", "noc", "dma", "pll", "io", "dft")
-"""Die items besides the datapath, SRAM and PHYs (:func:`tritium.sim.silicon.die_overheads_mm2`)."""
+"""Die items besides the datapath, SRAM and PHYs (:func:`tritium.sim.floorplan.die_overheads_mm2`)."""
 _LOGIC_OVERHEADS = ("control", "noc", "dma", "dft")  # logic that leaks like the datapath's
 _TOPOLOGY_PORTS = {"ring": 2, "torus2d": 4, "switch": 1}  # link ports on each die's network
 

@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from tritium.sim.chip import Chip
 from tritium.sim.chip_parts import TluSpec
 from tritium.sim.datapath import lut_entry_bits, lut_groups, lut_mirrored, lut_table_entries
-from tritium.sim.silicon import link_phy
+from tritium.sim.floorplan import link_phy
 from tritium.sim.tech import TechTable, tech
 
 __all__ = ["UNIT_ENERGY_PARTS", "EnergyModel", "energy_model", "op_energy", "static_power_w", "dram_background_w",

@@ -32,34 +32,35 @@ from typing import Mapping
 
 from tritium.base.errors import SpecError
 from tritium.sim.chip import NODES_NM, Chip
-from tritium.sim.chip_parts import DRAM_TYPES
 from tritium.base.specio import check_choice, check_float, check_int, check_power_of_two
 
 __all__ = [
     "Pipeline", "OperatingPoint", "PeakPower", "CappedClock", "node_voltage", "fo4_ps",
     "stage_depths_fo4", "reachable_clock_mhz", "operating_point", "check_clock", "pipeline_of",
-    "die_overheads_mm2", "phy_edge_mm", "ucie_edge_mm", "ucie_area_mm2", "link_phy", "link_phy_edge_mm", "shoreline_check", "power_density_check",
+    "silicon_data", "node_figures",
     "peak_power_w", "power_capped_clock", "stage_overhead_fo4", "sources",
 ]
 
 
 @functools.cache
-def _data() -> dict:
+def silicon_data() -> dict:
+    """``silicon_data.toml``, read once."""
     text = resources.files("tritium.sim").joinpath("silicon_data.toml").read_text(encoding="utf-8")
     return tomllib.loads(text)
 
 
-def _node(node_nm: int) -> dict:
+def node_figures(node_nm: int) -> dict:
+    """The node's own figures of ``silicon_data.toml`` (supply, threshold, FO4...)."""
     check_int("node_nm", node_nm)
     check_choice("node_nm", node_nm, NODES_NM)
-    return _data()["nodes"][f"nm_{node_nm}"]
+    return silicon_data()["nodes"][f"nm_{node_nm}"]
 
 
 def sources() -> dict[str, str]:
     """The source of every table of ``silicon_data.toml`` (``table``) and of every entry
     that names its own (``table.entry``)."""
     out = {}
-    for name, body in _data().items():
+    for name, body in silicon_data().items():
         if "source" in body:
             out[name] = body["source"]
         out.update({f"{name}.{k}": v["source"] for k, v in body.items() if isinstance(v, dict) and "source" in v})
@@ -72,14 +73,14 @@ def sources() -> dict[str, str]:
 def node_voltage(node_nm: int) -> tuple[float, float, float]:
     """``(vmin, vnom, vmax)`` of ``node_nm``, volts: the near-threshold floor, the nominal
     supply and the sign-off overdrive limit."""
-    n = _node(node_nm)
-    lim = _data()["voltage_range"]["limits"]
+    n = node_figures(node_nm)
+    lim = silicon_data()["voltage_range"]["limits"]
     vmin = max(n["vt_v"] + lim["floor_above_vt_v"], n["vnom_v"] * lim["floor_fraction_of_nominal"])
     return vmin, n["vnom_v"], n["vnom_v"] * (1 + lim["overdrive_fraction"])
 
 
 def _delay_shape(v: float, vt: float) -> float:
-    return v / (v - vt) ** _data()["alpha_power"]["law"]["alpha"]
+    return v / (v - vt) ** silicon_data()["alpha_power"]["law"]["alpha"]
 
 
 def fo4_ps(node_nm: int, voltage_v: float | None = None) -> float:
@@ -88,7 +89,7 @@ def fo4_ps(node_nm: int, voltage_v: float | None = None) -> float:
     Raises:
         SpecError: ``voltage_v`` outside the node's ``(vmin, vmax)``.
     """
-    n = _node(node_nm)
+    n = node_figures(node_nm)
     vmin, vnom, vmax = node_voltage(node_nm)
     v = vnom if voltage_v is None else voltage_v
     check_float("voltage_v", v, lo=vmin - 1e-9, hi=vmax + 1e-9)
@@ -96,8 +97,8 @@ def fo4_ps(node_nm: int, voltage_v: float | None = None) -> float:
 
 
 def _leakage_factor(node_nm: int, v: float) -> float:
-    n = _node(node_nm)
-    dev = _data()["leakage"]["finfet" if n.get("finfet", node_nm <= 16) else "planar"]
+    n = node_figures(node_nm)
+    dev = silicon_data()["leakage"]["finfet" if n.get("finfet", node_nm <= 16) else "planar"]
     vnom = n["vnom_v"]
     return (v / vnom) * 10 ** (dev["dibl_v_per_v"] * (v - vnom) / dev["swing_v_per_decade"])
 
@@ -181,7 +182,7 @@ def pipeline_of(chip: Chip) -> Pipeline:
 
 
 def _adder_fo4(bits: int) -> float:
-    a = _data()["timing"]["adder"]
+    a = silicon_data()["timing"]["adder"]
     return a["base_fo4"] + a["fo4_per_log2_bit"] * math.log2(bits)
 
 
@@ -198,7 +199,7 @@ def stage_overhead_fo4() -> float:
     register), ideal FO4: FPGA-calibrated. The value makes the model's ratios
     ``stage(k) / stage(1)`` of the 64-input tree best match (least squares) the ECP5 fmax
     ratios measured at ``levels_per_stage`` k = 1, 2, 3, 6 (``[ecp5_tree64]``)."""
-    meas = {int(k.removeprefix("k_")): v["fmax_mhz"] for k, v in _data()["ecp5_tree64"].items() if k != "source"}
+    meas = {int(k.removeprefix("k_")): v["fmax_mhz"] for k, v in silicon_data()["ecp5_tree64"].items() if k != "source"}
     base = _tree_logic_fo4(64, 8, 1)
 
     def err(o: float) -> float:
@@ -215,7 +216,7 @@ def _multiplier_fo4(bits: int) -> float:
     """Depth of a registered ``bits``-bit multiplier, FO4: the table's INT8 and INT16 figures, and
     between and beyond them 4 FO4 per doubling of width (two more 3:2 counter levels and a wider
     final adder, the step from 8 to 16 bits) [E]."""
-    m = _data()["timing"]["multiplier"]
+    m = silicon_data()["timing"]["multiplier"]
     if bits == 8:
         return m["int8_fo4"]
     if bits == 16:
@@ -232,7 +233,7 @@ def stage_depths_fo4(pipeline: Pipeline) -> dict[str, float]:
     array): ``derate * (overhead + logic)``. ``sram``: one compiled macro's cycle (custom
     layout, no derate).
     """
-    t = _data()["timing"]
+    t = silicon_data()["timing"]
     ovh, derate = stage_overhead_fo4(), t["asic"]["derate"]
     out = {
         "tree": derate * (ovh + _tree_logic_fo4(pipeline.width, pipeline.act_bits, pipeline.levels_per_stage)),
@@ -349,7 +350,7 @@ def check_clock(chip: Chip) -> OperatingPoint:
     if op.feasible:
         return op
     knob = _KNOBS[op.critical_stage]
-    if op.critical_stage == "sram" and pipe.sram_bank_kib >= _data()["timing"]["sram"]["max_macro_kib"]:
+    if op.critical_stage == "sram" and pipe.sram_bank_kib >= silicon_data()["timing"]["sram"]["max_macro_kib"]:
         knob = "SRAM macros split further (banks already at the largest compiled macro; more banks do not help)"
     if op.critical_stage == "tree" and pipe.levels_per_stage > 1:
         fewer = dataclasses.replace(pipe, levels_per_stage=pipe.levels_per_stage - 1)
@@ -359,148 +360,6 @@ def check_clock(chip: Chip) -> OperatingPoint:
                     f"above the {op.fmax_mhz:.0f} MHz the pipeline reaches at {chip.node_nm} nm (critical stage "
                     f"{op.critical_stage!r}, at the {node_voltage(chip.node_nm)[2]:.3g} V overdrive limit); use "
                     f"clock_mhz <= {math.floor(op.fmax_mhz)}; {knob}; or a faster node")
-
-
-# --- everything on the die --------------------------------------------------------------
-
-
-def _density(node_nm: int) -> float:
-    from tritium.sim.tech import tech
-
-    return tech(node_nm).logic_mtr_per_mm2
-
-
-def die_overheads_mm2(node_nm: int, *, cores: int, logic_mm2: float, sram_mm2: float, dma_engines: int,
-                      dram_channels: int, links: int = 0, noc_flit_bits: int = 256) -> dict[str, float]:
-    """Area of what the datapath model leaves out, mm^2, by item, with ``total``.
-
-    Args:
-        node_nm: process node.
-        cores: cores on the die (each has a network port).
-        logic_mm2, sram_mm2: the die's datapath logic and SRAM area (all cores).
-        dma_engines: DMA engines on the die.
-        dram_channels, links: memory-controller and chip-link ports on the network.
-        noc_flit_bits: network flit width, bits.
-
-    Returns:
-        ``control`` and ``io`` (fractions of logic + SRAM, TPU floorplan), ``noc`` (with more
-        than one core, a router per port (cores, DRAM controllers, links): Intel's 80-tile
-        router scaled by flit width and logic density; one core wires point to point to its
-        controllers, counted in ``control``), ``dma``, ``pll``, ``dft``
-        (scan on logic, BIST on SRAM), ``total``.
-    """
-    for key, value in (("cores", cores), ("dma_engines", dma_engines), ("dram_channels", dram_channels)):
-        check_int(key, value, lo=1 if key != "dram_channels" else 0)
-    check_int("links", links, lo=0)
-    check_int("noc_flit_bits", noc_flit_bits, lo=8, hi=8192)
-    check_float("logic_mm2", logic_mm2, lo=0)
-    check_float("sram_mm2", sram_mm2, lo=0)
-    o = _data()["overheads"]
-    core = logic_mm2 + sram_mm2
-    r = o["noc_router"]
-    from tritium.sim.tech_scaling import data_entries
-
-    d_ref = {d.key: d.value for d in data_entries()}[f"logic_density.nm_{r['node_nm']}.mtr_per_mm2"]
-    router = r["mm2"] * noc_flit_bits / r["flit_bits"] * d_ref / _density(node_nm)
-    pll = o["pll"]["finfet_mm2" if _node(node_nm).get("finfet", node_nm <= 16) else "planar_mm2"]
-    out = {
-        "control": o["control"]["fraction_of_core"] * core,
-        "noc": router * (cores + dram_channels + links) if cores > 1 else 0.0,
-        "dma": dma_engines * o["dma_engine"]["kgates"] * 1e3 * o["dma_engine"]["transistors_per_gate"]
-        / (_density(node_nm) * 1e6),
-        "pll": pll * o["pll"]["count"],
-        "io": o["io"]["fraction_of_core"] * core,
-        "dft": o["dft"]["logic_fraction"] * logic_mm2 + o["dft"]["sram_fraction"] * sram_mm2,
-    }
-    out["total"] = sum(out.values())
-    return out
-
-
-def phy_edge_mm(dram_type: str, channels: int = 1) -> float:
-    """Die edge ``channels`` PHYs of ``dram_type`` occupy, mm (HBM: the stacks' widths)."""
-    check_choice("dram_type", dram_type, DRAM_TYPES)
-    check_int("channels", channels, lo=0)
-    table = _data()["phy_edge"]
-    if dram_type in table:
-        return table[dram_type]["edge_mm"] * channels
-    from tritium.sim.tech import tech
-
-    return tech(7).dram_phy_mm2(dram_type) / table["other"]["depth_mm"] * channels
-
-
-def ucie_edge_mm(bandwidth_gb_s: float, package: str = "standard") -> float:
-    """Die edge a UCIe die-to-die interface of ``bandwidth_gb_s`` needs, mm."""
-    check_choice("package", package, ("standard", "advanced"))
-    check_float("bandwidth_gb_s", bandwidth_gb_s, lo=0)
-    return bandwidth_gb_s / _data()["ucie"][package]["gb_s_per_mm"]
-
-
-def ucie_area_mm2(bandwidth_gb_s: float, package: str = "standard") -> float:
-    """Silicon a UCIe die-to-die interface of ``bandwidth_gb_s`` (both directions) takes, mm^2."""
-    check_choice("package", package, ("standard", "advanced"))
-    check_float("bandwidth_gb_s", bandwidth_gb_s, lo=0)
-    return bandwidth_gb_s / _data()["ucie"][package]["gb_s_per_mm2"]
-
-
-def link_phy_edge_mm(bandwidth_gb_s: float) -> float:
-    """Die edge of a board-level SerDes link (NVLink-class) of ``bandwidth_gb_s``, mm."""
-    from tritium.sim.tech import tech
-
-    return tech(7).link_phy_mm2(bandwidth_gb_s) / _data()["phy_edge"]["other"]["depth_mm"]
-
-
-def link_phy(link, node_nm: int) -> tuple[float, float]:
-    """Die edge (mm) and area (mm^2) of a chip link's PHY by ``link.phy``: NVLink-class SerDes,
-    or UCIe, whose densities count both directions (a link of B GB/s per direction takes 2 B)."""
-    bw = link.bandwidth_gb_s
-    if link.phy == "serdes":
-        from tritium.sim.tech import tech
-
-        return link_phy_edge_mm(bw), tech(node_nm).link_phy_mm2(bw)
-    package = link.phy.removeprefix("ucie-")
-    return ucie_edge_mm(2 * bw, package), ucie_area_mm2(2 * bw, package)
-
-
-def shoreline_check(die_mm2: float, phy_edge_mm: float, *, edges: int = 4) -> tuple[float, str]:
-    """Grow a die until its edge holds its PHYs (white space), assuming a square die.
-
-    Args:
-        die_mm2: die area before the check, mm^2.
-        phy_edge_mm: die edge the PHYs need, mm (:func:`phy_edge_mm`, :func:`ucie_edge_mm`).
-        edges: die edges PHYs may use, 1 to 4.
-
-    Returns:
-        ``(die_mm2_after, note)``: the area unchanged when ``edges * side`` holds the PHYs,
-        else ``(phy_edge_mm / edges)^2``; the note says which, with the numbers.
-    """
-    check_float("die_mm2", die_mm2, lo=0, lo_open=True)
-    check_float("phy_edge_mm", phy_edge_mm, lo=0)
-    check_int("edges", edges, lo=1, hi=4)
-    side = math.sqrt(die_mm2)
-    if edges * side >= phy_edge_mm:
-        return die_mm2, (f"square die {side:.2f} mm a side: {edges} edges ({edges * side:.1f} mm) hold the "
-                         f"{phy_edge_mm:.1f} mm of PHYs")
-    grown = (phy_edge_mm / edges) ** 2
-    return grown, (f"square die {side:.2f} mm a side: {edges} edges ({edges * side:.1f} mm) cannot hold "
-                   f"{phy_edge_mm:.1f} mm of PHYs; grown to {math.sqrt(grown):.2f} mm a side, {grown:.1f} mm^2 "
-                   f"({grown - die_mm2:.1f} mm^2 of white space)")
-
-
-def power_density_check(power_w: float, die_mm2: float, limit_w_per_mm2: float) -> float:
-    """Power density ``power_w / die_mm2``, W/mm^2; raise if above ``limit_w_per_mm2``.
-
-    Raises:
-        SpecError: key ``power_density_limit_w_per_mm2``, naming the density and the limit.
-    """
-    check_float("power_w", power_w, lo=0)
-    check_float("die_mm2", die_mm2, lo=0, lo_open=True)
-    check_float("power_density_limit_w_per_mm2", limit_w_per_mm2, lo=0, lo_open=True)
-    density = power_w / die_mm2
-    if density > limit_w_per_mm2:
-        raise SpecError("power_density_limit_w_per_mm2", limit_w_per_mm2,
-                        f"exceeded: {power_w:.3g} W on {die_mm2:.3g} mm^2 is {density:.3g} W/mm^2; lower the "
-                        "clock (power cap), or spread the design over a larger die")
-    return density
 
 
 # --- power ------------------------------------------------------------------------------

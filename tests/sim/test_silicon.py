@@ -1,4 +1,4 @@
-"""tritium.sim.silicon: V/f curves, the reachable clock, die overheads, PHY shoreline, power."""
+"""tritium.sim.silicon: V/f curves, the reachable clock, power (the die items besides the datapath: test_floorplan.py)."""
 
 import dataclasses
 
@@ -117,48 +117,6 @@ def test_multiplier_stage_grows_with_width_and_every_style_is_timed():
     assert reads == sorted(reads) and reads[1] > reads[0]  # more entries, and from g = 3 a negation
     mac = dataclasses.replace(edge, tlu=TluSpec(rows=64, width=64, style="mac", mac_bits=16, acc_bits=32))
     assert si.pipeline_of(mac).mac_bits == 16 and "mac" in si.stage_depths_fo4(si.pipeline_of(mac))
-
-
-def _overheads(cores, node=7):
-    return si.die_overheads_mm2(node, cores=cores, logic_mm2=2.0 * cores, sram_mm2=3.0 * cores, dma_engines=2,
-                                dram_channels=2)
-
-
-def test_overheads_grow_with_cores_and_have_every_item():
-    one, four, sixteen = (_overheads(n) for n in (1, 4, 16))
-    assert set(one) == {"control", "noc", "dma", "pll", "io", "dft", "total"}
-    assert one["noc"] == 0.0 and four["noc"] > 0
-    assert one["total"] < four["total"] < sixteen["total"]
-    assert one["total"] == pytest.approx(sum(v for k, v in one.items() if k != "total"))
-
-
-def test_overheads_shrink_with_the_node_for_logic():
-    assert _overheads(4, node=7)["noc"] < _overheads(4, node=28)["noc"]
-    assert _overheads(4, node=7)["dma"] < _overheads(4, node=28)["dma"]
-
-
-def test_phy_edges():
-    assert si.phy_edge_mm("HBM3", 5) == pytest.approx(55.0)
-    assert si.phy_edge_mm("LPDDR5", 2) == pytest.approx(2 * si.phy_edge_mm("LPDDR5"))
-    assert si.ucie_edge_mm(1317.0, "advanced") == pytest.approx(1.0)
-    assert si.ucie_edge_mm(224.0) == pytest.approx(1.0)
-    with pytest.raises(SpecError, match="dram_type"):
-        si.phy_edge_mm("HBM9")
-
-
-def test_shoreline_grows_a_die_too_small_for_its_phys():
-    same, note = si.shoreline_check(100.0, 30.0)
-    assert same == 100.0 and "hold" in note
-    grown, note = si.shoreline_check(70.0, 55.0)
-    assert grown == pytest.approx((55.0 / 4) ** 2) and "white space" in note
-    two_edges, _ = si.shoreline_check(70.0, 55.0, edges=2)
-    assert two_edges > grown
-
-
-def test_power_density_limit():
-    assert si.power_density_check(10.0, 100.0, 0.5) == pytest.approx(0.1)
-    with pytest.raises(SpecError, match="power_density_limit_w_per_mm2"):
-        si.power_density_check(100.0, 100.0, 0.5)
 
 
 def test_peak_power_sums_units_and_scales():
