@@ -21,7 +21,7 @@ from tritium.base.errors import MISSING, SpecError
 from tritium.base.figures import Figure, by_node, figures_of
 from tritium.base.specio import check_float, check_int
 from tritium.sim.chip import Chip
-from tritium.sim.chip_parts import DRAM_TYPES
+from tritium.sim.chip_memory import DRAM_TYPES
 
 __all__ = ["Hardware", "EmbodiedReport", "cpa_kg_per_cm2", "chip_hardware", "gpu_hardware", "embodied_carbon"]
 

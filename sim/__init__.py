@@ -8,19 +8,13 @@ True
 """
 
 from tritium.sim.chip import NODES_NM, Chip, chip_to_toml, list_presets, load_chip, preset, save_chip
+from tritium.sim.chip_memory import DRAM_TYPES, BufferSpec, DmaSpec, DramSpec, DramType, LinkSpec, SramSpec
 from tritium.sim.chip_parts import (
     ATTENTION_UNITS,
-    DRAM_TYPES,
     VECTOR_PRECISIONS,
     WEIGHT_ENCODINGS,
     ZERO_HANDLING,
     AttentionSpec,
-    BufferSpec,
-    DmaSpec,
-    DramSpec,
-    DramType,
-    LinkSpec,
-    SramSpec,
     TluSpec,
     VectorSpec,
 )

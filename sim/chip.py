@@ -31,17 +31,8 @@ from pathlib import Path
 from tritium.base.errors import MISSING, SpecError, TritiumError, did_you_mean
 from tritium.base.fileio import write_text_atomic
 from tritium.sim.collectives import torus_dims
-from tritium.sim.chip_parts import (
-    AttentionSpec,
-    DmaSpec,
-    DramSpec,
-    LinkSpec,
-    SramSpec,
-    TluSpec,
-    VectorSpec,
-    _number,
-    _part,
-)
+from tritium.sim.chip_memory import DmaSpec, DramSpec, LinkSpec, SramSpec
+from tritium.sim.chip_parts import AttentionSpec, TluSpec, VectorSpec, check_part
 from tritium.base.specio import check_choice, check_float, check_int, dumps_toml, from_mapping, load_toml
 
 __all__ = [
@@ -133,13 +124,13 @@ class Chip:
             ("dma", DmaSpec),
             ("dram", DramSpec),
         ):
-            _part(key, getattr(self, key), cls)
+            check_part(key, getattr(self, key), cls)
         if self.chips > 1 and self.link is None:
             raise SpecError("link", MISSING, f"required when chips = {self.chips} (> 1): add a [link] table")
         if self.chips == 1 and self.link is not None:
             raise SpecError("link", self.link, "must be absent when chips = 1 (a link joins 2 or more chips)")
         if self.link is not None:
-            _part("link", self.link, LinkSpec)
+            check_part("link", self.link, LinkSpec)
             if self.link.topology == "torus2d":
                 torus_dims(self.chips // self.pipeline_stages if _is_int(self.pipeline_stages) and
                            self.pipeline_stages >= 1 and self.chips % self.pipeline_stages == 0 else self.chips,

@@ -6,7 +6,7 @@ figures per type live in ``dram_data.toml`` beside this file, each with its sour
 
 Everything is per *JEDEC channel* (an HBM pseudo-channel, an LPDDR x16 channel, a DDR5
 sub-channel, a DDR3/DDR4 64-bit rank); ``DramParams.channels_per_unit`` of them make one
-:class:`~tritium.sim.chip_parts.DramSpec` channel (the unit of ``DRAM_TYPES[t].channel``).
+:class:`~tritium.sim.chip_memory.DramSpec` channel (the unit of ``DRAM_TYPES[t].channel``).
 
 The sustained fraction of peak is a product of three closed-form factors::
 
@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Mapping
 
 from tritium.base.errors import SpecError
-from tritium.sim.chip_parts import DRAM_TYPES
+from tritium.sim.chip_memory import DRAM_TYPES
 from tritium.base.specio import check_choice, check_float, check_int
 
 __all__ = [
@@ -73,7 +73,7 @@ class DramParams:
     """The figures of one DRAM type, for one JEDEC channel (see ``dram_data.toml``).
 
     Attributes:
-        name: the key of :data:`~tritium.sim.chip_parts.DRAM_TYPES`.
+        name: the key of :data:`~tritium.sim.chip_memory.DRAM_TYPES`.
         standard: standard and speed grade the figures are for.
         data_rate_mtps: transfers per second per pin, MT/s.
         channel_width_bits: data bits of one independent channel.

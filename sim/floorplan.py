@@ -20,7 +20,7 @@ import math
 
 from tritium.base.errors import SpecError
 from tritium.base.specio import check_choice, check_float, check_int
-from tritium.sim.chip_parts import DRAM_TYPES
+from tritium.sim.chip_memory import DRAM_TYPES
 from tritium.sim.silicon import node_figures, silicon_data
 
 __all__ = ["die_overheads_mm2", "phy_edge_mm", "ucie_edge_mm", "ucie_area_mm2", "link_phy", "link_phy_edge_mm",

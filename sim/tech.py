@@ -41,7 +41,7 @@ import math
 from dataclasses import dataclass
 
 from tritium.sim.chip import NODES_NM
-from tritium.sim.chip_parts import DRAM_TYPES
+from tritium.sim.chip_memory import DRAM_TYPES
 from tritium.base.figures import interpolate
 from tritium.base.specio import check_choice, check_float, check_int
 from tritium.sim.tech_scaling import (

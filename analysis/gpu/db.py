@@ -26,7 +26,7 @@ from pathlib import Path
 
 from tritium.base.errors import SpecError, TritiumError, did_you_mean, shown, shown_path
 from tritium.base.fileio import write_text_atomic
-from tritium.sim.chip_parts import DRAM_TYPES
+from tritium.sim.chip_memory import DRAM_TYPES
 from tritium.base.specio import check_choice, check_float, check_int, dumps_toml, from_mapping, load_toml
 
 __all__ = ["INTERCONNECTS", "GPU_ALIASES", "GPU_RANGES", "Gpu", "load_gpu", "list_gpus", "gpu_to_toml", "save_gpu"]

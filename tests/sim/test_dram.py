@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from tritium.base.errors import SpecError
 from tritium.sim import dram
-from tritium.sim.chip_parts import DRAM_TYPES
+from tritium.sim.chip_memory import DRAM_TYPES
 from tritium.sim.dram import (
     ENERGY_PARTS,
     PATTERNS,
@@ -44,8 +44,8 @@ def test_every_type_has_data_and_a_source_per_figure(name):
 
 
 @pytest.mark.parametrize("name", TYPES)
-def test_peak_matches_chip_parts(name):
-    """The model's peak per DramSpec channel is the one chip_parts publishes, within 4%."""
+def test_peak_matches_chip_memory(name):
+    """The model's peak per DramSpec channel is the one chip_memory publishes, within 4%."""
     peak = dram_params(name).unit_gb_s
     assert peak == pytest.approx(DRAM_TYPES[name].peak_channel_gb_s, rel=0.04)
 

@@ -7,7 +7,7 @@ import pytest
 
 from tritium.analysis.gpu import GPU_ALIASES, Gpu, gpu_to_toml, list_gpus, load_gpu, save_gpu
 from tritium.base.errors import SpecError, TritiumError
-from tritium.sim.chip_parts import DRAM_TYPES
+from tritium.sim.chip_memory import DRAM_TYPES
 
 ISSUE_CARDS = {"h100-sxm", "h100-pcie", "h200", "a100-80gb", "l4", "l40s", "rtx-4090", "rtx-3090",
                "jetson-agx-orin-64gb", "b200", "mi300x", "rtx-4000-sff-ada"}
