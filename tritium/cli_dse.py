@@ -21,7 +21,8 @@ _OBJECTIVES_HELP = "2 or 3 comma-separated metrics (default: the space's objecti
 def register(sub: argparse._SubParsersAction) -> None:
     """Add this module's subcommands to ``sub``."""
     from tritium.analysis.dse.pareto import PICK_LIMITS
-    from tritium.analysis.dse.space import METRICS, SEARCH_STRATEGIES, list_spaces
+    from tritium.analysis.dse.space import list_spaces
+    from tritium.analysis.dse.space_record import METRICS, SEARCH_STRATEGIES
 
     metrics = ", ".join(METRICS)
     p = sub.add_parser("sweep", help="evaluate a design space of chips",

@@ -30,7 +30,9 @@ speed and the guided search's savings.
 from tritium.analysis.dse.execute import SweepProgress, SweepSummary, default_workers, sweep
 from tritium.analysis.dse.pareto import PICK_LIMITS, non_dominated, pareto, pick
 from tritium.analysis.dse.search import GuidedSearch, GridSearch, RandomSearch, make_strategy
-from tritium.analysis.dse.space import METRICS, Space, list_spaces, load_space, param_paths, space_from_toml
+from tritium.analysis.dse.space import list_spaces, load_space, space_from_toml
+from tritium.analysis.dse.space_axes import param_paths
+from tritium.analysis.dse.space_record import METRICS, Space
 from tritium.analysis.dse.store import load_results, load_space_of
 
 __all__ = [

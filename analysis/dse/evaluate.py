@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from typing import Sequence
 
-from tritium.analysis.dse.space import METRICS, Constraint, Deployment, Space, Workload
+from tritium.analysis.dse.space_record import METRICS, Constraint, Deployment, Space, Workload
 from tritium.base.errors import SpecError, TritiumError
 
 __all__ = ["Point", "EvalContext", "point_id", "eval_context", "build_chip", "evaluate_batch",
@@ -206,7 +206,7 @@ def evaluate_point(ctx: EvalContext, cache: _WorkerCache, pid: str, point: Point
     if record["status"] == "ok":
         metrics = record["metrics"]
         failed = [c.key for c in ctx.constraints if not c.satisfied(metrics[c.metric])]
-        if metrics["memory_needed_bytes"] > metrics["memory_capacity_bytes"]:
+        if not metrics["fits_in_memory"]:
             failed.append(MEMORY_VIOLATION)  # its figures assume DRAM it does not have
         record.update(feasible=not failed, violations=",".join(failed))
     record["eval_s"] = time.perf_counter() - t0
@@ -215,7 +215,8 @@ def evaluate_point(ctx: EvalContext, cache: _WorkerCache, pid: str, point: Point
 
 
 def _metrics(chip, result, deployment: Deployment = Deployment()) -> dict:
-    from tritium.analysis.carbon import carbon_per_million_tokens, default_usage, device_class
+    from tritium.analysis.carbon import carbon_per_million_tokens
+    from tritium.analysis.usage import default_usage, device_class
     from tritium.analysis.cost import chip_cost
 
     t = result.totals
@@ -241,6 +242,7 @@ def _metrics(chip, result, deployment: Deployment = Deployment()) -> dict:
         "total_s": float(t["total_s"]),
         "memory_needed_bytes": int(t["memory_needed_bytes"]),
         "memory_capacity_bytes": int(t["memory_capacity_bytes"]),
+        "fits_in_memory": bool(t.fits_in_memory),
     }
     out.update({k: float(v) for k, v in t.items() if k.startswith("energy_") and k.endswith("_j")})
     out.update({m: float("nan") for m in SERVING_METRICS})  # a serving space fills them (evaluate_point)

@@ -44,7 +44,8 @@ from typing import Callable
 
 from tritium.analysis.dse.evaluate import EvalContext, Point, eval_context, evaluate_batch, point_id
 from tritium.analysis.dse.search import make_strategy
-from tritium.analysis.dse.space import Space, load_space
+from tritium.analysis.dse.space import load_space
+from tritium.analysis.dse.space_record import Space
 from tritium.analysis.dse.store import ResultStore
 from tritium.base.errors import SpecError, TritiumError
 

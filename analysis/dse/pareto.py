@@ -30,7 +30,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from tritium.analysis.dse.space import METRICS
+from tritium.analysis.dse.space_record import METRICS
 from tritium.analysis.dse.store import load_results, load_space_of
 from tritium.base.errors import SpecError, TritiumError
 from tritium.base.fileio import check_overwrite, record_written, write_text_atomic

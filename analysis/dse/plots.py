@@ -23,7 +23,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from tritium.analysis.dse.pareto import minimization_matrix, non_dominated
-from tritium.analysis.dse.space import METRICS, Space
+from tritium.analysis.dse.space_record import METRICS, Space
 from tritium.analysis.dse.store import load_results, load_space_of
 from tritium.analysis.plots import STYLE, save_figure
 from tritium.base.errors import SpecError, TritiumError

@@ -37,7 +37,7 @@ import numpy as np
 
 from tritium.analysis.dse.evaluate import Point, point_id
 from tritium.analysis.dse.pareto import non_dominated
-from tritium.analysis.dse.space import METRICS, Space
+from tritium.analysis.dse.space_record import METRICS, Space
 from tritium.base.specio import check_choice
 
 __all__ = ["GRID_WAVE", "Strategy", "GridSearch", "RandomSearch", "GuidedSearch", "make_strategy", "random_points",

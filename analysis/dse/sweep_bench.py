@@ -24,7 +24,8 @@ from tritium.analysis.dse.evaluate import point_id
 from tritium.analysis.dse.execute import default_workers, sweep
 from tritium.analysis.dse.pareto import minimization_matrix, non_dominated
 from tritium.analysis.dse.search import GuidedSearch
-from tritium.analysis.dse.space import METRICS, Space, load_space
+from tritium.analysis.dse.space import load_space
+from tritium.analysis.dse.space_record import METRICS, Space
 from tritium.analysis.dse.store import load_results
 
 __all__ = ["example_space", "bench_scaling", "ScalingFigure", "GuidedFigure", "bench_guided"]

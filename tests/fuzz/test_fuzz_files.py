@@ -170,7 +170,8 @@ SPACE = {
 @FUZZ
 def test_space_toml(tmp_path_factory, data):
     from tritium.analysis.dse.search import random_points
-    from tritium.analysis.dse.space import MAX_SAMPLES, Space, load_space
+    from tritium.analysis.dse.space import load_space
+    from tritium.analysis.dse.space_record import MAX_SAMPLES, Space
 
     tree = data.draw(broken(SPACE))
     if data.draw(st.booleans()):  # a workload is a list of tables: break inside it too

@@ -35,6 +35,8 @@ __all__ = [
     "check_float",
     "check_choice",
     "check_power_of_two",
+    "check_type",
+    "check_keys",
 ]
 
 T = TypeVar("T")
@@ -89,6 +91,45 @@ def check_power_of_two(key: str, value: object, *, lo: int = 1, hi: int | None =
     check_int(key, value, lo=lo, hi=hi)
     if value & (value - 1):
         raise SpecError(key, value, _range_phrase("a power of two", lo, hi))
+
+
+def check_type(key: str, value: object, tp: type) -> None:
+    """Raise :class:`SpecError` unless ``value`` is a TOML value of type ``tp`` (``int``,
+    ``float``, ``str`` or ``bool``): an int for ``float`` too, never a bool for a number, and a
+    ``float`` finite (TOML's ``nan`` and ``inf`` are refused).
+
+    >>> check_type("tlu.rows", 32, int)
+    >>> check_type("tlu.rows", True, int)
+    Traceback (most recent call last):
+    tritium.base.errors.SpecError: tlu.rows = True: must be an integer
+    >>> check_type("clock_mhz", float("nan"), float)
+    Traceback (most recent call last):
+    tritium.base.errors.SpecError: clock_mhz = nan: must be a finite number (not nan or inf)
+    """
+    if tp is bool:
+        ok = isinstance(value, bool)
+    elif tp is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, tp) and not isinstance(value, bool)
+    if not ok:
+        raise SpecError(key, value, f"must be {_TYPE_WORDS[tp]}")
+    if tp is float and not math.isfinite(value):
+        raise SpecError(key, value, "must be a finite number (not nan or inf)")
+
+
+def check_keys(where: str, table: Mapping, allowed: Iterable[str]) -> None:
+    """Raise :class:`SpecError` for the first key of ``table`` not in ``allowed``; ``where`` is
+    the dotted prefix of the table's keys in the message (``"search."``).
+
+    >>> check_keys("search.", {"seed": 0, "sead": 1}, ("strategy", "seed"))
+    Traceback (most recent call last):
+    tritium.base.errors.SpecError: search.sead = 1: unknown key; allowed keys here: strategy, seed
+    """
+    allowed = tuple(allowed)
+    for key in table:
+        if key not in allowed:
+            raise SpecError(f"{where}{key}", table[key], f"unknown key; allowed keys here: {', '.join(allowed)}")
 
 
 def _range_phrase(word: str, lo: object, hi: object) -> str:
