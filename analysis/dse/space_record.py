@@ -173,9 +173,9 @@ class SearchSpec:
 class Deployment:
     """How every chip of a space is deployed and paid for (``[deployment]``; all optional).
 
-    ``region`` (a grid region of :func:`tritium.analysis.carbon.grid_intensity`, default
+    ``region`` (a grid region of :func:`tritium.analysis.grid.grid_intensity`, default
     ``world``), ``pue``, ``lifetime_years`` and ``utilization`` (default: the chip's device
-    class, :func:`tritium.analysis.carbon.default_usage`) set ``carbon_g_per_mtok``;
+    class, :func:`tritium.analysis.usage.default_usage`) set ``carbon_g_per_mtok``;
     ``volume`` (chips made) and ``nre_usd`` (design NRE on top of the mask set) set
     ``cost_with_nre_usd``.
     """

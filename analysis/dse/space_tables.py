@@ -161,7 +161,7 @@ def parse_search(table: object) -> SearchSpec:
 
 def parse_deployment(table: object) -> Deployment:
     """The ``[deployment]`` table, each key checked by the function that uses it
-    (:func:`tritium.analysis.carbon.grid_intensity`, :func:`~tritium.analysis.carbon.default_usage`)."""
+    (:func:`tritium.analysis.grid.grid_intensity`, :func:`~tritium.analysis.usage.default_usage`)."""
     from tritium.analysis.grid import grid_intensity
     from tritium.analysis.usage import default_usage
 
@@ -170,7 +170,7 @@ def parse_deployment(table: object) -> Deployment:
     check_keys("deployment.", table, _DEPLOYMENT_KEYS)
     region = table.get("region", "world")
     if not isinstance(region, str):
-        raise SpecError("deployment.region", region, "must be a grid region name (tritium.analysis.carbon)")
+        raise SpecError("deployment.region", region, "must be a grid region name (tritium.analysis.grid.list_regions)")
     try:
         grid_intensity(region)
         default_usage("edge", pue=table.get("pue"), lifetime_years=table.get("lifetime_years"),
