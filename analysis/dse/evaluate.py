@@ -174,7 +174,7 @@ def evaluate_batch(ctx: EvalContext, points: Sequence[tuple[str, Point]]) -> lis
 def evaluate_point(ctx: EvalContext, cache: _WorkerCache, pid: str, point: Point) -> dict:
     """One point's record: id, workload, params, status, error, chip_toml, metrics, feasible, violations.
 
-    ``metrics`` holds every name of :data:`~tritium.analysis.dse.space.METRICS` plus node_nm,
+    ``metrics`` holds every name of :data:`~tritium.analysis.dse.space_record.METRICS` plus node_nm,
     dram_type, energy_j, total_s, the energy by component (``energy_<c>_j``) and
     memory_needed_bytes / memory_capacity_bytes. A point is feasible when it meets every
     constraint of the space and its DRAM holds the model (else :data:`MEMORY_VIOLATION`).

@@ -1,6 +1,6 @@
 """Pareto fronts of a sweep and picking the best chips out of it.
 
-Directions come from :data:`~tritium.analysis.dse.space.METRICS`: tokens/s is maximised,
+Directions come from :data:`~tritium.analysis.dse.space_record.METRICS`: tokens/s is maximised,
 everything else (J/token, area, cost, power, latencies) minimised. A point is on the front
 when no other point of the same workload is at least as good in every objective and
 strictly better in one; points with equal objectives are all kept, and marked: the column

@@ -12,7 +12,7 @@ inputs, for people; files of those names that Tritium did not write are not over
 (unless forced).
 
 :func:`load_results` reads the table back as a DataFrame: one row per point, the metrics of
-:data:`~tritium.analysis.dse.space.METRICS` as columns, and one column per varied parameter
+:data:`~tritium.analysis.dse.space_record.METRICS` as columns, and one column per varied parameter
 named by its dotted key (``tlu.rows``).
 """
 

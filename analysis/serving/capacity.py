@@ -190,7 +190,7 @@ def sweep_metrics(chip, workload, cost_usd: float, *, slo_ttft_s: float = 2.0, s
     ``max_batch``, :data:`SWEEP_REQUESTS` requests a run, 5% bracket), ``goodput_per_w``
     (that capacity over the average power it draws there) and ``goodput_per_dollar`` (over
     ``cost_usd``, the system's cost to make). ``workload`` is a
-    :class:`tritium.analysis.dse.space.Workload`."""
+    :class:`tritium.analysis.dse.space_record.Workload`."""
     import dataclasses
 
     from tritium.analysis.serving import ServeConfig, serving_costs
