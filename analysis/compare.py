@@ -37,7 +37,7 @@ from tritium.analysis.gpu.model import gpu_baseline
 from tritium.analysis.gpu.params import DEFAULT_CALIBRATION, Calibration, load_calibration
 from tritium.base.errors import SpecError, TritiumError
 from tritium.sim import Chip, SimResult, load_chip, simulate
-from tritium.analysis.request import DEFAULT_CHIP, DEFAULT_GPU, DEFAULT_MODEL, CompareRequest
+from tritium.analysis.request import DEFAULT_CHIP, DEFAULT_GPU, DEFAULT_MODEL, CompareRequest, split_options
 from tritium.base.specio import check_choice, check_int
 from tritium.workloads import ModelSpec, Scenario, Trace, build_trace, load_model
 
@@ -286,11 +286,8 @@ def compare(
     Raises:
         TritiumError: an unknown model, chip, GPU, region, option or file, or a bad number.
     """
-    unknown = sorted(set(options) - {f.name for f in dataclasses.fields(CompareRequest)})
-    if unknown:
-        raise TritiumError(f"compare: unknown option {unknown[0]!r}; the options are the fields of CompareRequest: "
-                           + ", ".join(f.name for f in dataclasses.fields(CompareRequest)[3:]))
-    return run_comparison(CompareRequest(model, chip, gpu, **options), trace=trace)
+    (given,) = split_options("compare", options, CompareRequest)
+    return run_comparison(CompareRequest(model, chip, gpu, **given), trace=trace)
 
 
 def run_comparison(request: CompareRequest, *, trace: Trace | pd.DataFrame | None = None) -> Comparison:

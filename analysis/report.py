@@ -12,7 +12,6 @@ generated, batch 1, on the ``edge-lpddr5`` preset against an H100 SXM.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from tritium.analysis.request import (
     CompareRequest,
     ReportRequest,
     changed,
+    split_options,
 )
 from tritium.analysis.gpu.calibrate import calibration_report
 from tritium.analysis.gpu.kernels import WEIGHT_MODES, peak_ops
@@ -131,14 +131,8 @@ def build_report(
     Raises:
         TritiumError: an unknown option, or as :func:`~tritium.analysis.compare.compare`.
     """
-    mains = {f.name for f in dataclasses.fields(CompareRequest)}
-    extras = {f.name for f in dataclasses.fields(ReportRequest)} - {"compare"}
-    unknown = sorted(set(options) - mains - extras)
-    if unknown:
-        raise TritiumError(f"build_report: unknown option {unknown[0]!r}; the options are the fields of "
-                           f"CompareRequest and ReportRequest: {', '.join(sorted((mains | extras) - {'model', 'chip', 'gpu'}))}")
-    main = CompareRequest(model, chip, gpu, **{k: v for k, v in options.items() if k in mains})
-    return run_report(ReportRequest(main, **{k: v for k, v in options.items() if k in extras}), progress=progress)
+    main, extra = split_options("build_report", options, CompareRequest, ReportRequest)
+    return run_report(ReportRequest(CompareRequest(model, chip, gpu, **main), **extra), progress=progress)
 
 
 def run_report(request: ReportRequest, *, progress: Callable[[int, int], None] | None = None) -> Report:

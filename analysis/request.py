@@ -21,6 +21,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
+from tritium.base.errors import TritiumError
+
 if TYPE_CHECKING:  # types only: importing them costs the simulator's import time
     import os
 
@@ -30,7 +32,7 @@ if TYPE_CHECKING:  # types only: importing them costs the simulator's import tim
     from tritium.sim import Chip
     from tritium.workloads import ModelSpec
 
-__all__ = ["DEFAULT_MODEL", "DEFAULT_CHIP", "DEFAULT_GPU", "CompareRequest", "ReportRequest", "changed",
+__all__ = ["DEFAULT_MODEL", "DEFAULT_CHIP", "DEFAULT_GPU", "CompareRequest", "ReportRequest", "changed", "split_options",
            "SWEEP_BATCHES", "SWEEP_PREFILLS"]
 
 DEFAULT_MODEL = "bitnet-b1.58-2b-4t"
@@ -130,6 +132,28 @@ class ReportRequest:
     serving: bool = False
     slo_ttft_s: float = 2.0
     slo_tpot_s: float = 0.2
+
+
+_GIVEN_APART = ("model", "chip", "gpu", "compare")  # what compare() and build_report() take as arguments of their own
+
+
+def split_options(where: str, options: Mapping[str, Any], *records: type) -> list[dict[str, Any]]:
+    """``options`` (keyword arguments of ``where``) split by the record, of ``records``, whose field
+    each one is; model, chip, gpu and a report's main request are given apart.
+
+    >>> split_options("build_report", {"prefill": 64, "serving": True}, CompareRequest, ReportRequest)
+    [{'prefill': 64}, {'serving': True}]
+
+    Raises:
+        TritiumError: an option no record has, naming the options allowed.
+    """
+    names = [[f.name for f in dataclasses.fields(r) if f.name not in _GIVEN_APART] for r in records]
+    allowed = [name for fields_ in names for name in fields_]
+    unknown = [key for key in options if key not in allowed]
+    if unknown:
+        raise TritiumError(f"{where}: unknown option {unknown[0]!r}; the options are the fields of "
+                           f"{' and '.join(r.__name__ for r in records)}: {', '.join(allowed)}")
+    return [{k: v for k, v in options.items() if k in fields_} for fields_ in names]
 
 
 def changed(request: CompareRequest | ReportRequest) -> dict[str, Any]:
