@@ -22,14 +22,14 @@ from tritium.base.errors import SpecError
 from tritium.base.specio import check_choice, check_float, check_int
 from tritium.sim.chip_memory import DRAM_TYPES
 from tritium.sim.silicon import node_figures, silicon_data
+from tritium.sim.tech import tech
+from tritium.sim.tech_scaling import tech_value
 
 __all__ = ["die_overheads_mm2", "phy_edge_mm", "ucie_edge_mm", "ucie_area_mm2", "link_phy", "link_phy_edge_mm",
            "shoreline_check", "power_density_check"]
 
 
 def _density(node_nm: int) -> float:
-    from tritium.sim.tech import tech
-
     return tech(node_nm).logic_mtr_per_mm2
 
 
@@ -61,9 +61,7 @@ def die_overheads_mm2(node_nm: int, *, cores: int, logic_mm2: float, sram_mm2: f
     o = silicon_data()["overheads"]
     core = logic_mm2 + sram_mm2
     r = o["noc_router"]
-    from tritium.sim.tech_scaling import data_entries
-
-    d_ref = {d.key: d.value for d in data_entries()}[f"logic_density.nm_{r['node_nm']}.mtr_per_mm2"]
+    d_ref = tech_value("logic_density", f"nm_{r['node_nm']}", "mtr_per_mm2")
     router = r["mm2"] * noc_flit_bits / r["flit_bits"] * d_ref / _density(node_nm)
     pll = o["pll"]["finfet_mm2" if node_figures(node_nm).get("finfet", node_nm <= 16) else "planar_mm2"]
     out = {
@@ -86,8 +84,6 @@ def phy_edge_mm(dram_type: str, channels: int = 1) -> float:
     table = silicon_data()["phy_edge"]
     if dram_type in table:
         return table[dram_type]["edge_mm"] * channels
-    from tritium.sim.tech import tech
-
     return tech(7).dram_phy_mm2(dram_type) / table["other"]["depth_mm"] * channels
 
 
@@ -107,8 +103,6 @@ def ucie_area_mm2(bandwidth_gb_s: float, package: str = "standard") -> float:
 
 def link_phy_edge_mm(bandwidth_gb_s: float) -> float:
     """Die edge of a board-level SerDes link (NVLink-class) of ``bandwidth_gb_s``, mm."""
-    from tritium.sim.tech import tech
-
     return tech(7).link_phy_mm2(bandwidth_gb_s) / silicon_data()["phy_edge"]["other"]["depth_mm"]
 
 
@@ -117,8 +111,6 @@ def link_phy(link, node_nm: int) -> tuple[float, float]:
     or UCIe, whose densities count both directions (a link of B GB/s per direction takes 2 B)."""
     bw = link.bandwidth_gb_s
     if link.phy == "serdes":
-        from tritium.sim.tech import tech
-
         return link_phy_edge_mm(bw), tech(node_nm).link_phy_mm2(bw)
     package = link.phy.removeprefix("ucie-")
     return ucie_edge_mm(2 * bw, package), ucie_area_mm2(2 * bw, package)
