@@ -108,8 +108,9 @@ def gpu_baseline(
     totals = _totals(ctx, trace, ops, static_j, record, memory)
     name = gpu.name if gpus == 1 else f"{gpu.name}-x{gpus}"
     die = gpu.die_mm2 if gpu.die_mm2 is not None else float("nan")
-    notes = _notes(ctx, weights, memory, engine_name)
-    warnings = [] if totals.fits_in_memory else [n for n in notes if n.startswith("memory per GPU")]
+    memory_note = _memory_note(ctx, memory, totals.fits_in_memory)
+    notes = _notes(ctx, weights, memory_note, engine_name)
+    warnings = [] if totals.fits_in_memory else [memory_note]
     return SimResult(ops, totals, {"die": die, "total": die}, name, record.model, record.scenario_dict(),
                      notes, warnings)
 
@@ -245,22 +246,28 @@ def _dram_note(gpu: Gpu, cal: Calibration) -> str:
             f"refresh (~{d['background_w']:.1f} W by the DRAM model) are inside the {idle_w(gpu, cal):g} W idle power")
 
 
-def _notes(ctx: Context, weights: str, memory: MemoryNeed, engine: str) -> list[str]:
-    """The model's caveats; ``memory``: what all GPUs must hold (:func:`_memory_needed`)."""
-    gpu, cal, g = ctx.gpu, ctx.cal, ctx.gpus
+def _memory_note(ctx: Context, memory: MemoryNeed, fits: bool) -> str:
+    """What each GPU must hold (``memory``: all GPUs, :func:`_memory_needed`) against what it has;
+    where it does not ``fits`` (the totals' ``fits_in_memory``), how many GPUs would hold it."""
+    gpu, g = ctx.gpu, ctx.gpus
     total = memory.total_bytes
-    need = total / g
-    fits = need <= gpu.mem_gb * 1e9 * (1 + 1e-12)
+    return (f"memory per GPU: {total / g / 1e9:.1f} GB (weights {memory.weight_bytes / g / 1e9:.2f}, embedding "
+            f"{memory.embedding_bytes / g / 1e9:.2f}, KV cache {memory.kv_cache_bytes / g / 1e9:.2f}, activations "
+            f"{memory.activation_bytes / g / 1e9:.2f}, runtime reserve {memory.reserve_bytes / g / 1e9:.2f}) vs "
+            f"{gpu.mem_gb:g} GB"
+            + ("" if fits else f" (does not fit: the timing assumes it did; tensor parallelism over at least "
+                               f"{math.ceil(total / (gpu.mem_gb * 1e9))} GPUs would hold it)"))
+
+
+def _notes(ctx: Context, weights: str, memory_note: str, engine: str) -> list[str]:
+    """The model's caveats; ``memory_note``: :func:`_memory_note`."""
+    gpu, cal, g = ctx.gpu, ctx.cal, ctx.gpus
     link = {"nvlink": "NVLink", "pcie": "PCIe", "none": "no link"}[gpu.interconnect]
     notes = [
         f"weights {weights}: {ctx.mode.kernel}",
         f"{g} GPU{'s' if g > 1 else ''}" + (f" in tensor parallelism, all-reduce over {link} at "
                                               f"{gpu.interconnect_gb_s:g} GB/s per direction" if g > 1 else ""),
-        f"memory per GPU: {need / 1e9:.1f} GB (weights {memory.weight_bytes / g / 1e9:.2f}, embedding "
-        f"{memory.embedding_bytes / g / 1e9:.2f}, KV cache {memory.kv_cache_bytes / g / 1e9:.2f}, activations "
-        f"{memory.activation_bytes / g / 1e9:.2f}, runtime reserve {memory.reserve_bytes / g / 1e9:.2f}) vs {gpu.mem_gb:g} GB"
-        + ("" if fits else f" (does not fit: the timing assumes it did; tensor parallelism over at least "
-                           f"{math.ceil(total / (gpu.mem_gb * 1e9))} GPUs would hold it)"),
+        memory_note,
         f"calibration '{cal.name}': GEMM {cal.gemm_efficiency:.0%} of peak per full wave",
         _dram_note(gpu, cal),
         f"serving engine '{engine}': {'CUDA graphs' if cal.cuda_graphs else 'eager launches'} in decode, "
