@@ -99,6 +99,7 @@ def simulate(
                      tlu_j=float(unit_energy[facts.codes, UNIT_ENERGY_PARTS.index("tlu")].sum()) if len(works) else 0.0)
     spilled_distinct = np.array([w.unit != "dma" and w.dram_write_bytes > 0 for w in works], dtype=bool)
     spilled = int(np.count_nonzero(spilled_distinct[facts.codes])) if len(works) else 0
+    capacity = _dram_capacity_note(totals)
     notes = [
         (f"weights {'resident in SRAM' if placement.weights_resident else 'streamed from DRAM'} "
          f"({placement.ternary_weight_bytes / 2**20:.1f} MiB ternary at {chip.tlu.weight_bits_per_weight:g} "
@@ -107,7 +108,7 @@ def simulate(
         f"KV cache {'resident in SRAM' if placement.kv_resident else 'in DRAM'}",
         f"activations go through DRAM in {spilled} ops "
         f"whose step does not fit {chip.sram.act.capacity_kib} KiB of activation SRAM per core",
-        _dram_capacity_note(totals["memory_needed_bytes"], totals["memory_capacity_bytes"]),
+        capacity,
         _dram_note(chip),
         f"mapping objective: {mapping_objective} (each op's loop nest and tiles: the ops table's mapping column)",
         f"attention: {'fused (FlashAttention-style tiles, scores stay in SRAM)' if chip.attention.fused else 'unfused (scores that do not fit go through DRAM)'}",
@@ -131,7 +132,7 @@ def simulate(
                         "the MAC array or the vector unit and the adder trees stay idle (for a ternary version "
                         "of an FP model, trace it ternarized: --ternarize)")
     if not totals.fits_in_memory:
-        warnings.append(notes[3])
+        warnings.append(capacity)
     return SimResult(ops, totals, dict(die.area_mm2), chip.name, trace.model, trace.scenario_dict(), notes, warnings)
 
 
@@ -188,11 +189,12 @@ def chip_memory_needed(chip: Chip, placement: Placement, facts: TraceFacts) -> M
                          reserve_bytes=RUNTIME_RESERVE_FRACTION * chip.dram_capacity_bytes)
 
 
-def _dram_capacity_note(needed_bytes: int, have: int) -> str:
-    """Whether the chips' DRAM (``have`` bytes, all chips) holds what :func:`chip_memory_needed`
-    counts (``needed_bytes``). The simulator does not model paging, so a model that does not fit
-    is noted, not refused: its figures are those of a chip with enough DRAM."""
-    if needed_bytes > have:
+def _dram_capacity_note(totals: Totals) -> str:
+    """Whether the chips' DRAM holds what :func:`chip_memory_needed` counts (``totals.fits_in_memory``,
+    beside the bytes needed and held by all chips). The simulator does not model paging, so a model
+    that does not fit is noted, not refused: its figures are those of a chip with enough DRAM."""
+    needed_bytes, have = totals.memory_needed_bytes, totals.memory_capacity_bytes
+    if not totals.fits_in_memory:
         return (f"DRAM too small: the weights, embedding, KV cache, activations and a 10% runtime reserve need "
                 f"{needed_bytes / 2**30:.2f} GiB, the DRAM holds {have / 2**30:.2f} GiB (figures assume it fits)")
     return (f"DRAM holds the weights, embedding, KV cache, activations and a 10% runtime reserve: "
